@@ -1,0 +1,5 @@
+"""Entry point for ``python -m dotation_docs``."""
+
+from dotation_docs.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""Command line: ``dotation verifier | generer | convention | demande``.
+
+Thin commands: parse options, call one pipeline function, print its summary. User
+errors are :class:`~dotation_docs.exceptions.DotationError` and print ``Erreur : …``.
+"""
+
+from __future__ import annotations
+
+import gettext
+import logging
+from pathlib import Path
+
+import click
+import click.core
+import click.decorators
+import click.exceptions
+import click.formatting
+import click.parser
+import click.types
+
+from dotation_docs import __version__, pipeline
+from dotation_docs.exceptions import InvalidWorkbookError
+from dotation_docs.summary import describe_totals, describe_written
+
+# click's own messages, in French (click looks them up through gettext at run time).
+_FRENCH = {
+    "Usage:": "Utilisation :",
+    "Options": "Options ",
+    "Commands": "Commandes ",
+    "Show this message and exit.": "Affiche cette aide et quitte.",
+    "Show the version and exit.": "Affiche la version et quitte.",
+    "Error: {message}": "Erreur : {message}",
+    "Try '{command} {option}' for help.": "Pour l'aide : « {command} {option} ».",
+    "Missing {param_type}": "{param_type} manquant",
+    "Missing argument": "Argument manquant",
+    "Missing option": "Option manquante",
+    "Missing parameter": "Paramètre manquant",
+    "argument": "Argument",
+    "option": "Option",
+    "parameter": "Paramètre",
+    "Missing command.": "Commande manquante.",
+    "No such command {name!r}.": "Commande inconnue : {name!r}.",
+    "No such option {name!r}.": "Option inconnue : {name!r}.",
+    "No such option: {name}": "Option inconnue : {name}",
+    "Invalid value for {param_hint}: {message}": "Valeur incorrecte pour {param_hint} : {message}",
+    "Invalid value: {message}": "Valeur incorrecte : {message}",
+    "Got unexpected extra argument ({args})": "Argument en trop ({args})",
+    "Got unexpected extra arguments ({args})": "Arguments en trop ({args})",
+    "Option {name!r} requires an argument.": "L'option {name!r} attend une valeur.",
+    "Option {name!r} does not take a value.": "L'option {name!r} ne prend pas de valeur.",
+    "Did you mean {possibility}?": "Vouliez-vous dire {possibility} ?",
+    "(Did you mean one of: {possibilities}?)": "(Vouliez-vous dire l'une de : {possibilities} ?)",
+    "Aborted!": "Interrompu.",
+    "directory": "Le dossier",
+    "file": "Le fichier",
+    "path": "Le chemin",
+    "{name} {filename!r} does not exist.": "{name} {filename!r} n'existe pas.",
+    "{name} {filename!r} is a file.": "{name} {filename!r} est un fichier, pas un dossier.",
+    "{name} {filename!r} is not writable.": "{name} {filename!r} n'est pas accessible en écriture.",
+}
+
+
+def _fr(message: str) -> str:
+    return _FRENCH.get(message, gettext.gettext(message))
+
+
+def _fr_n(singular: str, plural: str, n: int) -> str:
+    return _fr(singular if n == 1 else plural)
+
+
+for _module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.types):
+    if hasattr(_module, "_"):
+        _module._ = _fr  # type: ignore[attr-defined]
+    if hasattr(_module, "ngettext"):
+        _module.ngettext = _fr_n  # type: ignore[attr-defined]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+workbook_argument = click.argument("classeur", type=click.Path(path_type=Path), metavar="CLASSEUR")
+output_option = click.option(
+    "-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=pipeline.DEFAULT_OUTPUT,
+    show_default=True, help="Dossier où écrire les documents.",
+)
+templates_option = click.option(
+    "-m", "--modeles", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Dossier des modèles Word et HTML (par défaut : les modèles fournis).",
+)
+
+
+@click.group(context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]...")
+@click.version_option(__version__, "-V", "--version", prog_name="dotation", message="%(prog)s %(version)s")
+@click.option("-v", "--verbeux", is_flag=True, help="Affiche le détail des étapes.")
+def cli(verbeux: bool) -> None:
+    """Génère les documents d'une opération de remise de matériel informatique
+    (conventions, procès-verbaux, communiqué de presse, demande de subvention)
+    à partir du classeur Excel de l'opération."""
+    logging.basicConfig(level=logging.INFO if verbeux else logging.WARNING, format="%(message)s")
+
+
+@cli.command("verifier", short_help="Vérifie le classeur et affiche un résumé.")
+@workbook_argument
+@click.option("--strict", is_flag=True, help="Traite les avertissements comme des erreurs.")
+def verify_command(classeur: Path, strict: bool) -> None:
+    """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé."""
+    checked = pipeline.check_workbook(classeur)
+    click.echo(f"Classeur : {classeur}")
+    if checked.report.issues:
+        click.echo(f"\n{checked.report.format()}")
+    if checked.dotation and checked.funding:
+        click.echo(f"\n{describe_totals(checked.dotation, checked.funding)}")
+    if checked.report.has_errors(strict):
+        raise InvalidWorkbookError(f"{checked.report.counts()} : corrigez le classeur puis relancez.")
+    click.echo(f"\nClasseur valide ({checked.report.counts()}).")
+
+
+@cli.command("generer", short_help="Génère tout le lot de documents.")
+@workbook_argument
+@output_option
+@templates_option
+def generate_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
+    """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention."""
+    _report(pipeline.generate_batch(classeur, sortie, modeles))
+
+
+@cli.command("convention", short_help="Régénère les documents d'un bénéficiaire.")
+@workbook_argument
+@click.argument("beneficiaire", metavar="BENEFICIAIRE")
+@output_option
+@templates_option
+def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None) -> None:
+    """Régénère la convention et le procès-verbal d'un seul bénéficiaire.
+
+    BENEFICIAIRE est son identifiant (ex. B01) ou son nom (accents et majuscules
+    ignorés). Les autres fichiers ne sont pas modifiés.
+    """
+    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles))
+
+
+@cli.command("demande", short_help="Génère le dossier de demande de subvention.")
+@workbook_argument
+@output_option
+@templates_option
+def claim_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
+    """Génère le dossier de demande de versement de la subvention de l'État."""
+    _report(pipeline.generate_claim(classeur, sortie, modeles))
+
+
+def _report(written: pipeline.Written) -> None:
+    for issue in written.report.warnings:
+        click.echo(f"Avertissement – {issue}")
+    click.echo(describe_written(written.output, written.files))
+    click.echo(describe_totals(written.dotation, written.funding))
+    for note in written.notes:
+        click.echo(f"Attention : {note}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="dotation")

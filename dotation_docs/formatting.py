@@ -1,0 +1,242 @@
+"""French formatting of amounts, dates, lists and numbers in words, used as template filters."""
+
+import functools
+from collections.abc import Callable, Iterable
+from datetime import date, time
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date as _babel_format_date
+from babel.dates import format_time as _babel_format_time
+from babel.lists import format_list as _babel_format_list
+from babel.numbers import format_currency, format_decimal, get_group_symbol
+from babel.numbers import format_percent as _babel_format_percent
+from num2words import num2words
+from stdnum import iban as _stdnum_iban
+from stdnum.fr import siret as _stdnum_siret
+
+LOCALE = "fr_FR"
+CURRENCY = "EUR"
+NNBSP = "\u202f"  # narrow no-break space, the French thousands separator
+NBSP = "\xa0"  # no-break space
+
+_BABEL_GROUP = get_group_symbol(LOCALE)
+_FRENCH = Locale.parse(LOCALE)
+_CENT = Decimal("0.01")
+_ONE_MILLION = 10**6
+
+
+def _require_decimal(value: Any) -> Decimal:
+    """Return `value` as a Decimal; raise TypeError unless it is a Decimal or an int
+    (floats are refused: money and rates are never binary floats), ValueError if not finite."""
+    if isinstance(value, float):
+        raise TypeError(f"float is not accepted, use decimal.Decimal: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise TypeError(f"expected Decimal or int, got {type(value).__name__}: {value!r}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+def _quantize(value: Any, exponent: Decimal, rounding: str) -> Decimal:
+    """Return `value` quantized to `exponent`, with a negative zero turned into zero.
+
+    Raises TypeError / ValueError as `_require_decimal`."""
+    result = _require_decimal(value).quantize(exponent, rounding=rounding)
+    return abs(result) if result.is_zero() else result
+
+
+def _regroup(text: str, thousands_separator: str) -> str:
+    """Return Babel output with its thousands separator replaced by `thousands_separator`."""
+    return text.replace(_BABEL_GROUP, thousands_separator)
+
+
+def format_amount(value: Decimal | int, thousands_separator: str = NNBSP) -> str:
+    """Return the amount in euros to the cent, e.g. '28 921,00 €' (an int counts as euros).
+
+    Rounds half up to the cent. Raises TypeError for float, None, str; ValueError if not finite."""
+    cents = _quantize(value, _CENT, ROUND_HALF_UP)
+    return _regroup(format_currency(cents, CURRENCY, locale=LOCALE), thousands_separator)
+
+
+def format_whole_euros(value: Decimal | int, thousands_separator: str = NNBSP) -> str:
+    """Return the amount in whole euros, cents truncated towards zero, e.g. '14 460 €'.
+
+    Raises TypeError for float, None, str; ValueError if not finite."""
+    euros = _quantize(value, Decimal(1), ROUND_DOWN)
+    text = format_currency(euros, CURRENCY, format="#,##0\xa0¤", currency_digits=False, locale=LOCALE)
+    return _regroup(text, thousands_separator)
+
+
+def format_number(value: int | Decimal, thousands_separator: str = NNBSP) -> str:
+    """Return the number with French grouping and decimal comma, e.g. '1 000', '12,5'.
+
+    Raises TypeError for float, None, str; ValueError if not finite."""
+    return _regroup(format_decimal(_require_decimal(value), locale=LOCALE), thousands_separator)
+
+
+def format_percent(rate: Decimal | int) -> str:
+    """Return the rate (a fraction, 0.125 for 12,5 %) as a French percentage, e.g. '12,5 %'.
+
+    All significant decimals are kept. Raises TypeError for float, None, str; ValueError if not finite."""
+    return _babel_format_percent(_require_decimal(rate), locale=LOCALE, decimal_quantization=False)
+
+
+def _day_pattern(d: date) -> str:
+    """Return the CLDR day-of-month pattern: "1er" for the first of the month, else the number."""
+    return "d'er'" if d.day == 1 else "d"
+
+
+def format_date_long(d: date) -> str:
+    """Return the date with its weekday, e.g. 'mercredi 1er mars 2023'.
+
+    Raises AttributeError / TypeError if `d` is not a date."""
+    return _babel_format_date(d, f"EEEE {_day_pattern(d)} MMMM y", locale=LOCALE)
+
+
+def format_date(d: date) -> str:
+    """Return the date in words, e.g. '3 février 2023', '1er mars 2023'.
+
+    Raises AttributeError / TypeError if `d` is not a date."""
+    return _babel_format_date(d, f"{_day_pattern(d)} MMMM y", locale=LOCALE)
+
+
+def format_date_short(d: date) -> str:
+    """Return the date as DD/MM/YYYY, e.g. '03/02/2023'.
+
+    Raises AttributeError / TypeError if `d` is not a date."""
+    return _babel_format_date(d, "short", locale=LOCALE)
+
+
+def format_time(t: time) -> str:
+    """Return the time in French administrative style: '10 h 30', '10 h', '9 h 05' (no-break spaces).
+
+    Raises AttributeError / TypeError if `t` is not a time."""
+    pattern = "H'\xa0h'" if t.minute == 0 else "H'\xa0h\xa0'mm"
+    return _babel_format_time(t, pattern, locale=LOCALE)
+
+
+def format_list(items: Iterable[str]) -> str:
+    """Return the items joined the French way, e.g. 'a, b et c'; '' for no item.
+
+    Raises TypeError if `items` is not iterable."""
+    return _babel_format_list(list(items), locale="fr")
+
+
+def pluralize(count: int, singular: str, plural: str) -> str:
+    """Return `singular` when French treats `count` as singular (0 and 1, CLDR rule), else `plural`.
+
+    Raises TypeError / ValueError if `count` is not a number."""
+    return singular if _FRENCH.plural_form(count) == "one" else plural
+
+
+def format_quantity(count: int, singular: str, plural: str, thousands_separator: str = NNBSP) -> str:
+    """Return the count followed by the agreed noun, e.g. '57 ordinateurs portables', '1 tablette'.
+
+    Raises TypeError for float, None, str; ValueError if not finite."""
+    return f"{format_number(count, thousands_separator)} {pluralize(count, singular, plural)}"
+
+
+def amount_in_words(value: Decimal | int) -> str:
+    """Return the amount in French words, e.g. 'quatorze mille quatre cent soixante euros et cinquante
+    centimes'.
+
+    Rounds half up to the cent; cents are omitted when zero; 'd’euros' after a round number of
+    millions. Raises TypeError for float, None, str; ValueError for a negative or non-finite amount."""
+    amount = _quantize(value, _CENT, ROUND_HALF_UP)
+    if amount < 0:
+        raise ValueError(f"negative amount cannot be written in words: {value!r}")
+    euros, cents = divmod(int(amount * 100), 100)
+    if euros >= _ONE_MILLION and euros % _ONE_MILLION == 0:
+        unit = "d’euros"
+    else:
+        unit = pluralize(euros, "euro", "euros")
+    words = f"{num2words(euros, lang='fr', to='cardinal')} {unit}"
+    if cents:
+        words += f" et {num2words(cents, lang='fr', to='cardinal')} {pluralize(cents, 'centime', 'centimes')}"
+    return words
+
+
+def format_siret(siret: str) -> str:
+    """Return the SIRET grouped 3-3-3-5 with no-break spaces, e.g. '218 700 856 00017'.
+
+    Returns the input unchanged if it is not 14 digits (spaces ignored); raises nothing for a str."""
+    compact = _stdnum_siret.compact(siret)
+    if len(compact) != 14 or not compact.isdigit():
+        return siret
+    return _stdnum_siret.format(compact, separator=NBSP)
+
+
+def format_iban(iban: str) -> str:
+    """Return the IBAN in groups of four separated by no-break spaces (existing spaces ignored).
+
+    The IBAN is not validated. Raises AttributeError if `iban` is not a str."""
+    return _stdnum_iban.format(iban, separator=NBSP)
+
+
+def _none_as_empty(func: Callable[..., str]) -> Callable[..., str]:
+    """Return `func` wrapped so that a None value gives '' (other errors, e.g. float, propagate)."""
+
+    @functools.wraps(func)
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> str:
+        return "" if value is None else func(value, *args, **kwargs)
+
+    return wrapper
+
+
+def make_filters(thousands_separator: str = NNBSP) -> dict[str, Callable[..., str]]:
+    """Return the Jinja filters under their French names, `thousands_separator` bound.
+
+    Every filter returns '' for None. Raises nothing."""
+    sep = {"thousands_separator": thousands_separator}
+    filters: dict[str, Callable[..., str]] = {
+        "montant": functools.partial(format_amount, **sep),
+        "euros": functools.partial(format_whole_euros, **sep),
+        "nombre": functools.partial(format_number, **sep),
+        "pourcentage": format_percent,
+        "date_longue": format_date_long,
+        "date": format_date,
+        "date_courte": format_date_short,
+        "heure": format_time,
+        "liste": format_list,
+        "pluriel": pluralize,
+        "quantite": functools.partial(format_quantity, **sep),
+        "en_lettres": amount_in_words,
+        "siret": format_siret,
+        "iban": format_iban,
+    }
+    return {name: _none_as_empty(func) for name, func in filters.items()}
+
+
+# name -> (French description, template variable, sample value, filter arguments)
+_FILTER_EXAMPLES: dict[str, tuple[str, str, Any, tuple[str, ...]]] = {
+    "montant": ("Montant en euros au centime près", "montant", Decimal("28921"), ()),
+    "euros": ("Montant en euros entiers, centimes tronqués", "montant", Decimal("14460.50"), ()),
+    "nombre": ("Nombre avec séparateur des milliers", "nombre", 1000, ()),
+    "pourcentage": ("Taux (fraction) en pourcentage", "taux", Decimal("0.125"), ()),
+    "date_longue": ("Date avec le jour de la semaine", "date_signature", date(2023, 3, 1), ()),
+    "date": ("Date en lettres", "date_signature", date(2023, 2, 3), ()),
+    "date_courte": ("Date au format JJ/MM/AAAA", "date_signature", date(2023, 2, 3), ()),
+    "heure": ("Heure", "heure_seance", time(10, 30), ()),
+    "liste": ("Énumération", "communes", ["Limoges", "Panazol", "Isle"], ()),
+    "pluriel": ("Nom accordé au nombre (0 et 1 au singulier)", "nb", 2, ("tablette", "tablettes")),
+    "quantite": ("Nombre suivi du nom accordé", "nb", 57, ("ordinateur portable", "ordinateurs portables")),
+    "en_lettres": ("Montant en toutes lettres", "montant", Decimal("14460.50"), ()),
+    "siret": ("SIRET groupé, insécable", "siret", "21870085600017", ()),
+    "iban": ("IBAN par groupes de quatre, insécable", "iban", "FR7630001007941234567890185", ()),
+}
+
+
+def _filter_docs() -> dict[str, str]:
+    """Return, for each filter, its French description followed by an example computed with the filter."""
+    filters = make_filters()
+    docs: dict[str, str] = {}
+    for name, (description, variable, sample, args) in _FILTER_EXAMPLES.items():
+        call = f"{name}({', '.join(map(repr, args))})" if args else name
+        docs[name] = f"{description}. `{{{{ {variable} | {call} }}}}` → {filters[name](sample, *args)}"
+    return docs
+
+
+FILTER_DOCS: dict[str, str] = _filter_docs()

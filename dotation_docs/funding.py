@@ -1,0 +1,150 @@
+"""Funding arithmetic: totals, the State's and the authority's shares, the amount claimed.
+
+Rounding rules, stated once:
+
+* every amount is a ``Decimal`` rounded to the cent **half up** (``ROUND_HALF_UP``);
+* the State's share is ``rate × base`` (base HT or TTC as the operation says), rounded
+  half up to the cent, then capped by the ``plafond`` when there is one;
+* the authority pays the rest of the TTC: ``TTC − State share`` (so the two shares always
+  add up to the TTC, to the cent);
+* the amount claimed is ``State share − advances``;
+* in whole euros (press release), the State's share and the TTC are each **truncated** to
+  the euro and the authority's share is their difference, so the printed parts always add
+  up to the printed total (28 921 € + 14 460 € = 43 381 €).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from dotation_docs.model import Category, Device, Dotation, Invoice, Operation, RateBase
+
+CENT = Decimal("0.01")
+EURO = Decimal("1")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Return ``value`` rounded half up to the cent."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_whole_euros(value: Decimal) -> Decimal:
+    """Return ``value`` truncated to the whole euro (towards zero)."""
+    return value.quantize(EURO, rounding=ROUND_DOWN)
+
+
+def price_ttc(unit_price_ht: Decimal, vat_rate: Decimal) -> Decimal:
+    """Return the TTC price of one device: HT × (1 + VAT rate), to the cent half up."""
+    return to_cents(unit_price_ht * (1 + vat_rate))
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryCount:
+    """How many devices of one category."""
+
+    category: Category
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTotals:
+    """Totals over a set of devices (one beneficiary or the whole batch)."""
+
+    count: int
+    by_category: tuple[CategoryCount, ...]
+    ht: Decimal
+    ttc: Decimal
+
+    @property
+    def vat(self) -> Decimal:
+        """VAT of these devices: TTC − HT."""
+        return self.ttc - self.ht
+
+
+def device_totals(devices: Iterable[Device]) -> DeviceTotals:
+    """Return counts per category (every category, in list order, zeros included) and
+    the HT and TTC sums of ``devices``."""
+    devices = tuple(devices)
+    counts = Counter(d.category for d in devices)
+    return DeviceTotals(
+        count=len(devices),
+        by_category=tuple(CategoryCount(c, counts.get(c, 0)) for c in Category),
+        ht=sum((d.unit_price_ht for d in devices), Decimal("0.00")),
+        ttc=sum((d.unit_price_ttc for d in devices), Decimal("0.00")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """The operation's financing, computed from the invoices."""
+
+    ht: Decimal
+    vat: Decimal
+    ttc: Decimal
+    rate: Decimal
+    rate_base: RateBase
+    eligible: Decimal
+    computed_state_share: Decimal
+    cap: Decimal | None
+    state_share: Decimal
+    authority_share: Decimal
+    advances: Decimal
+    claimed: Decimal
+    state_share_euros: Decimal
+    authority_share_euros: Decimal
+    ttc_euros: Decimal
+
+    @property
+    def is_capped(self) -> bool:
+        """True when the cap lowered the State's share."""
+        return self.state_share < self.computed_state_share
+
+    @property
+    def state_share_of_ttc(self) -> Decimal:
+        """The State's share as a fraction of the TTC (for the financing plan)."""
+        return self.state_share / self.ttc if self.ttc else Decimal(0)
+
+
+def invoice_eligible(invoice: Invoice, base: RateBase) -> Decimal:
+    """Return the eligible amount of ``invoice``: its HT or its TTC, per the base."""
+    return invoice.amount_ht if base is RateBase.HT else invoice.amount_ttc
+
+
+def compute_funding(operation: Operation, invoices: Iterable[Invoice]) -> Funding:
+    """Return the financing of ``operation`` from ``invoices`` (see the module's rounding
+    rules). The amount claimed may be negative when advances exceed the share; the
+    validation reports that as an error."""
+    invoices = tuple(invoices)
+    ht = sum((i.amount_ht for i in invoices), Decimal("0.00"))
+    vat = sum((i.vat for i in invoices), Decimal("0.00"))
+    ttc = sum((i.amount_ttc for i in invoices), Decimal("0.00"))
+    eligible = sum((invoice_eligible(i, operation.rate_base) for i in invoices), Decimal("0.00"))
+    computed = to_cents(operation.state_rate * eligible)
+    state = min(computed, operation.cap) if operation.cap is not None else computed
+    state_euros = to_whole_euros(state)
+    ttc_euros = to_whole_euros(ttc)
+    return Funding(
+        ht=ht,
+        vat=vat,
+        ttc=ttc,
+        rate=operation.state_rate,
+        rate_base=operation.rate_base,
+        eligible=eligible,
+        computed_state_share=computed,
+        cap=operation.cap,
+        state_share=state,
+        authority_share=ttc - state,
+        advances=operation.advances,
+        claimed=state - operation.advances,
+        state_share_euros=state_euros,
+        authority_share_euros=ttc_euros - state_euros,
+        ttc_euros=ttc_euros,
+    )
+
+
+def batch_funding(dotation: Dotation) -> Funding:
+    """Return the financing of the whole workbook."""
+    return compute_funding(dotation.operation, dotation.invoices)

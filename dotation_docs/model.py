@@ -1,0 +1,200 @@
+"""Domain model: the validated operation, frozen and typed; it knows no file format.
+
+Money is ``Decimal`` rounded to the cent, dates are ``date``, strings are cleaned.
+Derived figures (totals, shares) live in :mod:`dotation_docs.funding`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
+
+from dotation_docs.schema import CATEGORIES
+
+
+class Category(enum.Enum):
+    """Closed list of device categories, in the order documents list them."""
+
+    LAPTOP = "ordinateur_portable"
+    DESKTOP = "ordinateur_fixe"
+    TABLET = "tablette"
+    SMARTPHONE = "smartphone"
+
+    @property
+    def singular(self) -> str:
+        """French singular label, e.g. ``ordinateur portable``."""
+        return _LABELS[self.value][0]
+
+    @property
+    def plural(self) -> str:
+        """French plural label, e.g. ``ordinateurs portables``."""
+        return _LABELS[self.value][1]
+
+    @classmethod
+    def from_label(cls, label: str) -> Category:
+        """Return the category whose singular label is ``label``; raises KeyError."""
+        for key, singular, _ in CATEGORIES:
+            if singular == label:
+                return cls(key)
+        raise KeyError(label)
+
+
+_LABELS = {key: (singular, plural) for key, singular, plural in CATEGORIES}
+
+
+class BeneficiaryKind(enum.Enum):
+    """An association signs a convention; the authority's own service only gets a
+    handover record (internal assignment)."""
+
+    ASSOCIATION = "association"
+    AUTHORITY_SERVICE = "service de la collectivité"
+
+
+class ConventionKind(enum.Enum):
+    """Loan (the authority keeps ownership) or gift (unit value ≤ 300 €)."""
+
+    LOAN = "mise à disposition"
+    GIFT = "don"
+
+
+class RateBase(enum.Enum):
+    """Amount the State's rate applies to."""
+
+    HT = "HT"
+    TTC = "TTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A press contact."""
+
+    name: str
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """The handover operation: parties, ceremony, funding decision, payment details."""
+
+    title: str
+    programme: str
+    authority_name: str
+    authority_siret: str
+    authority_address: str
+    authority_representative: str
+    authority_representative_title: str
+    delegate: str | None
+    delegate_title: str | None
+    prefecture: str
+    prefecture_address: str | None
+    claim_addressee: str
+    state_representative: str
+    state_representative_title: str
+    handover_date: date
+    handover_time: time
+    handover_place: str
+    signature_town: str
+    decision_reference: str
+    decision_date: date
+    deliberation_reference: str
+    deliberation_date: date
+    state_rate: Decimal
+    rate_base: RateBase
+    cap: Decimal | None
+    advances: Decimal
+    claim_date: date | None
+    iban: str
+    bic: str
+    account_holder: str | None
+    duration_months: int
+    convention_kind: ConventionKind
+    convention_prefix: str
+    court: str
+    authority_press: Contact
+    prefecture_press: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class Beneficiary:
+    """A beneficiary: an association, or a service of the authority itself."""
+
+    identifier: str
+    name: str
+    kind: BeneficiaryKind
+    siret: str | None
+    rna: str | None
+    address: str
+    postcode: str
+    town: str
+    representative_civility: str
+    representative_name: str
+    representative_title: str
+    email: str | None
+    phone: str | None
+    qpv_name: str
+    qpv_code: str
+    place_of_use: str
+
+    @property
+    def signs_convention(self) -> bool:
+        """True for an association; the authority's own service signs none."""
+        return self.kind is BeneficiaryKind.ASSOCIATION
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device handed over. ``unit_price_ttc`` is HT × (1 + VAT rate), rounded
+    half up to the cent."""
+
+    inventory_number: str
+    category: Category
+    brand: str
+    model: str
+    serial_number: str
+    imei: str | None
+    accessories: str | None
+    condition: str
+    unit_price_ht: Decimal
+    vat_rate: Decimal
+    unit_price_ttc: Decimal
+    invoice: str
+    beneficiary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A purchase invoice."""
+
+    reference: str
+    supplier: str
+    supplier_siret: str
+    date: date
+    description: str
+    amount_ht: Decimal
+    vat: Decimal
+    amount_ttc: Decimal
+    mandate_number: str | None
+    payment_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dotation:
+    """The whole validated workbook: one operation, its beneficiaries, devices and
+    invoices, in workbook order."""
+
+    operation: Operation
+    beneficiaries: tuple[Beneficiary, ...]
+    devices: tuple[Device, ...]
+    invoices: tuple[Invoice, ...]
+
+    def devices_of(self, beneficiary: Beneficiary) -> tuple[Device, ...]:
+        """Return the devices handed to ``beneficiary``, in workbook order."""
+        return tuple(d for d in self.devices if d.beneficiary == beneficiary.identifier)
+
+    @property
+    def associations(self) -> tuple[Beneficiary, ...]:
+        """Beneficiaries that sign a convention."""
+        return tuple(b for b in self.beneficiaries if b.signs_convention)

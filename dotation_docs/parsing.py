@@ -1,0 +1,317 @@
+"""Cell parsing: turns one raw cell value into a typed value, or says why it cannot.
+
+Pure functions, one per :class:`~dotation_docs.schema.Kind`. Each returns the typed
+value or raises :class:`InvalidValue`; the validation adds the cell and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum import imei as stdnum_imei
+from stdnum.fr import siret as stdnum_siret
+
+from dotation_docs.schema import Field, Kind, normalize_label
+
+CENT = Decimal("0.01")
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
+_SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2007.\-/]")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+_RNA = re.compile(r"^W\d{9}$")
+_QPV = re.compile(r"^(QP\d{2}[\dAB]\d{3}|QN\d{2}[\dAB]\d{2}[A-Z])$")
+_PHONE = re.compile(r"^(0\d{9}|\+33\d{9}|\+\d{6,15})$")
+_POSTCODE = re.compile(r"^\d{5}$")
+_AMOUNT = re.compile(r"^(-?)(\d+)(?:[.,](\d+))?$")
+_DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
+_TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$")
+
+
+class InvalidValue(ValueError):
+    """The value does not fit its kind; ``detail`` (French, may be empty) says why."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def clean_text(value: Any) -> str:
+    """Return ``value`` as a clean one-block text: NFC, Windows line breaks made plain,
+    tabs made spaces, control characters removed, outer spaces stripped.
+
+    A whole number stored as a float (``12345.0``) is written without its ``.0``.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    text = unicodedata.normalize("NFC", str(value))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = _CONTROL.sub("", text)
+    return "\n".join(line.strip() for line in text.strip().split("\n"))
+
+
+def _compact(value: Any) -> str:
+    return _SEPARATORS.sub("", clean_text(value)).upper()
+
+
+def parse_text(value: Any, field: Field | None = None) -> str:
+    """Return the cleaned text."""
+    text = clean_text(value)
+    if not text:
+        raise InvalidValue("la cellule ne contient que des espaces")
+    return text
+
+
+def parse_identifier(value: Any, field: Field | None = None) -> str:
+    """Return a short identifier usable in a file name (letters, digits, - and _)."""
+    text = clean_text(value)
+    if not _IDENTIFIER.match(text):
+        raise InvalidValue()
+    return text
+
+
+def parse_siret(value: Any, field: Field | None = None) -> str:
+    """Return the 14 digits of a SIRET whose checksum is valid (La Poste rule included)."""
+    digits = _compact(value)
+    if not digits.isdigit() or len(digits) != 14:
+        raise InvalidValue(f"{len(digits)} caractères au lieu de 14 chiffres" if digits else "")
+    if not stdnum_siret.is_valid(digits):
+        raise InvalidValue("la clé de contrôle est fausse : vérifiez les chiffres")
+    return digits
+
+
+def parse_rna(value: Any, field: Field | None = None) -> str:
+    """Return an RNA number ``W`` + 9 digits."""
+    text = _compact(value)
+    if not _RNA.match(text):
+        raise InvalidValue()
+    return text
+
+
+def parse_qpv(value: Any, field: Field | None = None) -> str:
+    """Return a QPV code of the 2015 (``QP087005``) or 2024 (``QN08705M``) list."""
+    text = _compact(value)
+    if not _QPV.match(text):
+        raise InvalidValue()
+    return text
+
+
+def parse_iban(value: Any, field: Field | None = None) -> str:
+    """Return the compact IBAN; the French RIB key is checked, not only mod 97."""
+    try:
+        return IBAN(clean_text(value), validate_bban=True).compact
+    except SchwiftyException as err:
+        raise InvalidValue("numéro ou clé de contrôle faux") from err
+
+
+def parse_bic(value: Any, field: Field | None = None) -> str:
+    """Return the compact BIC."""
+    try:
+        return BIC(clean_text(value)).compact
+    except SchwiftyException as err:
+        raise InvalidValue() from err
+
+
+def parse_email(value: Any, field: Field | None = None) -> str:
+    """Return the e-mail address (syntax only: no network look-up)."""
+    try:
+        return validate_email(clean_text(value), check_deliverability=False).normalized
+    except EmailNotValidError as err:
+        raise InvalidValue() from err
+
+
+def parse_phone(value: Any, field: Field | None = None) -> str:
+    """Return the phone number as typed (cleaned) once its digits look like a number."""
+    text = clean_text(value)
+    compact = re.sub(r"[\s\u00a0\u202f.\-()/]", "", text)
+    if isinstance(value, (int, float)) and len(compact) == 9:
+        compact = "0" + compact  # a number cell loses the leading zero
+        text = " ".join(compact[i : i + 2] for i in range(0, 10, 2))
+    if not _PHONE.match(compact):
+        raise InvalidValue()
+    return text
+
+
+def parse_postcode(value: Any, field: Field | None = None) -> str:
+    """Return a 5-digit postcode (a number cell's lost leading zero is put back)."""
+    text = clean_text(value)
+    if isinstance(value, (int, float)) and text.isdigit() and len(text) == 4:
+        text = "0" + text
+    if not _POSTCODE.match(text):
+        raise InvalidValue()
+    return text
+
+
+def parse_money(value: Any, field: Field | None = None) -> Decimal:
+    """Return an amount in euros as a ``Decimal`` rounded half up to the cent.
+
+    Accepts numbers and French text such as ``1 234,50 €`` or ``1.234,50``.
+    """
+    if isinstance(value, bool):
+        raise InvalidValue()
+    if isinstance(value, (int, float, Decimal)):
+        amount = Decimal(str(value))
+    else:
+        text = re.sub(r"[\s\u00a0\u202f€]|EUR|euros?", "", clean_text(value), flags=re.I)
+        if "," in text and "." in text:
+            text = text.replace(".", "")  # 1.234,50: dots separate thousands
+        match = _AMOUNT.match(text)
+        if not match:
+            raise InvalidValue()
+        sign, whole, cents = match.groups()
+        amount = Decimal(f"{sign}{whole}.{cents or '0'}")
+    if not amount.is_finite():
+        raise InvalidValue()
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_rate(value: Any, field: Field | None = None) -> Decimal:
+    """Return a rate as a fraction: ``80 %``, ``80``, ``0,8`` and ``0.8`` all give 0.8."""
+    if isinstance(value, bool):
+        raise InvalidValue()
+    if isinstance(value, (int, float, Decimal)):
+        rate = Decimal(str(value))
+        percent = rate > 1
+    else:
+        text = clean_text(value).replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+        percent = text.endswith("%")
+        text = text.rstrip("%").replace(",", ".")
+        try:
+            rate = Decimal(text)
+        except InvalidOperation as err:
+            raise InvalidValue() from err
+        percent = percent or rate > 1
+    if not rate.is_finite():
+        raise InvalidValue()
+    rate = rate / 100 if percent else rate
+    if not 0 <= rate <= 1:
+        raise InvalidValue("un taux est compris entre 0 % et 100 %")
+    return rate.normalize()
+
+
+def parse_integer(value: Any, field: Field | None = None) -> int:
+    """Return a whole number."""
+    if isinstance(value, bool):
+        raise InvalidValue()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = clean_text(value)
+    if not re.fullmatch(r"\d+", text):
+        raise InvalidValue()
+    return int(text)
+
+
+def parse_date(value: Any, field: Field | None = None) -> date:
+    """Return a date from a date cell, an Excel serial number or ``03/02/2023`` text."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value < 2958466:
+        return (_EXCEL_EPOCH + timedelta(days=int(value))).date()
+    text = clean_text(value)
+    match = _DATE_TEXT.match(text)
+    try:
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            return date(year, month, day)
+        match = _ISO_DATE.match(text)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            return date(year, month, day)
+    except ValueError as err:
+        raise InvalidValue("cette date n'existe pas") from err
+    raise InvalidValue()
+
+
+def parse_time(value: Any, field: Field | None = None) -> time:
+    """Return a time from a time cell, a fraction of a day or ``10:30`` / ``10 h 30``."""
+    if isinstance(value, datetime):
+        return value.time().replace(microsecond=0)
+    if isinstance(value, time):
+        return value.replace(microsecond=0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
+        minutes = round(value * 24 * 60)
+        return time(minutes // 60, minutes % 60)
+    match = _TIME_TEXT.match(clean_text(value))
+    if match:
+        hours, minutes = int(match.group(1)), int(match.group(2) or 0)
+        if hours < 24 and minutes < 60:
+            return time(hours, minutes)
+    raise InvalidValue()
+
+
+def parse_imei(value: Any, field: Field | None = None) -> str:
+    """Return a 15-digit IMEI whose Luhn check digit is right."""
+    digits = _compact(value)
+    if not digits.isdigit() or len(digits) != 15:
+        raise InvalidValue(f"{len(digits)} caractères au lieu de 15 chiffres" if digits else "")
+    if not stdnum_imei.is_valid(digits):
+        raise InvalidValue("la clé de contrôle est fausse : vérifiez les chiffres")
+    return digits
+
+
+def parse_choice(value: Any, field: Field | None = None) -> str:
+    """Return the canonical spelling of a value of the field's closed list (case,
+    accents and spaces are ignored)."""
+    assert field is not None
+    wanted = normalize_label(clean_text(value))
+    for choice in field.choices:
+        if normalize_label(choice) == wanted:
+            return choice
+    raise InvalidValue()
+
+
+PARSERS: dict[Kind, Callable[[Any, Field | None], Any]] = {
+    Kind.TEXT: parse_text,
+    Kind.IDENTIFIER: parse_identifier,
+    Kind.SIRET: parse_siret,
+    Kind.RNA: parse_rna,
+    Kind.QPV: parse_qpv,
+    Kind.IBAN: parse_iban,
+    Kind.BIC: parse_bic,
+    Kind.EMAIL: parse_email,
+    Kind.PHONE: parse_phone,
+    Kind.POSTCODE: parse_postcode,
+    Kind.DATE: parse_date,
+    Kind.TIME: parse_time,
+    Kind.MONEY: parse_money,
+    Kind.RATE: parse_rate,
+    Kind.INTEGER: parse_integer,
+    Kind.IMEI: parse_imei,
+    Kind.CHOICE: parse_choice,
+}
+
+
+def expected(field: Field) -> str:
+    """Return what ``field`` expects, in French, listing the choices of a closed list."""
+    if field.kind is Kind.CHOICE:
+        return "une valeur de la liste : " + ", ".join(f"« {c} »" for c in field.choices)
+    return field.kind.value
+
+
+def describe(value: Any) -> str:
+    """Return how an error shows the value found: « … », shortened if long."""
+    if isinstance(value, datetime):
+        text = value.strftime("%d/%m/%Y %H:%M")
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = clean_text(value).replace("\n", " ")
+    if len(text) > 60:
+        text = text[:57] + "…"
+    return f"« {text} »"

@@ -1,0 +1,272 @@
+"""Workbook schema: the sheets, their French labels and the kind of value each cell holds.
+
+This is the single description of the workbook format. The reader uses it to find
+columns, the validation uses it to parse cells, the example workbook is written from it
+and ``docs/classeur.md`` documents it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """What a cell must hold; the French text is what an error says was expected."""
+
+    TEXT = "un texte"
+    IDENTIFIER = "un identifiant court (lettres sans accents, chiffres, « - » ou « _ », 20 caractères au plus)"
+    SIRET = "un numéro SIRET de 14 chiffres valide"
+    RNA = "un numéro RNA : « W » suivi de 9 chiffres (ex. W872001234)"
+    QPV = "un code QPV (ex. QP087005 ou QN08705M)"
+    IBAN = "un IBAN valide (ex. FR76 3000 1007 9412 3456 7890 185)"
+    BIC = "un BIC valide de 8 ou 11 caractères (ex. BDFEFRPPCCT)"
+    EMAIL = "une adresse électronique (ex. prenom.nom@exemple.fr)"
+    PHONE = "un numéro de téléphone (ex. 05 55 45 79 00)"
+    POSTCODE = "un code postal de 5 chiffres"
+    DATE = "une date (ex. 03/02/2023)"
+    TIME = "une heure (ex. 10:30 ou 10 h 30)"
+    MONEY = "un montant en euros (ex. 1 234,50 €)"
+    RATE = "un taux (ex. 80 % ou 0,8)"
+    INTEGER = "un nombre entier"
+    IMEI = "un IMEI de 15 chiffres valide"
+    CHOICE = "une valeur de la liste"
+
+
+class Layout(enum.Enum):
+    """How a sheet is laid out."""
+
+    FORM = "form"  # one field per row: label in column A, value in column B
+    TABLE = "table"  # one header row, then one record per row
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value of the workbook: a column of a table sheet or a row of a form sheet."""
+
+    key: str
+    label: str
+    kind: Kind
+    required: bool = True
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    example: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every accepted spelling of the label, normalised."""
+        return tuple(normalize_label(n) for n in (self.label, *self.aliases))
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of the workbook."""
+
+    key: str
+    title: str
+    layout: Layout
+    fields: tuple[Field, ...]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every accepted spelling of the sheet title, normalised."""
+        return tuple(normalize_label(n) for n in (self.title, *self.aliases))
+
+    def field(self, key: str) -> Field:
+        """Return the field named ``key``; raises KeyError for an unknown key."""
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2007]+")
+
+
+def normalize_label(text: str) -> str:
+    """Return ``text`` folded for tolerant matching: no accents, lower case, one space
+    between words, no trailing colon, typographic apostrophes made straight."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    no_accents = "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = no_accents.replace("\u2019", "'").casefold()
+    return _SPACES.sub(" ", folded).strip().rstrip(":").strip()
+
+
+# The closed list of device categories: key, singular, plural (French).
+CATEGORIES: tuple[tuple[str, str, str], ...] = (
+    ("ordinateur_portable", "ordinateur portable", "ordinateurs portables"),
+    ("ordinateur_fixe", "ordinateur fixe", "ordinateurs fixes"),
+    ("tablette", "tablette", "tablettes"),
+    ("smartphone", "smartphone", "smartphones"),
+)
+
+BENEFICIARY_KINDS = ("association", "service de la collectivité")
+CONVENTION_KINDS = ("mise à disposition", "don")
+RATE_BASES = ("HT", "TTC")
+CIVILITIES = ("Madame", "Monsieur")
+
+F = Field
+
+OPERATION = Sheet(
+    key="operation",
+    title="Opération",
+    layout=Layout.FORM,
+    aliases=("Operation",),
+    description="Une ligne par information : le libellé en colonne A, la valeur en colonne B.",
+    fields=(
+        F("titre", "Intitulé de l'opération", Kind.TEXT,
+          description="Nom de l'opération, repris dans les documents.",
+          example="Remise de matériel informatique reconditionné aux associations des quartiers prioritaires"),
+        F("programme", "Programme", Kind.TEXT,
+          description="Programme national de financement.",
+          example="Programme de l'ANCT d'équipement en matériel informatique reconditionné pour la médiation numérique"),
+        F("collectivite_nom", "Collectivité", Kind.TEXT, example="Limoges Métropole"),
+        F("collectivite_siret", "SIRET de la collectivité", Kind.SIRET),
+        F("collectivite_adresse", "Adresse de la collectivité", Kind.TEXT,
+          example="19 rue Bernard Palissy, 87031 Limoges Cedex 1"),
+        F("collectivite_representant", "Représentant de la collectivité", Kind.TEXT,
+          description="Personne qui signe pour la collectivité.", example="Guillaume Guérin"),
+        F("collectivite_representant_qualite", "Qualité du représentant de la collectivité", Kind.TEXT,
+          aliases=("Qualité du représentant",), example="Président de Limoges Métropole"),
+        F("elu_delegue", "Élu délégué", Kind.TEXT, required=False, example="Ibrahima Dia"),
+        F("elu_delegue_qualite", "Qualité de l'élu délégué", Kind.TEXT, required=False,
+          example="conseiller communautaire délégué à la politique de la ville"),
+        F("prefecture", "Préfecture", Kind.TEXT, example="Préfecture de la Haute-Vienne"),
+        F("prefecture_adresse", "Adresse de la préfecture", Kind.TEXT, required=False,
+          example="1 rue de la Préfecture, 87031 Limoges Cedex 1"),
+        F("prefet_destinataire", "Destinataire de la demande de versement", Kind.TEXT,
+          description="Formule d'adresse de la lettre de demande.",
+          example="Monsieur le Préfet de la Haute-Vienne"),
+        F("etat_representant", "Représentant de l'État", Kind.TEXT,
+          description="Représentant de l'État présent à la remise.", example="Olivier du Cray"),
+        F("etat_representant_qualite", "Qualité du représentant de l'État", Kind.TEXT,
+          example="administrateur de l'État"),
+        F("remise_date", "Date de la remise", Kind.DATE),
+        F("remise_heure", "Heure de la remise", Kind.TIME),
+        F("remise_lieu", "Lieu de la remise", Kind.TEXT,
+          example="Mission Locale de l'Agglomération de Limoges"),
+        F("signature_lieu", "Lieu de signature", Kind.TEXT,
+          description="Commune où les documents sont signés (« Fait à … »).", example="Limoges"),
+        F("decision_reference", "Référence de la décision de financement", Kind.TEXT,
+          description="Arrêté ou convention attributive de l'État."),
+        F("decision_date", "Date de la décision de financement", Kind.DATE),
+        F("deliberation_reference", "Référence de la délibération", Kind.TEXT),
+        F("deliberation_date", "Date de la délibération", Kind.DATE),
+        F("taux_etat", "Taux de l'État", Kind.RATE, example="80 %"),
+        F("assiette", "Assiette du taux", Kind.CHOICE, choices=RATE_BASES,
+          description="Montant auquel s'applique le taux : HT ou TTC.", example="HT"),
+        F("plafond", "Plafond de la subvention", Kind.MONEY, required=False,
+          description="Montant maximal de la subvention ; vide s'il n'y en a pas."),
+        F("acomptes", "Acomptes reçus", Kind.MONEY, required=False,
+          description="Avances déjà versées par l'État ; vide ou 0 s'il n'y en a pas."),
+        F("demande_date", "Date de la demande de versement", Kind.DATE, required=False,
+          description="Date de la lettre de demande ; vide : la date est laissée à compléter."),
+        F("iban", "IBAN", Kind.IBAN, description="Compte de la collectivité qui reçoit la subvention."),
+        F("bic", "BIC", Kind.BIC),
+        F("titulaire_compte", "Titulaire du compte", Kind.TEXT, required=False,
+          example="Trésorerie de Limoges Métropole"),
+        F("duree_mois", "Durée de la convention (mois)", Kind.INTEGER,
+          aliases=("Durée de la convention",), example="36"),
+        F("type_convention", "Type de convention", Kind.CHOICE, required=False,
+          choices=CONVENTION_KINDS,
+          description="« mise à disposition » (par défaut) ou « don » (valeur unitaire ≤ 300 €)."),
+        F("prefixe_convention", "Préfixe des numéros de convention", Kind.TEXT, required=False,
+          description="Début du numéro de chaque convention, suivi de l'identifiant du bénéficiaire.",
+          example="LM-2023-"),
+        F("tribunal", "Tribunal administratif compétent", Kind.TEXT,
+          example="tribunal administratif de Limoges"),
+        F("presse_collectivite_nom", "Contact presse de la collectivité", Kind.TEXT),
+        F("presse_collectivite_telephone", "Téléphone du contact presse de la collectivité", Kind.PHONE),
+        F("presse_collectivite_courriel", "Courriel du contact presse de la collectivité", Kind.EMAIL),
+        F("presse_prefecture_nom", "Contact presse de la préfecture", Kind.TEXT),
+        F("presse_prefecture_telephone", "Téléphone du contact presse de la préfecture", Kind.PHONE),
+        F("presse_prefecture_courriel", "Courriel du contact presse de la préfecture", Kind.EMAIL),
+    ),
+)
+
+BENEFICIARIES = Sheet(
+    key="beneficiaries",
+    title="Bénéficiaires",
+    layout=Layout.TABLE,
+    aliases=("Beneficiaire", "Bénéficiaire"),
+    description="Une ligne par bénéficiaire : association ou service de la collectivité.",
+    fields=(
+        F("identifier", "Identifiant", Kind.IDENTIFIER, aliases=("Id", "Code"), example="B01",
+          description="Code court choisi par l'agent ; sert aux noms de fichiers."),
+        F("name", "Nom", Kind.TEXT, example="Association Les Amis du Numérique"),
+        F("kind", "Type", Kind.CHOICE, choices=BENEFICIARY_KINDS,
+          description="« association » ou « service de la collectivité » (procès-verbal sans convention)."),
+        F("siret", "SIRET", Kind.SIRET, required=False,
+          description="Obligatoire pour une association."),
+        F("rna", "RNA", Kind.RNA, required=False,
+          description="Numéro au répertoire national des associations (absent en Alsace-Moselle)."),
+        F("address", "Adresse", Kind.TEXT),
+        F("postcode", "Code postal", Kind.POSTCODE),
+        F("town", "Ville", Kind.TEXT, aliases=("Commune",)),
+        F("representative_civility", "Civilité du représentant", Kind.CHOICE, choices=CIVILITIES,
+          aliases=("Civilité",)),
+        F("representative_name", "Nom du représentant", Kind.TEXT, aliases=("Représentant",)),
+        F("representative_title", "Qualité du représentant", Kind.TEXT, aliases=("Qualité",),
+          example="Présidente"),
+        F("email", "Courriel", Kind.EMAIL, required=False, aliases=("E-mail", "Email", "Adresse électronique")),
+        F("phone", "Téléphone", Kind.PHONE, required=False),
+        F("qpv_name", "QPV desservi", Kind.TEXT, aliases=("Nom du QPV", "Quartier"), example="Beaubreuil"),
+        F("qpv_code", "Code QPV", Kind.QPV, example="QP087005"),
+        F("place_of_use", "Lieu d'utilisation", Kind.TEXT,
+          description="Lieu où le matériel sera utilisé pour la médiation numérique."),
+    ),
+)
+
+DEVICES = Sheet(
+    key="devices",
+    title="Matériel",
+    layout=Layout.TABLE,
+    aliases=("Matériels", "Equipements", "Équipements"),
+    description="Une ligne par équipement.",
+    fields=(
+        F("inventory_number", "N° d'inventaire", Kind.TEXT,
+          aliases=("Numéro d'inventaire", "Inventaire", "No d'inventaire"), example="LM-NUM-0001"),
+        F("category", "Catégorie", Kind.CHOICE, choices=tuple(c[1] for c in CATEGORIES)),
+        F("brand", "Marque", Kind.TEXT),
+        F("model", "Modèle", Kind.TEXT),
+        F("serial_number", "N° de série", Kind.TEXT, aliases=("Numéro de série", "No de série", "Série")),
+        F("imei", "IMEI", Kind.IMEI, required=False, description="Pour les smartphones."),
+        F("accessories", "Accessoires", Kind.TEXT, required=False, example="chargeur, housse"),
+        F("condition", "État", Kind.TEXT, required=False,
+          description="État à la remise ; vide : « reconditionné, bon état »."),
+        F("unit_price_ht", "Prix unitaire HT", Kind.MONEY, aliases=("Prix HT",)),
+        F("vat_rate", "Taux de TVA", Kind.RATE, aliases=("TVA",), example="20 %"),
+        F("invoice", "Facture", Kind.TEXT, aliases=("Référence de la facture", "N° de facture"),
+          description="Référence d'une facture de la feuille Factures."),
+        F("beneficiary", "Bénéficiaire", Kind.TEXT, aliases=("Identifiant du bénéficiaire",),
+          description="Identifiant d'un bénéficiaire de la feuille Bénéficiaires."),
+    ),
+)
+
+INVOICES = Sheet(
+    key="invoices",
+    title="Factures",
+    layout=Layout.TABLE,
+    aliases=("Facture",),
+    description="Une ligne par facture d'achat.",
+    fields=(
+        F("reference", "Référence", Kind.TEXT, aliases=("N° de facture", "Numéro de facture")),
+        F("supplier", "Fournisseur", Kind.TEXT),
+        F("supplier_siret", "SIRET du fournisseur", Kind.SIRET),
+        F("date", "Date", Kind.DATE, aliases=("Date de la facture",)),
+        F("description", "Objet", Kind.TEXT, required=False, aliases=("Désignation", "Description"),
+          description="Vide : « Matériel informatique reconditionné »."),
+        F("amount_ht", "Montant HT", Kind.MONEY),
+        F("vat", "TVA", Kind.MONEY, aliases=("Montant TVA", "Montant de la TVA")),
+        F("amount_ttc", "Montant TTC", Kind.MONEY),
+        F("mandate_number", "N° de mandat", Kind.TEXT, required=False, aliases=("Numéro de mandat",)),
+        F("payment_date", "Date de paiement", Kind.DATE, required=False),
+    ),
+)
+
+SHEETS: tuple[Sheet, ...] = (OPERATION, BENEFICIARIES, DEVICES, INVOICES)

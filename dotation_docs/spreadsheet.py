@@ -1,0 +1,409 @@
+"""Spreadsheet writer: the expense statement (état récapitulatif des dépenses) as an .xlsx.
+
+With the workbook reader, the only module that imports openpyxl. The statement lists the
+invoices of the operation with their totals, the State's subsidy and the "Certifié exact"
+block the authorising officer signs (décret n° 2018-514, art. 12).
+
+Rules kept here:
+
+* **data is data**: every text coming from the workbook is written as a string cell, never a
+  formula (openpyxl turns a str starting with "=" into a formula unless told otherwise);
+* **amounts are values**: totals are summed in Python with ``Decimal`` and written as
+  numbers, not formulas (a formula has no value until a spreadsheet application recomputes
+  it, so a reader or a PDF converter could see nothing);
+* **no float noise**: openpyxl writes numbers with ``"%.16g"``, which turns 0.07 into
+  ``0.07000000000000001`` in the file; numbers are written with the exact text of the
+  ``Decimal`` instead;
+* **deterministic output**: fixed document properties and zip timestamps, so the same
+  context gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from dotation_docs.formatting import format_date, format_siret
+from dotation_docs.rendering import normalize_zip
+
+SHEET_TITLE = "État récapitulatif"
+DOCUMENT_TITLE = "État récapitulatif des dépenses"
+CREATOR = "dotation-docs"
+
+MONEY_FORMAT = '#,##0.00\\ "€"'
+DATE_FORMAT = "DD/MM/YYYY"
+PERCENT_FORMAT = "0\\ %"
+BLANK_DATE = "………………"
+
+# (header label, column width in characters). The eligible amount's label gets its base.
+COLUMNS: tuple[tuple[str, float], ...] = (
+    ("N°", 5),
+    ("Fournisseur", 24),
+    ("SIRET du fournisseur", 18),
+    ("N° de facture", 16),
+    ("Date de la facture", 11.5),
+    ("Objet", 31),
+    ("Montant HT", 14),
+    ("TVA", 13),
+    ("Montant TTC", 14),
+    ("Montant éligible", 14),
+    ("N° de mandat", 13),
+    ("Date de paiement", 11.5),
+    ("Observations", 16),
+)
+LAST_COLUMN = len(COLUMNS)
+# 1-based column numbers of the table.
+COL_NUMBER, COL_SUPPLIER, COL_SIRET, COL_REFERENCE, COL_DATE, COL_OBJECT = 1, 2, 3, 4, 5, 6
+COL_HT, COL_VAT, COL_TTC, COL_ELIGIBLE, COL_MANDATE, COL_PAYMENT, COL_REMARKS = 7, 8, 9, 10, 11, 12, 13
+WRAPPED_COLUMNS = (COL_SUPPLIER, COL_OBJECT, COL_REMARKS)
+MONEY_COLUMNS = (COL_HT, COL_VAT, COL_TTC, COL_ELIGIBLE)
+
+LINE_HEIGHT = 15.0  # points, one line of 11 pt text
+_THIN = Side(style="thin", color="000000")
+BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+HEADER_FILL = PatternFill("solid", start_color="D9D9D9", end_color="D9D9D9")
+TOTAL_FILL = PatternFill("solid", start_color="F2F2F2", end_color="F2F2F2")
+FONT_NAME = "Calibri"  # the workbook's default font; LibreOffice uses Carlito, same metrics
+FONT_SIZE = 11
+
+
+def _font(*, bold: bool = False, italic: bool = False, size: float = FONT_SIZE) -> Font:
+    """Return a font of the workbook's family (a Font without a name prints in another
+    family in LibreOffice)."""
+    return Font(name=FONT_NAME, size=size, bold=bold, italic=italic)
+
+
+BOLD = _font(bold=True)
+
+
+def render_expense_statement(context: Mapping[str, Any], *, timestamp: datetime) -> bytes:
+    """Return the bytes of the .xlsx expense statement built from a claim context
+    (:func:`dotation_docs.context.claim_context`). ``timestamp`` becomes the workbook's
+    creation and modification dates (a naive datetime is taken as UTC).
+
+    Raises ``ValueError`` when the invoices do not add up to the context's totals, when
+    an amount is not finite, and ``TypeError`` when an amount is not a ``Decimal``/int.
+    """
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET_TITLE
+    _set_properties(wb, timestamp)
+
+    invoices: Sequence[Mapping[str, Any]] = context["factures"]
+    sums = _sums(invoices)
+    _check_totals(sums, context["totaux"])
+
+    row = _write_title(ws, context)
+    header_row = row
+    _write_header(ws, header_row, context["totaux"]["assiette"])
+    row += 1
+    for invoice in invoices:
+        _write_invoice(ws, row, invoice)
+        row += 1
+    _write_total(ws, row, sums)
+    row += 2
+    row = _write_summary(ws, row, context)
+    row += 1
+    row = _write_certification(ws, row, context)
+
+    _set_columns(ws)
+    _set_page(ws, header_row, last_row=row - 1)
+    return _save(wb)
+
+
+# --- cells -------------------------------------------------------------------------------
+
+
+def _text(cell: Cell, value: Any) -> Cell:
+    """Write ``value`` as a string cell (never a formula, never an error code); None
+    leaves the cell empty."""
+    if value is None:
+        cell.value = None
+        return cell
+    cell.value = str(value)
+    cell.data_type = "s"
+    return cell
+
+
+def _number(cell: Cell, value: Decimal | int, number_format: str) -> Cell:
+    """Write ``value`` as a number cell holding the exact decimal text of the value."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise TypeError(f"expected Decimal or int, got {type(value).__name__}: {value!r}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    if number.is_zero():
+        number = abs(number)  # no "-0.00"
+    # openpyxl would write float(value) with "%.16g" (0.07 -> 0.07000000000000001):
+    # give it the decimal text and mark the cell numeric, the writer copies it as is.
+    cell.value = format(number, "f")
+    cell.data_type = "n"
+    cell.number_format = number_format
+    return cell
+
+
+def _date(cell: Cell, value: date | None) -> Cell:
+    """Write ``value`` as a date cell shown DD/MM/YYYY; None leaves the cell empty."""
+    if value is None:
+        cell.value = None
+    else:
+        cell.value = value
+    cell.number_format = DATE_FORMAT
+    return cell
+
+
+def _merged_line(
+    ws: Worksheet,
+    row: int,
+    text: str,
+    *,
+    first: int = 1,
+    last: int = LAST_COLUMN,
+    font: Font | None = None,
+    horizontal: str = "left",
+) -> None:
+    """Write ``text`` across columns ``first``..``last`` of ``row``, wrapped, and size
+    the row for it (spreadsheet applications do not grow merged rows by themselves)."""
+    cell = _text(ws.cell(row=row, column=first), text)
+    if font is not None:
+        cell.font = font
+    cell.alignment = Alignment(horizontal=horizontal, vertical="center", wrap_text=True)
+    if last > first:
+        ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
+    width = sum(COLUMNS[c - 1][1] for c in range(first, last + 1))
+    size = font.sz if font is not None and font.sz else 11
+    scale = size / 11 * (1.1 if font is not None and font.b else 1.0)
+    lines = _line_count(text, width / scale)
+    ws.row_dimensions[row].height = max(lines * LINE_HEIGHT * size / 11, LINE_HEIGHT) + 2
+
+
+def _line_count(text: str, width: float) -> int:
+    """Estimate how many lines ``text`` takes in a column ``width`` characters wide."""
+    usable = max(width - 2, 1)  # cell padding and indent
+    return sum(max(1, math.ceil(len(part) / usable)) for part in str(text).split("\n"))
+
+
+# --- parts of the sheet ------------------------------------------------------------------
+
+
+def _write_title(ws: Worksheet, context: Mapping[str, Any]) -> int:
+    """Write the title rows; return the row of the table header."""
+    operation = context["operation"]
+    authority = context["collectivite"]
+    _merged_line(ws, 1, "ÉTAT RÉCAPITULATIF DES DÉPENSES", font=_font(bold=True, size=14), horizontal="center")
+    _merged_line(ws, 2, operation["titre"], font=_font(bold=True, size=12), horizontal="center")
+    _merged_line(ws, 3, operation["programme"], font=_font(italic=True), horizontal="center")
+    siret = authority.get("siret")
+    beneficiary = f"Bénéficiaire de la subvention : {authority['nom']}"
+    if siret:
+        beneficiary += f" (SIRET {format_siret(siret)})"
+    _merged_line(ws, 5, beneficiary)
+    _merged_line(
+        ws,
+        6,
+        f"Décision attributive : {operation['decision_reference']} du {format_date(operation['decision_date'])}",
+    )
+    _merged_line(ws, 7, f"Service de l'État : {context['etat']['prefecture']}")
+    return 9
+
+
+def _write_header(ws: Worksheet, row: int, base: str) -> None:
+    labels = [label for label, _ in COLUMNS]
+    labels[COL_ELIGIBLE - 1] = f"Montant éligible ({base})"
+    for column, label in enumerate(labels, start=1):
+        cell = _text(ws.cell(row=row, column=column), label)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    lines = max(_line_count(label, COLUMNS[c][1] / 1.1) for c, label in enumerate(labels))
+    ws.row_dimensions[row].height = lines * LINE_HEIGHT + 4
+
+
+def _write_invoice(ws: Worksheet, row: int, invoice: Mapping[str, Any]) -> None:
+    def cell(column: int) -> Cell:
+        return ws.cell(row=row, column=column)
+
+    ws.cell(row=row, column=COL_NUMBER, value=int(invoice["numero"]))
+    _text(cell(COL_SUPPLIER), invoice["fournisseur"])
+    siret = invoice.get("siret_fournisseur")
+    _text(cell(COL_SIRET), format_siret(siret) if siret else None)
+    _text(cell(COL_REFERENCE), invoice["reference"])
+    _date(cell(COL_DATE), invoice["date"])
+    _text(cell(COL_OBJECT), invoice["objet"])
+    _number(cell(COL_HT), invoice["ht"], MONEY_FORMAT)
+    _number(cell(COL_VAT), invoice["tva"], MONEY_FORMAT)
+    _number(cell(COL_TTC), invoice["ttc"], MONEY_FORMAT)
+    _number(cell(COL_ELIGIBLE), invoice["eligible"], MONEY_FORMAT)
+    _text(cell(COL_MANDATE), invoice.get("mandat"))
+    _date(cell(COL_PAYMENT), invoice.get("date_paiement"))
+    for column in range(1, LAST_COLUMN + 1):
+        _table_style(cell(column), column)
+    lines = max(
+        _line_count(cell(c).value or "", COLUMNS[c - 1][1]) for c in (COL_SUPPLIER, COL_OBJECT, COL_REFERENCE)
+    )
+    ws.row_dimensions[row].height = lines * LINE_HEIGHT + 4
+
+
+def _table_style(cell: Cell, column: int) -> None:
+    cell.border = BORDER
+    if column in MONEY_COLUMNS:
+        horizontal = "right"
+    elif column in (COL_NUMBER, COL_DATE, COL_PAYMENT, COL_SIRET, COL_MANDATE):
+        horizontal = "center"
+    else:
+        horizontal = "left"
+    cell.alignment = Alignment(
+        horizontal=horizontal,
+        vertical="center",
+        wrap_text=column in WRAPPED_COLUMNS,
+        indent=0 if horizontal == "center" else 1,  # keep text off the borders
+    )
+
+
+def _write_total(ws: Worksheet, row: int, sums: Mapping[str, Decimal]) -> None:
+    _text(ws.cell(row=row, column=1), "TOTAL")
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=COL_OBJECT)
+    for column, key in ((COL_HT, "ht"), (COL_VAT, "tva"), (COL_TTC, "ttc"), (COL_ELIGIBLE, "eligible")):
+        _number(ws.cell(row=row, column=column), sums[key], MONEY_FORMAT)
+    for column in range(1, LAST_COLUMN + 1):
+        cell = ws.cell(row=row, column=column)
+        _table_style(cell, column)
+        cell.font = BOLD
+        cell.fill = TOTAL_FILL
+    ws.cell(row=row, column=1).alignment = Alignment(horizontal="right", vertical="center", indent=1)
+    ws.row_dimensions[row].height = LINE_HEIGHT + 6
+
+
+def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
+    """Write the eligible expense, the rate, the subsidy and the amount claimed (label
+    right-aligned over the first columns, amount in the HT column); return the next row."""
+    totals = context["totaux"]
+    claim = context["demande"]
+    lines: list[tuple[str, Decimal | int, str]] = [
+        (f"Dépense éligible ({totals['assiette']}) :", totals["eligible"], MONEY_FORMAT),
+        ("Taux de l'État :", totals["taux_etat"], _percent_format(totals["taux_etat"])),
+    ]
+    if totals.get("est_plafonne") and totals.get("plafond") is not None:
+        lines.append(("Plafond de la subvention :", totals["plafond"], MONEY_FORMAT))
+    lines.append(("Subvention de l'État :", totals["part_etat"], MONEY_FORMAT))
+    advances = totals.get("acomptes") or Decimal(0)
+    if advances:
+        lines.append(("Acomptes déjà perçus :", advances, MONEY_FORMAT))
+    lines.append(("Montant demandé :", claim["montant"], MONEY_FORMAT))
+    for label, value, number_format in lines:
+        label_cell = _text(ws.cell(row=row, column=1), label)
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=COL_OBJECT)
+        label_cell.font = BOLD
+        label_cell.alignment = Alignment(horizontal="right", vertical="center")
+        value_cell = _number(ws.cell(row=row, column=COL_HT), value, number_format)
+        value_cell.font = BOLD
+        value_cell.alignment = Alignment(horizontal="right", vertical="center")
+        ws.row_dimensions[row].height = LINE_HEIGHT + 3
+        row += 1
+    return row
+
+
+def _percent_format(rate: Decimal | int) -> str:
+    """Return ``0\\ %`` for a whole percentage, else as many decimals as the rate needs."""
+    percent = (Decimal(rate) * 100).normalize()
+    decimals = max(0, -percent.as_tuple().exponent) if percent.is_finite() else 0
+    return PERCENT_FORMAT if decimals == 0 else f"0.{'0' * decimals}\\ %"
+
+
+def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
+    """Write the "Certifié exact" block on the right half of the page, with room for the
+    signature; return the row after it."""
+    claim_date = context["demande"].get("date")
+    when = claim_date.strftime("%d/%m/%Y") if claim_date is not None else BLANK_DATE
+    authority = context["collectivite"]
+    first = COL_TTC
+    lines = [
+        (f"Certifié exact, à {context['operation']['lieu_signature']}, le {when}", BOLD),
+        (authority["representant_qualite"], None),
+        (authority["representant"], None),
+        ("(signature et cachet de l'ordonnateur)", _font(italic=True, size=9)),
+    ]
+    for text, font in lines:
+        _merged_line(ws, row, text, first=first, font=font, horizontal="center")
+        row += 1
+    # Room for the signature and the stamp, inside the print area.
+    ws.row_dimensions[row].height = 70
+    return row + 1
+
+
+# --- totals ------------------------------------------------------------------------------
+
+
+def _sums(invoices: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
+    return {key: sum((Decimal(i[key]) for i in invoices), Decimal("0.00")) for key in ("ht", "tva", "ttc", "eligible")}
+
+
+def _check_totals(sums: Mapping[str, Decimal], totals: Mapping[str, Any]) -> None:
+    """Refuse to print a statement whose table and summary would disagree."""
+    for key in ("ht", "tva", "ttc", "eligible"):
+        if key in totals and sums[key] != totals[key]:
+            raise ValueError(
+                f"état récapitulatif incohérent : la somme des factures ({key} = {sums[key]}) "
+                f"diffère du total de l'opération ({totals[key]})."
+            )
+
+
+# --- layout and file ---------------------------------------------------------------------
+
+
+def _set_columns(ws: Worksheet) -> None:
+    for column, (_, width) in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = width
+
+
+def _set_page(ws: Worksheet, header_row: int, last_row: int) -> None:
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.print_area = f"A1:{get_column_letter(LAST_COLUMN)}{last_row}"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages as needed in height
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    # Fixed text only: "&" in workbook data would be read as a header/footer code.
+    ws.oddFooter.left.text = DOCUMENT_TITLE
+    ws.oddFooter.left.size = 8
+    ws.oddFooter.right.text = "Page &P / &N"
+    ws.oddFooter.right.size = 8
+
+
+def _set_properties(wb: Workbook, timestamp: datetime) -> None:
+    if timestamp.tzinfo is not None:
+        timestamp = timestamp.astimezone(timezone.utc).replace(tzinfo=None)
+    props = wb.properties
+    props.creator = CREATOR
+    props.lastModifiedBy = CREATOR
+    props.title = DOCUMENT_TITLE
+    props.created = timestamp
+    props.modified = timestamp
+    props.language = "fr-FR"
+
+
+def _save(wb: Workbook) -> bytes:
+    # Not wb.save(): openpyxl's save_workbook stamps "modified" with the current time.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).write_data()
+    return normalize_zip(buffer.getvalue())

@@ -1,0 +1,71 @@
+"""Summaries: the short French texts the command line prints after each job."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from dotation_docs.formatting import format_amount, format_list, format_percent, format_quantity, pluralize
+from dotation_docs.funding import Funding, device_totals
+from dotation_docs.model import BeneficiaryKind, Dotation
+from dotation_docs.writers import OutputFile
+
+
+def describe_totals(dotation: Dotation, funding: Funding) -> str:
+    """Return the summary of a workbook: beneficiaries, devices per category, totals
+    and shares."""
+    kinds = Counter(b.kind for b in dotation.beneficiaries)
+    n_assoc = kinds[BeneficiaryKind.ASSOCIATION]
+    n_service = kinds[BeneficiaryKind.AUTHORITY_SERVICE]
+    totals = device_totals(dotation.devices)
+    per_category = ", ".join(
+        format_quantity(c.count, c.category.singular, c.category.plural) for c in totals.by_category
+    )
+    lines = [
+        "Résumé",
+        f"  Bénéficiaires : {len(dotation.beneficiaries)} "
+        f"({format_quantity(n_assoc, 'association', 'associations')}, "
+        f"{format_quantity(n_service, 'service de la collectivité', 'services de la collectivité')})",
+        f"  Matériels : {totals.count} ({per_category})",
+        f"  Factures : {len(dotation.invoices)}",
+        f"  Total HT : {format_amount(funding.ht)}",
+        f"  TVA : {format_amount(funding.vat)}",
+        f"  Total TTC : {format_amount(funding.ttc)}",
+        f"  Part de l'État ({format_percent(funding.rate)} du {funding.rate_base.value}) : "
+        f"{format_amount(funding.state_share)}",
+        f"  Part de la collectivité : {format_amount(funding.authority_share)}",
+    ]
+    if funding.cap is not None:
+        capped = " (appliqué)" if funding.is_capped else ""
+        lines.append(f"  Plafond de la subvention : {format_amount(funding.cap)}{capped}")
+    if funding.advances:
+        lines.append(f"  Acomptes reçus : {format_amount(funding.advances)}")
+    lines.append(f"  Montant à demander à l'État : {format_amount(funding.claimed)}")
+    return "\n".join(lines)
+
+
+_KIND_NAMES = {
+    "convention": ("convention", "conventions"),
+    "proces_verbal": ("procès-verbal de remise", "procès-verbaux de remise"),
+    "communique": ("communiqué de presse (.docx)", "communiqués de presse (.docx)"),
+    "communique_html": ("communiqué de presse (.html)", "communiqués de presse (.html)"),
+    "demande_lettre": ("lettre de demande de versement", "lettres de demande de versement"),
+    "etat_depenses": ("état récapitulatif des dépenses", "états récapitulatifs des dépenses"),
+    "plan_financement": ("plan de financement", "plans de financement"),
+    "attestation": ("attestation d'achèvement", "attestations d'achèvement"),
+    "manifeste": ("manifeste", "manifestes"),
+}
+
+
+def describe_written(output: Path, files: list[OutputFile]) -> str:
+    """Return what was written and where: counts per kind of document and folders."""
+    counts = Counter(f.type for f in files)
+    parts = [
+        format_quantity(counts[kind], *_KIND_NAMES[kind]) for kind in _KIND_NAMES if counts[kind]
+    ]
+    folders = sorted({str(output / f.path.split("/")[0]) for f in files if "/" in f.path})
+    n = len(files)
+    return (
+        f"{n} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : {format_list(parts)}.\n"
+        f"Dossiers : {', '.join(folders)}."
+    )

@@ -1,0 +1,394 @@
+"""Validation: parses every cell, cross-checks the sheets and builds the frozen model.
+
+All problems are collected in one pass into a :class:`Report`; the model is built only
+when there is no error.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dotation_docs.formatting import format_amount
+from dotation_docs.funding import compute_funding, price_ttc
+from dotation_docs.model import (
+    Beneficiary,
+    BeneficiaryKind,
+    Category,
+    Contact,
+    ConventionKind,
+    Device,
+    Dotation,
+    Invoice,
+    Operation,
+    RateBase,
+)
+from dotation_docs.parsing import PARSERS, InvalidValue, describe, expected
+from dotation_docs.report import Report
+from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, Field, Sheet
+from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
+
+GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
+DEFAULT_CONDITION = "reconditionné, bon état"
+DEFAULT_INVOICE_DESCRIPTION = "Matériel informatique reconditionné"
+
+
+@dataclass(slots=True)
+class Record:
+    """One parsed record: typed values (None when empty or invalid) and their cells."""
+
+    sheet: Sheet
+    title: str
+    row: int
+    values: dict[str, Any]
+    cells: dict[str, RawCell]
+
+    def cell(self, key: str) -> str | None:
+        """Return the coordinate of field ``key`` in this record, if the column exists."""
+        cell = self.cells.get(key)
+        return cell.coordinate if cell else None
+
+
+def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
+    """Return the model (None when there is an error) and the report of every issue."""
+    report = Report(list(raw.report.issues))
+    records = {key: _parse_sheet(sheet, report) for key, sheet in raw.sheets.items()}
+    operation = records.get(OPERATION.key, [])
+    beneficiaries = records.get(BENEFICIARIES.key, [])
+    devices = records.get(DEVICES.key, [])
+    invoices = records.get(INVOICES.key, [])
+
+    op = operation[0] if operation else None
+    _check_beneficiaries(beneficiaries, report)
+    _check_unique(beneficiaries, "identifier", report, fold=True)
+    for key in ("inventory_number", "serial_number", "imei"):
+        _check_unique(devices, key, report, fold=True)
+    _check_unique(invoices, "reference", report, fold=True)
+    _check_references(devices, beneficiaries, invoices, raw, report)
+    _check_devices(devices, op, report)
+    _check_invoices(invoices, devices, report)
+    _check_unused(beneficiaries, devices, invoices, report)
+
+    if report.errors or op is None:
+        return None, report
+    dotation = _build(op, beneficiaries, devices, invoices)
+    _check_funding(dotation, op, report)
+    return (None if report.errors else dotation), report
+
+
+def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
+    records = []
+    for raw in sheet.records:
+        record = Record(sheet.spec, sheet.title, raw.row, {}, dict(raw.cells))
+        for f in sheet.spec.fields:
+            cell = raw.cells.get(f.key)
+            if cell is None:
+                record.values[f.key] = None
+                continue
+            record.values[f.key] = _parse_cell(f, cell, sheet.title, report)
+        records.append(record)
+    return records
+
+
+def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
+    """Return the typed value of ``cell``, or None after recording why there is none."""
+    where = (title, cell.coordinate)
+    if cell.uncomputed_formula:
+        report.error(
+            f"{f.label} : la formule « {cell.uncomputed_formula} » n'a pas de valeur calculée "
+            "(le classeur a été écrit par un programme sans jamais être ouvert dans un "
+            "tableur). Ouvrez-le dans Excel ou LibreOffice, enregistrez-le, puis relancez.",
+            *where,
+        )
+        return None
+    if cell.excel_error:
+        report.error(
+            f"{f.label} : la cellule affiche l'erreur de calcul « {cell.excel_error} » ; "
+            f"attendu : {expected(f)}. Corrigez la formule ou saisissez la valeur.",
+            *where,
+        )
+        return None
+    if cell.is_empty:
+        if f.required:
+            report.error(f"{f.label} : cellule vide ; attendu : {expected(f)}.", *where)
+        return None
+    try:
+        return PARSERS[f.kind](cell.value, f)
+    except InvalidValue as err:
+        detail = f" ({err.detail})" if err.detail else ""
+        report.error(
+            f"{f.label} : {describe(cell.value)} n'est pas valide{detail} ; attendu : {expected(f)}.",
+            *where,
+        )
+        return None
+
+
+def _fold(value: Any) -> str:
+    return "".join(str(value).split()).casefold()
+
+
+def _check_unique(records: list[Record], key: str, report: Report, fold: bool = False) -> None:
+    seen: dict[str, Record] = {}
+    for r in records:
+        value = r.values.get(key)
+        if value is None:
+            continue
+        k = _fold(value) if fold else value
+        if k in seen:
+            first = seen[k]
+            label = r.sheet.field(key).label
+            report.error(
+                f"{label} {describe(value)} en double (déjà en {first.title}!{first.cell(key)}) ; "
+                "chaque valeur doit être unique.",
+                r.title, r.cell(key),
+            )
+        else:
+            seen[k] = r
+
+
+def _check_beneficiaries(records: list[Record], report: Report) -> None:
+    for r in records:
+        is_association = r.values.get("kind") == BeneficiaryKind.ASSOCIATION.value
+        cell = r.cells.get("siret")
+        if is_association and r.values.get("siret") is None and (cell is None or cell.is_empty):
+            report.error(
+                "SIRET : cellule vide ; attendu : un numéro SIRET de 14 chiffres valide "
+                "(obligatoire pour une association).",
+                r.title, r.cell("siret") or r.cell("name"),
+            )
+
+
+def _check_references(
+    devices: list[Record], beneficiaries: list[Record], invoices: list[Record],
+    raw: RawWorkbook, report: Report,
+) -> None:
+    sheets = raw.sheets
+    known = {
+        "beneficiary": ({_fold(r.values["identifier"]) for r in beneficiaries if r.values.get("identifier")},
+                        BENEFICIARIES, "identifier"),
+        "invoice": ({_fold(r.values["reference"]) for r in invoices if r.values.get("reference")},
+                    INVOICES, "reference"),
+    }
+    listed = {
+        "beneficiary": [r.values["identifier"] for r in beneficiaries if r.values.get("identifier")],
+        "invoice": [r.values["reference"] for r in invoices if r.values.get("reference")],
+    }
+    for r in devices:
+        for key, (values, target, target_key) in known.items():
+            value = r.values.get(key)
+            if value is None or target.key not in sheets:
+                continue
+            if _fold(value) not in values:
+                choices = ", ".join(listed[key][:12]) or "aucun"
+                report.error(
+                    f"{r.sheet.field(key).label} {describe(value)} inconnu : aucune ligne de la "
+                    f"feuille « {sheets[target.key].title} » n'a cette valeur en colonne "
+                    f"« {target.field(target_key).label} » (valeurs possibles : {choices}).",
+                    r.title, r.cell(key),
+                )
+    
+
+def _check_devices(devices: list[Record], op: Record | None, report: Report) -> None:
+    gift = op is not None and op.values.get("type_convention") == ConventionKind.GIFT.value
+    for r in devices:
+        price, rate = r.values.get("unit_price_ht"), r.values.get("vat_rate")
+        if price is not None and price <= 0:
+            report.error(
+                f"Prix unitaire HT : {format_amount(price)} ; attendu : un montant strictement positif.",
+                r.title, r.cell("unit_price_ht"),
+            )
+        if rate is not None and rate >= 1:
+            report.error(
+                f"Taux de TVA : {describe(r.cells['vat_rate'].value)} ; attendu : un taux inférieur à 100 % "
+                "(ex. 20 %).",
+                r.title, r.cell("vat_rate"),
+            )
+        if gift and price is not None and rate is not None and price > 0:
+            ttc = price_ttc(price, rate)
+            if ttc > GIFT_MAX_UNIT_VALUE:
+                report.error(
+                    f"Prix unitaire HT : valeur unitaire de {format_amount(ttc)} TTC, supérieure à "
+                    "300 € : un don n'est possible que pour un bien d'une valeur unitaire de "
+                    "300 € au plus (décret n° 2022-791). Choisissez « mise à disposition » comme "
+                    "type de convention, ou retirez ce matériel.",
+                    r.title, r.cell("unit_price_ht"),
+                )
+        if r.values.get("category") == Category.SMARTPHONE.singular and "imei" in r.cells and not r.values.get("imei"):
+            if r.cells["imei"].is_empty:
+                report.warning(
+                    "IMEI : cellule vide pour un smartphone ; l'IMEI identifie le téléphone en cas "
+                    "de perte ou de vol.",
+                    r.title, r.cell("imei"),
+                )
+
+
+def _check_invoices(invoices: list[Record], devices: list[Record], report: Report) -> None:
+    ht_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    ttc_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    complete: dict[str, bool] = defaultdict(lambda: True)
+    for d in devices:
+        ref = d.values.get("invoice")
+        if ref is None:
+            continue
+        price, rate = d.values.get("unit_price_ht"), d.values.get("vat_rate")
+        if price is None or rate is None:
+            complete[_fold(ref)] = False
+            continue
+        ht_by_invoice[_fold(ref)] += price
+        ttc_by_invoice[_fold(ref)] += price_ttc(price, rate)
+    for r in invoices:
+        ref, ht, vat, ttc = (r.values.get(k) for k in ("reference", "amount_ht", "vat", "amount_ttc"))
+        for key in ("amount_ht", "amount_ttc"):
+            amount = r.values.get(key)
+            if amount is not None and amount <= 0:
+                report.error(
+                    f"{r.sheet.field(key).label} : {format_amount(amount)} ; attendu : un montant "
+                    "strictement positif.",
+                    r.title, r.cell(key),
+                )
+        if vat is not None and vat < 0:
+            report.error(
+                f"TVA : {format_amount(vat)} ; attendu : un montant positif ou nul.", r.title, r.cell("vat")
+            )
+        if None not in (ht, vat, ttc) and ht + vat != ttc:
+            report.error(
+                f"Montant TTC : {format_amount(ttc)}, mais HT + TVA = {format_amount(ht)} + "
+                f"{format_amount(vat)} = {format_amount(ht + vat)} ; corrigez l'un des trois montants.",
+                r.title, r.cell("amount_ttc"),
+            )
+        if ref is None or ht is None or not complete[_fold(ref)] or _fold(ref) not in ht_by_invoice:
+            continue
+        devices_ht = ht_by_invoice[_fold(ref)]
+        if devices_ht != ht:
+            report.error(
+                f"Montant HT : la facture « {ref} » indique {format_amount(ht)} HT, mais ses "
+                f"matériels (feuille « {DEVICES.title} ») totalisent {format_amount(devices_ht)} HT "
+                f"(écart de {format_amount(abs(ht - devices_ht))}). Corrigez les prix unitaires "
+                "ou le montant de la facture.",
+                r.title, r.cell("amount_ht"),
+            )
+        elif ttc is not None and ttc_by_invoice[_fold(ref)] != ttc and None not in (vat,) and ht + vat == ttc:
+            report.warning(
+                f"Montant TTC : la facture « {ref} » indique {format_amount(ttc)} TTC et ses "
+                f"matériels {format_amount(ttc_by_invoice[_fold(ref)])} TTC (arrondis de TVA ligne "
+                "par ligne) ; les documents de la demande utilisent la facture, les conventions "
+                "les valeurs unitaires.",
+                r.title, r.cell("amount_ttc"),
+            )
+
+
+def _check_unused(
+    beneficiaries: list[Record], devices: list[Record], invoices: list[Record], report: Report
+) -> None:
+    used_b = {_fold(d.values["beneficiary"]) for d in devices if d.values.get("beneficiary")}
+    used_i = {_fold(d.values["invoice"]) for d in devices if d.values.get("invoice")}
+    for r in beneficiaries:
+        ident = r.values.get("identifier")
+        if ident is not None and _fold(ident) not in used_b:
+            report.warning(
+                f"le bénéficiaire « {ident} » ({r.values.get('name') or 'sans nom'}) n'a aucun "
+                "matériel : il n'aura ni convention ni procès-verbal.",
+                r.title, r.cell("identifier"),
+            )
+    for r in invoices:
+        ref = r.values.get("reference")
+        if ref is not None and _fold(ref) not in used_i:
+            report.warning(
+                f"la facture « {ref} » ne porte sur aucun matériel de la feuille « {DEVICES.title} » ; "
+                "elle compte quand même dans la dépense et la subvention demandée.",
+                r.title, r.cell("reference"),
+            )
+
+
+def _check_funding(dotation: Dotation, op: Record, report: Report) -> None:
+    funding = compute_funding(dotation.operation, dotation.invoices)
+    o = dotation.operation
+    if o.state_rate == 0:
+        report.error("Taux de l'État : 0 % ; attendu : un taux supérieur à 0 (ex. 80 %).",
+                     op.title, op.cell("taux_etat"))
+    if o.cap is not None and o.cap <= 0:
+        report.error(f"Plafond de la subvention : {format_amount(o.cap)} ; attendu : un montant "
+                     "strictement positif, ou une cellule vide s'il n'y a pas de plafond.",
+                     op.title, op.cell("plafond"))
+    if o.advances < 0:
+        report.error(f"Acomptes reçus : {format_amount(o.advances)} ; attendu : un montant positif ou nul.",
+                     op.title, op.cell("acomptes"))
+    elif funding.claimed < 0:
+        report.error(
+            f"Acomptes reçus : {format_amount(o.advances)}, plus que la part de l'État "
+            f"({format_amount(funding.state_share)}) ; vérifiez le montant des acomptes.",
+            op.title, op.cell("acomptes"),
+        )
+
+
+def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoices: list[Record]) -> Dotation:
+    v = op.values
+    operation = Operation(
+        title=v["titre"], programme=v["programme"],
+        authority_name=v["collectivite_nom"], authority_siret=v["collectivite_siret"],
+        authority_address=v["collectivite_adresse"],
+        authority_representative=v["collectivite_representant"],
+        authority_representative_title=v["collectivite_representant_qualite"],
+        delegate=v.get("elu_delegue"), delegate_title=v.get("elu_delegue_qualite"),
+        prefecture=v["prefecture"], prefecture_address=v.get("prefecture_adresse"),
+        claim_addressee=v["prefet_destinataire"],
+        state_representative=v["etat_representant"],
+        state_representative_title=v["etat_representant_qualite"],
+        handover_date=v["remise_date"], handover_time=v["remise_heure"],
+        handover_place=v["remise_lieu"], signature_town=v["signature_lieu"],
+        decision_reference=v["decision_reference"], decision_date=v["decision_date"],
+        deliberation_reference=v["deliberation_reference"], deliberation_date=v["deliberation_date"],
+        state_rate=v["taux_etat"], rate_base=RateBase(v["assiette"]),
+        cap=v.get("plafond"), advances=v.get("acomptes") or Decimal("0.00"),
+        claim_date=v.get("demande_date"),
+        iban=v["iban"], bic=v["bic"], account_holder=v.get("titulaire_compte"),
+        duration_months=v["duree_mois"],
+        convention_kind=ConventionKind(v.get("type_convention") or ConventionKind.LOAN.value),
+        convention_prefix=v.get("prefixe_convention") or "",
+        court=v["tribunal"],
+        authority_press=Contact(v["presse_collectivite_nom"], v["presse_collectivite_telephone"],
+                                v["presse_collectivite_courriel"]),
+        prefecture_press=Contact(v["presse_prefecture_nom"], v["presse_prefecture_telephone"],
+                                 v["presse_prefecture_courriel"]),
+    )
+    ids = {_fold(r.values["identifier"]): r.values["identifier"] for r in beneficiaries}
+    refs = {_fold(r.values["reference"]): r.values["reference"] for r in invoices}
+    return Dotation(
+        operation=operation,
+        beneficiaries=tuple(
+            Beneficiary(
+                identifier=b["identifier"], name=b["name"], kind=BeneficiaryKind(b["kind"]),
+                siret=b.get("siret"), rna=b.get("rna"), address=b["address"],
+                postcode=b["postcode"], town=b["town"],
+                representative_civility=b["representative_civility"],
+                representative_name=b["representative_name"],
+                representative_title=b["representative_title"],
+                email=b.get("email"), phone=b.get("phone"),
+                qpv_name=b["qpv_name"], qpv_code=b["qpv_code"], place_of_use=b["place_of_use"],
+            )
+            for b in (r.values for r in beneficiaries)
+        ),
+        devices=tuple(
+            Device(
+                inventory_number=d["inventory_number"], category=Category.from_label(d["category"]),
+                brand=d["brand"], model=d["model"], serial_number=d["serial_number"],
+                imei=d.get("imei"), accessories=d.get("accessories"),
+                condition=d.get("condition") or DEFAULT_CONDITION,
+                unit_price_ht=d["unit_price_ht"], vat_rate=d["vat_rate"],
+                unit_price_ttc=price_ttc(d["unit_price_ht"], d["vat_rate"]),
+                invoice=refs[_fold(d["invoice"])], beneficiary=ids[_fold(d["beneficiary"])],
+            )
+            for d in (r.values for r in devices)
+        ),
+        invoices=tuple(
+            Invoice(
+                reference=i["reference"], supplier=i["supplier"], supplier_siret=i["supplier_siret"],
+                date=i["date"], description=i.get("description") or DEFAULT_INVOICE_DESCRIPTION,
+                amount_ht=i["amount_ht"], vat=i["vat"], amount_ttc=i["amount_ttc"],
+                mandate_number=i.get("mandate_number"), payment_date=i.get("payment_date"),
+            )
+            for i in (r.values for r in invoices)
+        ),
+    )

@@ -1,0 +1,275 @@
+"""Workbook reader: opens the .xlsx and returns raw cells with their sheet, row and column.
+
+This is the only module that imports openpyxl for reading. It maps the French sheet
+titles and headers (matched tolerantly) to the schema's keys, records structural
+problems (missing sheet or column, unknown column) in a :class:`Report`, and leaves the
+parsing of values to :mod:`dotation_docs.validation`.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from dotation_docs.exceptions import WorkbookOpenError
+from dotation_docs.report import Report
+from dotation_docs.schema import SHEETS, Layout, Sheet, normalize_label
+
+log = logging.getLogger(__name__)
+
+# How far down to look for the header row of a table sheet (a title row may come first).
+HEADER_SEARCH_ROWS = 10
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+
+
+@dataclass(frozen=True, slots=True)
+class RawCell:
+    """A cell as stored: its computed value and, when the workbook holds a formula whose
+    value was never computed, the formula text."""
+
+    value: Any
+    row: int
+    column: int
+    uncomputed_formula: str | None = None
+    excel_error: str | None = None
+
+    @property
+    def coordinate(self) -> str:
+        """``F12``."""
+        return f"{get_column_letter(self.column)}{self.row}"
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the cell holds nothing (blank strings count as nothing)."""
+        if self.uncomputed_formula or self.excel_error:
+            return False
+        return self.value is None or (isinstance(self.value, str) and not self.value.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record: a row of a table sheet, or the whole of a form sheet."""
+
+    row: int
+    cells: dict[str, RawCell]
+
+
+@dataclass(slots=True)
+class RawSheet:
+    """A sheet found in the workbook, its columns mapped to the schema's fields."""
+
+    spec: Sheet
+    title: str
+    records: list[RawRecord] = field(default_factory=list)
+    columns: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RawWorkbook:
+    """What the reader found: the sheets it recognised and the structural problems."""
+
+    path: Path
+    sheets: dict[str, RawSheet]
+    report: Report
+
+
+def read_workbook(path: Path) -> RawWorkbook:
+    """Return the raw content of the workbook at ``path``.
+
+    Raises :class:`WorkbookOpenError` when the file cannot be opened as an .xlsx
+    workbook; every other problem is recorded in the returned report.
+    """
+    _check_openable(path)
+    try:
+        values = load_workbook(path, read_only=True, data_only=True)
+        formulas = load_workbook(path, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » n'a pas pu être lu comme un classeur Excel (.xlsx) : "
+            "il est peut-être endommagé. Ouvrez-le dans Excel ou LibreOffice et "
+            "enregistrez-le de nouveau au format .xlsx."
+        ) from err
+    try:
+        report = Report()
+        titles = {normalize_label(t): t for t in values.sheetnames}
+        sheets: dict[str, RawSheet] = {}
+        for spec in SHEETS:
+            title = next((titles[n] for n in spec.names if n in titles), None)
+            if title is None:
+                report.error(
+                    f"feuille « {spec.title} » introuvable dans le classeur "
+                    f"(feuilles trouvées : {', '.join(f'« {t} »' for t in values.sheetnames)})."
+                    f" Ajoutez une feuille nommée « {spec.title} ».",
+                )
+                continue
+            rows = _zip_rows(values[title], formulas[title])
+            reader = _read_form if spec.layout is Layout.FORM else _read_table
+            sheets[spec.key] = reader(spec, title, rows, report)
+        return RawWorkbook(path=path, sheets=sheets, report=report)
+    finally:
+        values.close()
+        formulas.close()
+
+
+def _check_openable(path: Path) -> None:
+    """Raise WorkbookOpenError with one clear sentence for a file that cannot be an .xlsx."""
+    if not path.exists():
+        raise WorkbookOpenError(f"Le fichier « {path} » est introuvable. Vérifiez le chemin.")
+    if path.is_dir():
+        raise WorkbookOpenError(f"« {path} » est un dossier, pas un classeur Excel (.xlsx).")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head == _OLE_MAGIC:
+        data = path.read_bytes()
+        if _ENCRYPTION_STREAM in data:
+            raise WorkbookOpenError(
+                f"Le classeur « {path} » est protégé par un mot de passe. Enregistrez-en une "
+                "copie sans mot de passe (Fichier > Informations > Protéger le classeur)."
+            )
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » est au format Excel 97-2003 (.xls), qui n'est pas pris en "
+            "charge. Ouvrez-le et enregistrez-le au format « Classeur Excel (.xlsx) »."
+        )
+    if not zipfile.is_zipfile(path):
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » n'est pas un classeur Excel (.xlsx). Enregistrez le "
+            "classeur au format « Classeur Excel (.xlsx) »."
+        )
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        if "mimetype" in names and b"opendocument" in z.read("mimetype"):
+            raise WorkbookOpenError(
+                f"Le fichier « {path} » est au format OpenDocument (.ods). Enregistrez-le au "
+                "format « Classeur Excel (.xlsx) »."
+            )
+        if "xl/workbook.xml" not in names:
+            raise WorkbookOpenError(
+                f"Le fichier « {path} » n'est pas un classeur Excel (.xlsx) (c'est peut-être "
+                "un document Word ou une archive). Indiquez le classeur de l'opération."
+            )
+
+
+def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawCell]]]:
+    """Yield (row number, cells) for every non-empty row, pairing each computed value
+    with its formula. Dimensions are ignored, so formatting that reaches row 1,000,000
+    costs only the rows the file really stores."""
+    values_ws.reset_dimensions()
+    formulas_ws.reset_dimensions()
+    for value_row, formula_row in zip(values_ws.iter_rows(), formulas_ws.iter_rows()):
+        cells = []
+        for value_cell, formula_cell in zip(value_row, formula_row):
+            if getattr(value_cell, "row", None) is None:  # openpyxl's filler for a gap
+                continue
+            formula = formula_cell.value if formula_cell.data_type == "f" else None
+            uncomputed = str(formula) if formula is not None and value_cell.value is None else None
+            error = str(value_cell.value) if value_cell.data_type == "e" else None
+            cells.append(RawCell(value_cell.value, value_cell.row, value_cell.column, uncomputed, error))
+        if any(not c.is_empty for c in cells):
+            yield cells[0].row, cells
+
+
+def _read_form(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]], report: Report) -> RawSheet:
+    """Read a form sheet: label in the first column, value in the second."""
+    sheet = RawSheet(spec=spec, title=title)
+    by_name = {name: f for f in spec.fields for name in f.names}
+    found: dict[str, RawCell] = {}
+    first_row = None
+    for row, cells in rows:
+        label_cell = next((c for c in cells if c.column == 1), None)
+        value_cell = next((c for c in cells if c.column == 2), None)
+        if label_cell is None or label_cell.is_empty:
+            continue
+        label = normalize_label(str(label_cell.value))
+        if label in ("champ", "libelle", "information"):  # the optional header row
+            continue
+        f = by_name.get(label)
+        if f is None:
+            report.warning(
+                f"libellé « {label_cell.value} » inconnu : la ligne est ignorée.",
+                title, label_cell.coordinate,
+            )
+            continue
+        if f.key in found:
+            report.error(
+                f"« {f.label} » apparaît deux fois (déjà en {found[f.key].coordinate}) ; "
+                "gardez une seule ligne.",
+                title, label_cell.coordinate,
+            )
+            continue
+        first_row = first_row or row
+        found[f.key] = value_cell or RawCell(None, row, 2)
+    for f in spec.fields:
+        if f.key not in found and f.required:
+            report.error(
+                f"ligne « {f.label} » manquante ; ajoutez-la (libellé en colonne A, valeur en "
+                f"colonne B) : {f.kind.value} attendu.",
+                title,
+            )
+    sheet.records.append(RawRecord(row=first_row or 1, cells=found))
+    return sheet
+
+
+def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]], report: Report) -> RawSheet:
+    """Read a table sheet: find the header row, map columns, then one record per row."""
+    sheet = RawSheet(spec=spec, title=title)
+    by_name = {name: f for f in spec.fields for name in f.names}
+    header: list[RawCell] | None = None
+    columns: dict[str, int] = {}
+    for row, cells in rows:
+        if header is None:
+            matches = sum(1 for c in cells if not c.is_empty and normalize_label(str(c.value)) in by_name)
+            if matches:
+                header = cells
+                columns = _map_header(spec, title, cells, by_name, report)
+                sheet.columns = columns
+            elif row >= HEADER_SEARCH_ROWS:
+                break
+            continue
+        by_col = {c.column: c for c in cells}
+        record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}
+        if any(not c.is_empty for c in record.values()):
+            sheet.records.append(RawRecord(row=row, cells=record))
+    if header is None:
+        report.error(
+            "ligne d'en-têtes introuvable : la première ligne doit porter les titres de "
+            f"colonnes ({', '.join(f'« {f.label} »' for f in spec.fields if f.required)}).",
+            title,
+        )
+    return sheet
+
+
+def _map_header(spec: Sheet, title: str, cells: list[RawCell], by_name: dict, report: Report) -> dict[str, int]:
+    """Return field key → column index; record unknown, duplicate and missing columns."""
+    columns: dict[str, int] = {}
+    for cell in cells:
+        if cell.is_empty:
+            continue
+        f = by_name.get(normalize_label(str(cell.value)))
+        if f is None:
+            report.warning(f"colonne « {cell.value} » inconnue : elle est ignorée.", title, cell.coordinate)
+        elif f.key in columns:
+            report.error(
+                f"colonne « {f.label} » en double (déjà en colonne "
+                f"{get_column_letter(columns[f.key])}) ; gardez-en une seule.",
+                title, cell.coordinate,
+            )
+        else:
+            columns[f.key] = cell.column
+    for f in spec.fields:
+        if f.required and f.key not in columns:
+            report.error(
+                f"colonne « {f.label} » manquante ; ajoutez-la à la ligne d'en-têtes : "
+                f"{f.kind.value} attendu dans chaque ligne.",
+                title,
+            )
+    return columns
+

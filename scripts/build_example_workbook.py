@@ -1,0 +1,786 @@
+"""Build the example workbook ``data/exemple-limoges-2023.xlsx``.
+
+The workbook reproduces the Limoges Métropole handover of refurbished IT equipment of
+3 February 2023. Every sheet title, header label, number format and drop-down list is
+taken from :mod:`dotation_docs.schema`, in schema order, so the example can never drift
+from the format the reader expects. People, associations, identifiers and references are
+fictitious but valid (SIRET, IMEI, IBAN checksums pass).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=. python scripts/build_example_workbook.py [--output PATH]
+
+The output is byte-for-byte deterministic: fixed document properties, fixed ZIP entry
+timestamps and a seeded random generator for serial numbers and identifiers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import random
+import string
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+from schwifty import IBAN
+from stdnum import iban as stdnum_iban
+from stdnum import imei as stdnum_imei
+from stdnum import luhn
+from stdnum.fr import siret as stdnum_siret
+
+from dotation_docs import schema
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "data" / "exemple-limoges-2023.xlsx"
+
+SEED = 20230203
+FIXED_TIMESTAMP = dt.datetime(2023, 1, 31, 9, 0, 0)
+
+CENT = Decimal("0.01")
+VAT_RATE = Decimal("0.20")
+STATE_RATE = Decimal("0.80")
+EXPECTED_TOTAL_HT = Decimal("36151.25")
+EXPECTED_TOTAL_VAT = Decimal("7230.25")
+EXPECTED_TOTAL_TTC = Decimal("43381.50")
+EXPECTED_STATE_SHARE = Decimal("28921.00")
+
+# Category labels, exactly as the schema spells them.
+LAPTOP, DESKTOP, TABLET, SMARTPHONE = (singular for _, singular, _ in schema.CATEGORIES)
+EXPECTED_COUNTS = {LAPTOP: 57, DESKTOP: 5, TABLET: 39, SMARTPHONE: 20}
+
+ASSOCIATION, AUTHORITY_SERVICE = schema.BENEFICIARY_KINDS
+MADAME, MONSIEUR = schema.CIVILITIES
+
+# Header cells of the form sheet (not described by the schema).
+FORM_HEADERS = ("Champ", "Valeur")
+
+# Cosmetics.
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill(fill_type="solid", start_color="FFDDEBF7", end_color="FFDDEBF7")
+VALIDATION_LAST_ROW = 500  # drop-downs cover room for new rows
+MAX_COLUMN_WIDTH = 70
+MAX_FORM_WIDTH = 100  # longer form values wrap
+NUMBER_FORMATS = {
+    schema.Kind.DATE: "DD/MM/YYYY",
+    schema.Kind.TIME: "HH:MM",
+    schema.Kind.MONEY: "#,##0.00 €",
+    schema.Kind.RATE: "0 %",
+    schema.Kind.INTEGER: "0",
+}
+TEXT_FORMAT = "@"  # keeps leading zeros of SIRET, postcodes, phone numbers, IMEI
+# Width of a formatted cell whose display is not its str(): dates, money, rates.
+DISPLAY_WIDTHS = {
+    schema.Kind.DATE: 10,
+    schema.Kind.TIME: 5,
+    schema.Kind.MONEY: 12,
+    schema.Kind.RATE: 5,
+}
+
+# Table columns whose drop-down lists the identifiers of another sheet.
+# (The schema types them as plain text; the cross-reference lives here.)
+REFERENCES: dict[tuple[str, str], tuple[schema.Sheet, str]] = {
+    (schema.DEVICES.key, "invoice"): (schema.INVOICES, "reference"),
+    (schema.DEVICES.key, "beneficiary"): (schema.BENEFICIARIES, "identifier"),
+}
+
+
+# --------------------------------------------------------------------------- operation
+
+def operation_values() -> dict[str, Any]:
+    """Return the Opération sheet values keyed by schema field key."""
+    return {
+        "titre": "Remise de matériel informatique reconditionné aux associations "
+                 "des quartiers prioritaires de Limoges Métropole",
+        "programme": "Programme de l'Agence nationale de la cohésion des territoires (ANCT) "
+                     "d'équipement en matériel informatique reconditionné pour la médiation "
+                     "numérique",
+        "collectivite_nom": "Limoges Métropole",
+        "collectivite_siret": siret_from_siren("248719312", "0001"),
+        "collectivite_adresse": "19 rue Bernard Palissy, 87031 Limoges Cedex 1",
+        "collectivite_representant": "Guillaume Guérin",
+        "collectivite_representant_qualite": "Président de Limoges Métropole",
+        "elu_delegue": "Ibrahima Dia",
+        "elu_delegue_qualite": "conseiller communautaire délégué à la politique de la ville "
+                               "et à la lutte contre les discriminations",
+        "prefecture": "Préfecture de la Haute-Vienne",
+        "prefecture_adresse": "1 rue de la Préfecture, 87031 Limoges Cedex 1",
+        "prefet_destinataire": "Monsieur le Préfet de la Haute-Vienne",
+        "etat_representant": "Olivier du Cray",
+        "etat_representant_qualite": "administrateur de l'État",
+        "remise_date": dt.date(2023, 2, 3),
+        "remise_heure": dt.time(10, 30),
+        "remise_lieu": "Mission Locale de l'Agglomération de Limoges",
+        "signature_lieu": "Limoges",
+        "decision_reference": "Arrêté préfectoral n° 87-2022-12-08-00003",
+        "decision_date": dt.date(2022, 12, 8),
+        "deliberation_reference": "n° 2022-11-24-015 du conseil communautaire",
+        "deliberation_date": dt.date(2022, 11, 24),
+        "taux_etat": STATE_RATE,
+        "assiette": "HT",
+        "plafond": None,
+        "acomptes": Decimal("0.00"),
+        "demande_date": None,
+        "iban": IBAN.generate("FR", bank_code="30001", branch_code="00506",
+                              account_code="C8710000000").formatted,
+        "bic": "BDFEFRPPCCT",
+        "titulaire_compte": "Trésorerie de Limoges Métropole",
+        "duree_mois": 36,
+        "type_convention": "mise à disposition",
+        "prefixe_convention": "LM-2023-",
+        "tribunal": "tribunal administratif de Limoges",
+        "presse_collectivite_nom": "Émilie Roussel",
+        "presse_collectivite_telephone": "05 55 45 79 12",
+        "presse_collectivite_courriel": "emilie.roussel@limoges-metropole.fr",
+        "presse_prefecture_nom": "Julien Mazaud",
+        "presse_prefecture_telephone": "05 55 44 18 36",
+        "presse_prefecture_courriel": "julien.mazaud@haute-vienne.gouv.fr",
+    }
+
+
+# ------------------------------------------------------------------------ identifiers
+
+def siret_from_siren(siren: str, nic_prefix: str) -> str:
+    """Return the SIRET made of ``siren``, the 4-digit ``nic_prefix`` and the digit that
+    makes the 14 digits pass the Luhn check."""
+    head = siren + nic_prefix
+    result = head + luhn.calc_check_digit(head)
+    assert stdnum_siret.is_valid(result), result
+    return result
+
+
+def random_siret(rng: random.Random) -> str:
+    """Return a valid SIRET: a Luhn-valid SIREN, then a NIC completing a Luhn-valid SIRET."""
+    body = str(rng.randint(3, 8)) + "".join(rng.choices(string.digits, k=7))
+    siren = body + luhn.calc_check_digit(body)
+    return siret_from_siren(siren, f"{rng.randint(1, 3):04d}")
+
+
+def random_rna(rng: random.Random) -> str:
+    """Return an RNA number of an association declared in Haute-Vienne."""
+    return "W872" + "".join(rng.choices(string.digits, k=6))
+
+
+def unique(factory: Callable[[], str], seen: set[str]) -> str:
+    """Return a value of ``factory`` not in ``seen`` and remember it."""
+    while True:
+        value = factory()
+        if value not in seen:
+            seen.add(value)
+            return value
+
+
+# ------------------------------------------------------------------------ beneficiaries
+
+@dataclass(frozen=True)
+class Beneficiary:
+    identifier: str
+    name: str
+    kind: str
+    has_rna: bool
+    address: str
+    postcode: str
+    civility: str
+    representative: str
+    title: str
+    email: str
+    phone: str
+    qpv_name: str
+    place_of_use: str
+    # Devices received: laptops, desktops, tablets, smartphones.
+    allocation: tuple[int, int, int, int]
+
+
+# QPV codes (2015–2023 format), one per quarter.
+QPV_CODES = {
+    "Beaubreuil": "QP087005",
+    "Val de l'Aurence Sud": "QP087007",
+    "Val de l'Aurence Nord": "QP087006",
+    "La Bastide": "QP087001",
+    "Les Portes-Ferrées": "QP087002",
+    "Le Vigenal": "QP087008",
+    "Le Sablard": "QP087009",
+    "Les Coutures": "QP087003",
+    "Bellevue-Le Roussillon": "QP087004",
+}
+
+BENEFICIARIES = (
+    Beneficiary("B01", "Beaubreuil Numérique Solidaire", ASSOCIATION, True,
+                "5 rue Maryse Bastié", "87280", MADAME, "Nadia Benali", "Présidente",
+                "contact@beaubreuil-numerique.fr", "05 55 38 12 47", "Beaubreuil",
+                "Espace numérique de l'association, 5 rue Maryse Bastié, 87280 Limoges",
+                (8, 0, 5, 3)),
+    Beneficiary("B02", "Sport & Loisirs de l'Aurence", ASSOCIATION, True,
+                "18 allée Fabre d'Églantine", "87100", MONSIEUR, "Karim Haddad", "Président",
+                "sport.loisirs.aurence@orange.fr", "05 55 01 63 28", "Val de l'Aurence Sud",
+                "Club-house de l'association, 18 allée Fabre d'Églantine, 87100 Limoges",
+                (5, 0, 4, 2)),
+    Beneficiary("B03", "Centre social La Bastide Ensemble", ASSOCIATION, True,
+                "9 rue Eugène Varlin", "87100", MADAME, "Sophie Marchand", "Directrice",
+                "accueil@bastide-ensemble.fr", "05 55 37 84 10", "La Bastide",
+                "Salle multimédia du centre social, 9 rue Eugène Varlin, 87100 Limoges",
+                (7, 2, 4, 2)),
+    Beneficiary("B04", "Portes-Ferrées Solidarités", ASSOCIATION, True,
+                "27 rue des Portes-Ferrées", "87100", MONSIEUR, "Jean-Luc Peyrat", "Président",
+                "portes.ferrees.solidarites@gmail.com", "05 55 33 52 96", "Les Portes-Ferrées",
+                "Local associatif, 27 rue des Portes-Ferrées, 87100 Limoges",
+                (6, 0, 5, 3)),
+    Beneficiary("B05", "Vigenal Numérique pour Tous", ASSOCIATION, True,
+                "4 place du Vigenal", "87000", MADAME, "Fatoumata Diallo", "Présidente",
+                "vigenal.numerique@laposte.net", "05 55 06 27 71", "Le Vigenal",
+                "Atelier numérique, 4 place du Vigenal, 87000 Limoges",
+                (6, 3, 3, 0)),
+    Beneficiary("B06", "Le Sablard en Lien", ASSOCIATION, True,
+                "12 rue du Sablard", "87000", MONSIEUR, "Thomas Lavergne", "Directeur",
+                "direction@sablard-en-lien.fr", "05 55 79 40 58", "Le Sablard",
+                "Maison de quartier du Sablard, 12 rue du Sablard, 87000 Limoges",
+                (5, 0, 4, 2)),
+    # An association declared before the RNA existed: no W number.
+    Beneficiary("B07", "Amicale laïque des Coutures", ASSOCIATION, False,
+                "31 rue des Coutures", "87000", MADAME, "Hélène Faure", "Présidente",
+                "amicale.coutures@wanadoo.fr", "05 55 34 19 62", "Les Coutures",
+                "Salle de l'amicale, 31 rue des Coutures, 87000 Limoges",
+                (4, 0, 3, 2)),
+    Beneficiary("B08", "Bellevue Roussillon Médiation", ASSOCIATION, True,
+                "6 avenue du Roussillon", "87100", MONSIEUR, "Moussa Camara", "Président",
+                "contact@brmediation.fr", "05 55 38 75 03", "Bellevue-Le Roussillon",
+                "Point d'accès numérique, 6 avenue du Roussillon, 87100 Limoges",
+                (7, 0, 5, 3)),
+    Beneficiary("B09", "Les Clés du Numérique", ASSOCIATION, True,
+                "45 rue Jean Giraudoux", "87100", MADAME, "Claire Dumas", "Coprésidente",
+                "lescles.numerique@free.fr", "07 68 21 45 90", "Val de l'Aurence Nord",
+                "Permanences au centre commercial du Val de l'Aurence, "
+                "45 rue Jean Giraudoux, 87100 Limoges",
+                (6, 0, 3, 3)),
+    Beneficiary("B10", "Cité de l'Emploi de Beaubreuil – conseiller numérique",
+                AUTHORITY_SERVICE, False,
+                "2 rue Maryse Bastié", "87280", MONSIEUR, "Antoine Delage",
+                "Conseiller numérique",
+                "antoine.delage@limoges-metropole.fr", "05 55 45 62 81", "Beaubreuil",
+                "Cité de l'Emploi de Beaubreuil, 2 rue Maryse Bastié, 87280 Limoges",
+                (3, 0, 3, 0)),
+)
+
+
+def beneficiary_rows(rng: random.Random) -> list[dict[str, Any]]:
+    """Return the Bénéficiaires rows keyed by schema field key."""
+    sirets: set[str] = set()
+    rnas: set[str] = set()
+    rows = []
+    for b in BENEFICIARIES:
+        is_association = b.kind == ASSOCIATION
+        rows.append({
+            "identifier": b.identifier,
+            "name": b.name,
+            "kind": b.kind,
+            "siret": unique(lambda: random_siret(rng), sirets) if is_association else None,
+            "rna": unique(lambda: random_rna(rng), rnas) if b.has_rna else None,
+            "address": b.address,
+            "postcode": b.postcode,
+            "town": "Limoges",
+            "representative_civility": b.civility,
+            "representative_name": b.representative,
+            "representative_title": b.title,
+            "email": b.email,
+            "phone": b.phone,
+            "qpv_name": b.qpv_name,
+            "qpv_code": QPV_CODES[b.qpv_name],
+            "place_of_use": b.place_of_use,
+        })
+    return rows
+
+
+# ------------------------------------------------------------------------------ devices
+
+SERIAL_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"  # no I or O, as most makers do
+DELL_TAG = "BCDFGHJKLMNPQRSTVWXYZ0123456789"  # Dell service tags avoid vowels
+
+
+def _rand(rng: random.Random, alphabet: str, k: int) -> str:
+    return "".join(rng.choices(alphabet, k=k))
+
+
+def lenovo_serial(rng: random.Random) -> str:
+    return "PF" + _rand(rng, SERIAL_CHARS, 6)  # e.g. PF1K7ZQX
+
+
+def dell_service_tag(rng: random.Random) -> str:
+    return _rand(rng, DELL_TAG, 7)  # e.g. 8FJ2KX2
+
+
+def hp_serial(prefix: str) -> Callable[[random.Random], str]:
+    # Site code, year digit, week of manufacture, unit: e.g. 5CG8231XYZ.
+    return lambda rng: f"{prefix}8{rng.randint(10, 52)}" + _rand(rng, SERIAL_CHARS, 4)
+
+
+def apple_serial(prefix: str, model_code: str) -> Callable[[random.Random], str]:
+    # Legacy 12-character format: factory, year, week, unit, model code.
+    return lambda rng: (prefix + rng.choice("LMNP") + rng.choice("123456789CDFGHJKLMNPQRTVWXY")
+                        + _rand(rng, SERIAL_CHARS, 3) + model_code)
+
+
+def samsung_serial(prefix: str) -> Callable[[random.Random], str]:
+    return lambda rng: prefix + _rand(rng, SERIAL_CHARS, 7)  # e.g. R58R41ABCDE
+
+
+def random_imei(rng: random.Random, tac: str) -> str:
+    body = tac + _rand(rng, string.digits, 6)
+    return body + luhn.calc_check_digit(body)
+
+
+@dataclass(frozen=True)
+class Model:
+    category: str
+    brand: str
+    model: str
+    accessories: str
+    condition: str | None
+    serial: Callable[[random.Random], str]
+    imei_tac: str | None = None  # smartphones only
+
+
+T480 = Model(LAPTOP, "Lenovo", "ThinkPad T480", "chargeur, housse", "reconditionné, grade A",
+             lenovo_serial)
+LATITUDE_5490 = Model(LAPTOP, "Dell", "Latitude 5490", "chargeur", None, dell_service_tag)
+ELITEBOOK_840_G5 = Model(LAPTOP, "HP", "EliteBook 840 G5", "chargeur, sacoche", None,
+                         hp_serial("5CG"))
+ELITEDESK_800_G4 = Model(DESKTOP, "HP", "EliteDesk 800 G4 SFF",
+                         "clavier, souris, câble d'alimentation", None, hp_serial("MXL"))
+IPAD_7 = Model(TABLET, "Apple", "iPad 7e génération", "câble Lightning, chargeur, coque",
+               "reconditionné, grade A", apple_serial("DMP", "MDFY"))
+GALAXY_TAB_A7 = Model(TABLET, "Samsung", "Galaxy Tab A7", "câble USB-C, chargeur, housse", None,
+                      samsung_serial("R9WR"))
+GALAXY_A52 = Model(SMARTPHONE, "Samsung", "Galaxy A52", "câble USB-C, chargeur, coque", None,
+                   samsung_serial("R58R"), imei_tac="35294811")
+IPHONE_11 = Model(SMARTPHONE, "Apple", "iPhone 11", "câble USB-C vers Lightning, coque",
+                  "reconditionné, grade A", apple_serial("F2L", "N72J"), imei_tac="35330611")
+
+
+@dataclass(frozen=True)
+class Lot:
+    """Identical devices bought at the same unit price on one invoice."""
+
+    model: Model
+    count: int
+    unit_price_ht: Decimal
+
+
+@dataclass(frozen=True)
+class Supplier:
+    name: str
+    siret: str
+
+
+@dataclass(frozen=True)
+class Invoice:
+    reference: str
+    supplier: Supplier
+    date: dt.date
+    description: str
+    lots: tuple[Lot, ...]
+    mandate_number: str | None
+    payment_date: dt.date | None
+
+    @property
+    def amount_ht(self) -> Decimal:
+        return sum((lot.unit_price_ht * lot.count for lot in self.lots), Decimal("0"))
+
+    @property
+    def vat(self) -> Decimal:
+        return self.amount_ht * VAT_RATE
+
+    @property
+    def amount_ttc(self) -> Decimal:
+        return self.amount_ht + self.vat
+
+
+def invoices(rng: random.Random) -> tuple[Invoice, ...]:
+    """Return the four purchase invoices; unit prices are chosen so that the totals are
+    exactly the figures of the funding claim."""
+    renumerique = Supplier("ReNumérique Limousin SAS", random_siret(rng))
+    seconde_vie = Supplier("Seconde Vie Informatique SARL", random_siret(rng))
+    return (
+        Invoice("RNL-2023-0012", renumerique, dt.date(2023, 1, 9),
+                "Ordinateurs portables reconditionnés",
+                (Lot(T480, 22, Decimal("409.90")),
+                 Lot(LATITUDE_5490, 20, Decimal("369.90")),
+                 Lot(ELITEBOOK_840_G5, 15, Decimal("394.95"))),
+                "2023-000187", dt.date(2023, 1, 24)),
+        Invoice("RNL-2023-0019", renumerique, dt.date(2023, 1, 12),
+                "Ordinateurs fixes reconditionnés",
+                (Lot(ELITEDESK_800_G4, 5, Decimal("289.00")),),
+                "2023-000203", dt.date(2023, 1, 26)),
+        Invoice("SVI-F2301-047", seconde_vie, dt.date(2023, 1, 16),
+                "Tablettes reconditionnées",
+                (Lot(IPAD_7, 21, Decimal("249.00")),
+                 Lot(GALAXY_TAB_A7, 18, Decimal("199.90"))),
+                "2023-000241", dt.date(2023, 1, 30)),
+        # Not paid yet when the workbook is prepared: no mandate, no payment date.
+        Invoice("SVI-F2301-058", seconde_vie, dt.date(2023, 1, 23),
+                "Smartphones reconditionnés",
+                (Lot(GALAXY_A52, 12, Decimal("164.95")),
+                 Lot(IPHONE_11, 8, Decimal("194.95"))),
+                None, None),
+    )
+
+
+def device_rows(rng: random.Random, bills: Iterable[Invoice]) -> list[dict[str, Any]]:
+    """Return the Matériel rows keyed by schema field key, in inventory order, each
+    device allocated to a beneficiary according to the beneficiaries' allocations."""
+    serials: set[str] = set()
+    imeis: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    for bill in bills:
+        for lot in bill.lots:
+            m = lot.model
+            for _ in range(lot.count):
+                rows.append({
+                    "inventory_number": f"LM-NUM-{len(rows) + 1:04d}",
+                    "category": m.category,
+                    "brand": m.brand,
+                    "model": m.model,
+                    "serial_number": unique(lambda: m.serial(rng), serials),
+                    "imei": (unique(lambda: random_imei(rng, m.imei_tac), imeis)
+                             if m.imei_tac else None),
+                    "accessories": m.accessories,
+                    "condition": m.condition,
+                    "unit_price_ht": lot.unit_price_ht,
+                    "vat_rate": VAT_RATE,
+                    "invoice": bill.reference,
+                    "beneficiary": None,
+                })
+    # Allocate each category's devices to shuffled beneficiary slots.
+    for index, (_, category, _) in enumerate(schema.CATEGORIES):
+        slots = [b.identifier for b in BENEFICIARIES for _ in range(b.allocation[index])]
+        rng.shuffle(slots)
+        devices = [row for row in rows if row["category"] == category]
+        assert len(devices) == len(slots), (category, len(devices), len(slots))
+        for row, identifier in zip(devices, slots):
+            row["beneficiary"] = identifier
+    return rows
+
+
+def invoice_rows(bills: Iterable[Invoice]) -> list[dict[str, Any]]:
+    """Return the Factures rows keyed by schema field key."""
+    return [{
+        "reference": bill.reference,
+        "supplier": bill.supplier.name,
+        "supplier_siret": bill.supplier.siret,
+        "date": bill.date,
+        "description": bill.description,
+        "amount_ht": bill.amount_ht,
+        "vat": bill.vat,
+        "amount_ttc": bill.amount_ttc,
+        "mandate_number": bill.mandate_number,
+        "payment_date": bill.payment_date,
+    } for bill in bills]
+
+
+# --------------------------------------------------------------------------- invariants
+
+def check_keys(sheet: schema.Sheet, values: dict[str, Any]) -> None:
+    """The values must name exactly the sheet's fields, and fill the required ones."""
+    keys = [f.key for f in sheet.fields]
+    assert set(values) == set(keys), (sheet.key, set(values) ^ set(keys))
+    for f in sheet.fields:
+        if f.required:
+            assert values[f.key] not in (None, ""), (sheet.key, f.key)
+        if f.kind is schema.Kind.CHOICE and values[f.key] is not None:
+            assert values[f.key] in f.choices, (sheet.key, f.key, values[f.key])
+
+
+def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
+                     devices: list[dict[str, Any]], bills: tuple[Invoice, ...]) -> None:
+    """Assert, in Decimal, everything the example promises before writing it."""
+    check_keys(schema.OPERATION, operation)
+    for row in beneficiaries:
+        check_keys(schema.BENEFICIARIES, row)
+    for row in devices:
+        check_keys(schema.DEVICES, row)
+    for row in invoice_rows(bills):
+        check_keys(schema.INVOICES, row)
+
+    assert stdnum_siret.is_valid(operation["collectivite_siret"])
+    assert stdnum_iban.is_valid(operation["iban"])
+
+    identifiers = [b["identifier"] for b in beneficiaries]
+    assert identifiers == [f"B{n:02d}" for n in range(1, 11)]
+    kinds = Counter(b["kind"] for b in beneficiaries)
+    assert kinds == {ASSOCIATION: 9, AUTHORITY_SERVICE: 1}, kinds
+    for b in beneficiaries:
+        if b["kind"] == ASSOCIATION:
+            assert stdnum_siret.is_valid(b["siret"]), b
+            assert b["rna"] is None or (b["rna"].startswith("W87") and len(b["rna"]) == 10
+                                        and b["rna"][1:].isdigit()), b
+        else:
+            assert b["siret"] is None and b["rna"] is None, b
+    assert sum(1 for b in beneficiaries if b["kind"] == ASSOCIATION and not b["rna"]) == 1
+    assert any("&" in b["name"] and "'" in b["name"] for b in beneficiaries)
+    # One code per quarter and one quarter per code.
+    quarters = {(b["qpv_name"], b["qpv_code"]) for b in beneficiaries}
+    assert len({q for q, _ in quarters}) == len({c for _, c in quarters}) == len(quarters)
+
+    counts = Counter(d["category"] for d in devices)
+    assert counts == EXPECTED_COUNTS, counts
+    per_beneficiary = Counter(d["beneficiary"] for d in devices)
+    assert set(per_beneficiary) == set(identifiers), per_beneficiary
+    assert len({d["inventory_number"] for d in devices}) == len(devices)
+    assert len({d["serial_number"] for d in devices}) == len(devices)
+    for d in devices:
+        price = d["unit_price_ht"]
+        assert price == price.quantize(CENT) and (price * 100) % 5 == 0, d
+        assert price * VAT_RATE == (price * VAT_RATE).quantize(CENT), d
+        if d["category"] == SMARTPHONE:
+            assert stdnum_imei.is_valid(d["imei"]), d
+        else:
+            assert d["imei"] is None, d
+    imeis = [d["imei"] for d in devices if d["imei"]]
+    assert len(set(imeis)) == len(imeis) == EXPECTED_COUNTS[SMARTPHONE]
+
+    references = [bill.reference for bill in bills]
+    assert len(set(references)) == len(references)
+    assert sum(1 for bill in bills if bill.mandate_number is None) == 1
+    for bill in bills:
+        assert stdnum_siret.is_valid(bill.supplier.siret), bill.supplier
+        assert bill.date.year == 2023 and bill.date.month == 1, bill.reference
+        on_bill = sum((d["unit_price_ht"] for d in devices if d["invoice"] == bill.reference),
+                      Decimal("0"))
+        assert on_bill == bill.amount_ht, (bill.reference, on_bill, bill.amount_ht)
+        assert bill.vat == bill.vat.quantize(CENT), bill.reference
+        assert bill.amount_ttc == bill.amount_ht + bill.vat
+        assert (bill.mandate_number is None) == (bill.payment_date is None), bill.reference
+        assert bill.payment_date is None or bill.payment_date >= bill.date, bill.reference
+
+    total_ht = sum((bill.amount_ht for bill in bills), Decimal("0"))
+    total_vat = sum((bill.vat for bill in bills), Decimal("0"))
+    total_ttc = sum((bill.amount_ttc for bill in bills), Decimal("0"))
+    assert total_ht == EXPECTED_TOTAL_HT, total_ht
+    assert total_vat == EXPECTED_TOTAL_VAT, total_vat
+    assert total_ttc == EXPECTED_TOTAL_TTC, total_ttc
+    assert total_ht * operation["taux_etat"] == EXPECTED_STATE_SHARE
+    assert sum((d["unit_price_ht"] for d in devices), Decimal("0")) == EXPECTED_TOTAL_HT
+
+
+# ------------------------------------------------------------------------------ writing
+
+def cell_value(value: Any) -> Any:
+    """Return ``value`` as openpyxl stores it: Decimal becomes float, only here."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def number_format(kind: schema.Kind) -> str:
+    return NUMBER_FORMATS.get(kind, TEXT_FORMAT)
+
+
+def display_width(kind: schema.Kind, value: Any) -> int:
+    if value is None:
+        return 0
+    return DISPLAY_WIDTHS.get(kind, len(str(value)))
+
+
+def style_header(ws: Worksheet, column_count: int) -> None:
+    for column in range(1, column_count + 1):
+        cell = ws.cell(row=1, column=column)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="center")
+    ws.freeze_panes = "A2"
+
+
+def list_validation(formula: str) -> DataValidation:
+    return DataValidation(
+        type="list", formula1=formula, allow_blank=True,
+        showErrorMessage=True, errorTitle="Valeur non valide",
+        error="Choisissez une valeur de la liste déroulante.",
+    )
+
+
+def choices_formula(choices: Iterable[str]) -> str:
+    text = ",".join(choices)
+    assert '"' not in text and len(text) <= 255, text
+    return f'"{text}"'
+
+
+def write_form(ws: Worksheet, sheet: schema.Sheet, values: dict[str, Any]) -> None:
+    ws.append(list(FORM_HEADERS))
+    widths = [len(h) for h in FORM_HEADERS]
+    for row, f in enumerate(sheet.fields, start=2):
+        ws.cell(row=row, column=1, value=f.label)
+        cell = ws.cell(row=row, column=2, value=cell_value(values[f.key]))
+        cell.number_format = number_format(f.kind)
+        cell.alignment = Alignment(horizontal="left", vertical="top", wrap_text=True)
+        widths[0] = max(widths[0], len(f.label))
+        widths[1] = max(widths[1], display_width(f.kind, values[f.key]))
+        if f.kind is schema.Kind.CHOICE:
+            dv = list_validation(choices_formula(f.choices))
+            dv.add(cell.coordinate)
+            ws.add_data_validation(dv)
+    style_header(ws, len(FORM_HEADERS))
+    for column, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = min(width + 2, MAX_FORM_WIDTH)
+
+
+def column_letter(sheet: schema.Sheet, key: str) -> str:
+    return get_column_letter([f.key for f in sheet.fields].index(key) + 1)
+
+
+def write_table(ws: Worksheet, sheet: schema.Sheet, rows: list[dict[str, Any]]) -> None:
+    ws.append([f.label for f in sheet.fields])
+    for row in rows:
+        ws.append([cell_value(row[f.key]) for f in sheet.fields])
+    for column, f in enumerate(sheet.fields, start=1):
+        letter = get_column_letter(column)
+        for row_index in range(2, len(rows) + 2):
+            ws.cell(row=row_index, column=column).number_format = number_format(f.kind)
+        width = max([len(f.label)] + [display_width(f.kind, row[f.key]) for row in rows])
+        ws.column_dimensions[letter].width = min(width + 2, MAX_COLUMN_WIDTH)
+
+        span = f"{letter}2:{letter}{VALIDATION_LAST_ROW}"
+        if f.kind is schema.Kind.CHOICE:
+            formula = choices_formula(f.choices)
+        elif (sheet.key, f.key) in REFERENCES:
+            target, target_key = REFERENCES[(sheet.key, f.key)]
+            target_letter = column_letter(target, target_key)
+            formula = (f"{quote_sheetname(target.title)}!"
+                       f"${target_letter}$2:${target_letter}${VALIDATION_LAST_ROW}")
+        else:
+            continue
+        dv = list_validation(formula)
+        dv.add(span)
+        ws.add_data_validation(dv)
+    style_header(ws, len(sheet.fields))
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.fields))}{len(rows) + 1}"
+
+
+def build_workbook(operation: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in schema.SHEETS:
+        ws = wb.create_sheet(title=sheet.title)
+        if sheet.layout is schema.Layout.FORM:
+            assert sheet is schema.OPERATION
+            write_form(ws, sheet, operation)
+        else:
+            write_table(ws, sheet, rows[sheet.key])
+    wb.active = 0
+    wb.properties.creator = "dotation-docs"
+    wb.properties.lastModifiedBy = "dotation-docs"
+    wb.properties.title = "Exemple : remise de matériel reconditionné, Limoges Métropole, 2023"
+    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.modified = FIXED_TIMESTAMP
+    return wb
+
+
+def save_deterministic(wb: Workbook, path: Path) -> None:
+    """Save ``wb`` with fixed document dates and fixed ZIP entry timestamps.
+
+    ``openpyxl.Workbook.save`` stamps the current time into the properties and the ZIP
+    entries, so the writer is driven directly and the archive repacked.
+    """
+    buffer = io.BytesIO()
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED)).save()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".xlsx.tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(buffer) as source, \
+                zipfile.ZipFile(tmp_name, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o644 << 16
+                target.writestr(entry, source.read(info.filename))
+        os.replace(tmp_name, path)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+
+
+# ---------------------------------------------------------------------------- re-check
+
+def read_table(wb: Workbook, sheet: schema.Sheet) -> list[dict[str, Any]]:
+    ws = wb[sheet.title]
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows)
+    assert list(header) == [f.label for f in sheet.fields], (sheet.title, header)
+    keys = [f.key for f in sheet.fields]
+    return [dict(zip(keys, row)) for row in rows if any(v is not None for v in row)]
+
+
+def verify_written(path: Path) -> str:
+    """Re-open the written file and check counts and totals; return a summary line."""
+    wb = load_workbook(path, data_only=True)
+    assert wb.sheetnames == [s.title for s in schema.SHEETS], wb.sheetnames
+
+    form = list(wb[schema.OPERATION.title].iter_rows(min_col=1, max_col=2, values_only=True))
+    assert form[0] == FORM_HEADERS, form[0]
+    assert [label for label, _ in form[1:]] == [f.label for f in schema.OPERATION.fields]
+    form_values = {f.key: value for f, (_, value) in zip(schema.OPERATION.fields, form[1:])}
+    assert Decimal(str(form_values["taux_etat"])) == STATE_RATE
+    assert form_values["remise_date"] == dt.datetime(2023, 2, 3)
+    assert form_values["remise_heure"] == dt.time(10, 30)
+
+    beneficiaries = read_table(wb, schema.BENEFICIARIES)
+    devices = read_table(wb, schema.DEVICES)
+    bills = read_table(wb, schema.INVOICES)
+
+    counts = Counter(d["category"] for d in devices)
+    assert counts == EXPECTED_COUNTS, counts
+    devices_ht = sum((Decimal(str(d["unit_price_ht"])) for d in devices), Decimal("0"))
+    bills_ht = sum((Decimal(str(b["amount_ht"])) for b in bills), Decimal("0"))
+    bills_vat = sum((Decimal(str(b["vat"])) for b in bills), Decimal("0"))
+    bills_ttc = sum((Decimal(str(b["amount_ttc"])) for b in bills), Decimal("0"))
+    assert devices_ht == bills_ht == EXPECTED_TOTAL_HT, (devices_ht, bills_ht)
+    assert bills_vat == EXPECTED_TOTAL_VAT and bills_ttc == EXPECTED_TOTAL_TTC
+    known = {b["identifier"] for b in beneficiaries}
+    assert {d["beneficiary"] for d in devices} == known
+    assert {d["invoice"] for d in devices} == {b["reference"] for b in bills}
+
+    category_text = ", ".join(f"{counts[singular]} {plural}"
+                              for _, singular, plural in schema.CATEGORIES)
+    return (f"{path.name}: {len(beneficiaries)} beneficiaries, {len(devices)} devices "
+            f"({category_text}), {len(bills)} invoices, total HT {bills_ht} EUR, "
+            f"VAT {bills_vat} EUR, TTC {bills_ttc} EUR, State share "
+            f"{(bills_ht * STATE_RATE).quantize(CENT)} EUR")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
+                        help=f"where to write the workbook (default: {DEFAULT_OUTPUT})")
+    args = parser.parse_args(argv)
+
+    rng = random.Random(SEED)
+    operation = operation_values()
+    beneficiaries = beneficiary_rows(rng)
+    bills = invoices(rng)
+    devices = device_rows(rng, bills)
+    check_invariants(operation, beneficiaries, devices, bills)
+
+    wb = build_workbook(operation, {
+        schema.BENEFICIARIES.key: beneficiaries,
+        schema.DEVICES.key: devices,
+        schema.INVOICES.key: invoice_rows(bills),
+    })
+    save_deterministic(wb, args.output)
+    print(verify_written(args.output))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Shared fixtures: the sample workbook, and broken copies of it built in code."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from dotation_docs.pipeline import check_workbook
+from dotation_docs.report import Report
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
+TEMPLATES = ROOT / "templates"
+
+Mutation = Callable[[openpyxl.Workbook], None]
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A private copy of the sample workbook."""
+    target = tmp_path / "classeur.xlsx"
+    shutil.copy(SAMPLE, target)
+    return target
+
+
+@pytest.fixture
+def make_workbook(tmp_path: Path) -> Callable[[Mutation], Path]:
+    """Return a function that saves a changed copy of the sample workbook."""
+    counter = iter(range(1000))
+
+    def make(mutate: Mutation) -> Path:
+        wb = openpyxl.load_workbook(SAMPLE)
+        mutate(wb)
+        path = tmp_path / f"classeur-{next(counter)}.xlsx"
+        wb.save(path)
+        return path
+
+    return make
+
+
+def operation_row(wb: openpyxl.Workbook, label: str) -> int:
+    """Return the row of ``label`` in the Opération sheet."""
+    for row in wb["Opération"].iter_rows(min_col=1, max_col=1):
+        if row[0].value == label:
+            return row[0].row
+    raise KeyError(label)
+
+
+def set_operation(wb: openpyxl.Workbook, label: str, value: object) -> None:
+    """Set the value of ``label`` in the Opération sheet."""
+    wb["Opération"].cell(operation_row(wb, label), 2).value = value
+
+
+def messages(report: Report) -> list[str]:
+    """Return every issue as printed (``Sheet!Cell : message``)."""
+    return [str(i) for i in report.issues]
+
+
+def errors_of(path: Path) -> list[str]:
+    """Return the errors of the workbook at ``path``, as printed."""
+    return [str(i) for i in check_workbook(path).report.errors]
+
+
+def warnings_of(path: Path) -> list[str]:
+    """Return the warnings of the workbook at ``path``, as printed."""
+    return [str(i) for i in check_workbook(path).report.warnings]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A click runner."""
+    return CliRunner()

@@ -1,0 +1,413 @@
+"""The agent checks the workbook: every problem is found in one pass, with its cell."""
+
+from __future__ import annotations
+
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import errors_of, set_operation, warnings_of
+from stdnum.fr import siret
+
+from dotation_docs.exceptions import WorkbookOpenError
+from dotation_docs.pipeline import check_workbook
+from dotation_docs.workbook import read_workbook
+
+# Columns of the sample workbook.
+SERIAL, IMEI, PRICE, INVOICE, BENEF = "E", "F", "I", "K", "L"
+
+
+def iban_with_wrong_rib_key() -> str:
+    """A French IBAN whose mod-97 check digits are right but whose RIB key is wrong."""
+    bban = "30001007941234567890186"  # the right RIB key is 85
+    numeric = int(bban + "152700")  # "FR00": F=15, R=27
+    return f"FR{98 - numeric % 97:02d}{bban}"
+
+
+def test_sample_workbook_is_valid_with_the_press_release_figures(sample: Path) -> None:
+    checked = check_workbook(sample)
+    assert checked.report.issues == []
+    funding = checked.funding
+    assert funding is not None and checked.dotation is not None
+    assert len(checked.dotation.devices) == 121
+    assert (funding.ht, funding.vat, funding.ttc) == (Decimal("36151.25"), Decimal("7230.25"), Decimal("43381.50"))
+    assert funding.state_share == Decimal("28921.00")
+    assert funding.authority_share == Decimal("14460.50")
+    assert (funding.state_share_euros, funding.authority_share_euros) == (Decimal("28921"), Decimal("14460"))
+
+
+# --- File-level problems: one clear sentence each -------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(WorkbookOpenError, match=r"est introuvable\. Vérifiez le chemin\."):
+        read_workbook(tmp_path / "absent.xlsx")
+
+
+def test_not_an_xlsx(tmp_path: Path) -> None:
+    path = tmp_path / "notes.xlsx"
+    path.write_text("ceci n'est pas un classeur", encoding="utf-8")
+    with pytest.raises(WorkbookOpenError, match=r"n'est pas un classeur Excel \(\.xlsx\)\. Enregistrez"):
+        read_workbook(path)
+
+
+def test_word_document_given_instead_of_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "lettre.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("word/document.xml", "<w:document/>")
+    with pytest.raises(WorkbookOpenError, match=r"c'est peut-être un document Word"):
+        read_workbook(path)
+
+
+def test_old_xls_format(tmp_path: Path) -> None:
+    path = tmp_path / "ancien.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    with pytest.raises(WorkbookOpenError, match=r"format Excel 97-2003 \(\.xls\)"):
+        read_workbook(path)
+
+
+def test_password_protected_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "protege.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100 + "EncryptionInfo".encode("utf-16-le"))
+    with pytest.raises(WorkbookOpenError, match=r"est protégé par un mot de passe"):
+        read_workbook(path)
+
+
+def test_folder_instead_of_file(tmp_path: Path) -> None:
+    with pytest.raises(WorkbookOpenError, match=r"est un dossier, pas un classeur"):
+        read_workbook(tmp_path)
+
+
+# --- Structure -------------------------------------------------------------------------
+
+
+def test_missing_sheet(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb.remove(wb["Factures"]))
+    assert errors_of(path) == [
+        "feuille « Factures » introuvable dans le classeur (feuilles trouvées : « Opération », "
+        "« Bénéficiaires », « Matériel »). Ajoutez une feuille nommée « Factures »."
+    ]
+
+
+def test_missing_column(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].delete_cols(9))
+    assert errors_of(path) == [
+        "Matériel : colonne « Prix unitaire HT » manquante ; ajoutez-la à la ligne d'en-têtes : "
+        "un montant en euros (ex. 1 234,50 €) attendu dans chaque ligne."
+    ]
+
+
+def test_missing_operation_field(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Opération"]
+        for row in ws.iter_rows(min_col=1, max_col=1):
+            if row[0].value == "IBAN":
+                ws.delete_rows(row[0].row)
+                return
+
+    assert errors_of(make_workbook(mutate)) == [
+        "Opération : ligne « IBAN » manquante ; ajoutez-la (libellé en colonne A, valeur en "
+        "colonne B) : un IBAN valide (ex. FR76 3000 1007 9412 3456 7890 185) attendu."
+    ]
+
+
+def test_headers_are_matched_tolerantly_and_unknown_columns_warned(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Matériel"]
+        ws["E1"] = "  numero   DE\u00a0SERIE "
+        ws["I1"] = "PRIX UNITAIRE ht"
+        ws["M1"] = "Commentaire"
+        ws.move_range("A1:A122", cols=13)  # inventory numbers now in the last column
+
+    path = make_workbook(mutate)
+    assert errors_of(path) == []
+    assert warnings_of(path) == ["Matériel!M1 : colonne « Commentaire » inconnue : elle est ignorée."]
+
+
+def test_empty_rows_are_skipped(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].insert_rows(40, amount=5))
+    checked = check_workbook(path)
+    assert checked.report.issues == []
+    assert checked.dotation is not None and len(checked.dotation.devices) == 121
+
+
+# --- Cells -----------------------------------------------------------------------------
+
+
+def test_empty_required_cell(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__(f"{SERIAL}5", None))
+    assert errors_of(path) == ["Matériel!E5 : N° de série : cellule vide ; attendu : un texte."]
+
+
+def test_wrong_type(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Factures"].__setitem__("D3", "début janvier"))
+    assert errors_of(path) == [
+        "Factures!D3 : Date : « début janvier » n'est pas valide ; attendu : une date (ex. 03/02/2023)."
+    ]
+
+
+def test_amounts_and_dates_typed_as_french_text_are_accepted(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Factures"]
+        ws["F3"] = "1\u202f445,00 €"
+        ws["G3"] = "289 €"
+        ws["D3"] = "12/01/2023"
+        set_operation(wb, "Date de la remise", "03/02/2023")
+        set_operation(wb, "Taux de l'État", "80 %")
+
+    checked = check_workbook(make_workbook(mutate))
+    assert checked.report.issues == []
+    assert checked.dotation is not None
+    assert checked.dotation.invoices[1].amount_ht == Decimal("1445.00")
+    assert str(checked.dotation.operation.handover_date) == "2023-02-03"
+
+
+def test_siret_checksum(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", "58143266300029"))
+    assert errors_of(path) == [
+        "Bénéficiaires!D3 : SIRET : « 58143266300029 » n'est pas valide (la clé de contrôle est "
+        "fausse : vérifiez les chiffres) ; attendu : un numéro SIRET de 14 chiffres valide."
+    ]
+
+
+def test_siret_of_la_poste_uses_its_own_rule(make_workbook) -> None:
+    assert siret.is_valid("35600000000001")  # Luhn fails, La Poste's digit-sum rule passes
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", "356 000 000 00001"))
+    assert errors_of(path) == []
+
+
+def test_association_without_siret(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", None))
+    assert errors_of(path) == [
+        "Bénéficiaires!D3 : SIRET : cellule vide ; attendu : un numéro SIRET de 14 chiffres valide "
+        "(obligatoire pour une association)."
+    ]
+
+
+def test_rna_format(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("E2", "W87238375"))
+    assert errors_of(path) == [
+        "Bénéficiaires!E2 : RNA : « W87238375 » n'est pas valide ; attendu : un numéro RNA : « W » "
+        "suivi de 9 chiffres (ex. W872001234)."
+    ]
+
+
+def test_qpv_code_format(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("O2", "QP87005"))
+    assert errors_of(path) == [
+        "Bénéficiaires!O2 : Code QPV : « QP87005 » n'est pas valide ; attendu : un code QPV "
+        "(ex. QP087005 ou QN08705M)."
+    ]
+
+
+def test_qpv_code_of_the_2024_list_is_accepted(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("O2", "QN08705M"))
+    assert errors_of(path) == []
+
+
+def test_iban_with_wrong_rib_key(make_workbook) -> None:
+    iban = iban_with_wrong_rib_key()
+    path = make_workbook(lambda wb: set_operation(wb, "IBAN", iban))
+    [error] = errors_of(path)
+    assert error.startswith("Opération!B")
+    assert error.endswith(
+        f" : IBAN : « {iban} » n'est pas valide (numéro ou clé de contrôle faux) ; attendu : "
+        "un IBAN valide (ex. FR76 3000 1007 9412 3456 7890 185)."
+    )
+
+
+def test_email(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("L4", "contact@@asso"))
+    assert errors_of(path) == [
+        "Bénéficiaires!L4 : Courriel : « contact@@asso » n'est pas valide ; attendu : une adresse "
+        "électronique (ex. prenom.nom@exemple.fr)."
+    ]
+
+
+def test_category_outside_the_list(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("B7", "imprimante"))
+    assert errors_of(path) == [
+        "Matériel!B7 : Catégorie : « imprimante » n'est pas valide ; attendu : une valeur de la liste : "
+        "« ordinateur portable », « ordinateur fixe », « tablette », « smartphone »."
+    ]
+
+
+def test_category_matched_without_case_or_accents(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("B2", "Ordinateur  PORTABLE"))
+    assert errors_of(path) == []
+
+
+def test_zero_price_and_the_invoice_it_unbalances(make_workbook) -> None:
+    def mutate(wb):
+        wb["Matériel"][f"{PRICE}2"] = 0
+
+    assert errors_of(make_workbook(mutate)) == [
+        "Matériel!I2 : Prix unitaire HT : 0,00\xa0€ ; attendu : un montant strictement positif.",
+        "Factures!F2 : Montant HT : la facture « RNL-2023-0012 » indique 22\u202f340,05\xa0€ HT, mais "
+        "ses matériels (feuille « Matériel ») totalisent 21\u202f930,15\xa0€ HT (écart de 409,90\xa0€). "
+        "Corrigez les prix unitaires ou le montant de la facture.",
+    ]
+
+
+def test_invoice_total_must_match_its_devices_to_the_cent(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Factures"].__setitem__("F3", 1445.01))
+    assert errors_of(path) == [
+        "Factures!H3 : Montant TTC : 1\u202f734,00\xa0€, mais HT + TVA = 1\u202f445,01\xa0€ + 289,00\xa0€ "
+        "= 1\u202f734,01\xa0€ ; corrigez l'un des trois montants.",
+        "Factures!F3 : Montant HT : la facture « RNL-2023-0019 » indique 1\u202f445,01\xa0€ HT, mais "
+        "ses matériels (feuille « Matériel ») totalisent 1\u202f445,00\xa0€ HT (écart de 0,01\xa0€). "
+        "Corrigez les prix unitaires ou le montant de la facture.",
+    ]
+
+
+def test_invalid_imei(make_workbook) -> None:
+    found: dict = {}
+
+    def mutate(wb):
+        ws = wb["Matériel"]
+        row = next(r for r in range(2, 123) if ws[f"{IMEI}{r}"].value)
+        imei = str(ws[f"{IMEI}{row}"].value)
+        found.update(row=row, imei=imei[:-1] + str((int(imei[-1]) + 1) % 10))
+        ws[f"{IMEI}{row}"] = found["imei"]
+
+    assert errors_of(make_workbook(mutate)) == [
+        f"Matériel!F{found['row']} : IMEI : « {found['imei']} » n'est pas valide (la clé de contrôle "
+        "est fausse : vérifiez les chiffres) ; attendu : un IMEI de 15 chiffres valide."
+    ]
+
+
+# --- Uniqueness and references -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sheet", "column", "label"),
+    [
+        ("Matériel", "A", "N° d'inventaire"),
+        ("Matériel", "E", "N° de série"),
+        ("Factures", "A", "Référence"),
+    ],
+)
+def test_duplicates(make_workbook, sheet: str, column: str, label: str) -> None:
+    found: dict = {}
+
+    def mutate(wb):
+        found["value"] = wb[sheet][f"{column}2"].value
+        wb[sheet][f"{column}3"] = found["value"]
+
+    errors = errors_of(make_workbook(mutate))
+    assert (
+        f"{sheet}!{column}3 : {label} « {found['value']} » en double (déjà en {sheet}!{column}2) ; "
+        "chaque valeur doit être unique."
+    ) in errors
+
+
+def test_duplicate_imei(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Matériel"]
+        rows = [r for r in range(2, 123) if ws[f"{IMEI}{r}"].value]
+        ws[f"{IMEI}{rows[1]}"] = ws[f"{IMEI}{rows[0]}"].value
+        found.update(first=rows[0], second=rows[1], value=ws[f"{IMEI}{rows[0]}"].value)
+
+    found: dict = {}
+    errors = errors_of(make_workbook(mutate))
+    assert errors == [
+        f"Matériel!F{found['second']} : IMEI « {found['value']} » en double (déjà en "
+        f"Matériel!F{found['first']}) ; chaque valeur doit être unique."
+    ]
+
+
+def test_duplicate_beneficiary_identifier_ignores_case(make_workbook) -> None:
+    def mutate(wb):
+        wb["Bénéficiaires"]["A11"] = "b01"
+        ws = wb["Matériel"]
+        for r in range(2, 123):
+            if ws[f"{BENEF}{r}"].value == "B10":
+                ws[f"{BENEF}{r}"] = "B01"
+
+    errors = errors_of(make_workbook(mutate))
+    assert errors == [
+        "Bénéficiaires!A11 : Identifiant « b01 » en double (déjà en Bénéficiaires!A2) ; chaque "
+        "valeur doit être unique."
+    ]
+
+
+def test_device_of_an_unknown_beneficiary(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__(f"{BENEF}4", "B99"))
+    assert errors_of(path) == [
+        "Matériel!L4 : Bénéficiaire « B99 » inconnu : aucune ligne de la feuille « Bénéficiaires » "
+        "n'a cette valeur en colonne « Identifiant » (valeurs possibles : B01, B02, B03, B04, B05, "
+        "B06, B07, B08, B09, B10)."
+    ]
+
+
+def test_device_on_an_unknown_invoice(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__(f"{INVOICE}4", "FAC-404"))
+    errors = errors_of(path)
+    assert errors[0] == (
+        "Matériel!K4 : Facture « FAC-404 » inconnu : aucune ligne de la feuille « Factures » n'a "
+        "cette valeur en colonne « Référence » (valeurs possibles : RNL-2023-0012, RNL-2023-0019, "
+        "SVI-F2301-047, SVI-F2301-058)."
+    )
+
+
+def test_association_without_device_is_a_warning(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Bénéficiaires"]
+        ws.append(["B11", "Les Nouveaux Lecteurs", "association", "58143266300028",
+                   None, "1 rue de la Paix", "87000", "Limoges", "Madame", "Anne Dupuis", "Présidente",
+                   None, None, "Beaubreuil", "QP087005", "Salle municipale"])
+
+    path = make_workbook(mutate)
+    assert errors_of(path) == []
+    assert warnings_of(path) == [
+        "Bénéficiaires!A12 : le bénéficiaire « B11 » (Les Nouveaux Lecteurs) n'a aucun matériel : "
+        "il n'aura ni convention ni procès-verbal."
+    ]
+
+
+# --- Formulas, gifts, funding --------------------------------------------------------------
+
+
+def test_formula_never_computed(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Factures"].__setitem__("H3", "=F3+G3"))
+    assert errors_of(path) == [
+        "Factures!H3 : Montant TTC : la formule « =F3+G3 » n'a pas de valeur calculée (le classeur "
+        "a été écrit par un programme sans jamais être ouvert dans un tableur). Ouvrez-le dans "
+        "Excel ou LibreOffice, enregistrez-le, puis relancez."
+    ]
+
+
+def test_gift_above_300_euros_is_refused(make_workbook) -> None:
+    path = make_workbook(lambda wb: set_operation(wb, "Type de convention", "don"))
+    errors = errors_of(path)
+    assert len(errors) == 57 + 5  # laptops and desktops are above 300 € TTC, the others below
+    assert errors[0] == (
+        "Matériel!I2 : Prix unitaire HT : valeur unitaire de 491,88\xa0€ TTC, supérieure à 300 € : "
+        "un don n'est possible que pour un bien d'une valeur unitaire de 300 € au plus (décret "
+        "n° 2022-791). Choisissez « mise à disposition » comme type de convention, ou retirez ce matériel."
+    )
+
+
+def test_advances_above_the_state_share(make_workbook) -> None:
+    def mutate(wb):
+        set_operation(wb, "Acomptes reçus", 30000)
+
+    [error] = errors_of(make_workbook(mutate))
+    assert error.endswith(
+        " : Acomptes reçus : 30\u202f000,00\xa0€, plus que la part de l'État (28\u202f921,00\xa0€) ; "
+        "vérifiez le montant des acomptes."
+    )
+
+
+def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
+    def mutate(wb):
+        wb["Matériel"]["B7"] = "imprimante"
+        wb["Bénéficiaires"]["O2"] = "QP87005"
+        wb["Factures"]["D3"] = "hier"
+        set_operation(wb, "Courriel du contact presse de la préfecture", "presse")
+
+    errors = errors_of(make_workbook(mutate))
+    assert [e.split(" : ")[0] for e in errors] == [
+        "Opération!B41", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
+    ]
