@@ -87,7 +87,7 @@ templates_option = click.option(
 )
 
 
-@click.group(context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]...")
+@click.group("dotation", context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]...")
 @click.version_option(__version__, "-V", "--version", prog_name="dotation", message="%(prog)s %(version)s")
 @click.option("-v", "--verbeux", is_flag=True, help="Affiche le détail des étapes.")
 def cli(verbeux: bool) -> None:

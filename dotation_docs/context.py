@@ -8,6 +8,7 @@ checks that every variable the templates use exists here.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from dotation_docs.formatting import amount_in_words, format_list, format_quantity
@@ -124,6 +125,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "eligible": funding.eligible,
             "taux_etat": funding.rate,
             "taux_collectivite": 1 - funding.rate,
+            "part_etat_sur_ttc": funding.state_share_of_ttc,
+            "part_collectivite_sur_ttc": 1 - funding.state_share_of_ttc if funding.ttc else Decimal(0),
             "assiette": funding.rate_base.value,
             "part_etat_calculee": funding.computed_state_share,
             "part_etat": funding.state_share,
@@ -165,12 +168,18 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "representant_qualite": op.authority_representative_title,
             "elu_delegue": op.delegate,
             "elu_delegue_qualite": op.delegate_title,
+            # Who hands the devices over: the delegate when there is one.
+            "signataire_remise": op.delegate or op.authority_representative,
+            "signataire_remise_qualite": (
+                op.delegate_title if op.delegate else op.authority_representative_title
+            ),
             "contact_presse": _contact(op.authority_press),
         },
         "etat": {
             "prefecture": op.prefecture,
             "adresse": op.prefecture_address,
             "destinataire": op.claim_addressee,
+            "formule_appel": op.salutation,
             "representant": op.state_representative,
             "representant_qualite": op.state_representative_title,
             "contact_presse": _contact(op.prefecture_press),

@@ -104,8 +104,11 @@ class Funding:
 
     @property
     def state_share_of_ttc(self) -> Decimal:
-        """The State's share as a fraction of the TTC (for the financing plan)."""
-        return self.state_share / self.ttc if self.ttc else Decimal(0)
+        """The State's share as a fraction of the TTC, to a hundredth of a percent half
+        up (for the financing plan; the authority's is its complement to 100 %)."""
+        if not self.ttc:
+            return Decimal(0)
+        return (self.state_share / self.ttc).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
 def invoice_eligible(invoice: Invoice, base: RateBase) -> Decimal:

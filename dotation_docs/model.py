@@ -91,6 +91,7 @@ class Operation:
     prefecture: str
     prefecture_address: str | None
     claim_addressee: str
+    salutation: str
     state_representative: str
     state_representative_title: str
     handover_date: date

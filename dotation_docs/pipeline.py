@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -166,22 +167,29 @@ def generate_claim(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Pat
     return Written(output, files, dotation, funding, checked.report, notes)
 
 
+def _search_key(text: str) -> str:
+    """Fold a name for look-up: accents, case, « & » read as « et », punctuation as
+    spaces (« Sport & Loisirs de l'Aurence » = « sport et loisirs de l aurence »)."""
+    folded = normalize_label(text.replace("&", " et "))
+    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
+
+
 def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
-    """Return the beneficiary whose identifier or name is ``query`` (case and accents
-    ignored). Raises BeneficiaryNotFoundError suggesting the closest names."""
-    wanted = normalize_label(query)
+    """Return the beneficiary whose identifier or name is ``query`` (case, accents and
+    punctuation ignored). Raises BeneficiaryNotFoundError suggesting the closest names."""
+    wanted = _search_key(query)
+    keys = {}
     for b in dotation.beneficiaries:
-        if wanted in (normalize_label(b.identifier), normalize_label(b.name)):
-            return b
-    labels = {normalize_label(b.name): b for b in dotation.beneficiaries}
-    labels.update({normalize_label(b.identifier): b for b in dotation.beneficiaries})
-    close = difflib.get_close_matches(wanted, labels, n=3, cutoff=0.5)
-    partial = [b for b in dotation.beneficiaries if wanted and wanted in normalize_label(b.name)]
-    suggestions = list(dict.fromkeys([labels[c] for c in close] + partial))[:3]
-    if suggestions:
-        hint = "Vouliez-vous dire : " + " ; ".join(f"{b.identifier} « {b.name} »" for b in suggestions) + " ?"
-    else:
-        hint = "Bénéficiaires du classeur : " + ", ".join(f"{b.identifier} « {b.name} »" for b in dotation.beneficiaries) + "."
+        keys[_search_key(b.identifier)] = b
+        keys[_search_key(b.name)] = b
+    if wanted in keys:
+        return keys[wanted]
+    close = difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)
+    partial = [b for b in dotation.beneficiaries if wanted and wanted in _search_key(b.name)]
+    suggestions = list(dict.fromkeys([keys[c] for c in close] + partial))[:3]
+    listed = suggestions or dotation.beneficiaries
+    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in listed)
+    hint = f"Vouliez-vous dire : {names} ?" if suggestions else f"Bénéficiaires du classeur : {names}."
     raise BeneficiaryNotFoundError(f"aucun bénéficiaire ne correspond à « {query} ». {hint}")
 
 

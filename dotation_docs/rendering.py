@@ -93,7 +93,6 @@ def _render_docx(
     # which would show "R&amp;D" in the title.
     props.title = title
     props.created = props.modified = timestamp
-    props.last_printed = None
     props.revision = 1
     props.last_modified_by = "dotation-docs"
     buffer = io.BytesIO()

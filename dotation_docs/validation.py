@@ -334,6 +334,7 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
         delegate=v.get("elu_delegue"), delegate_title=v.get("elu_delegue_qualite"),
         prefecture=v["prefecture"], prefecture_address=v.get("prefecture_adresse"),
         claim_addressee=v["prefet_destinataire"],
+        salutation=v.get("prefet_formule_appel") or v["prefet_destinataire"],
         state_representative=v["etat_representant"],
         state_representative_title=v["etat_representant_qualite"],
         handover_date=v["remise_date"], handover_time=v["remise_heure"],

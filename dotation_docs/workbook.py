@@ -8,7 +8,9 @@ parsing of values to :mod:`dotation_docs.validation`.
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,13 @@ log = logging.getLogger(__name__)
 HEADER_SEARCH_ROWS = 10
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+# A row with no cell, or only cells without a value (formatting only): <row r="9" s="1"/>,
+# <row r="9"><c r="A9" s="2"/></row>. Spreadsheets write one per formatted row, up to
+# row 1,048,576; openpyxl would parse each of them.
+_EMPTY_ROW = re.compile(
+    rb"<(?:\w+:)?row\b[^>]*/>|<((?:\w+:)?)row\b[^>]*>(?:\s*<(?:\w+:)?c\b[^>]*/>)*\s*</\1row>"
+)
+_ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +167,55 @@ def _check_openable(path: Path) -> None:
             )
 
 
+class _ValueRowsOnly(io.RawIOBase):
+    """A worksheet XML stream with the empty rows (see ``_EMPTY_ROW``) taken out."""
+
+    def __init__(self, source: Any, chunk_size: int = 1 << 16) -> None:
+        self._source = source
+        self._chunk_size = chunk_size
+        self._pending = b""
+        self._ready = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._ready and not self._done:
+            chunk = self._source.read(self._chunk_size)
+            self._done = not chunk
+            data = self._pending + chunk
+            # Keep the last, maybe incomplete, row (or tag) for the next round.
+            cut = len(data)
+            if not self._done:
+                starts = [m.start() for m in _ROW_START.finditer(data)]
+                last_tag = data.rfind(b"<")
+                cut = min([cut, *starts[-1:], *([last_tag] if last_tag >= 0 else [])])
+            self._ready, self._pending = _EMPTY_ROW.sub(b"", data[:cut]), data[cut:]
+        n = min(len(buffer), len(self._ready))
+        buffer[:n] = self._ready[:n]
+        self._ready = self._ready[n:]
+        return n
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
+def _compact(ws: Any) -> Any:
+    """Make the read-only worksheet ``ws`` skip empty rows and ignore its declared
+    dimensions, so formatting that reaches row 1,000,000 costs nothing."""
+    source = ws._get_source
+    ws._get_source = lambda: io.BufferedReader(_ValueRowsOnly(source()))
+    ws.reset_dimensions()
+    return ws
+
+
 def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawCell]]]:
     """Yield (row number, cells) for every non-empty row, pairing each computed value
-    with its formula. Dimensions are ignored, so formatting that reaches row 1,000,000
-    costs only the rows the file really stores."""
-    values_ws.reset_dimensions()
-    formulas_ws.reset_dimensions()
+    with its formula."""
+    _compact(values_ws)
+    _compact(formulas_ws)
     for value_row, formula_row in zip(values_ws.iter_rows(), formulas_ws.iter_rows()):
         cells = []
         for value_cell, formula_cell in zip(value_row, formula_row):

@@ -120,6 +120,7 @@ def operation_values() -> dict[str, Any]:
         "prefecture": "Préfecture de la Haute-Vienne",
         "prefecture_adresse": "1 rue de la Préfecture, 87031 Limoges Cedex 1",
         "prefet_destinataire": "Monsieur le Préfet de la Haute-Vienne",
+        "prefet_formule_appel": "Monsieur le Préfet",
         "etat_representant": "Olivier du Cray",
         "etat_representant_qualite": "administrateur de l'État",
         "remise_date": dt.date(2023, 2, 3),

@@ -18,7 +18,7 @@ OPERATION = Operation(
     authority_siret="21870085600017", authority_address="Adresse",
     authority_representative="Représentant", authority_representative_title="Président",
     delegate=None, delegate_title=None, prefecture="Préfecture", prefecture_address=None,
-    claim_addressee="Monsieur le Préfet", state_representative="Représentant de l'État",
+    claim_addressee="Monsieur le Préfet", salutation="Monsieur le Préfet", state_representative="Représentant de l'État",
     state_representative_title="Préfet", handover_date=date(2023, 2, 3), handover_time=time(10, 30),
     handover_place="Lieu", signature_town="Ville", decision_reference="Arrêté",
     decision_date=date(2022, 12, 8), deliberation_reference="Délibération",

@@ -61,6 +61,7 @@ def _operation(**changes):
         prefecture="Préfecture de la Haute-Vienne",
         prefecture_address=None,
         claim_addressee="Monsieur le Préfet de la Haute-Vienne",
+        salutation="Monsieur le Préfet",
         state_representative="Olivier du Cray",
         state_representative_title="administrateur de l'État",
         handover_date=date(2023, 2, 3),

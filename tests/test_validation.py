@@ -7,7 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import errors_of, set_operation, warnings_of
+import openpyxl
+from conftest import SAMPLE, errors_of, operation_row, set_operation, warnings_of
 from stdnum.fr import siret
 
 from dotation_docs.exceptions import WorkbookOpenError
@@ -407,7 +408,8 @@ def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
         wb["Factures"]["D3"] = "hier"
         set_operation(wb, "Courriel du contact presse de la préfecture", "presse")
 
+    row = operation_row(openpyxl.load_workbook(SAMPLE), "Courriel du contact presse de la préfecture")
     errors = errors_of(make_workbook(mutate))
     assert [e.split(" : ")[0] for e in errors] == [
-        "Opération!B41", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
+        f"Opération!B{row}", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
     ]

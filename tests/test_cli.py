@@ -1,0 +1,91 @@
+"""The agent runs ``dotation verifier``: French output, exit codes, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import SAMPLE, set_operation
+
+from dotation_docs import __version__
+from dotation_docs.cli import cli
+
+
+def test_verify_the_sample_prints_the_summary(runner) -> None:
+    result = runner.invoke(cli, ["verifier", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"Classeur : {SAMPLE}\n"
+        "\n"
+        "Résumé\n"
+        "  Bénéficiaires : 10 (9 associations, 1 service de la collectivité)\n"
+        "  Matériels : 121 (57 ordinateurs portables, 5 ordinateurs fixes, 39 tablettes, 20 smartphones)\n"
+        "  Factures : 4\n"
+        "  Total HT : 36\u202f151,25\xa0€\n"
+        "  TVA : 7\u202f230,25\xa0€\n"
+        "  Total TTC : 43\u202f381,50\xa0€\n"
+        "  Part de l'État (80\xa0% du HT) : 28\u202f921,00\xa0€\n"
+        "  Part de la collectivité : 14\u202f460,50\xa0€\n"
+        "  Montant à demander à l'État : 28\u202f921,00\xa0€\n"
+        "\n"
+        "Classeur valide (0 erreur, 0 avertissement).\n"
+    )
+
+
+def test_verify_a_broken_workbook_lists_errors_by_sheet_and_exits_1(runner, make_workbook) -> None:
+    def mutate(wb):
+        wb["Matériel"]["B7"] = "imprimante"
+        wb["Factures"]["D3"] = "hier"
+
+    path = make_workbook(mutate)
+    result = runner.invoke(cli, ["verifier", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert (
+        "Feuille « Matériel »\n"
+        "  Erreur – Matériel!B7 : Catégorie : « imprimante » n'est pas valide ; attendu : une valeur "
+        "de la liste : « ordinateur portable », « ordinateur fixe », « tablette », « smartphone ».\n"
+        "\n"
+        "Feuille « Factures »\n"
+        "  Erreur – Factures!D3 : Date : « hier » n'est pas valide ; attendu : une date (ex. 03/02/2023).\n"
+    ) in result.output
+    assert result.output.endswith("Erreur : 2 erreurs, 0 avertissement : corrigez le classeur puis relancez.\n")
+    assert "Résumé" not in result.output  # no figures from a workbook with errors
+
+
+def test_strict_turns_warnings_into_errors(runner, make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("M1", "Commentaire"))
+    assert runner.invoke(cli, ["verifier", str(path)]).exit_code == 0
+    strict = runner.invoke(cli, ["verifier", "--strict", str(path)])
+    assert strict.exit_code == 1
+    assert "Avertissement – Matériel!M1 : colonne « Commentaire » inconnue : elle est ignorée." in strict.output
+    assert strict.output.endswith("Erreur : 0 erreur, 1 avertissement : corrigez le classeur puis relancez.\n")
+
+
+def test_missing_file_is_one_sentence_without_traceback(runner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["verifier", str(tmp_path / "absent.xlsx")])
+    assert result.exit_code == 1
+    assert result.output == f"Erreur : Le fichier « {tmp_path / 'absent.xlsx'} » est introuvable. Vérifiez le chemin.\n"
+
+
+def test_formula_values_never_computed(runner, make_workbook) -> None:
+    path = make_workbook(lambda wb: set_operation(wb, "Acomptes reçus", "=0*1"))
+    result = runner.invoke(cli, ["verifier", str(path)])
+    assert result.exit_code == 1
+    assert "la formule « =0*1 » n'a pas de valeur calculée" in result.output
+
+
+def test_version_and_french_help(runner) -> None:
+    assert runner.invoke(cli, ["--version"]).output == f"dotation {__version__}\n"
+    help_text = runner.invoke(cli, ["--help"]).output
+    assert help_text.startswith("Utilisation : dotation [OPTIONS] COMMANDE [ARGUMENTS]...")
+    for command in ("verifier", "generer", "convention", "demande"):
+        assert command in help_text
+    assert "Affiche cette aide et quitte." in help_text
+
+
+def test_usage_errors_are_in_french(runner) -> None:
+    result = runner.invoke(cli, ["verifier"])
+    assert result.exit_code == 2
+    assert "Erreur : Argument manquant 'CLASSEUR'." in result.output
+    unknown = runner.invoke(cli, ["verfier"])
+    assert "Commande inconnue : 'verfier'." in unknown.output
