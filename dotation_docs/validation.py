@@ -160,16 +160,27 @@ def _check_beneficiaries(records: list[Record], report: Report) -> None:
             )
 
 
+def _keys(records: list[Record], key: str) -> set[str]:
+    """Return the folded values of ``key``, the invalid ones included (as typed), so that
+    an identifier already reported as malformed is not reported again where it is used."""
+    keys = set()
+    for r in records:
+        cell = r.cells.get(key)
+        if r.values.get(key) is not None:
+            keys.add(_fold(r.values[key]))
+        elif cell is not None and not cell.is_empty:
+            keys.add(_fold(cell.value))
+    return keys
+
+
 def _check_references(
     devices: list[Record], beneficiaries: list[Record], invoices: list[Record],
     raw: RawWorkbook, report: Report,
 ) -> None:
     sheets = raw.sheets
     known = {
-        "beneficiary": ({_fold(r.values["identifier"]) for r in beneficiaries if r.values.get("identifier")},
-                        BENEFICIARIES, "identifier"),
-        "invoice": ({_fold(r.values["reference"]) for r in invoices if r.values.get("reference")},
-                    INVOICES, "reference"),
+        "beneficiary": (_keys(beneficiaries, "identifier"), BENEFICIARIES, "identifier"),
+        "invoice": (_keys(invoices, "reference"), INVOICES, "reference"),
     }
     listed = {
         "beneficiary": [r.values["identifier"] for r in beneficiaries if r.values.get("identifier")],

@@ -6,9 +6,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import io
+
+import docx
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from docx.oxml.ns import qn
+from docx.text.paragraph import Paragraph
 
 from dotation_docs.pipeline import check_workbook
 from dotation_docs.report import Report
@@ -69,6 +74,16 @@ def errors_of(path: Path) -> list[str]:
 def warnings_of(path: Path) -> list[str]:
     """Return the warnings of the workbook at ``path``, as printed."""
     return [str(i) for i in check_workbook(path).report.warnings]
+
+
+def docx_text(source: Path | bytes) -> str:
+    """All the text of a .docx (file or bytes): body, tables, headers and footers, one
+    paragraph a line."""
+    document = docx.Document(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+    parts = [document.element.body]
+    for section in document.sections:
+        parts += [section.header._element, section.footer._element]
+    return "\n".join(Paragraph(p, document).text for part in parts for p in part.iter(qn("w:p")))
 
 
 @pytest.fixture

@@ -15,26 +15,13 @@ from pathlib import Path
 import docx
 import openpyxl
 import pytest
-from conftest import SAMPLE, TEMPLATES
-from docx.oxml.ns import qn
-from docx.text.paragraph import Paragraph
+from conftest import SAMPLE, TEMPLATES, docx_text
 
 from dotation_docs.cli import cli
 from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError, TemplateError
 from dotation_docs.pipeline import check_workbook, generate_batch, generate_beneficiary, generate_claim
 
 NNBSP, NBSP = "\u202f", "\xa0"
-
-
-def docx_text(path: Path) -> str:
-    """All the text of a .docx, body, tables, headers and footers, one paragraph a line."""
-    document = docx.Document(str(path))
-    parts = [document.element.body]
-    for section in document.sections:
-        parts += [section.header._element, section.footer._element]
-    return "\n".join(
-        Paragraph(p, document).text for part in parts for p in part.iter(qn("w:p"))
-    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
