@@ -164,6 +164,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "nom": op.authority_name,
             "siret": op.authority_siret,
             "adresse": op.authority_address,
+            "representant_civilite": op.authority_representative_civility,
             "representant": op.authority_representative,
             "representant_qualite": op.authority_representative_title,
             "elu_delegue": op.delegate,

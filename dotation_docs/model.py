@@ -84,6 +84,7 @@ class Operation:
     authority_name: str
     authority_siret: str
     authority_address: str
+    authority_representative_civility: str | None
     authority_representative: str
     authority_representative_title: str
     delegate: str | None

@@ -340,6 +340,7 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
         title=v["titre"], programme=v["programme"],
         authority_name=v["collectivite_nom"], authority_siret=v["collectivite_siret"],
         authority_address=v["collectivite_adresse"],
+        authority_representative_civility=v.get("collectivite_representant_civilite"),
         authority_representative=v["collectivite_representant"],
         authority_representative_title=v["collectivite_representant_qualite"],
         delegate=v.get("elu_delegue"), delegate_title=v.get("elu_delegue_qualite"),

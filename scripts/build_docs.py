@@ -385,6 +385,8 @@ VARIABLES: dict[str, Var] = {
         "representant_qualite": Var(TEXT, "Qualité de ce représentant."),
         "elu_delegue": Var(TEXT, "Élu délégué ; vide possible."),
         "elu_delegue_qualite": Var(TEXT, "Qualité de l'élu délégué ; vide possible."),
+        "representant_civilite": Var(TEXT, "« Madame » ou « Monsieur » ; vide possible. Sert à "
+                                           "accorder « dûment habilité(e) », « soussigné(e) »."),
         "signataire_remise": Var(TEXT, "Qui remet le matériel et signe le procès-verbal : l'élu "
                                        "délégué s'il y en a un, sinon le représentant."),
         "signataire_remise_qualite": Var(TEXT, "Qualité de ce signataire."),

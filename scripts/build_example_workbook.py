@@ -112,6 +112,7 @@ def operation_values() -> dict[str, Any]:
         "collectivite_nom": "Limoges Métropole",
         "collectivite_siret": siret_from_siren("248719312", "0001"),
         "collectivite_adresse": "19 rue Bernard Palissy, 87031 Limoges Cedex 1",
+        "collectivite_representant_civilite": "Monsieur",
         "collectivite_representant": "Guillaume Guérin",
         "collectivite_representant_qualite": "Président de Limoges Métropole",
         "elu_delegue": "Ibrahima Dia",

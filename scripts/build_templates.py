@@ -781,8 +781,8 @@ def convention_parties(doc: Builder) -> None:
     doc.p("Siège : {{ collectivite.adresse }}", **details)
     doc.p(
         "Représentant : {{ collectivite.representant }}, {{ collectivite.representant_qualite }}, "
-        "agissant en vertu de la délibération {{ operation.deliberation_reference }} du "
-        "{{ operation.deliberation_date | date }}",
+        "dûment habilité{% if collectivite.representant_civilite == 'Madame' %}e{% endif %} par la "
+        "délibération {{ operation.deliberation_reference }} du {{ operation.deliberation_date | date }}",
         **details,
     )
     doc.p("ci-après « **la Collectivité** »,", before=4, after=2)
@@ -1635,7 +1635,8 @@ def build_completion_certificate() -> Builder:
     doc.title_block("ATTESTATION D'ACHÈVEMENT ET DE SERVICE FAIT")
     doc.p("__{{ operation.titre }}__", align="center", after=16)
     doc.p(
-        "Je, {{ collectivite.representant }}, {{ collectivite.representant_qualite }}, certifie :",
+        "Je soussigné{% if collectivite.representant_civilite == 'Madame' %}e{% endif %}, "
+        "{{ collectivite.representant }}, {{ collectivite.representant_qualite }}, certifie :",
         keep_next=True,
     )
     doc.bullets([

@@ -92,7 +92,7 @@ def sample_operation() -> Operation:
         authority_name="Limoges Métropole",
         authority_siret="24871931200017",
         authority_address="19 rue Bernard Palissy, 87031 Limoges Cedex 1",
-        authority_representative="Guillaume Guérin",
+        authority_representative_civility="Monsieur", authority_representative="Guillaume Guérin",
         authority_representative_title="Président de Limoges Métropole",
         delegate="Ibrahima Dia",
         delegate_title="conseiller communautaire délégué à la politique de la ville",

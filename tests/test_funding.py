@@ -16,7 +16,7 @@ CONTACT = Contact("Presse", "05 55 00 00 00", "presse@exemple.fr")
 OPERATION = Operation(
     title="Opération", programme="Programme", authority_name="Collectivité",
     authority_siret="21870085600017", authority_address="Adresse",
-    authority_representative="Représentant", authority_representative_title="Président",
+    authority_representative_civility="Monsieur", authority_representative="Représentant", authority_representative_title="Président",
     delegate=None, delegate_title=None, prefecture="Préfecture", prefecture_address=None,
     claim_addressee="Monsieur le Préfet", salutation="Monsieur le Préfet", state_representative="Représentant de l'État",
     state_representative_title="Préfet", handover_date=date(2023, 2, 3), handover_time=time(10, 30),

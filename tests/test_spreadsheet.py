@@ -54,7 +54,7 @@ def _operation(**changes):
         authority_name="Limoges Métropole",
         authority_siret="24871931200014",
         authority_address="19 rue Bernard Palissy, 87031 Limoges Cedex 1",
-        authority_representative="Guillaume Guérin",
+        authority_representative_civility="Monsieur", authority_representative="Guillaume Guérin",
         authority_representative_title="Président de Limoges Métropole",
         delegate=None,
         delegate_title=None,
