@@ -184,9 +184,10 @@ def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
         keys[_search_key(b.name)] = b
     if wanted in keys:
         return keys[wanted]
-    close = difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)
+    # A name that contains what was typed is the best guess; otherwise the closest spellings.
     partial = [b for b in dotation.beneficiaries if wanted and wanted in _search_key(b.name)]
-    suggestions = list(dict.fromkeys([keys[c] for c in close] + partial))[:3]
+    close = [keys[c] for c in difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)]
+    suggestions = list(dict.fromkeys(partial or close))[:3]
     listed = suggestions or dotation.beneficiaries
     names = " ; ".join(f"{b.identifier} « {b.name} »" for b in listed)
     hint = f"Vouliez-vous dire : {names} ?" if suggestions else f"Bénéficiaires du classeur : {names}."

@@ -302,3 +302,29 @@ def test_generer_prints_a_french_summary(runner, tmp_path: Path) -> None:
         "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
     )
     assert f"Part de l'État (80{NBSP}% du HT) : 28{NNBSP}921,00{NBSP}€" in result.output
+
+
+def test_convention_command_from_the_command_line(runner, tmp_path: Path) -> None:
+    output = tmp_path / "lot"
+    runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(output), "-m", str(TEMPLATES)])
+    result = runner.invoke(cli, ["convention", str(SAMPLE), "b02", "-o", str(output), "-m", str(TEMPLATES)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"3 fichiers écrits dans « {output} » : 1 convention, 1 procès-verbal de remise et 1 manifeste.\n"
+    )
+    unknown = runner.invoke(cli, ["convention", str(SAMPLE), "Vigenal numerique", "-o", str(output)])
+    assert unknown.exit_code == 1
+    assert unknown.output == (
+        "Erreur : aucun bénéficiaire ne correspond à « Vigenal numerique ». Vouliez-vous dire : "
+        "B05 « Vigenal Numérique pour Tous » ?\n"
+    )
+
+
+def test_demande_command_from_the_command_line(runner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["demande", str(SAMPLE), "-o", str(tmp_path / "lot")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"5 fichiers écrits dans « {tmp_path / 'lot'} » : 1 lettre de demande de versement, "
+        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
+    )
+    assert "Attention : aucun lot précédent dans ce dossier : seuls ces documents ont été écrits." in result.output

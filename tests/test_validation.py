@@ -413,3 +413,10 @@ def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
     assert [e.split(" : ")[0] for e in errors] == [
         f"Opération!B{row}", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
     ]
+
+
+def test_negative_price(make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Matériel"].__setitem__(f"{PRICE}2", "-409,90 €"))
+    assert errors_of(path)[0] == (
+        "Matériel!I2 : Prix unitaire HT : -409,90\xa0€ ; attendu : un montant strictement positif."
+    )

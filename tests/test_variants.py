@@ -99,3 +99,19 @@ def test_templates_use_only_variables_the_tool_provides(doc_type: DocumentType) 
             used = jinja2.meta.find_undeclared_variables(env.parse(path.read_text(encoding="utf-8")))
         assert used <= provided, f"{name}: {sorted(used - provided)}"
         assert used, name
+
+
+def test_quantities_leave_out_empty_categories_and_use_the_singular_for_one() -> None:
+    import dataclasses
+
+    from dotation_docs.context import press_context
+    from dotation_docs.model import Category
+
+    dotation = check_workbook(SAMPLE).dotation
+    laptop = next(d for d in dotation.devices if d.category is Category.LAPTOP)
+    tablet = next(d for d in dotation.devices if d.category is Category.TABLET)
+    smaller = dataclasses.replace(dotation, devices=(laptop, tablet, dataclasses.replace(
+        laptop, serial_number="X", inventory_number="Y")))
+    context = press_context(smaller, batch_funding(smaller))
+    assert context["totaux"]["quantites"] == "2 ordinateurs portables et 1 tablette"
+    assert context["totaux"]["nombre"] == 3
