@@ -84,6 +84,7 @@ def load_workbook_model(path: Path, strict: bool = False) -> Checked:
     """Return the validated workbook; raises InvalidWorkbookError listing every problem
     when it has errors (or warnings, when ``strict``)."""
     checked = check_workbook(path)
+    log.info("Classeur %s lu : %s", path, checked.report.counts())
     if checked.dotation is None or checked.report.has_errors(strict):
         raise InvalidWorkbookError(
             f"le classeur « {path} » contient des erreurs ; aucun document n'a été écrit.\n\n"
@@ -102,6 +103,7 @@ def _render_all(docs: list[PlannedDocument], templates: Path, dotation: Dotation
     stamp = _timestamp(dotation)
     files = []
     for doc in docs:
+        log.info("Rendu de %s", doc.path)
         if doc.template is None:
             data = render_expense_statement(doc.context, timestamp=stamp)
         else:

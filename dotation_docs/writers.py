@@ -94,6 +94,7 @@ def write_output(
             target = staging / "new" / _safe_relative(f.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.data)
+        log.info("%d fichiers préparés dans %s ; mise en place", len(files), staging)
         _swap(output, staging, [str(_safe_relative(r)) for r in replace], list(remove))
     except OSError as err:
         raise OutputError(

@@ -22,6 +22,7 @@ import io
 import os
 import random
 import string
+import sys
 import tempfile
 import zipfile
 from collections import Counter
@@ -43,9 +44,11 @@ from stdnum import imei as stdnum_imei
 from stdnum import luhn
 from stdnum.fr import siret as stdnum_siret
 
-from dotation_docs import schema
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as ``python scripts/build_example_workbook.py``
+    sys.path.insert(0, str(REPO_ROOT))
+
+from dotation_docs import schema  # noqa: E402
 DEFAULT_OUTPUT = REPO_ROOT / "data" / "exemple-limoges-2023.xlsx"
 
 SEED = 20230203
