@@ -9,6 +9,7 @@ parsing of values to :mod:`dotation_docs.validation`.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import re
 import zipfile
@@ -271,31 +272,28 @@ def _read_form(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]
 
 
 def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]], report: Report) -> RawSheet:
-    """Read a table sheet: find the header row, map columns, then one record per row."""
+    """Read a table sheet: the header is the row, among the first ones, that names the
+    most known columns (title rows above it are skipped); then one record per row."""
     sheet = RawSheet(spec=spec, title=title)
     by_name = {name: f for f in spec.fields for name in f.names}
-    header: list[RawCell] | None = None
-    columns: dict[str, int] = {}
-    for row, cells in rows:
-        if header is None:
-            matches = sum(1 for c in cells if not c.is_empty and normalize_label(str(c.value)) in by_name)
-            if matches:
-                header = cells
-                columns = _map_header(spec, title, cells, by_name, report)
-                sheet.columns = columns
-            elif row >= HEADER_SEARCH_ROWS:
-                break
-            continue
-        by_col = {c.column: c for c in cells}
-        record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}
-        if any(not c.is_empty for c in record.values()):
-            sheet.records.append(RawRecord(row=row, cells=record))
-    if header is None:
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    scores = [sum(1 for c in cells if not c.is_empty and normalize_label(str(c.value)) in by_name)
+              for _, cells in head]
+    if not any(scores):
         report.error(
             "ligne d'en-têtes introuvable : la première ligne doit porter les titres de "
             f"colonnes ({', '.join(f'« {f.label} »' for f in spec.fields if f.required)}).",
             title,
         )
+        return sheet
+    best = scores.index(max(scores))
+    columns = _map_header(spec, title, head[best][1], by_name, report)
+    sheet.columns = columns
+    for row, cells in itertools.chain(head[best + 1:], rows):
+        by_col = {c.column: c for c in cells}
+        record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}
+        if any(not c.is_empty for c in record.values()):
+            sheet.records.append(RawRecord(row=row, cells=record))
     return sheet
 
 

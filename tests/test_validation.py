@@ -420,3 +420,15 @@ def test_negative_price(make_workbook) -> None:
     assert errors_of(path)[0] == (
         "Matériel!I2 : Prix unitaire HT : -409,90\xa0€ ; attendu : un montant strictement positif."
     )
+
+
+def test_title_rows_above_the_header_are_skipped(make_workbook) -> None:
+    def mutate(wb):
+        ws = wb["Matériel"]
+        ws.insert_rows(1, amount=2)
+        ws["A1"] = "Bénéficiaire"  # a title that happens to be a column name
+        ws["A2"] = "Inventaire du matériel remis le 3 février 2023"
+
+    checked = check_workbook(make_workbook(mutate))
+    assert checked.report.issues == []
+    assert checked.dotation is not None and len(checked.dotation.devices) == 121
