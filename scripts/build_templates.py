@@ -1499,7 +1499,8 @@ def build_claim_letter() -> Builder:
         "L'opération « {{ operation.titre }} » est achevée : le matériel acquis, soit "
         f"{{{{ totaux.nombre | {EQUIPEMENTS} }}}} ({{{{ totaux.quantites }}}}), a été remis le "
         "{{ operation.date_remise | date }} à {{ associations | length | quantite('association', "
-        "'associations') }}{% if beneficiaires | length > associations | length %} et aux services "
+        "'associations') }}{% if beneficiaires | length > associations | length %} et "
+        "{{ (beneficiaires | length - associations | length) | pluriel('au service', 'aux services') }} "
         "de {{ collectivite.nom }}{% endif %}, comme l'attestent les procès-verbaux de remise joints.",
         **body,
     )

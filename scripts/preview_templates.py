@@ -51,7 +51,10 @@ class PreviewError(Exception):
 
 def _column(sheet, header: str) -> int:
     """Return the 0-based index of the column headed ``header``."""
-    return [c.value for c in sheet[1]].index(header)
+    headers = [c.value for c in sheet[1]]
+    if header not in headers:
+        raise PreviewError(f"colonne « {header} » introuvable dans la feuille « {sheet.title} » de {SAMPLE.name}")
+    return headers.index(header)
 
 
 def _set_operation(wb: openpyxl.Workbook, label: str, value: object) -> None:
@@ -83,10 +86,10 @@ def make_variant(target: Path) -> Path:
         "Qualité de l'élu délégué": None, "Adresse de la préfecture": None,
     }.items():
         _set_operation(wb, label, value)
-    beneficiaries = wb["Bénéficiaires"]
-    first = beneficiaries[2]  # B01, an association
-    first[_column(beneficiaries, "Nom")].value = HOSTILE_NAME
-    first[_column(beneficiaries, "Adresse")].value = "Centre social du Val\n5 rue Maryse Bastié"
+    sheet = wb["Bénéficiaires"]
+    first = next(r for r in sheet.iter_rows(min_row=2) if r[_column(sheet, "Type")].value == "association")
+    first[_column(sheet, "Nom")].value = HOSTILE_NAME
+    first[_column(sheet, "Adresse")].value = "Centre social du Val\n5 rue Maryse Bastié"
     wb.save(target)
     return target
 

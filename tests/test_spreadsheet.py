@@ -8,22 +8,12 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from conftest import SAMPLE
 from openpyxl.cell.cell import MergedCell
 
 from dotation_docs.context import claim_context
 from dotation_docs.funding import batch_funding
-from dotation_docs.model import (
-    Beneficiary,
-    BeneficiaryKind,
-    Category,
-    Contact,
-    ConventionKind,
-    Device,
-    Dotation,
-    Invoice,
-    Operation,
-    RateBase,
-)
+from dotation_docs.pipeline import check_workbook
 from dotation_docs.spreadsheet import render_expense_statement
 
 TIMESTAMP = datetime(2023, 2, 3, 0, 0)
@@ -44,143 +34,52 @@ HEADERS = [
     "Date de paiement",
     "Observations",
 ]
+HOSTILE_INVOICE = {"reference": '=HYPERLINK("x")', "supplier": "=1+1", "description": "=SUM(A1:A9)"}
 
 
-def _operation(**changes):
-    contact = Contact("Émilie Roussel", "05 55 45 79 12", "presse@example.fr")
-    operation = Operation(
-        title="Remise de matériel informatique reconditionné",
-        programme="Programme ANCT d'équipement en matériel reconditionné",
-        authority_name="Limoges Métropole",
-        authority_siret="24871931200014",
-        authority_address="19 rue Bernard Palissy, 87031 Limoges Cedex 1",
-        authority_representative_civility="Monsieur", authority_representative="Guillaume Guérin",
-        authority_representative_title="Président de Limoges Métropole",
-        delegate=None,
-        delegate_title=None,
-        prefecture="Préfecture de la Haute-Vienne",
-        prefecture_address=None,
-        claim_addressee="Monsieur le Préfet de la Haute-Vienne",
-        salutation="Monsieur le Préfet",
-        state_representative="Olivier du Cray",
-        state_representative_title="administrateur de l'État",
-        handover_date=date(2023, 2, 3),
-        handover_time=time(10, 30),
-        handover_place="Mission locale",
-        signature_town="Limoges",
-        decision_reference="Arrêté préfectoral n° 87-2022-12-08-00003",
-        decision_date=date(2022, 12, 8),
-        deliberation_reference="n° 2022-11-24-015",
-        deliberation_date=date(2022, 11, 24),
-        state_rate=Decimal("0.8"),
-        rate_base=RateBase.HT,
-        cap=None,
-        advances=Decimal("0.00"),
-        claim_date=None,
-        iban="FR7630001007941234567890185",
-        bic="BDFEFRPPCCT",
-        account_holder=None,
-        duration_months=36,
-        convention_kind=ConventionKind.LOAN,
-        convention_prefix="LM-2023-",
-        court="tribunal administratif de Limoges",
-        authority_press=contact,
-        prefecture_press=contact,
-    )
-    return dataclasses.replace(operation, **changes)
+@pytest.fixture(scope="module")
+def dotation():
+    """The model of the sample workbook (4 invoices, 36 151,25 € HT, no claim date)."""
+    return check_workbook(SAMPLE).dotation
 
 
-BENEFICIARY = Beneficiary(
-    identifier="B01",
-    name="Beaubreuil Numérique Solidaire",
-    kind=BeneficiaryKind.ASSOCIATION,
-    siret="46261942000013",
-    rna="W872383750",
-    address="5 rue Maryse Bastié",
-    postcode="87280",
-    town="Limoges",
-    representative_civility="Madame",
-    representative_name="Nadia Benali",
-    representative_title="Présidente",
-    email=None,
-    phone=None,
-    qpv_name="Beaubreuil",
-    qpv_code="QP087005",
-    place_of_use="Espace numérique",
-)
-
-DEVICE = Device(
-    inventory_number="LM-NUM-0001",
-    category=Category.LAPTOP,
-    brand="Lenovo",
-    model="ThinkPad T480",
-    serial_number="PFQS8R8P",
-    imei=None,
-    accessories="chargeur",
-    condition="reconditionné",
-    unit_price_ht=Decimal("409.90"),
-    vat_rate=Decimal("0.2"),
-    unit_price_ttc=Decimal("491.88"),
-    invoice="RNL-2023-0012",
-    beneficiary="B01",
-)
-
-INVOICES = (
-    Invoice(
-        reference="RNL-2023-0012",
-        supplier="ReNumérique Limousin SAS",
-        supplier_siret="44459500300039",
-        date=date(2023, 1, 9),
-        description="Ordinateurs portables reconditionnés",
-        amount_ht=Decimal("35152.18"),
-        vat=Decimal("7030.44"),
-        amount_ttc=Decimal("42182.62"),
-        mandate_number="2023-000187",
-        payment_date=date(2023, 1, 24),
-    ),
-    Invoice(
-        reference='=HYPERLINK("x")',
-        supplier="=1+1",
-        supplier_siret="56272270200031",
-        date=date(2023, 1, 23),
-        description="=SUM(A1:A9)",
-        # 999.07 is written 999.0700000000001 by openpyxl's own number formatting.
-        amount_ht=Decimal("999.07"),
-        vat=Decimal("199.81"),
-        amount_ttc=Decimal("1198.88"),
-        mandate_number=None,
-        payment_date=None,
-    ),
-)
+def _with_invoice(dotation, index, **changes):
+    """Return ``dotation`` with its invoice at ``index`` changed."""
+    invoices = list(dotation.invoices)
+    invoices[index] = dataclasses.replace(invoices[index], **changes)
+    return dataclasses.replace(dotation, invoices=tuple(invoices))
 
 
-def _context(**operation_changes):
-    dotation = Dotation(
-        operation=_operation(**operation_changes),
-        beneficiaries=(BENEFICIARY,),
-        devices=(DEVICE,),
-        invoices=INVOICES,
-    )
-    return claim_context(dotation, batch_funding(dotation), "État récapitulatif des dépenses", {"B01": "pv-b01.pdf"})
+def _context(dotation, **operation_changes):
+    dotation = dataclasses.replace(dotation, operation=dataclasses.replace(dotation.operation, **operation_changes))
+    files = {b.identifier: f"pv-{b.identifier.lower()}.pdf" for b in dotation.beneficiaries}
+    return claim_context(dotation, batch_funding(dotation), "État récapitulatif des dépenses", files)
 
 
-@pytest.fixture
-def context():
-    return _context()
-
-
-@pytest.fixture
-def xlsx(context, tmp_path):
-    path = tmp_path / "etat.xlsx"
+def _render(path, context):
     path.write_bytes(render_expense_statement(context, timestamp=TIMESTAMP))
     return path
 
 
-@pytest.fixture
-def sheet(xlsx):
-    wb = openpyxl.load_workbook(xlsx, data_only=False)
+def _load(path):
+    wb = openpyxl.load_workbook(path, data_only=False)
     assert wb.sheetnames == ["État récapitulatif"]
     return wb["État récapitulatif"]
+
+
+@pytest.fixture
+def context(dotation):
+    return _context(dotation)
+
+
+@pytest.fixture
+def xlsx(context, tmp_path):
+    return _render(tmp_path / "etat.xlsx", context)
+
+
+@pytest.fixture
+def sheet(xlsx):
+    return _load(xlsx)
 
 
 def _sheet_xml(path):
@@ -207,11 +106,11 @@ def _invoice_row(sheet, reference):
     return _row_of(sheet, reference, column=4)
 
 
-def test_title_rows(sheet):
+def test_title_rows(sheet, dotation):
     texts = _all_text(sheet)
     assert texts[0] == "ÉTAT RÉCAPITULATIF DES DÉPENSES"
-    assert "Remise de matériel informatique reconditionné" in texts
-    assert "Programme ANCT d'équipement en matériel reconditionné" in texts
+    assert dotation.operation.title in texts
+    assert dotation.operation.programme in texts
     assert f"Bénéficiaire de la subvention : Limoges Métropole (SIRET 248{NBSP}719{NBSP}312{NBSP}00014)" in texts
     assert "Décision attributive : Arrêté préfectoral n° 87-2022-12-08-00003 du 8 décembre 2022" in texts
 
@@ -222,11 +121,11 @@ def test_header_labels_bold(sheet):
     assert all(c.font.b for c in sheet[row])
 
 
-def test_one_row_per_invoice_with_exact_values(sheet):
+def test_one_row_per_invoice_with_exact_values(sheet, dotation):
     header = _row_of(sheet, "N°")
     total = _row_of(sheet, "TOTAL")
-    assert total - header - 1 == len(INVOICES)
-    for number, invoice in enumerate(INVOICES, start=1):
+    assert total - header - 1 == len(dotation.invoices) == 4
+    for number, invoice in enumerate(dotation.invoices, start=1):
         row = _invoice_row(sheet, invoice.reference)
         cells = {h: sheet.cell(row=row, column=i) for i, h in enumerate(HEADERS, start=1)}
         assert cells["N°"].value == number
@@ -246,22 +145,29 @@ def test_one_row_per_invoice_with_exact_values(sheet):
             assert cells[label].number_format == MONEY_FORMAT
 
 
-def test_numbers_written_without_float_noise(xlsx):
+def test_numbers_written_without_float_noise(xlsx, dotation):
     xml = _sheet_xml(xlsx)
-    assert "<v>999.07</v>" in xml
-    assert "999.0700000000001" not in xml
+    amounts = [a for i in dotation.invoices for a in (i.amount_ht, i.vat, i.amount_ttc)]
+    # openpyxl's own "%.16g" writes 8827.2 (the tablets' invoice) as 8827.200000000001.
+    noisy = [n for n in ("%.16g" % float(a) for a in amounts) if Decimal(n) not in amounts]
+    assert noisy == ["8827.200000000001"]
+    for amount in amounts:
+        assert f"<v>{amount}</v>" in xml
+    for text in noisy:
+        assert text not in xml
     assert "<v>36151.25</v>" in xml  # the total HT
 
 
-def test_total_row_holds_values_not_formulas(sheet, xlsx):
+def test_total_row_holds_values_not_formulas(sheet, xlsx, dotation):
     row = _row_of(sheet, "TOTAL")
+    invoices = dotation.invoices
     expected = {
-        7: sum(i.amount_ht for i in INVOICES),
-        8: sum(i.vat for i in INVOICES),
-        9: sum(i.amount_ttc for i in INVOICES),
-        10: sum(i.amount_ht for i in INVOICES),
+        7: sum(i.amount_ht for i in invoices),
+        8: sum(i.vat for i in invoices),
+        9: sum(i.amount_ttc for i in invoices),
+        10: sum(i.amount_ht for i in invoices),
     }
-    assert expected[7] == Decimal("36151.25")
+    assert (expected[7], expected[8], expected[9]) == (Decimal("36151.25"), Decimal("7230.25"), Decimal("43381.50"))
     for column, value in expected.items():
         cell = sheet.cell(row=row, column=column)
         assert cell.data_type == "n"
@@ -271,25 +177,46 @@ def test_total_row_holds_values_not_formulas(sheet, xlsx):
     assert "<f>" not in _sheet_xml(xlsx) and "<f " not in _sheet_xml(xlsx)
 
 
-def test_summary_lines(sheet):
-    def value_next_to(label):
-        row = _row_of(sheet, label)
-        return sheet.cell(row=row, column=7)
+def _value_next_to(sheet, label):
+    return sheet.cell(row=_row_of(sheet, label), column=7)
 
-    eligible = value_next_to("Dépense éligible (HT) :")
+
+def test_summary_lines(sheet):
+    eligible = _value_next_to(sheet, "Dépense éligible (HT) :")
     assert Decimal(str(eligible.value)) == Decimal("36151.25")
     assert eligible.number_format == MONEY_FORMAT
-    rate = value_next_to("Taux de l'État :")
+    rate = _value_next_to(sheet, "Taux de l'État :")
     assert Decimal(str(rate.value)) == Decimal("0.8")
     assert rate.number_format == "0\\ %"
-    share = value_next_to("Subvention de l'État :")
+    share = _value_next_to(sheet, "Subvention de l'État :")
     assert Decimal(str(share.value)) == Decimal("28921.00")
     assert share.number_format == MONEY_FORMAT
-    claimed = value_next_to("Montant demandé :")
+    claimed = _value_next_to(sheet, "Montant demandé :")
     assert Decimal(str(claimed.value)) == Decimal("28921.00")
+    texts = _all_text(sheet)
+    assert "Plafond de la subvention :" not in texts and "Acomptes déjà perçus :" not in texts
 
 
-def test_formula_like_data_stays_text(sheet, xlsx):
+def test_summary_lines_with_cap_and_advances(tmp_path, dotation):
+    context = _context(dotation, cap=Decimal("25000.00"), advances=Decimal("5000.00"))
+    sheet = _load(_render(tmp_path / "etat.xlsx", context))
+    labels = [
+        "Dépense éligible (HT) :", "Taux de l'État :", "Plafond de la subvention :",
+        "Subvention de l'État :", "Acomptes déjà perçus :", "Montant demandé :",
+    ]
+    rows = [_row_of(sheet, label) for label in labels]
+    assert rows == list(range(rows[0], rows[0] + len(labels)))
+    values = [Decimal(str(_value_next_to(sheet, label).value)) for label in labels]
+    assert values == [
+        Decimal("36151.25"), Decimal("0.8"), Decimal("25000.00"),
+        Decimal("25000.00"), Decimal("5000.00"), Decimal("20000.00"),
+    ]
+
+
+def test_formula_like_data_stays_text(tmp_path, dotation):
+    hostile = _with_invoice(dotation, 1, **HOSTILE_INVOICE)
+    xlsx = _render(tmp_path / "etat.xlsx", _context(hostile))
+    sheet = _load(xlsx)
     row = _invoice_row(sheet, '=HYPERLINK("x")')
     supplier = sheet.cell(row=row, column=2)
     reference = sheet.cell(row=row, column=4)
@@ -303,11 +230,10 @@ def test_formula_like_data_stays_text(sheet, xlsx):
     assert "=1+1" in xml
 
 
-def test_formula_like_operation_texts_stay_text(tmp_path):
-    context = _context(authority_name="=1+1", title='=HYPERLINK("http://evil","x")', signature_town="=2+2")
-    path = tmp_path / "etat.xlsx"
-    path.write_bytes(render_expense_statement(context, timestamp=TIMESTAMP))
-    sheet = openpyxl.load_workbook(path)["État récapitulatif"]
+def test_formula_like_operation_texts_stay_text(tmp_path, dotation):
+    context = _context(dotation, authority_name="=1+1", title='=HYPERLINK("http://evil","x")', signature_town="=2+2")
+    path = _render(tmp_path / "etat.xlsx", context)
+    sheet = _load(path)
     assert sheet["A2"].value == '=HYPERLINK("http://evil","x")'
     assert sheet["A2"].data_type == "s"
     assert all(c.data_type != "f" for r in sheet.iter_rows() for c in r)
@@ -315,18 +241,22 @@ def test_formula_like_operation_texts_stay_text(tmp_path):
     assert "<f>" not in xml and "<f " not in xml
 
 
-def test_missing_mandate_and_payment_date_give_empty_cells(sheet):
-    row = _invoice_row(sheet, '=HYPERLINK("x")')
+def test_missing_mandate_and_payment_date_give_empty_cells(tmp_path, dotation):
+    unpaid = _with_invoice(dotation, 0, mandate_number=None, payment_date=None)
+    sheet = _load(_render(tmp_path / "etat.xlsx", _context(unpaid)))
+    row = _invoice_row(sheet, unpaid.invoices[0].reference)
     assert sheet.cell(row=row, column=11).value is None
     assert sheet.cell(row=row, column=12).value is None
-    paid = _invoice_row(sheet, "RNL-2023-0012")
-    assert sheet.cell(row=paid, column=11).value == "2023-000187"
-    assert sheet.cell(row=paid, column=12).value == datetime(2023, 1, 24)
-    assert sheet.cell(row=paid, column=12).number_format == "DD/MM/YYYY"
+    paid = unpaid.invoices[1]
+    assert (paid.mandate_number, paid.payment_date) == ("2023-000203", date(2023, 1, 26))
+    row = _invoice_row(sheet, paid.reference)
+    assert sheet.cell(row=row, column=11).value == "2023-000203"
+    assert sheet.cell(row=row, column=12).value == datetime(2023, 1, 26)
+    assert sheet.cell(row=row, column=12).number_format == "DD/MM/YYYY"
 
 
-def test_certification_block_without_claim_date(sheet):
-    texts = _all_text(sheet)
+def test_certification_block_without_claim_date(tmp_path, dotation):
+    texts = _all_text(_load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=None))))
     assert "Certifié exact, à Limoges, le ………………" in texts
     start = texts.index("Certifié exact, à Limoges, le ………………")
     assert texts[start + 1 : start + 4] == [
@@ -336,11 +266,8 @@ def test_certification_block_without_claim_date(sheet):
     ]
 
 
-def test_certification_block_with_claim_date(tmp_path):
-    context = _context(claim_date=date(2023, 3, 5))
-    path = tmp_path / "etat.xlsx"
-    path.write_bytes(render_expense_statement(context, timestamp=TIMESTAMP))
-    texts = _all_text(openpyxl.load_workbook(path).active)
+def test_certification_block_with_claim_date(tmp_path, dotation):
+    texts = _all_text(_load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=date(2023, 3, 5)))))
     assert "Certifié exact, à Limoges, le 05/03/2023" in texts
 
 
