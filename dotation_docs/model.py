@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
-from dotation_docs.schema import CATEGORIES
 
 
 class Category(enum.Enum):
@@ -35,13 +34,19 @@ class Category(enum.Enum):
     @classmethod
     def from_label(cls, label: str) -> Category:
         """Return the category whose singular label is ``label``; raises KeyError."""
-        for key, singular, _ in CATEGORIES:
-            if singular == label:
-                return cls(key)
+        for category in cls:
+            if category.singular == label:
+                return category
         raise KeyError(label)
 
 
-_LABELS = {key: (singular, plural) for key, singular, plural in CATEGORIES}
+# French labels: singular, plural.
+_LABELS = {
+    "ordinateur_portable": ("ordinateur portable", "ordinateurs portables"),
+    "ordinateur_fixe": ("ordinateur fixe", "ordinateurs fixes"),
+    "tablette": ("tablette", "tablettes"),
+    "smartphone": ("smartphone", "smartphones"),
+}
 
 
 class BeneficiaryKind(enum.Enum):

@@ -1,7 +1,7 @@
 """Cell parsing: turns one raw cell value into a typed value, or says why it cannot.
 
 Pure functions, one per :class:`~dotation_docs.schema.Kind`. Each returns the typed
-value or raises :class:`InvalidValue`; the validation adds the cell and the field.
+value or raises :class:`InvalidValueError`; the validation adds the cell and the field.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
 _TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$")
 
 
-class InvalidValue(ValueError):
+class InvalidValueError(ValueError):
     """The value does not fit its kind; ``detail`` (French, may be empty) says why."""
 
     def __init__(self, detail: str = "") -> None:
@@ -70,7 +70,7 @@ def parse_text(value: Any, field: Field | None = None) -> str:
     """Return the cleaned text."""
     text = clean_text(value)
     if not text:
-        raise InvalidValue("la cellule ne contient que des espaces")
+        raise InvalidValueError("la cellule ne contient que des espaces")
     return text
 
 
@@ -78,7 +78,7 @@ def parse_identifier(value: Any, field: Field | None = None) -> str:
     """Return a short identifier usable in a file name (letters, digits, - and _)."""
     text = clean_text(value)
     if not _IDENTIFIER.match(text):
-        raise InvalidValue()
+        raise InvalidValueError()
     return text
 
 
@@ -86,9 +86,9 @@ def parse_siret(value: Any, field: Field | None = None) -> str:
     """Return the 14 digits of a SIRET whose checksum is valid (La Poste rule included)."""
     digits = _compact(value)
     if not digits.isdigit() or len(digits) != 14:
-        raise InvalidValue(f"{len(digits)} caractères au lieu de 14 chiffres" if digits else "")
+        raise InvalidValueError(f"{len(digits)} caractères au lieu de 14 chiffres" if digits else "")
     if not stdnum_siret.is_valid(digits):
-        raise InvalidValue("la clé de contrôle est fausse : vérifiez les chiffres")
+        raise InvalidValueError("la clé de contrôle est fausse : vérifiez les chiffres")
     return digits
 
 
@@ -96,7 +96,7 @@ def parse_rna(value: Any, field: Field | None = None) -> str:
     """Return an RNA number ``W`` + 9 digits."""
     text = _compact(value)
     if not _RNA.match(text):
-        raise InvalidValue()
+        raise InvalidValueError()
     return text
 
 
@@ -104,7 +104,7 @@ def parse_qpv(value: Any, field: Field | None = None) -> str:
     """Return a QPV code of the 2015 (``QP087005``) or 2024 (``QN08705M``) list."""
     text = _compact(value)
     if not _QPV.match(text):
-        raise InvalidValue()
+        raise InvalidValueError()
     return text
 
 
@@ -113,7 +113,7 @@ def parse_iban(value: Any, field: Field | None = None) -> str:
     try:
         return IBAN(clean_text(value), validate_bban=True).compact
     except SchwiftyException as err:
-        raise InvalidValue("numéro ou clé de contrôle faux") from err
+        raise InvalidValueError("numéro ou clé de contrôle faux") from err
 
 
 def parse_bic(value: Any, field: Field | None = None) -> str:
@@ -121,7 +121,7 @@ def parse_bic(value: Any, field: Field | None = None) -> str:
     try:
         return BIC(clean_text(value)).compact
     except SchwiftyException as err:
-        raise InvalidValue() from err
+        raise InvalidValueError() from err
 
 
 def parse_email(value: Any, field: Field | None = None) -> str:
@@ -129,7 +129,7 @@ def parse_email(value: Any, field: Field | None = None) -> str:
     try:
         return validate_email(clean_text(value), check_deliverability=False).normalized
     except EmailNotValidError as err:
-        raise InvalidValue() from err
+        raise InvalidValueError() from err
 
 
 def parse_phone(value: Any, field: Field | None = None) -> str:
@@ -140,7 +140,7 @@ def parse_phone(value: Any, field: Field | None = None) -> str:
         compact = "0" + compact  # a number cell loses the leading zero
         text = " ".join(compact[i : i + 2] for i in range(0, 10, 2))
     if not _PHONE.match(compact):
-        raise InvalidValue()
+        raise InvalidValueError()
     return text
 
 
@@ -150,7 +150,7 @@ def parse_postcode(value: Any, field: Field | None = None) -> str:
     if isinstance(value, (int, float)) and text.isdigit() and len(text) == 4:
         text = "0" + text
     if not _POSTCODE.match(text):
-        raise InvalidValue()
+        raise InvalidValueError()
     return text
 
 
@@ -160,7 +160,7 @@ def parse_money(value: Any, field: Field | None = None) -> Decimal:
     Accepts numbers and French text such as ``1 234,50 €`` or ``1.234,50``.
     """
     if isinstance(value, bool):
-        raise InvalidValue()
+        raise InvalidValueError()
     if isinstance(value, (int, float, Decimal)):
         amount = Decimal(str(value))
     else:
@@ -169,18 +169,18 @@ def parse_money(value: Any, field: Field | None = None) -> Decimal:
             text = text.replace(".", "")  # 1.234,50: dots separate thousands
         match = _AMOUNT.match(text)
         if not match:
-            raise InvalidValue()
+            raise InvalidValueError()
         sign, whole, cents = match.groups()
         amount = Decimal(f"{sign}{whole}.{cents or '0'}")
     if not amount.is_finite():
-        raise InvalidValue()
+        raise InvalidValueError()
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def parse_rate(value: Any, field: Field | None = None) -> Decimal:
     """Return a rate as a fraction: ``80 %``, ``80``, ``0,8`` and ``0.8`` all give 0.8."""
     if isinstance(value, bool):
-        raise InvalidValue()
+        raise InvalidValueError()
     if isinstance(value, (int, float, Decimal)):
         rate = Decimal(str(value))
         percent = rate > 1
@@ -191,27 +191,27 @@ def parse_rate(value: Any, field: Field | None = None) -> Decimal:
         try:
             rate = Decimal(text)
         except InvalidOperation as err:
-            raise InvalidValue() from err
+            raise InvalidValueError() from err
         percent = percent or rate > 1
     if not rate.is_finite():
-        raise InvalidValue()
+        raise InvalidValueError()
     rate = rate / 100 if percent else rate
     if not 0 <= rate <= 1:
-        raise InvalidValue("un taux est compris entre 0 % et 100 %")
+        raise InvalidValueError("un taux est compris entre 0 % et 100 %")
     return rate.normalize()
 
 
 def parse_integer(value: Any, field: Field | None = None) -> int:
     """Return a whole number."""
     if isinstance(value, bool):
-        raise InvalidValue()
+        raise InvalidValueError()
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     text = clean_text(value)
     if not re.fullmatch(r"\d+", text):
-        raise InvalidValue()
+        raise InvalidValueError()
     return int(text)
 
 
@@ -234,8 +234,8 @@ def parse_date(value: Any, field: Field | None = None) -> date:
             year, month, day = (int(g) for g in match.groups())
             return date(year, month, day)
     except ValueError as err:
-        raise InvalidValue("cette date n'existe pas") from err
-    raise InvalidValue()
+        raise InvalidValueError("cette date n'existe pas") from err
+    raise InvalidValueError()
 
 
 def parse_time(value: Any, field: Field | None = None) -> time:
@@ -252,16 +252,16 @@ def parse_time(value: Any, field: Field | None = None) -> time:
         hours, minutes = int(match.group(1)), int(match.group(2) or 0)
         if hours < 24 and minutes < 60:
             return time(hours, minutes)
-    raise InvalidValue()
+    raise InvalidValueError()
 
 
 def parse_imei(value: Any, field: Field | None = None) -> str:
     """Return a 15-digit IMEI whose Luhn check digit is right."""
     digits = _compact(value)
     if not digits.isdigit() or len(digits) != 15:
-        raise InvalidValue(f"{len(digits)} caractères au lieu de 15 chiffres" if digits else "")
+        raise InvalidValueError(f"{len(digits)} caractères au lieu de 15 chiffres" if digits else "")
     if not stdnum_imei.is_valid(digits):
-        raise InvalidValue("la clé de contrôle est fausse : vérifiez les chiffres")
+        raise InvalidValueError("la clé de contrôle est fausse : vérifiez les chiffres")
     return digits
 
 
@@ -273,7 +273,7 @@ def parse_choice(value: Any, field: Field | None = None) -> str:
     for choice in field.choices:
         if normalize_label(choice) == wanted:
             return choice
-    raise InvalidValue()
+    raise InvalidValueError()
 
 
 PARSERS: dict[Kind, Callable[[Any, Field | None], Any]] = {

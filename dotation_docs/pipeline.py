@@ -36,7 +36,14 @@ from dotation_docs.schema import normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
-from dotation_docs.writers import OutputFile, dump_manifest, manifest_entry, read_manifest, write_output
+from dotation_docs.writers import (
+    OutputFile,
+    dump_manifest,
+    is_safe_relative,
+    manifest_entry,
+    read_manifest,
+    write_output,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +220,14 @@ def generate_beneficiary(
         )
     files = _render_all(plan_beneficiary(dotation, funding, beneficiary), templates or default_templates_dir(), dotation)
     previous = read_manifest(output, MANIFEST)
+    # Old files of this beneficiary under another name (it was renamed). The manifest
+    # may have been edited by hand: only its own folders' files are ever removed.
     stale = [
         e["fichier"] for e in (previous or {}).get("documents", [])
-        if e.get("beneficiaire") == beneficiary.identifier
-        and e.get("fichier") not in {f.path for f in files}
-        and isinstance(e.get("fichier"), str) and not e["fichier"].startswith(("/", ".."))
+        if isinstance(e, dict) and e.get("beneficiaire") == beneficiary.identifier
+        and is_safe_relative(e.get("fichier"))
+        and e["fichier"].split("/")[0] in (CONVENTIONS_DIR, HANDOVERS_DIR)
+        and e["fichier"] not in {f.path for f in files}
     ]
     manifest, notes = _merge_manifest(
         output, workbook, dotation, funding,

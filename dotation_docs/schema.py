@@ -12,6 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from dotation_docs.model import Category
+
 
 class Kind(enum.Enum):
     """What a cell must hold; the French text is what an error says was expected."""
@@ -97,13 +99,8 @@ def normalize_label(text: str) -> str:
     return _SPACES.sub(" ", folded).strip().rstrip(":").strip()
 
 
-# The closed list of device categories: key, singular, plural (French).
-CATEGORIES: tuple[tuple[str, str, str], ...] = (
-    ("ordinateur_portable", "ordinateur portable", "ordinateurs portables"),
-    ("ordinateur_fixe", "ordinateur fixe", "ordinateurs fixes"),
-    ("tablette", "tablette", "tablettes"),
-    ("smartphone", "smartphone", "smartphones"),
-)
+# The closed list of device categories (key, singular, plural), owned by the model.
+CATEGORIES: tuple[tuple[str, str, str], ...] = tuple((c.value, c.singular, c.plural) for c in Category)
 
 BENEFICIARY_KINDS = ("association", "service de la collectivité")
 CONVENTION_KINDS = ("mise à disposition", "don")

@@ -35,7 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from dotation_docs.formatting import format_date, format_siret
+from dotation_docs.formatting import format_date, format_date_short, format_siret
 from dotation_docs.rendering import normalize_zip
 
 SHEET_TITLE = "État récapitulatif"
@@ -327,7 +327,7 @@ def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) ->
     """Write the "Certifié exact" block on the right half of the page, with room for the
     signature; return the row after it."""
     claim_date = context["demande"].get("date")
-    when = claim_date.strftime("%d/%m/%Y") if claim_date is not None else BLANK_DATE
+    when = format_date_short(claim_date) if claim_date is not None else BLANK_DATE
     authority = context["collectivite"]
     first = COL_TTC
     lines = [

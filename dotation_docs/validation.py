@@ -25,7 +25,7 @@ from dotation_docs.model import (
     Operation,
     RateBase,
 )
-from dotation_docs.parsing import PARSERS, InvalidValue, describe, expected
+from dotation_docs.parsing import PARSERS, InvalidValueError, describe, expected
 from dotation_docs.report import Report
 from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, Field, Sheet
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
@@ -116,7 +116,7 @@ def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
         return None
     try:
         return PARSERS[f.kind](cell.value, f)
-    except InvalidValue as err:
+    except InvalidValueError as err:
         detail = f" ({err.detail})" if err.detail else ""
         report.error(
             f"{f.label} : {describe(cell.value)} n'est pas valide{detail} ; attendu : {expected(f)}.",

@@ -13,6 +13,8 @@ import itertools
 import logging
 import re
 import zipfile
+import zlib
+from xml.etree import ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,25 +111,36 @@ def read_workbook(path: Path) -> RawWorkbook:
             "enregistrez-le de nouveau au format .xlsx."
         ) from err
     try:
-        report = Report()
-        titles = {normalize_label(t): t for t in values.sheetnames}
-        sheets: dict[str, RawSheet] = {}
-        for spec in SHEETS:
-            title = next((titles[n] for n in spec.names if n in titles), None)
-            if title is None:
-                report.error(
-                    f"feuille « {spec.title} » introuvable dans le classeur "
-                    f"(feuilles trouvées : {', '.join(f'« {t} »' for t in values.sheetnames)})."
-                    f" Ajoutez une feuille nommée « {spec.title} ».",
-                )
-                continue
-            rows = _zip_rows(values[title], formulas[title])
-            reader = _read_form if spec.layout is Layout.FORM else _read_table
-            sheets[spec.key] = reader(spec, title, rows, report)
-        return RawWorkbook(path=path, sheets=sheets, report=report)
+        return _read_sheets(path, values, formulas)
+    # ValueError: openpyxl's reading of a malformed cell value.
+    except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as err:
+        raise WorkbookOpenError(
+            f"Le classeur « {path} » est endommagé (feuille illisible) : ouvrez-le dans Excel ou "
+            "LibreOffice et enregistrez-le de nouveau au format .xlsx."
+        ) from err
     finally:
         values.close()
         formulas.close()
+
+
+def _read_sheets(path: Path, values: Any, formulas: Any) -> RawWorkbook:
+    """Return the sheets of both views of the workbook, paired cell by cell."""
+    report = Report()
+    titles = {normalize_label(t): t for t in values.sheetnames}
+    sheets: dict[str, RawSheet] = {}
+    for spec in SHEETS:
+        title = next((titles[n] for n in spec.names if n in titles), None)
+        if title is None:
+            report.error(
+                f"feuille « {spec.title} » introuvable dans le classeur "
+                f"(feuilles trouvées : {', '.join(f'« {t} »' for t in values.sheetnames)})."
+                f" Ajoutez une feuille nommée « {spec.title} ».",
+            )
+            continue
+        rows = _zip_rows(values[title], formulas[title])
+        reader = _read_form if spec.layout is Layout.FORM else _read_table
+        sheets[spec.key] = reader(spec, title, rows, report)
+    return RawWorkbook(path=path, sheets=sheets, report=report)
 
 
 def _check_openable(path: Path) -> None:

@@ -41,13 +41,21 @@ class OutputFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def is_safe_relative(path: object) -> bool:
+    """True when ``path`` is a relative POSIX path that stays inside the output folder
+    (for paths read back from a manifest, which a person may have edited)."""
+    if not isinstance(path, str) or "\\" in path:
+        return False
+    rel = PurePosixPath(path)
+    return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts
+
+
 def _safe_relative(path: str) -> PurePosixPath:
     """Return ``path`` as a relative path that stays inside the output folder; raises
     ValueError otherwise (file names are built by the tool, so this is a bug guard)."""
-    rel = PurePosixPath(path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+    if not is_safe_relative(path):
         raise ValueError(f"unsafe output path: {path!r}")
-    return rel
+    return PurePosixPath(path)
 
 
 def manifest_entry(f: OutputFile) -> dict[str, Any]:
@@ -95,7 +103,8 @@ def write_output(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.data)
         log.info("%d fichiers préparés dans %s ; mise en place", len(files), staging)
-        _swap(output, staging, [str(_safe_relative(r)) for r in replace], list(remove))
+        _swap(output, staging, [str(_safe_relative(r)) for r in replace],
+              [str(_safe_relative(r)) for r in remove])
     except OSError as err:
         raise OutputError(
             f"écriture impossible dans « {output} » ({err.strerror}) ; le lot précédent est conservé."

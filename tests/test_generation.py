@@ -330,3 +330,22 @@ def test_demande_command_from_the_command_line(runner, tmp_path: Path) -> None:
         "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
     )
     assert "Attention : aucun lot précédent dans ce dossier : seuls ces documents ont été écrits." in result.output
+
+
+def test_an_edited_manifest_never_makes_the_tool_delete_outside_its_folders(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    generate_batch(SAMPLE, output, TEMPLATES)
+    outside = tmp_path / "precieux.txt"
+    outside.write_text("à garder", encoding="utf-8")
+    kept = output / "communique" / "communique-de-presse.html"
+    manifest = json.loads((output / "manifeste.json").read_text(encoding="utf-8"))
+    manifest["documents"] += [
+        {"type": "convention", "beneficiaire": "B02", "fichier": "conventions/../../precieux.txt", "sha256": ""},
+        {"type": "convention", "beneficiaire": "B02", "fichier": str(outside), "sha256": ""},
+        {"type": "convention", "beneficiaire": "B02", "fichier": "communique/communique-de-presse.html", "sha256": ""},
+        "pas un objet",
+    ]
+    (output / "manifeste.json").write_text(json.dumps(manifest), encoding="utf-8")
+    generate_beneficiary(SAMPLE, "B02", output, TEMPLATES)
+    assert outside.read_text(encoding="utf-8") == "à garder"
+    assert kept.exists()

@@ -432,3 +432,15 @@ def test_title_rows_above_the_header_are_skipped(make_workbook) -> None:
     checked = check_workbook(make_workbook(mutate))
     assert checked.report.issues == []
     assert checked.dotation is not None and len(checked.dotation.devices) == 121
+
+
+def test_damaged_sheet_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "abime.xlsx"
+    with zipfile.ZipFile(SAMPLE) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet3.xml":
+                data = data[: len(data) // 2]  # truncated XML
+            zout.writestr(info, data)
+    with pytest.raises(WorkbookOpenError, match=r"est endommagé \(feuille illisible\)"):
+        read_workbook(path)
