@@ -197,14 +197,15 @@ def _document(title: str) -> Context:
 
 
 def beneficiary_context(
-    dotation: Dotation, funding: Funding, beneficiary: Beneficiary, title: str
+    dotation: Dotation, funding: Funding, beneficiary: Beneficiary, title: str,
+    common: Context | None = None,
 ) -> Context:
     """Return the context of a document about one beneficiary (convention or handover
-    record): the common variables plus ``beneficiaire``, ``materiels`` and
-    ``totaux_beneficiaire``."""
+    record): the common variables (``common`` when already built for this job) plus
+    ``beneficiaire``, ``materiels`` and ``totaux_beneficiaire``."""
     devices = dotation.devices_of(beneficiary)
     return {
-        **common_context(dotation, funding),
+        **(common or common_context(dotation, funding)),
         **_document(title),
         "beneficiaire": _beneficiary(dotation, beneficiary),
         "materiels": [_device(n, d) for n, d in enumerate(devices, start=1)],
@@ -223,20 +224,24 @@ def handover_title(beneficiary: Beneficiary) -> str:
     return f"Procès-verbal de remise de matériel – {beneficiary.name}"
 
 
-def press_context(dotation: Dotation, funding: Funding) -> Context:
+def press_context(dotation: Dotation, funding: Funding, common: Context | None = None) -> Context:
     """Return the context of the press release (common variables only)."""
-    return {**common_context(dotation, funding), **_document(f"Communiqué de presse – {dotation.operation.title}")}
+    return {
+        **(common or common_context(dotation, funding)),
+        **_document(f"Communiqué de presse – {dotation.operation.title}"),
+    }
 
 
 def claim_context(
-    dotation: Dotation, funding: Funding, title: str, handover_files: dict[str, str]
+    dotation: Dotation, funding: Funding, title: str, handover_files: dict[str, str],
+    common: Context | None = None,
 ) -> Context:
     """Return the context of a subsidy-claim document: the common variables plus
     ``demande``, ``factures`` and ``proces_verbaux`` (``handover_files`` maps a
     beneficiary identifier to its handover record's file name)."""
     op = dotation.operation
     return {
-        **common_context(dotation, funding),
+        **(common or common_context(dotation, funding)),
         **_document(title),
         "demande": {
             "date": op.claim_date,

@@ -14,7 +14,9 @@ from typing import Any
 from slugify import slugify
 
 from dotation_docs.context import (
+    Context,
     beneficiary_context,
+    common_context,
     claim_context,
     convention_title,
     handover_title,
@@ -98,28 +100,31 @@ def handed_over(dotation: Dotation) -> tuple[Beneficiary, ...]:
     return tuple(b for b in dotation.beneficiaries if dotation.devices_of(b))
 
 
-def plan_beneficiary(dotation: Dotation, funding: Funding, beneficiary: Beneficiary) -> list[PlannedDocument]:
+def plan_beneficiary(
+    dotation: Dotation, funding: Funding, beneficiary: Beneficiary, common: Context | None = None
+) -> list[PlannedDocument]:
     """Return the convention (associations only) and the handover record of one
     beneficiary."""
+    common = common or common_context(dotation, funding)
     docs = []
     if beneficiary.signs_convention:
         title = convention_title(dotation, beneficiary)
         docs.append(PlannedDocument(
             DocumentType.CONVENTION, convention_path(beneficiary), title,
             TEMPLATES[(DocumentType.CONVENTION, dotation.operation.convention_kind)],
-            beneficiary_context(dotation, funding, beneficiary, title), beneficiary.identifier,
+            beneficiary_context(dotation, funding, beneficiary, title, common), beneficiary.identifier,
         ))
     title = handover_title(beneficiary)
     docs.append(PlannedDocument(
         DocumentType.HANDOVER, handover_path(beneficiary), title, TEMPLATES[DocumentType.HANDOVER],
-        beneficiary_context(dotation, funding, beneficiary, title), beneficiary.identifier,
+        beneficiary_context(dotation, funding, beneficiary, title, common), beneficiary.identifier,
     ))
     return docs
 
 
-def plan_press(dotation: Dotation, funding: Funding) -> list[PlannedDocument]:
+def plan_press(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
     """Return the press release, as Word and HTML."""
-    context = press_context(dotation, funding)
+    context = press_context(dotation, funding, common)
     title = context["document"]["titre"]
     return [
         PlannedDocument(DocumentType.PRESS, f"{PRESS_DIR}/communique-de-presse.docx", title,
@@ -129,22 +134,24 @@ def plan_press(dotation: Dotation, funding: Funding) -> list[PlannedDocument]:
     ]
 
 
-def plan_claim(dotation: Dotation, funding: Funding) -> list[PlannedDocument]:
+def plan_claim(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
     """Return the subsidy claim file: letter, expense statement, financing plan and
     certificate of completion."""
+    common = common or common_context(dotation, funding)
     handovers = {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in handed_over(dotation)}
     docs = []
     for doc_type, (name, title) in CLAIM_FILES.items():
         docs.append(PlannedDocument(
             doc_type, f"{CLAIM_DIR}/{name}", title, TEMPLATES.get(doc_type),
-            claim_context(dotation, funding, title, handovers),
+            claim_context(dotation, funding, title, handovers, common),
         ))
     return docs
 
 
 def plan_batch(dotation: Dotation, funding: Funding) -> list[PlannedDocument]:
     """Return every document of the full batch, in a stable order."""
+    common = common_context(dotation, funding)  # once: it lists every beneficiary
     docs = []
     for beneficiary in handed_over(dotation):
-        docs.extend(plan_beneficiary(dotation, funding, beneficiary))
-    return docs + plan_press(dotation, funding) + plan_claim(dotation, funding)
+        docs.extend(plan_beneficiary(dotation, funding, beneficiary, common))
+    return docs + plan_press(dotation, funding, common) + plan_claim(dotation, funding, common)

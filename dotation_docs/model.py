@@ -7,7 +7,7 @@ Derived figures (totals, shares) live in :mod:`dotation_docs.funding`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
 
@@ -196,10 +196,18 @@ class Dotation:
     beneficiaries: tuple[Beneficiary, ...]
     devices: tuple[Device, ...]
     invoices: tuple[Invoice, ...]
+    _by_beneficiary: dict[str, tuple[Device, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Index once: documents ask for each beneficiary's devices many times.
+        index: dict[str, list[Device]] = {}
+        for d in self.devices:
+            index.setdefault(d.beneficiary, []).append(d)
+        object.__setattr__(self, "_by_beneficiary", {k: tuple(v) for k, v in index.items()})
 
     def devices_of(self, beneficiary: Beneficiary) -> tuple[Device, ...]:
         """Return the devices handed to ``beneficiary``, in workbook order."""
-        return tuple(d for d in self.devices if d.beneficiary == beneficiary.identifier)
+        return self._by_beneficiary.get(beneficiary.identifier, ())
 
     @property
     def associations(self) -> tuple[Beneficiary, ...]:

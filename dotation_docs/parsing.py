@@ -25,15 +25,15 @@ CENT = Decimal("0.01")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 _SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2007.\-/]")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
-_RNA = re.compile(r"^W\d{9}$")
-_QPV = re.compile(r"^(QP\d{2}[\dAB]\d{3}|QN\d{2}[\dAB]\d{2}[A-Z])$")
-_PHONE = re.compile(r"^(0\d{9}|\+33\d{9}|\+\d{6,15})$")
-_POSTCODE = re.compile(r"^\d{5}$")
-_AMOUNT = re.compile(r"^(-?)(\d+)(?:[.,](\d+))?$")
-_DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
-_TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,20}$", re.ASCII)
+_RNA = re.compile(r"^W\d{9}$", re.ASCII)
+_QPV = re.compile(r"^(QP\d{2}[\dAB]\d{3}|QN\d{2}[\dAB]\d{2}[A-Z])$", re.ASCII)
+_PHONE = re.compile(r"^(0\d{9}|\+33\d{9}|\+\d{6,15})$", re.ASCII)
+_POSTCODE = re.compile(r"^\d{5}$", re.ASCII)
+_AMOUNT = re.compile(r"^(-?)(\d+)(?:[.,](\d+))?$", re.ASCII)
+_DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$", re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$", re.ASCII)
+_TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$", re.ASCII)
 
 
 class InvalidValueError(ValueError):
@@ -77,7 +77,7 @@ def parse_text(value: Any, field: Field | None = None) -> str:
 def parse_identifier(value: Any, field: Field | None = None) -> str:
     """Return a short identifier usable in a file name (letters, digits, - and _)."""
     text = clean_text(value)
-    if not _IDENTIFIER.match(text):
+    if not _IDENTIFIER.fullmatch(text):
         raise InvalidValueError()
     return text
 
@@ -85,7 +85,7 @@ def parse_identifier(value: Any, field: Field | None = None) -> str:
 def parse_siret(value: Any, field: Field | None = None) -> str:
     """Return the 14 digits of a SIRET whose checksum is valid (La Poste rule included)."""
     digits = _compact(value)
-    if not digits.isdigit() or len(digits) != 14:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) != 14:
         raise InvalidValueError(f"{len(digits)} caractères au lieu de 14 chiffres" if digits else "")
     if not stdnum_siret.is_valid(digits):
         raise InvalidValueError("la clé de contrôle est fausse : vérifiez les chiffres")
@@ -95,7 +95,7 @@ def parse_siret(value: Any, field: Field | None = None) -> str:
 def parse_rna(value: Any, field: Field | None = None) -> str:
     """Return an RNA number ``W`` + 9 digits."""
     text = _compact(value)
-    if not _RNA.match(text):
+    if not _RNA.fullmatch(text):
         raise InvalidValueError()
     return text
 
@@ -103,7 +103,7 @@ def parse_rna(value: Any, field: Field | None = None) -> str:
 def parse_qpv(value: Any, field: Field | None = None) -> str:
     """Return a QPV code of the 2015 (``QP087005``) or 2024 (``QN08705M``) list."""
     text = _compact(value)
-    if not _QPV.match(text):
+    if not _QPV.fullmatch(text):
         raise InvalidValueError()
     return text
 
@@ -139,7 +139,7 @@ def parse_phone(value: Any, field: Field | None = None) -> str:
     if isinstance(value, (int, float)) and len(compact) == 9:
         compact = "0" + compact  # a number cell loses the leading zero
         text = " ".join(compact[i : i + 2] for i in range(0, 10, 2))
-    if not _PHONE.match(compact):
+    if not _PHONE.fullmatch(compact):
         raise InvalidValueError()
     return text
 
@@ -147,9 +147,9 @@ def parse_phone(value: Any, field: Field | None = None) -> str:
 def parse_postcode(value: Any, field: Field | None = None) -> str:
     """Return a 5-digit postcode (a number cell's lost leading zero is put back)."""
     text = clean_text(value)
-    if isinstance(value, (int, float)) and text.isdigit() and len(text) == 4:
+    if isinstance(value, (int, float)) and text.isascii() and text.isdigit() and len(text) == 4:
         text = "0" + text
-    if not _POSTCODE.match(text):
+    if not _POSTCODE.fullmatch(text):
         raise InvalidValueError()
     return text
 
@@ -167,7 +167,7 @@ def parse_money(value: Any, field: Field | None = None) -> Decimal:
         text = re.sub(r"[\s\u00a0\u202f€]|EUR|euros?", "", clean_text(value), flags=re.I)
         if "," in text and "." in text:
             text = text.replace(".", "")  # 1.234,50: dots separate thousands
-        match = _AMOUNT.match(text)
+        match = _AMOUNT.fullmatch(text)
         if not match:
             raise InvalidValueError()
         sign, whole, cents = match.groups()
@@ -210,7 +210,7 @@ def parse_integer(value: Any, field: Field | None = None) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     text = clean_text(value)
-    if not re.fullmatch(r"\d+", text):
+    if not re.fullmatch(r"[0-9]+", text):
         raise InvalidValueError()
     return int(text)
 
@@ -224,7 +224,7 @@ def parse_date(value: Any, field: Field | None = None) -> date:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value < 2958466:
         return (_EXCEL_EPOCH + timedelta(days=int(value))).date()
     text = clean_text(value)
-    match = _DATE_TEXT.match(text)
+    match = _DATE_TEXT.fullmatch(text)
     try:
         if match:
             day, month, year = (int(g) for g in match.groups())
@@ -247,7 +247,7 @@ def parse_time(value: Any, field: Field | None = None) -> time:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
         minutes = round(value * 24 * 60)
         return time(minutes // 60, minutes % 60)
-    match = _TIME_TEXT.match(clean_text(value))
+    match = _TIME_TEXT.fullmatch(clean_text(value))
     if match:
         hours, minutes = int(match.group(1)), int(match.group(2) or 0)
         if hours < 24 and minutes < 60:
@@ -258,7 +258,7 @@ def parse_time(value: Any, field: Field | None = None) -> time:
 def parse_imei(value: Any, field: Field | None = None) -> str:
     """Return a 15-digit IMEI whose Luhn check digit is right."""
     digits = _compact(value)
-    if not digits.isdigit() or len(digits) != 15:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) != 15:
         raise InvalidValueError(f"{len(digits)} caractères au lieu de 15 chiffres" if digits else "")
     if not stdnum_imei.is_valid(digits):
         raise InvalidValueError("la clé de contrôle est fausse : vérifiez les chiffres")
