@@ -86,6 +86,13 @@ def docx_text(source: Path | bytes) -> str:
     return "\n".join(Paragraph(p, document).text for part in parts for p in part.iter(qn("w:p")))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true",
+        help="rewrite tests/golden/ from the documents generated for the sample workbook",
+    )
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A click runner."""
