@@ -51,12 +51,10 @@ _FRENCH = {
     "Did you mean {possibility}?": "Vouliez-vous dire {possibility} ?",
     "(Did you mean one of: {possibilities}?)": "(Vouliez-vous dire l'une de : {possibilities} ?)",
     "Aborted!": "Interrompu.",
-    "directory": "Le dossier",
-    "file": "Le fichier",
-    "path": "Le chemin",
-    "{name} {filename!r} does not exist.": "{name} {filename!r} n'existe pas.",
-    "{name} {filename!r} is a file.": "{name} {filename!r} est un fichier, pas un dossier.",
-    "{name} {filename!r} is not writable.": "{name} {filename!r} n'est pas accessible en écriture.",
+    # click title-cases {name} (« Le Dossier ») : the French sentences do without it.
+    "{name} {filename!r} does not exist.": "{filename!r} n'existe pas.",
+    "{name} {filename!r} is a file.": "{filename!r} est un fichier, pas un dossier.",
+    "{name} {filename!r} is not writable.": "{filename!r} n'est pas accessible en écriture.",
 }
 
 

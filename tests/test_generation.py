@@ -349,3 +349,12 @@ def test_an_edited_manifest_never_makes_the_tool_delete_outside_its_folders(tmp_
     generate_beneficiary(SAMPLE, "B02", output, TEMPLATES)
     assert outside.read_text(encoding="utf-8") == "à garder"
     assert kept.exists()
+
+
+def test_output_folder_that_cannot_be_created(runner, tmp_path: Path) -> None:
+    blocker = tmp_path / "fichier"
+    blocker.write_text("", encoding="utf-8")
+    result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(blocker / "sortie")])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Erreur : impossible de créer le dossier de sortie « {blocker / 'sortie'} » :")
+    assert "Traceback" not in result.output
