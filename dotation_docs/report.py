@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+import re
 from dataclasses import dataclass, field
+
+_CELL = re.compile(r"([A-Z]+)([0-9]+)")
 
 
 class Severity(enum.Enum):
@@ -48,6 +51,24 @@ class Report:
     def warning(self, message: str, sheet: str | None = None, cell: str | None = None) -> None:
         """Record a warning."""
         self.issues.append(Issue(Severity.WARNING, message, sheet, cell))
+
+    def sort(self, sheet_order: list[str]) -> None:
+        """Order the issues as the agent reads the workbook: file-level first, then sheet
+        by sheet in ``sheet_order``, and within a sheet by row, then column."""
+
+        def key(issue: Issue) -> tuple[int, int, int, str]:
+            if not issue.sheet:
+                rank = 0
+            elif issue.sheet in sheet_order:
+                rank = sheet_order.index(issue.sheet) + 1
+            else:
+                rank = len(sheet_order) + 1
+            match = _CELL.fullmatch(issue.cell or "")
+            if not match:
+                return rank, 0, 0, ""
+            return rank, int(match.group(2)), len(match.group(1)), match.group(1)
+
+        self.issues.sort(key=key)
 
     def extend(self, issues: Iterable[Issue]) -> None:
         """Record several issues."""

@@ -71,10 +71,13 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_invoices(invoices, devices, report)
     _check_unused(beneficiaries, devices, invoices, report)
 
+    order = [s.title for s in raw.sheets.values()]
     if report.errors or op is None:
+        report.sort(order)
         return None, report
     dotation = _build(op, beneficiaries, devices, invoices)
     _check_funding(dotation, op, report)
+    report.sort(order)
     return (None if report.errors else dotation), report
 
 

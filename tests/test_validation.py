@@ -254,11 +254,11 @@ def test_zero_price_and_the_invoice_it_unbalances(make_workbook) -> None:
 def test_invoice_total_must_match_its_devices_to_the_cent(make_workbook) -> None:
     path = make_workbook(lambda wb: wb["Factures"].__setitem__("F3", 1445.01))
     assert errors_of(path) == [
-        "Factures!H3 : Montant TTC : 1\u202f734,00\xa0€, mais HT + TVA = 1\u202f445,01\xa0€ + 289,00\xa0€ "
-        "= 1\u202f734,01\xa0€ ; corrigez l'un des trois montants.",
         "Factures!F3 : Montant HT : la facture « RNL-2023-0019 » indique 1\u202f445,01\xa0€ HT, mais "
         "ses matériels (feuille « Matériel ») totalisent 1\u202f445,00\xa0€ HT (écart de 0,01\xa0€). "
         "Corrigez les prix unitaires ou le montant de la facture.",
+        "Factures!H3 : Montant TTC : 1\u202f734,00\xa0€, mais HT + TVA = 1\u202f445,01\xa0€ + 289,00\xa0€ "
+        "= 1\u202f734,01\xa0€ ; corrigez l'un des trois montants.",
     ]
 
 
