@@ -322,6 +322,9 @@ def _check_funding(dotation: Dotation, op: Record, report: Report) -> None:
     if o.state_rate == 0:
         report.error("Taux de l'État : 0 % ; attendu : un taux supérieur à 0 (ex. 80 %).",
                      op.title, op.cell("taux_etat"))
+    if o.duration_months < 1:
+        report.error("Durée de la convention (mois) : 0 ; attendu : un nombre de mois d'au moins 1 "
+                     "(ex. 36).", op.title, op.cell("duree_mois"))
     if o.cap is not None and o.cap <= 0:
         report.error(f"Plafond de la subvention : {format_amount(o.cap)} ; attendu : un montant "
                      "strictement positif, ou une cellule vide s'il n'y a pas de plafond.",

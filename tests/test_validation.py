@@ -444,3 +444,11 @@ def test_damaged_sheet_is_one_sentence(tmp_path: Path) -> None:
             zout.writestr(info, data)
     with pytest.raises(WorkbookOpenError, match=r"est endommagé \(feuille illisible\)"):
         read_workbook(path)
+
+
+def test_convention_of_zero_months(make_workbook) -> None:
+    path = make_workbook(lambda wb: set_operation(wb, "Durée de la convention (mois)", 0))
+    [error] = errors_of(path)
+    assert error.endswith(
+        " : Durée de la convention (mois) : 0 ; attendu : un nombre de mois d'au moins 1 (ex. 36)."
+    )
