@@ -204,7 +204,8 @@ def _checks_section() -> list[str]:
         f"le don n'est possible que jusqu'à {gift_limit} par bien (décret n° 2022-791). "
         f"Choisissez « {ConventionKind.LOAN.value} » ou retirez ce matériel.",
         f"- Dans la feuille « {o.title} », contrôlés une fois toutes les autres erreurs corrigées : "
-        f"« {o.field('taux_etat').label} » de 0 % ; « {o.field('plafond').label} » nul ou "
+        f"« {o.field('taux_etat').label} » de 0 % ; « {o.field('duree_mois').label} » de 0 ; "
+        f"« {o.field('plafond').label} » nul ou "
         f"négatif ; « {o.field('acomptes').label} » négatifs ou supérieurs à la part de l'État.",
         "",
         "### Avertissements",
