@@ -825,8 +825,8 @@ FINANCEMENT = (
 def convention_preamble(doc: Builder, kind: str) -> None:
     doc.heading("PRÉAMBULE")
     doc.text(
-        "Dans le cadre du dispositif « {{ operation.programme }} », piloté par l'Agence nationale "
-        "de la cohésion des territoires (ANCT), {{ collectivite.nom }} a acquis du matériel "
+        "Dans le cadre du dispositif « {{ operation.programme }} », {{ collectivite.nom }} a "
+        "acquis du matériel "
         "informatique reconditionné destiné à équiper les acteurs de la médiation numérique qui "
         "interviennent dans les quartiers prioritaires de la politique de la ville (QPV)."
     )
@@ -1327,8 +1327,8 @@ PRESS_RELEASE: tuple[Block, ...] = (
         "remise : {{ operation.lieu_remise }}).",
     )),
     Block("p", (
-        "Cette dotation s'inscrit dans le dispositif « {{ operation.programme }} » de l'Agence "
-        "nationale de la cohésion des territoires (ANCT), qui permet aux collectivités d'acquérir "
+        "Cette dotation s'inscrit dans le dispositif « {{ operation.programme }} », qui permet "
+        "aux collectivités d'acquérir "
         "du matériel informatique reconditionné pour équiper les structures de médiation numérique. "
         "Elle contribue à l'inclusion numérique des habitants des quartiers prioritaires : accès aux "
         "droits et aux démarches en ligne, recherche d'emploi, suivi de la scolarité, maintien du "
