@@ -105,8 +105,12 @@ def normalize_zip(data: bytes) -> bytes:
     identical content gives identical bytes."""
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
+    # A template saved by LibreOffice's "Office Open XML" filter may carry an entry twice
+    # (docProps/core.xml), which Word reports as corrupt: each name is written once.
+    names = list(dict.fromkeys(info.filename for info in source.infolist()))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
+        for name in names:
+            info = source.getinfo(name)
             entry = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
