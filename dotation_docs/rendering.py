@@ -26,6 +26,7 @@ from dotation_docs.formatting import NNBSP, make_filters
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _UNDEFINED = re.compile(r"'(?:[^']*)' (?:object )?has no attribute '([^']+)'|'([^']+)' is undefined")
 _NO_FILTER = re.compile(r"No filter named '([^']+)'")
+_TEXT_PROPERTIES = ("author", "comments", "identifier", "language", "subject")
 
 
 def _finalize(value: Any) -> Any:
@@ -87,10 +88,16 @@ def _render_docx(
     template: Path, context: Mapping[str, Any], env: jinja2.Environment, title: str, timestamp: datetime
 ) -> bytes:
     doc = DocxTemplate(template)
+    doc.init_docx()
+    # docxtpl renders the document properties with the escaping meant for the body's XML,
+    # which would show "R&amp;D": they are rendered again from the template as plain text
+    # (python-docx escapes them itself), and the title is set from plain text.
+    sources = {name: getattr(doc.docx.core_properties, name) or "" for name in _TEXT_PROPERTIES}
     doc.render(dict(context), jinja_env=env, autoescape=True)
     props = doc.docx.core_properties
-    # Set after rendering: docxtpl renders properties with the escaping meant for XML,
-    # which would show "R&amp;D" in the title.
+    text_env = env.overlay(autoescape=False)
+    for name, source in sources.items():
+        setattr(props, name, text_env.from_string(source).render(context))
     props.title = title
     props.created = props.modified = timestamp
     props.revision = 1

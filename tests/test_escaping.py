@@ -122,3 +122,21 @@ def test_any_name_renders_literally(model, name: str) -> None:
             assert clean_text(name) in docx_text(data)
             assert docx.Document(io.BytesIO(data)).core_properties.title == doc.title
 
+
+
+def test_template_properties_are_not_double_escaped(tmp_path: Path) -> None:
+    import shutil
+
+    templates = tmp_path / "modeles"
+    shutil.copytree(TEMPLATES, templates)
+    template = docx.Document(str(templates / "proces-verbal-remise.docx"))
+    template.core_properties.subject = "Remise & affectation <QPV> – {{ beneficiaire.nom }}"
+    template.core_properties.author = "Service « Numérique & Citoyenneté »"
+    template.save(str(templates / "proces-verbal-remise.docx"))
+    output = tmp_path / "output"
+    generate_batch(SAMPLE, output, templates)
+    [record] = (output / "proces-verbaux").glob("B02-*.docx")
+    props = docx.Document(str(record)).core_properties
+    assert props.subject == "Remise & affectation <QPV> – Sport & Loisirs de l'Aurence"
+    assert props.author == "Service « Numérique & Citoyenneté »"
+    assert props.title == "Procès-verbal de remise de matériel – Sport & Loisirs de l'Aurence"
