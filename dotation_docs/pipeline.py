@@ -17,11 +17,11 @@ from typing import Any
 from dotation_docs import __version__
 from dotation_docs.documents import (
     CLAIM_DIR,
+    CLAIM_FILES,
     CONVENTIONS_DIR,
     HANDOVERS_DIR,
     MANIFEST,
     PRESS_DIR,
-    DocumentType,
     PlannedDocument,
     plan_batch,
     plan_beneficiary,
@@ -105,7 +105,15 @@ def _timestamp(dotation: Dotation) -> datetime:
     return datetime.combine(dotation.operation.handover_date, time(0, 0))
 
 
-def _render_all(docs: list[PlannedDocument], templates: Path, dotation: Dotation) -> list[OutputFile]:
+def _validated(workbook: Path) -> tuple[Checked, Dotation, Funding]:
+    """Return the validated workbook with its model and financing (see load_workbook_model)."""
+    checked = load_workbook_model(workbook)
+    assert checked.dotation is not None and checked.funding is not None
+    return checked, checked.dotation, checked.funding
+
+
+def _render_all(docs: list[PlannedDocument], templates: Path | None, dotation: Dotation) -> list[OutputFile]:
+    templates = templates or default_templates_dir()
     env = build_environment()
     stamp = _timestamp(dotation)
     files = []
@@ -150,10 +158,8 @@ def generate_batch(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Pat
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. Raises
     InvalidWorkbookError (nothing written), TemplateError or OutputError."""
-    checked = load_workbook_model(workbook)
-    dotation, funding = checked.dotation, checked.funding
-    assert dotation is not None and funding is not None
-    files = _render_all(plan_batch(dotation, funding), templates or default_templates_dir(), dotation)
+    checked, dotation, funding = _validated(workbook)
+    files = _render_all(plan_batch(dotation, funding), templates, dotation)
     manifest = _manifest(workbook, dotation, funding, [manifest_entry(f) for f in files])
     files.append(OutputFile(MANIFEST, dump_manifest(manifest), "manifeste"))
     write_output(output, files, replace=[CONVENTIONS_DIR, HANDOVERS_DIR, PRESS_DIR, CLAIM_DIR, MANIFEST])
@@ -163,12 +169,9 @@ def generate_batch(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Pat
 def generate_claim(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises like :func:`generate_batch`."""
-    checked = load_workbook_model(workbook)
-    dotation, funding = checked.dotation, checked.funding
-    assert dotation is not None and funding is not None
-    files = _render_all(plan_claim(dotation, funding), templates or default_templates_dir(), dotation)
-    claim_types = {t.value for t in (DocumentType.CLAIM_LETTER, DocumentType.EXPENSE_STATEMENT,
-                                     DocumentType.FINANCING_PLAN, DocumentType.CERTIFICATE)}
+    checked, dotation, funding = _validated(workbook)
+    files = _render_all(plan_claim(dotation, funding), templates, dotation)
+    claim_types = {t.value for t in CLAIM_FILES}
     manifest, notes = _merge_manifest(output, workbook, dotation, funding,
                                       keep=lambda e: e.get("type") not in claim_types, new=files)
     files.append(OutputFile(MANIFEST, dump_manifest(manifest), "manifeste"))
@@ -209,16 +212,14 @@ def generate_beneficiary(
     """Rewrite the convention and handover record of one beneficiary only; every other
     file keeps its bytes (the manifest is updated). Raises BeneficiaryNotFoundError
     and like :func:`generate_batch`."""
-    checked = load_workbook_model(workbook)
-    dotation, funding = checked.dotation, checked.funding
-    assert dotation is not None and funding is not None
+    checked, dotation, funding = _validated(workbook)
     beneficiary = find_beneficiary(dotation, query)
     if not dotation.devices_of(beneficiary):
         raise BeneficiaryNotFoundError(
             f"le bénéficiaire {beneficiary.identifier} « {beneficiary.name} » n'a aucun matériel dans "
             "la feuille « Matériel » : il n'a ni convention ni procès-verbal."
         )
-    files = _render_all(plan_beneficiary(dotation, funding, beneficiary), templates or default_templates_dir(), dotation)
+    files = _render_all(plan_beneficiary(dotation, funding, beneficiary), templates, dotation)
     previous = read_manifest(output, MANIFEST)
     # Old files of this beneficiary under another name (it was renamed). The manifest
     # may have been edited by hand: only its own folders' files are ever removed.

@@ -71,12 +71,18 @@ def render(
         text = env.from_string(template.read_text(encoding="utf-8")).render(context)
         return text.encode("utf-8")
     except jinja2.TemplateSyntaxError as err:
+        # A .docx template's line numbers count lines of its XML: meaningless to the agent.
+        line = f" (ligne {err.lineno})" if template.suffix.lower() != ".docx" and err.lineno else ""
         raise TemplateError(
             f"le modèle « {template.name} » contient une balise mal formée"
-            f"{_line(err)} : {_translate(err)}. Vérifiez les accolades {{{{ … }}}} et {{% … %}}."
+            f"{line} : {_translate(err)}. Vérifiez les accolades {{{{ … }}}} et {{% … %}}."
         ) from err
     except jinja2.TemplateError as err:
         raise TemplateError(f"le modèle « {template.name} » ne peut pas être rempli : {_translate(err)}.") from err
+    except UnicodeDecodeError as err:
+        raise TemplateError(
+            f"le modèle « {template.name} » n'est pas un texte UTF-8 ; enregistrez-le en UTF-8."
+        ) from err
     except (zipfile.BadZipFile, KeyError) as err:
         raise TemplateError(
             f"le modèle « {template.name} » n'est pas un document Word (.docx) valide ; "
@@ -123,11 +129,6 @@ def normalize_zip(data: bytes) -> bytes:
             entry.external_attr = 0o644 << 16
             target.writestr(entry, source.read(info.filename))
     return out.getvalue()
-
-
-def _line(err: jinja2.TemplateSyntaxError) -> str:
-    # Line numbers of a .docx template refer to its XML, meaningless to the agent.
-    return "" if err.name is None and err.lineno and err.lineno > 50 else f" (ligne {err.lineno})"
 
 
 def _translate(err: jinja2.TemplateError) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 import re
 from dataclasses import dataclass, field
 
@@ -69,10 +68,6 @@ class Report:
             return rank, int(match.group(2)), len(match.group(1)), match.group(1)
 
         self.issues.sort(key=key)
-
-    def extend(self, issues: Iterable[Issue]) -> None:
-        """Record several issues."""
-        self.issues.extend(issues)
 
     @property
     def errors(self) -> list[Issue]:

@@ -62,22 +62,20 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
 
     op = operation[0] if operation else None
     _check_beneficiaries(beneficiaries, report)
-    _check_unique(beneficiaries, "identifier", report, fold=True)
+    _check_unique(beneficiaries, "identifier", report)
     for key in ("inventory_number", "serial_number", "imei"):
-        _check_unique(devices, key, report, fold=True)
-    _check_unique(invoices, "reference", report, fold=True)
+        _check_unique(devices, key, report)
+    _check_unique(invoices, "reference", report)
     _check_references(devices, beneficiaries, invoices, raw, report)
     _check_devices(devices, op, report)
     _check_invoices(invoices, devices, report)
     _check_unused(beneficiaries, devices, invoices, report)
 
-    order = [s.title for s in raw.sheets.values()]
-    if report.errors or op is None:
-        report.sort(order)
-        return None, report
-    dotation = _build(op, beneficiaries, devices, invoices)
-    _check_funding(dotation, op, report)
-    report.sort(order)
+    dotation = None
+    if op is not None and not report.errors:
+        dotation = _build(op, beneficiaries, devices, invoices)
+        _check_funding(dotation, op, report)
+    report.sort([s.title for s in raw.sheets.values()])
     return (None if report.errors else dotation), report
 
 
@@ -132,13 +130,14 @@ def _fold(value: Any) -> str:
     return "".join(str(value).split()).casefold()
 
 
-def _check_unique(records: list[Record], key: str, report: Report, fold: bool = False) -> None:
+def _check_unique(records: list[Record], key: str, report: Report) -> None:
+    """Report every value of ``key`` seen before (spaces and case ignored)."""
     seen: dict[str, Record] = {}
     for r in records:
         value = r.values.get(key)
         if value is None:
             continue
-        k = _fold(value) if fold else value
+        k = _fold(value)
         if k in seen:
             first = seen[k]
             label = r.sheet.field(key).label
@@ -202,7 +201,11 @@ def _check_references(
                     f"« {target.field(target_key).label} » (valeurs possibles : {choices}).",
                     r.title, r.cell(key),
                 )
-    
+
+
+def _label(sheet: Sheet, key: str) -> str:
+    return sheet.field(key).label
+
 
 def _check_devices(devices: list[Record], op: Record | None, report: Report) -> None:
     gift = op is not None and op.values.get("type_convention") == ConventionKind.GIFT.value
@@ -210,45 +213,46 @@ def _check_devices(devices: list[Record], op: Record | None, report: Report) -> 
         price, rate = r.values.get("unit_price_ht"), r.values.get("vat_rate")
         if price is not None and price <= 0:
             report.error(
-                f"Prix unitaire HT : {format_amount(price)} ; attendu : un montant strictement positif.",
+                f"{_label(DEVICES, 'unit_price_ht')} : {format_amount(price)} ; attendu : un montant "
+                "strictement positif.",
                 r.title, r.cell("unit_price_ht"),
             )
         if rate is not None and rate >= 1:
             report.error(
-                f"Taux de TVA : {describe(r.cells['vat_rate'].value)} ; attendu : un taux inférieur à 100 % "
-                "(ex. 20 %).",
+                f"{_label(DEVICES, 'vat_rate')} : {describe(r.cells['vat_rate'].value)} ; attendu : un "
+                "taux inférieur à 100 % (ex. 20 %).",
                 r.title, r.cell("vat_rate"),
             )
         if gift and price is not None and rate is not None and price > 0:
             ttc = price_ttc(price, rate)
             if ttc > GIFT_MAX_UNIT_VALUE:
                 report.error(
-                    f"Prix unitaire HT : valeur unitaire de {format_amount(ttc)} TTC, supérieure à "
+                    f"{_label(DEVICES, 'unit_price_ht')} : valeur unitaire de {format_amount(ttc)} TTC, supérieure à "
                     "300 € : un don n'est possible que pour un bien d'une valeur unitaire de "
                     "300 € au plus (décret n° 2022-791). Choisissez « mise à disposition » comme "
                     "type de convention, ou retirez ce matériel.",
                     r.title, r.cell("unit_price_ht"),
                 )
-        if r.values.get("category") == Category.SMARTPHONE.singular and "imei" in r.cells and not r.values.get("imei"):
-            if r.cells["imei"].is_empty:
-                report.warning(
-                    "IMEI : cellule vide pour un smartphone ; l'IMEI identifie le téléphone en cas "
-                    "de perte ou de vol.",
-                    r.title, r.cell("imei"),
-                )
+        imei = r.cells.get("imei")
+        if r.values.get("category") == Category.SMARTPHONE.singular and imei is not None and imei.is_empty:
+            report.warning(
+                f"{_label(DEVICES, 'imei')} : cellule vide pour un smartphone ; l'IMEI identifie le "
+                "téléphone en cas de perte ou de vol.",
+                r.title, imei.coordinate,
+            )
 
 
 def _check_invoices(invoices: list[Record], devices: list[Record], report: Report) -> None:
     ht_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
     ttc_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
-    complete: dict[str, bool] = defaultdict(lambda: True)
+    incomplete: set[str] = set()  # invoices with a device whose price or rate is invalid
     for d in devices:
         ref = d.values.get("invoice")
         if ref is None:
             continue
         price, rate = d.values.get("unit_price_ht"), d.values.get("vat_rate")
         if price is None or rate is None:
-            complete[_fold(ref)] = False
+            incomplete.add(_fold(ref))
             continue
         ht_by_invoice[_fold(ref)] += price
         ttc_by_invoice[_fold(ref)] += price_ttc(price, rate)
@@ -258,35 +262,37 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
             amount = r.values.get(key)
             if amount is not None and amount <= 0:
                 report.error(
-                    f"{r.sheet.field(key).label} : {format_amount(amount)} ; attendu : un montant "
+                    f"{_label(INVOICES, key)} : {format_amount(amount)} ; attendu : un montant "
                     "strictement positif.",
                     r.title, r.cell(key),
                 )
         if vat is not None and vat < 0:
+            report.error(f"{_label(INVOICES, 'vat')} : {format_amount(vat)} ; attendu : un montant "
+                         "positif ou nul.", r.title, r.cell("vat"))
+        balanced = None not in (ht, vat, ttc) and ht + vat == ttc
+        if None not in (ht, vat, ttc) and not balanced:
             report.error(
-                f"TVA : {format_amount(vat)} ; attendu : un montant positif ou nul.", r.title, r.cell("vat")
-            )
-        if None not in (ht, vat, ttc) and ht + vat != ttc:
-            report.error(
-                f"Montant TTC : {format_amount(ttc)}, mais HT + TVA = {format_amount(ht)} + "
-                f"{format_amount(vat)} = {format_amount(ht + vat)} ; corrigez l'un des trois montants.",
+                f"{_label(INVOICES, 'amount_ttc')} : {format_amount(ttc)}, mais HT + TVA = "
+                f"{format_amount(ht)} + {format_amount(vat)} = {format_amount(ht + vat)} ; corrigez "
+                "l'un des trois montants.",
                 r.title, r.cell("amount_ttc"),
             )
-        if ref is None or ht is None or not complete[_fold(ref)] or _fold(ref) not in ht_by_invoice:
+        key = _fold(ref) if ref is not None else None
+        if key is None or ht is None or key in incomplete or key not in ht_by_invoice:
             continue
-        devices_ht = ht_by_invoice[_fold(ref)]
+        devices_ht, devices_ttc = ht_by_invoice[key], ttc_by_invoice[key]
         if devices_ht != ht:
             report.error(
-                f"Montant HT : la facture « {ref} » indique {format_amount(ht)} HT, mais ses "
-                f"matériels (feuille « {DEVICES.title} ») totalisent {format_amount(devices_ht)} HT "
-                f"(écart de {format_amount(abs(ht - devices_ht))}). Corrigez les prix unitaires "
+                f"{_label(INVOICES, 'amount_ht')} : la facture « {ref} » indique {format_amount(ht)} HT, "
+                f"mais ses matériels (feuille « {DEVICES.title} ») totalisent {format_amount(devices_ht)} "
+                f"HT (écart de {format_amount(abs(ht - devices_ht))}). Corrigez les prix unitaires "
                 "ou le montant de la facture.",
                 r.title, r.cell("amount_ht"),
             )
-        elif ttc is not None and ttc_by_invoice[_fold(ref)] != ttc and None not in (vat,) and ht + vat == ttc:
+        elif balanced and devices_ttc != ttc:
             report.warning(
-                f"Montant TTC : la facture « {ref} » indique {format_amount(ttc)} TTC et ses "
-                f"matériels {format_amount(ttc_by_invoice[_fold(ref)])} TTC (arrondis de TVA ligne "
+                f"{_label(INVOICES, 'amount_ttc')} : la facture « {ref} » indique {format_amount(ttc)} "
+                f"TTC et ses matériels {format_amount(devices_ttc)} TTC (arrondis de TVA ligne "
                 "par ligne) ; les documents de la demande utilisent la facture, les conventions "
                 "les valeurs unitaires.",
                 r.title, r.cell("amount_ttc"),
@@ -320,21 +326,22 @@ def _check_funding(dotation: Dotation, op: Record, report: Report) -> None:
     funding = compute_funding(dotation.operation, dotation.invoices)
     o = dotation.operation
     if o.state_rate == 0:
-        report.error("Taux de l'État : 0 % ; attendu : un taux supérieur à 0 (ex. 80 %).",
-                     op.title, op.cell("taux_etat"))
+        report.error(f"{_label(OPERATION, 'taux_etat')} : 0 % ; attendu : un taux supérieur à 0 "
+                     "(ex. 80 %).", op.title, op.cell("taux_etat"))
     if o.duration_months < 1:
-        report.error("Durée de la convention (mois) : 0 ; attendu : un nombre de mois d'au moins 1 "
-                     "(ex. 36).", op.title, op.cell("duree_mois"))
+        report.error(f"{_label(OPERATION, 'duree_mois')} : {o.duration_months} ; attendu : un nombre "
+                     "de mois d'au moins 1 (ex. 36).", op.title, op.cell("duree_mois"))
     if o.cap is not None and o.cap <= 0:
-        report.error(f"Plafond de la subvention : {format_amount(o.cap)} ; attendu : un montant "
+        report.error(f"{_label(OPERATION, 'plafond')} : {format_amount(o.cap)} ; attendu : un montant "
                      "strictement positif, ou une cellule vide s'il n'y a pas de plafond.",
                      op.title, op.cell("plafond"))
+    advances = _label(OPERATION, "acomptes")
     if o.advances < 0:
-        report.error(f"Acomptes reçus : {format_amount(o.advances)} ; attendu : un montant positif ou nul.",
+        report.error(f"{advances} : {format_amount(o.advances)} ; attendu : un montant positif ou nul.",
                      op.title, op.cell("acomptes"))
     elif funding.claimed < 0:
         report.error(
-            f"Acomptes reçus : {format_amount(o.advances)}, plus que la part de l'État "
+            f"{advances} : {format_amount(o.advances)}, plus que la part de l'État "
             f"({format_amount(funding.state_share)}) ; vérifiez le montant des acomptes.",
             op.title, op.cell("acomptes"),
         )

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import io
 import itertools
-import logging
 import re
 import zipfile
 import zlib
-from xml.etree import ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +26,14 @@ from dotation_docs.exceptions import WorkbookOpenError
 from dotation_docs.report import Report
 from dotation_docs.schema import SHEETS, Layout, Sheet, normalize_label
 
-log = logging.getLogger(__name__)
-
 # How far down to look for the header row of a table sheet (a title row may come first).
 HEADER_SEARCH_ROWS = 10
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+# What openpyxl raises on a damaged file. SyntaxError covers the XML parsers' errors
+# (ElementTree's and lxml's both derive from it); ValueError a malformed cell value.
+_DAMAGED = (InvalidFileException, zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError,
+            ValueError, SyntaxError)
 # A row with no cell, or only cells without a value (formatting only): <row r="9" s="1"/>,
 # <row r="9"><c r="A9" s="2"/></row>. Spreadsheets write one per formatted row, up to
 # row 1,048,576; openpyxl would parse each of them.
@@ -82,7 +82,6 @@ class RawSheet:
     spec: Sheet
     title: str
     records: list[RawRecord] = field(default_factory=list)
-    columns: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -103,24 +102,25 @@ def read_workbook(path: Path) -> RawWorkbook:
     _check_openable(path)
     try:
         values = load_workbook(path, read_only=True, data_only=True)
-        formulas = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+    except _DAMAGED as err:
         raise WorkbookOpenError(
             f"Le fichier « {path} » n'a pas pu être lu comme un classeur Excel (.xlsx) : "
             "il est peut-être endommagé. Ouvrez-le dans Excel ou LibreOffice et "
             "enregistrez-le de nouveau au format .xlsx."
         ) from err
     try:
-        return _read_sheets(path, values, formulas)
-    # ValueError: openpyxl's reading of a malformed cell value.
-    except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as err:
+        formulas = load_workbook(path, read_only=True, data_only=False)
+        try:
+            return _read_sheets(path, values, formulas)
+        finally:
+            formulas.close()
+    except _DAMAGED as err:
         raise WorkbookOpenError(
             f"Le classeur « {path} » est endommagé (feuille illisible) : ouvrez-le dans Excel ou "
             "LibreOffice et enregistrez-le de nouveau au format .xlsx."
         ) from err
     finally:
         values.close()
-        formulas.close()
 
 
 def _read_sheets(path: Path, values: Any, formulas: Any) -> RawWorkbook:
@@ -230,9 +230,9 @@ def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawC
     with its formula."""
     _compact(values_ws)
     _compact(formulas_ws)
-    for value_row, formula_row in zip(values_ws.iter_rows(), formulas_ws.iter_rows()):
+    for value_row, formula_row in zip(values_ws.iter_rows(), formulas_ws.iter_rows(), strict=True):
         cells = []
-        for value_cell, formula_cell in zip(value_row, formula_row):
+        for value_cell, formula_cell in zip(value_row, formula_row, strict=True):
             if getattr(value_cell, "row", None) is None:  # openpyxl's filler for a gap
                 continue
             formula = formula_cell.value if formula_cell.data_type == "f" else None
@@ -301,7 +301,6 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
         return sheet
     best = scores.index(max(scores))
     columns = _map_header(spec, title, head[best][1], by_name, report)
-    sheet.columns = columns
     for row, cells in itertools.chain(head[best + 1:], rows):
         by_col = {c.column: c for c in cells}
         record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}

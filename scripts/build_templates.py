@@ -1422,6 +1422,17 @@ p, li { text-align: justify; }
 .contacts p { flex: 1; text-align: left; }"""
 
 
+# One-text press-release blocks, as HTML.
+HTML_BLOCKS = {
+    "title": "<h1>{}</h1>",
+    "dateline": '<p class="dateline">{}</p>',
+    "headline": "<h2>{}</h2>",
+    "lead": '<p class="chapo"><strong>{}</strong></p>',
+    "p": "<p>{}</p>",
+    "heading": "<h3>{}</h3>",
+}
+
+
 def build_press_html() -> str:
     """Return the HTML press release: the same blocks as the .docx, as plain Jinja2."""
     lines = [
@@ -1441,18 +1452,8 @@ def build_press_html() -> str:
         texts = [rich_html(t) for t in block.texts]
         if block.kind == "issuers":
             lines.append('<header class="emetteurs">' + "".join(f"<span>{t}</span>" for t in texts) + "</header>")
-        elif block.kind == "title":
-            lines.append(f"<h1>{texts[0]}</h1>")
-        elif block.kind == "dateline":
-            lines.append(f'<p class="dateline">{texts[0]}</p>')
-        elif block.kind == "headline":
-            lines.append(f"<h2>{texts[0]}</h2>")
-        elif block.kind == "lead":
-            lines.append(f'<p class="chapo"><strong>{texts[0]}</strong></p>')
-        elif block.kind == "p":
-            lines.append(f"<p>{texts[0]}</p>")
-        elif block.kind == "heading":
-            lines.append(f"<h3>{texts[0]}</h3>")
+        elif block.kind in HTML_BLOCKS:
+            lines.append(HTML_BLOCKS[block.kind].format(texts[0]))
         elif block.kind == "loop":
             lines += ["<ul>", f"{{% for {block.loop} %}}<li>{texts[0]}</li>", "{% endfor %}</ul>"]
         elif block.kind == "contacts":

@@ -32,7 +32,7 @@ ASSOCIATIONS = {b.identifier for b in SAMPLE_MODEL.associations}
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(IDS), min_size=len(SAMPLE_MODEL.devices), max_size=len(SAMPLE_MODEL.devices)))
 def test_every_device_is_in_exactly_one_record_and_one_convention_for_any_spread(owners) -> None:
-    devices = tuple(dataclasses.replace(d, beneficiary=o) for d, o in zip(SAMPLE_MODEL.devices, owners))
+    devices = tuple(dataclasses.replace(d, beneficiary=o) for d, o in zip(SAMPLE_MODEL.devices, owners, strict=True))
     dotation = dataclasses.replace(SAMPLE_MODEL, devices=devices)
     docs = plan_batch(dotation, batch_funding(dotation))
     in_records = Counter(m["numero_serie"] for d in docs if d.type is DocumentType.HANDOVER for m in d.context["materiels"])

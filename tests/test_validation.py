@@ -452,3 +452,12 @@ def test_convention_of_zero_months(make_workbook) -> None:
     assert error.endswith(
         " : Durée de la convention (mois) : 0 ; attendu : un nombre de mois d'au moins 1 (ex. 36)."
     )
+
+
+def test_workbook_with_garbage_xml_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "illisible.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("[Content_Types].xml", "pas du XML")
+        z.writestr("xl/workbook.xml", "<<< pas du XML")
+    with pytest.raises(WorkbookOpenError, match=r"n'a pas pu être lu comme un classeur Excel"):
+        read_workbook(path)
