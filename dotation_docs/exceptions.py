@@ -45,3 +45,38 @@ class TemplateError(DotationError):
 class OutputError(DotationError):
     """Raised when the output folder cannot be written; the previous batch is left as
     it was."""
+
+
+# errno → French sentence, for every OS error a user can meet while reading the workbook,
+# the templates or writing the output folder (Python's own strerror is English).
+_OS_ERRORS = {
+    "EACCES": "accès refusé (droits insuffisants)",
+    "EPERM": "opération non permise (droits insuffisants)",
+    "ENOENT": "fichier ou dossier introuvable",
+    "EEXIST": "un fichier ou dossier de ce nom existe déjà",
+    "ENOTDIR": "un élément du chemin est un fichier, pas un dossier",
+    "EISDIR": "c'est un dossier, pas un fichier",
+    "ENOSPC": "plus d'espace libre sur le disque",
+    "EDQUOT": "quota de disque dépassé",
+    "EROFS": "le disque est en lecture seule",
+    "ENOTEMPTY": "le dossier n'est pas vide",
+    "ENAMETOOLONG": "nom de fichier trop long",
+    "EMFILE": "trop de fichiers ouverts",
+    "ENFILE": "trop de fichiers ouverts sur le système",
+    "EBUSY": "fichier ou dossier occupé par un autre programme",
+    "ETXTBSY": "fichier occupé par un autre programme",
+    "EIO": "erreur d'entrée-sortie du disque",
+    "EXDEV": "déplacement impossible d'un disque à un autre",
+    "ELOOP": "trop de liens symboliques dans le chemin",
+    "EFBIG": "fichier trop volumineux",
+    "EINVAL": "nom ou opération invalide",
+}
+
+
+def describe_os_error(err: OSError) -> str:
+    """Return a French sentence (no final period) for ``err``: its errno's meaning, never
+    Python's English ``strerror``. Raises nothing."""
+    import errno as _errno
+
+    name = _errno.errorcode.get(err.errno or -1, "")
+    return _OS_ERRORS.get(name, f"erreur du système ({name or 'inconnue'})")
