@@ -7,6 +7,7 @@ with status 1. Any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 from typing import IO, Any
 
 import click
@@ -76,7 +77,5 @@ _OS_ERRORS = {
 def describe_os_error(err: OSError) -> str:
     """Return a French sentence (no final period) for ``err``: its errno's meaning, never
     Python's English ``strerror``. Raises nothing."""
-    import errno as _errno
-
-    name = _errno.errorcode.get(err.errno or -1, "")
+    name = errno.errorcode.get(err.errno or -1, "")
     return _OS_ERRORS.get(name, f"erreur du système ({name or 'inconnue'})")
