@@ -29,9 +29,10 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from docx.text.paragraph import Paragraph
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
+TEXTS_DIR = TEMPLATES_DIR / "textes"
 
 # --- page and type -------------------------------------------------------------------------
 
@@ -402,8 +404,6 @@ class Builder:
         _setup_bullets(self.document)
         _setup_settings(self.document)
         _setup_page(self.document.sections[0])
-        self._articles: list[str] = []
-        self._next_article = 0
         props = self.document.core_properties
         props.title = title  # plain text: the tool sets the real title after rendering
         props.subject = subject
@@ -467,37 +467,8 @@ class Builder:
         """Add a paragraph holding only ``{%p statement %}`` (docxtpl removes the paragraph)."""
         self.p("{%p " + statement + " %}", style="Balise", align=None)
 
-    def title_block(self, title: str, *subtitles: str) -> None:
-        self.p(title, style="Title", align="center")
-        for subtitle in subtitles:
-            self.p(subtitle, style="Subtitle", align="center")
-
     def heading(self, text: str, level: int = 1, align: str | None = None) -> Paragraph:
         return self.p(text, style=f"Heading {level}", align=align)
-
-    def set_articles(self, keys: Sequence[str]) -> None:
-        """Declare the order of the articles; ``[[key]]`` in texts becomes the article number."""
-        self._articles = list(keys)
-        self._next_article = 0
-
-    def article(self, key: str, title: str) -> None:
-        number = self._articles.index(key) + 1
-        if number != self._next_article + 1:
-            raise ValueError(f"article {key!r} written out of order")
-        self._next_article = number
-        self.heading(f"Article{NBSP}{number} – {title}", level=2)
-
-    def ref(self, text: str) -> str:
-        """Return ``text`` with every ``[[key]]`` replaced by that article's number."""
-        return re.sub(r"\[\[(\w+)\]\]", lambda m: str(self._articles.index(m.group(1)) + 1), text)
-
-    def text(self, text: str, **kwargs) -> Paragraph:
-        """Add a justified body paragraph (article references resolved)."""
-        return self.p(self.ref(text), **kwargs)
-
-    def bullets(self, items: Iterable[str], **kwargs) -> None:
-        for item in items:
-            self.p(self.ref(item), style="List Bullet", **kwargs)
 
     def dotted_lines(self, count: int, width=PORTRAIT_WIDTH) -> None:
         """Add ``count`` dotted lines to write on by hand, kept together with what follows."""
@@ -506,10 +477,6 @@ class Builder:
             paragraph.paragraph_format.tab_stops.add_tab_stop(
                 Emu(width), WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS
             )
-
-    def fait_a(self, text: str) -> None:
-        """The « Fait à … » line: kept on the page of the signatures that follow."""
-        self.p(text, align="left", keep_next=True, before=10, after=8)
 
     # tables
 
@@ -738,367 +705,272 @@ def normalize_zip(path: Path) -> None:
             target.writestr(info, data)
 
 
-# --- conventions ---------------------------------------------------------------------------
+# --- the text files ------------------------------------------------------------------------
 
 LOAN, GIFT = "mise à disposition", "don"
+# « ::: mise-à-disposition » and « ::: don » fence the text of one kind of convention.
+VARIANTS = {"mise-à-disposition": LOAN, "don": GIFT}
+
+FENCE_RE = re.compile(r"^:::\s*(\S*)\s*$")
+CONTROL_RE = re.compile(r"^\{%p\s+(.*?)\s*%\}$")
+BLOCK_RE = re.compile(r"^\[\[([\w-]+)(?:\s+(\S+))?\]\]$")
+HEADING_RE = re.compile(r"^(#{1,3}) +(.*)$")
+ATTRS_RE = re.compile(r"\s*\{:([^{}]*)\}$")
+REF_RE = re.compile(r"\[\[([\w-]+)\]\]")
+ARTICLE_RE = re.compile(r"^Article \[\[([\w-]+)\]\] – ")
+
+HEADING_KINDS = {1: "title", 2: "heading1", 3: "heading2"}
+# What each kind of element is in Word, before the {: …} attributes of the text.
+KIND_FORMAT: dict[str, dict] = {
+    "title": dict(style="Title", align="center"),
+    "subtitle": dict(style="Subtitle", align="center"),
+    "heading1": dict(style="Heading 1", align=None),
+    "heading2": dict(style="Heading 2", align=None),
+    "paragraph": {},
+    "bullet": dict(style="List Bullet"),
+}
+# {: …} words: flags, and name=number settings (points or centimetres, « , » or « . »).
+ATTR_FLAGS = {
+    "gauche": ("align", "left"),
+    "centré": ("align", "center"),
+    "droite": ("align", "right"),
+    "justifié": ("align", "justify"),
+    "gras": ("bold", True),
+    "italique": ("italic", True),
+    "lié": ("keep_next", True),
+    "entier": ("keep_together", True),
+    # press release only: which block of the release a paragraph is
+    "lieu-et-date": ("role", "dateline"),
+    "chapeau": ("role", "lead"),
+}
+ATTR_VALUES = {
+    "avant": "before",  # points
+    "après": "after",  # points
+    "retrait": "indent",  # cm
+    "alinéa": "first_line",  # cm
+    "taille": "size",  # points
+    "tabulation": "tab",  # cm
+}
 
 
-def convention_header(doc: Builder, kind: str) -> None:
-    title = (
-        "CONVENTION DE MISE À DISPOSITION DE MATÉRIEL INFORMATIQUE"
-        if kind == LOAN
-        else "CONVENTION DE DON DE MATÉRIEL INFORMATIQUE"
-    )
-    doc.title_block(title, "n° {{ beneficiaire.numero_convention }}")
-    doc.p("__{{ operation.titre }}__", align="center", after=14)
+class TextError(Exception):
+    """A text file of ``templates/textes/`` that the script cannot build from (French message)."""
 
 
-def convention_visas(doc: Builder, kind: str) -> None:
-    visas = ["Vu le code général des collectivités territoriales ;"]
-    if kind == GIFT:
-        visas += [
-            "Vu le code général de la propriété des personnes publiques, notamment le 3° de son "
-            "article L. 3212-2 et ses articles L. 3212-3 et D. 3212-3 ;",
-            "Vu le décret n° 2022-791 du 6 mai 2022 relatif à la fixation du seuil de valeur des "
-            "biens mobiliers réformés des administrations et cédés gratuitement ;",
-        ]
-    visas += [
-        "Vu la délibération {{ operation.deliberation_reference }} du "
-        "{{ operation.deliberation_date | date }} autorisant la signature de la présente convention ;",
-        "Vu la décision de financement de l'État du {{ operation.decision_date | date }} "
-        "(réf. : {{ operation.decision_reference }}) ;",
-        "Vu le dispositif « {{ operation.programme }} ».",
-    ]
-    for visa in visas:
-        doc.text(visa, after=3)
+@dataclass(frozen=True)
+class Element:
+    """One paragraph-level piece of a text file, in the order of the document."""
+
+    kind: str  # title, subtitle, heading1, heading2, paragraph, bullet, control, block
+    text: str  # the words; the statement of a control; the name of a block
+    where: str  # « textes/x.md, ligne n », for error messages
+    attrs: dict = field(default_factory=dict)
+    arg: str | None = None  # a block's argument: [[espace 6]]
 
 
-def convention_parties(doc: Builder) -> None:
-    doc.heading("ENTRE LES SOUSSIGNÉS")
-    doc.p("**{{ collectivite.nom }}**", keep_next=True, after=2)
-    details = dict(indent=0.6, after=1, align="left", keep_next=True)
-    doc.p("SIRET : {{ collectivite.siret | siret }}", **details)
-    doc.p("Siège : {{ collectivite.adresse }}", **details)
-    doc.p(
-        "Représentant : {{ collectivite.representant }}, {{ collectivite.representant_qualite }}, "
-        "dûment habilité{% if collectivite.representant_civilite == 'Madame' %}e{% endif %} par la "
-        "délibération {{ operation.deliberation_reference }} du {{ operation.deliberation_date | date }}",
-        **details,
-    )
-    doc.p("ci-après « **la Collectivité** »,", before=4, after=2)
-    doc.p("d'une part,", align="right", after=8)
-    doc.p("**ET**", keep_next=True, after=8)
-    doc.p(
-        "**L'association « {{ beneficiaire.nom }} »**, association régie par la loi du "
-        "1er juillet 1901",
-        keep_next=True,
-        after=2,
-    )
-    doc.tag("if beneficiaire.rna")
-    doc.p("RNA : {{ beneficiaire.rna }}", **details)
-    doc.tag("endif")
-    doc.tag("if beneficiaire.siret")
-    doc.p("SIRET : {{ beneficiaire.siret | siret }}", **details)
-    doc.tag("endif")
-    doc.p(
-        "Siège : {{ beneficiaire.adresse }}, {{ beneficiaire.code_postal }} {{ beneficiaire.ville }}",
-        **details,
-    )
-    doc.p(
-        "Représentant : {{ beneficiaire.civilite }} {{ beneficiaire.representant }}, "
-        "{{ beneficiaire.qualite }}",
-        **details,
-    )
-    doc.p("ci-après « **le Bénéficiaire** »,", before=4, after=2)
-    doc.p("d'autre part.", align="right", after=8)
+def _parse_attrs(words: str, where: str) -> dict:
+    attrs: dict = {}
+    for word in words.split():
+        name, _, value = word.partition("=")
+        if word in ATTR_FLAGS:
+            key, flag = ATTR_FLAGS[word]
+            attrs[key] = flag
+        elif value and name in ATTR_VALUES:
+            try:
+                attrs[ATTR_VALUES[name]] = float(value.replace(",", "."))
+            except ValueError:
+                raise TextError(f"{where} : « {word} » : un nombre est attendu après « {name}= ».") from None
+        else:
+            known = ", ".join([*ATTR_FLAGS, *(f"{v}=…" for v in ATTR_VALUES)])
+            raise TextError(f"{where} : mise en page « {word} » inconnue dans {{: …}} ; possibles : {known}.")
+    return attrs
 
 
-FINANCEMENT = (
-    "Cette acquisition est financée par l'État à hauteur de {{ totaux.taux_etat | pourcentage }} "
-    "du montant {{ totaux.assiette }} de la dépense ({{ totaux.eligible | montant }})"
-    "{% if totaux.est_plafonne %}, dans la limite d'un plafond de {{ totaux.plafond | montant }}"
-    "{% endif %}, soit {{ totaux.part_etat | montant }} ; le solde, soit "
-    "{{ totaux.part_collectivite | montant }}, reste à la charge de {{ collectivite.nom }}."
-)
+def parse_text(text: str, name: str, variant: str | None = None) -> list[Element]:
+    """Return the elements of the text file ``name`` (its content is ``text``), keeping the
+    ``::: …`` fenced parts of ``variant`` only. Raise :class:`TextError` on a broken fence
+    or an unknown ``{: …}`` word."""
+    elements: list[Element] = []
+    pending: list[str] = []  # lines of the paragraph or bullet being read
+    pending_kind, pending_where = "paragraph", ""
+    fence: tuple[str, str] | None = None  # (label, where) of the open fence
+    last_title_line = -2
+
+    def flush() -> None:
+        nonlocal pending
+        if not pending:
+            return
+        joined = " ".join(pending)
+        attrs = {}
+        match = ATTRS_RE.search(joined)
+        if match:
+            attrs = _parse_attrs(match.group(1), pending_where)
+            joined = joined[: match.start()]
+        if "{:" in joined:
+            raise TextError(f"{pending_where} : « {{: … }} » se place à la fin du paragraphe, une seule fois.")
+        kind = pending_kind
+        if kind.startswith("heading:"):
+            kind = kind.removeprefix("heading:")
+        elements.append(Element(kind, joined.replace("\\t", "\t"), pending_where, attrs))
+        pending = []
+
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        where = f"textes/{name}, ligne {number}"
+        if line.startswith("%%"):
+            continue
+        fence_match = FENCE_RE.match(line)
+        if fence_match:
+            flush()
+            label = fence_match.group(1)
+            if not label:
+                if fence is None:
+                    raise TextError(f"{where} : « ::: » ferme une partie qui n'a pas été ouverte.")
+                fence = None
+            elif fence is not None:
+                raise TextError(f"{where} : « ::: {label} » ouvre une partie dans la partie ouverte {fence[1]}.")
+            elif variant is None:
+                raise TextError(f"{where} : « ::: {label} » : ce document n'a pas de variantes.")
+            elif label not in VARIANTS:
+                raise TextError(f"{where} : variante « {label} » inconnue ; possibles : {', '.join(VARIANTS)}.")
+            else:
+                fence = (label, where)
+            continue
+        if fence is not None and VARIANTS[fence[0]] != variant:
+            continue
+        if not line:
+            flush()
+            continue
+        control, block, heading = CONTROL_RE.match(line), BLOCK_RE.match(line), HEADING_RE.match(line)
+        if control:
+            flush()
+            elements.append(Element("control", control.group(1), where))
+        elif block:
+            flush()
+            elements.append(Element("block", block.group(1), where, arg=block.group(2)))
+        elif heading:
+            flush()
+            level = len(heading.group(1))
+            kind = HEADING_KINDS[level]
+            if level == 1:  # two « # » lines in a row: a title and its subtitle
+                kind = "subtitle" if last_title_line == number - 1 else "title"
+                last_title_line = number
+            pending, pending_kind, pending_where = [heading.group(2)], f"heading:{kind}", where
+            flush()
+        elif line.startswith("- "):
+            flush()
+            pending, pending_kind, pending_where = [line[2:].strip()], "bullet", where
+        elif pending:
+            pending.append(line)
+        else:
+            pending, pending_kind, pending_where = [line], "paragraph", where
+    flush()
+    if fence is not None:
+        raise TextError(f"{fence[1]} : « ::: {fence[0]} » n'est jamais refermé par « ::: ».")
+    return elements
 
 
-def convention_preamble(doc: Builder, kind: str) -> None:
-    doc.heading("PRÉAMBULE")
-    doc.text(
-        "Dans le cadre du dispositif « {{ operation.programme }} », {{ collectivite.nom }} a "
-        "acquis du matériel "
-        "informatique reconditionné destiné à équiper les acteurs de la médiation numérique qui "
-        "interviennent dans les quartiers prioritaires de la politique de la ville (QPV)."
-    )
-    doc.text(FINANCEMENT)
-    doc.text(
-        "L'association « {{ beneficiaire.nom }} » conduit des actions de médiation numérique au "
-        "bénéfice des habitants du quartier prioritaire {{ beneficiaire.qpv_nom }} "
-        "({{ beneficiaire.qpv_code }})."
-    )
-    if kind == LOAN:
-        doc.text(
-            "C'est dans ce cadre que la Collectivité met gratuitement une partie de ce matériel "
-            "à la disposition du Bénéficiaire."
-        )
-    else:
-        doc.text(
-            "C'est dans ce cadre que la Collectivité cède gratuitement au Bénéficiaire une partie "
-            "de ce matériel, dont elle n'a pas l'emploi pour ses propres services, dans les "
-            "conditions prévues au 3° de l'article L. 3212-2 et à l'article L. 3212-3 du code "
-            "général de la propriété des personnes publiques."
-        )
-    doc.p("**IL A ÉTÉ CONVENU CE QUI SUIT :**", align="center", keep_next=True, before=10, after=4)
+def number_articles(elements: Sequence[Element]) -> list[Element]:
+    """Return ``elements`` with the articles numbered in order: « ### Article [[id]] – Titre »
+    becomes « Article 3 – Titre » and every ``[[id]]`` in a text the number of that article.
+    Raise :class:`TextError` for a reference to an article that does not exist."""
+    numbers: dict[str, int] = {}
+    for element in elements:
+        match = ARTICLE_RE.match(element.text) if element.kind == "heading2" else None
+        if match:
+            if match.group(1) in numbers:
+                raise TextError(f"{element.where} : deux articles portent le repère [[{match.group(1)}]].")
+            numbers[match.group(1)] = len(numbers) + 1
+
+    def resolve(element: Element) -> Element:
+        text = element.text
+        match = ARTICLE_RE.match(text) if element.kind == "heading2" else None
+        if match:
+            text = f"Article{NBSP}{numbers[match.group(1)]} – " + text[match.end():]
+
+        def number(ref: re.Match) -> str:
+            if ref.group(1) not in numbers:
+                known = ", ".join(f"[[{key}]]" for key in numbers) or "aucun"
+                raise TextError(
+                    f"{element.where} : renvoi [[{ref.group(1)}]] : aucun article ne porte ce repère "
+                    f"(un article s'écrit « ### Article [[repère]] – Titre » ; repères : {known})."
+                )
+            return str(numbers[ref.group(1)])
+
+        parts = TAG_RE.split(text)
+        for i in range(0, len(parts), 2):  # references outside Jinja tags only
+            parts[i] = REF_RE.sub(number, parts[i])
+        return Element(element.kind, "".join(parts), element.where, element.attrs, element.arg)
+
+    return [element if element.kind in ("control", "block") else resolve(element) for element in elements]
 
 
-def convention_articles(doc: Builder, kind: str) -> None:
-    loan = kind == LOAN
-    verb = "mis à disposition" if loan else "cédé"
-    if loan:
-        doc.set_articles([
-            "objet", "designation", "usage", "duree", "gratuite", "obligations",
-            "assurance", "controle", "restitution", "resiliation", "litiges",
-        ])
-    else:
-        doc.set_articles([
-            "objet", "designation", "usage", "propriete", "gratuite", "obligations",
-            "assurance", "controle", "resiliation", "litiges",
-        ])
+def read_texts(texts: Path, names: Sequence[str], variant: str | None = None) -> list[Element]:
+    """Return the elements of the text files ``names`` of the folder ``texts``, in order,
+    articles numbered (see :func:`parse_text` and :func:`number_articles`)."""
+    elements: list[Element] = []
+    for name in names:
+        path = texts / name
+        try:
+            content = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TextError(f"{path} : fichier de texte introuvable (il faut {', '.join(names)}).") from None
+        except UnicodeDecodeError:
+            raise TextError(f"{path} : le fichier n'est pas enregistré en UTF-8.") from None
+        elements += parse_text(content, name, variant)
+    return number_articles(elements)
 
-    doc.article("objet", "Objet")
-    if loan:
-        doc.text(
-            "La présente convention a pour objet de définir les conditions dans lesquelles la "
-            "Collectivité met gratuitement à la disposition du Bénéficiaire du matériel "
-            "informatique reconditionné, pour ses actions de médiation numérique au bénéfice des "
-            "habitants des quartiers prioritaires de la politique de la ville."
-        )
-        doc.text("La Collectivité demeure propriétaire du matériel pendant toute la durée de la convention.")
-    else:
-        doc.text(
-            "La présente convention a pour objet de définir les conditions dans lesquelles la "
-            "Collectivité cède gratuitement au Bénéficiaire du matériel informatique "
-            "reconditionné, ainsi que les engagements que le Bénéficiaire prend en contrepartie, "
-            "pour ses actions de médiation numérique au bénéfice des habitants des quartiers "
-            "prioritaires de la politique de la ville."
-        )
-        doc.text(
-            "Le Bénéficiaire déclare remplir les conditions prévues au 3° de l'article L. 3212-2 "
-            "du code général de la propriété des personnes publiques pour bénéficier de cette cession."
-        )
 
-    doc.article("designation", "Désignation du matériel")
-    doc.text(
-        f"Le matériel {verb} comprend {{{{ totaux_beneficiaire.quantites }}}}, soit "
-        f"{{{{ totaux_beneficiaire.nombre | {EQUIPEMENTS} }}}}. Chaque équipement est désigné "
-        "(catégorie, marque et modèle, numéro de série, IMEI le cas échéant, numéro d'inventaire, "
-        "accessoires et valeur) dans l'inventaire figurant en annexe 1, qui fait partie intégrante "
-        "de la présente convention."
-    )
-    doc.text(
-        f"La valeur totale du matériel {verb} s'élève à **{{{{ totaux_beneficiaire.ttc | montant }}}} TTC** "
-        "({{ totaux_beneficiaire.ht | montant }} HT)."
-    )
-    if not loan:
-        doc.text(
-            "La valeur unitaire de chaque équipement n'excède pas le seuil de 300 € fixé par "
-            "l'article D. 3212-3 du code général de la propriété des personnes publiques."
-        )
-    doc.text(
-        "Le matériel est remis au Bénéficiaire le {{ operation.date_remise | date }} ; la remise "
-        "est constatée par un procès-verbal signé des deux parties."
-    )
-
-    doc.article("usage", "Affectation et usage")
-    doc.text(
-        "Le matériel est affecté exclusivement aux actions de médiation numérique conduites par le "
-        "Bénéficiaire au profit des habitants du quartier prioritaire {{ beneficiaire.qpv_nom }} "
-        "({{ beneficiaire.qpv_code }}) et, plus largement, des quartiers prioritaires de la "
-        "politique de la ville : accès aux services en ligne et aux droits, apprentissage des "
-        "usages numériques, accompagnement des démarches."
-    )
-    doc.text(
-        "Il est utilisé au lieu suivant : {{ beneficiaire.lieu_utilisation }}. Tout changement de "
-        "lieu d'utilisation est porté au préalable, par écrit, à la connaissance de la Collectivité."
-    )
-    doc.text(
-        "L'accès au matériel et l'accompagnement proposé sont gratuits pour le public. Le matériel "
-        "ne peut être utilisé ni à des fins commerciales, ni à des fins personnelles par les "
-        "membres, salariés ou bénévoles du Bénéficiaire."
-    )
-    if not loan:
-        doc.text(
-            "Le Bénéficiaire s'engage à réemployer le matériel pour ces actions aussi longtemps "
-            "qu'il est en état de fonctionner."
+def write_elements(doc: Builder, elements: Sequence[Element], blocks: dict[str, Callable[[], object]]) -> None:
+    """Add ``elements`` to ``doc``; each ``[[name]]`` line calls ``blocks[name]`` (every one of
+    them exactly once); ``[[espace n]]`` adds ``n`` points of space. Raise :class:`TextError`
+    for an unknown, repeated or missing block, or a press-release mark outside the release."""
+    used: dict[str, str] = {}
+    for element in elements:
+        if element.kind == "control":
+            doc.tag(element.text)
+        elif element.kind == "block":
+            name = element.text
+            if name == "espace":
+                try:
+                    doc.spacer(float(element.arg.replace(",", ".")) if element.arg else 4)
+                except ValueError:
+                    raise TextError(f"{element.where} : [[espace {element.arg}]] : un nombre de points est attendu.") from None
+                continue
+            if name not in blocks:
+                known = ", ".join(f"[[{key}]]" for key in [*blocks, "espace"])
+                raise TextError(f"{element.where} : bloc [[{name}]] inconnu ; blocs de ce document : {known}.")
+            if name in used:
+                raise TextError(f"{element.where} : le bloc [[{name}]] figure déjà {used[name]}.")
+            if element.arg is not None:
+                raise TextError(f"{element.where} : le bloc [[{name}]] ne prend pas d'argument.")
+            used[name] = element.where.replace("ligne", "à la ligne")
+            blocks[name]()
+        else:
+            attrs = dict(element.attrs)
+            if "role" in attrs:
+                raise TextError(f"{element.where} : « lieu-et-date » et « chapeau » sont réservés au communiqué.")
+            tab = attrs.pop("tab", None)
+            if "size" in attrs:
+                attrs["size"] = Pt(attrs["size"])
+            paragraph = doc.p(element.text, **{**KIND_FORMAT[element.kind], **attrs})
+            if tab is not None:
+                paragraph.paragraph_format.tab_stops.add_tab_stop(Cm(tab))
+    missing = [name for name in blocks if name not in used]
+    if missing:
+        first = elements[0].where.split(",")[0] if elements else "le texte"
+        raise TextError(
+            f"{first} : il manque " + ", ".join(f"[[{name}]]" for name in missing)
+            + " (une ligne à elle seule, là où le tableau ou les signatures doivent figurer)."
         )
 
-    if loan:
-        doc.article("duree", "Durée")
-        doc.text(
-            "La présente convention est conclue pour une durée de {{ operation.duree_mois }} mois "
-            "à compter de la remise du matériel, le {{ operation.date_remise | date }}. Elle peut "
-            "être prolongée par avenant."
-        )
-    else:
-        doc.article("propriete", "Transfert de propriété et durée des engagements")
-        doc.text(
-            "La propriété du matériel est transférée au Bénéficiaire à la date de sa remise, le "
-            "{{ operation.date_remise | date }}, constatée par le procès-verbal de remise. La garde "
-            "du matériel et les risques lui sont transférés à la même date."
-        )
-        doc.text(
-            "Les engagements pris par le Bénéficiaire aux articles [[usage]] et [[obligations]] "
-            "valent pour une durée de {{ operation.duree_mois }} mois à compter de cette date."
-        )
 
-    doc.article("gratuite", "Gratuité")
-    if loan:
-        doc.text(
-            "La mise à disposition est consentie à titre gratuit : le Bénéficiaire ne verse aucune "
-            "redevance à la Collectivité."
-        )
-        doc.text(
-            "La valeur du matériel mis à disposition, qui sert notamment de référence pour "
-            "l'assurance et en cas de perte, s'élève à {{ totaux_beneficiaire.ttc | montant }} TTC."
-        )
-    else:
-        doc.text(
-            "La cession est consentie à titre gratuit : le Bénéficiaire ne verse aucune contrepartie "
-            "financière à la Collectivité."
-        )
-        doc.text("La valeur du matériel cédé s'élève à {{ totaux_beneficiaire.ttc | montant }} TTC.")
+# --- conventions ---------------------------------------------------------------------------
 
-    doc.article("obligations", "Obligations du bénéficiaire")
-    doc.text("Le Bénéficiaire s'engage à :", keep_next=True, after=3)
-    care = "utiliser le matériel conformément à l'article [[usage]], avec soin et prudence, et en assurer l'entretien courant ;"
-    if loan:
-        transfer = (
-            "ne pas prêter, louer, revendre ni céder le matériel, même à titre gratuit, et ne pas "
-            "le mettre à la disposition de tiers en dehors des actions mentionnées à l'article [[usage]] ;"
-        )
-        labels = "conserver les étiquettes d'inventaire apposées sur le matériel, sans les retirer ni les altérer ;"
-    else:
-        transfer = (
-            "ne pas prêter ni louer le matériel, et ne pas le revendre, sauf, dans les conditions "
-            "prévues au 3° de l'article L. 3212-2 du code général de la propriété des personnes "
-            "publiques, à des personnes en situation de précarité ou à des associations œuvrant en "
-            "leur faveur, à un prix solidaire n'excédant pas les seuils fixés par décret ;"
-        )
-        labels = (
-            "conserver les étiquettes d'inventaire apposées sur le matériel pendant la durée de ses "
-            "engagements ;"
-        )
-    items = [
-        care,
-        transfer,
-        labels,
-        "effacer, entre deux usagers, les données personnelles, comptes et fichiers des usagers, "
-        "conformément au règlement (UE) 2016/679 du 27 avril 2016 (RGPD) et à la loi n° 78-17 du "
-        "6 janvier 1978 relative à l'informatique, aux fichiers et aux libertés ;",
-        "signaler sans délai à la Collectivité toute panne ou détérioration du matériel ;",
-        "déclarer à la Collectivité toute perte ou tout vol dans un délai de 48 heures, en "
-        "joignant une copie du dépôt de plainte ;",
-        "adresser chaque année à la Collectivité un bilan d'activité indiquant notamment le nombre "
-        "de personnes accompagnées, les actions conduites et l'état du matériel ;",
-    ]
-    if loan:
-        items.append(
-            "mentionner dans toute communication relative aux actions conduites avec ce matériel "
-            "qu'elles le sont « avec le soutien de l'État et de {{ collectivite.nom }} »."
-        )
-    else:
-        items += [
-            "mentionner dans toute communication relative aux actions conduites avec ce matériel "
-            "qu'elles le sont « avec le soutien de l'État et de {{ collectivite.nom }} » ;",
-            "confier le matériel hors d'usage à une filière agréée de collecte et de traitement des "
-            "déchets d'équipements électriques et électroniques.",
-        ]
-    doc.bullets(items)
-
-    doc.article("assurance", "Assurance")
-    if loan:
-        doc.text(
-            "Le Bénéficiaire assure le matériel contre les risques de vol, de perte, de détérioration "
-            "et de destruction, pour la valeur indiquée à l'article [[gratuite]], et souscrit une "
-            "assurance de responsabilité civile couvrant son utilisation. Il transmet une attestation "
-            "d'assurance à la Collectivité à la signature de la présente convention, puis chaque année."
-        )
-        doc.text(
-            "En cas de perte, de vol ou de destruction, le Bénéficiaire reverse à la Collectivité "
-            "l'indemnité perçue de son assureur."
-        )
-    else:
-        doc.text(
-            "À compter de la remise, le Bénéficiaire, devenu propriétaire du matériel, en assume la "
-            "garde et les risques. Il souscrit une assurance de responsabilité civile couvrant son "
-            "activité et l'utilisation du matériel par le public, et en justifie à la demande de la "
-            "Collectivité."
-        )
-
-    doc.article("controle", "Contrôle")
-    doc.text(
-        "La Collectivité et les services de l'État peuvent, pendant toute la durée de la "
-        "convention et après en avoir informé le Bénéficiaire, vérifier sur place la présence, "
-        "l'état et l'usage du matériel ainsi que le respect de la présente convention. Le "
-        "Bénéficiaire leur communique tout document utile à ce contrôle, notamment ses bilans "
-        "d'activité."
-    )
-
-    if loan:
-        doc.article("restitution", "Restitution du matériel")
-        doc.text("Le Bénéficiaire restitue le matériel à la Collectivité :", keep_next=True, after=3)
-        doc.bullets([
-            "au terme de la convention, sauf prolongation par avenant ;",
-            "en cas de résiliation, dans les conditions de l'article [[resiliation]] ;",
-            "en cas de dissolution ou de cessation d'activité du Bénéficiaire.",
-        ])
-        doc.text(
-            "Le matériel est restitué avec ses accessoires, dans l'état où il se trouve compte tenu "
-            "de l'usure normale, après effacement de toutes les données des usagers. La restitution "
-            "est constatée par un procès-verbal de restitution signé des deux parties."
-        )
-        doc.article("resiliation", "Résiliation")
-        doc.text(
-            "En cas de manquement du Bénéficiaire à l'une de ses obligations, la Collectivité peut "
-            "résilier la présente convention à l'expiration d'un délai d'un mois suivant l'envoi "
-            "d'une mise en demeure par lettre recommandée avec accusé de réception restée sans effet."
-        )
-        doc.text(
-            "Le Bénéficiaire peut résilier la convention à tout moment, par lettre recommandée avec "
-            "accusé de réception, moyennant un préavis d'un mois."
-        )
-    else:
-        doc.article("resiliation", "Résiliation")
-        doc.text(
-            "En cas de manquement du Bénéficiaire à l'une de ses obligations, notamment en cas "
-            "d'usage du matériel étranger à la médiation numérique ou de revente en dehors des "
-            "conditions prévues à l'article [[obligations]], la Collectivité peut, après une mise en "
-            "demeure adressée par lettre recommandée avec accusé de réception et restée sans effet "
-            "pendant un mois, résilier la présente convention et exiger la restitution du matériel "
-            "que le Bénéficiaire détient encore."
-        )
-        doc.text(
-            "En cas de dissolution du Bénéficiaire avant le terme de ses engagements, le matériel "
-            "qu'il détient encore est restitué à la Collectivité ; la restitution est constatée par "
-            "un procès-verbal signé des deux parties."
-        )
-
-    doc.article("litiges", "Litiges")
-    # The last article goes with the signatures: they never stand alone on a page.
-    doc.text(
-        "Les parties s'efforcent de régler à l'amiable tout différend relatif à l'interprétation "
-        "ou à l'exécution de la présente convention. À défaut d'accord, le litige est porté devant "
-        "le {{ operation.tribunal }}.",
-        keep_next=True,
-        keep_together=True,
-    )
+CONVENTION_TEXTS = ("convention-preambule.md", "convention-articles.md", "convention-annexe.md")
 
 
 def convention_signatures(doc: Builder) -> None:
-    doc.fait_a(
-        "Fait à {{ operation.lieu_signature }}, le {{ operation.date_remise | date }}, en deux "
-        "exemplaires originaux."
-    )
     doc.signatures(
         [
             "Pour la Collectivité,",
@@ -1127,15 +999,7 @@ INVENTORY_COLUMNS = [
 assert abs(sum(c.width for c in INVENTORY_COLUMNS) - LANDSCAPE_WIDTH / Cm(1)) < 0.01
 
 
-def convention_annex(doc: Builder, kind: str) -> None:
-    doc.landscape_section()
-    what = "MIS À DISPOSITION" if kind == LOAN else "CÉDÉ"
-    doc.heading(f"ANNEXE 1 – INVENTAIRE DU MATÉRIEL {what}", align="center").paragraph_format.space_before = Pt(0)
-    doc.p(
-        f"Convention de {kind} n° {{{{ beneficiaire.numero_convention }}}} – {ASSOCIATION}",
-        align="center",
-        after=10,
-    )
+def convention_inventory(doc: Builder) -> None:
     table = doc.table(INVENTORY_COLUMNS)
     doc.tag_row(table, "for m in materiels")
     doc.row(table, [
@@ -1163,23 +1027,15 @@ def convention_annex(doc: Builder, kind: str) -> None:
     cells[0].paragraphs[0].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for cell in cells:
         _shade(cell, LABEL_FILL)
-    doc.p(
-        "Soit {{ totaux_beneficiaire.quantites }}. Valeurs d'acquisition en euros.",
-        align="left",
-        before=6,
-    )
 
 
-def build_convention(kind: str) -> Builder:
-    title = f"Convention de {kind} de matériel informatique"
-    doc = Builder(title, "Modèle de convention – une convention par association")
-    convention_header(doc, kind)
-    convention_visas(doc, kind)
-    convention_parties(doc)
-    convention_preamble(doc, kind)
-    convention_articles(doc, kind)
-    convention_signatures(doc)
-    convention_annex(doc, kind)
+def build_convention(kind: str, texts: Path) -> Builder:
+    doc = Builder(f"Convention de {kind} de matériel informatique", "Modèle de convention – une convention par association")
+    write_elements(doc, read_texts(texts, CONVENTION_TEXTS, variant=kind), {
+        "signatures": lambda: convention_signatures(doc),
+        "page-paysage": doc.landscape_section,
+        "inventaire": lambda: convention_inventory(doc),
+    })
     return doc
 
 
@@ -1198,29 +1054,7 @@ HANDOVER_COLUMNS = [
 assert abs(sum(c.width for c in HANDOVER_COLUMNS) - PORTRAIT_WIDTH / Cm(1)) < 0.01
 
 
-def build_handover() -> Builder:
-    doc = Builder("Procès-verbal de remise de matériel", "Modèle de procès-verbal – un par bénéficiaire")
-    doc.tag("if beneficiaire.est_association")
-    doc.p("PROCÈS-VERBAL DE REMISE DE MATÉRIEL", style="Title", align="center")
-    doc.tag("else")
-    doc.p("PROCÈS-VERBAL DE REMISE ET D'AFFECTATION INTERNE DE MATÉRIEL", style="Title", align="center")
-    doc.tag("endif")
-    doc.p("__{{ operation.titre }}__", align="center", after=12)
-
-    doc.tag("if beneficiaire.est_association")
-    doc.text(
-        "En application de la convention de {{ operation.type_convention }} "
-        "n° {{ beneficiaire.numero_convention }} conclue entre {{ collectivite.nom }} et "
-        f"{ASSOCIATION}, il est procédé ce jour à la remise du matériel désigné ci-après."
-    )
-    doc.tag("else")
-    doc.text(
-        "Il est procédé ce jour à la remise du matériel désigné ci-après au service "
-        "« {{ beneficiaire.nom }} » de {{ collectivite.nom }}, qui l'affecte à ses actions de "
-        "médiation numérique."
-    )
-    doc.tag("endif")
-
+def handover_facts(doc: Builder) -> None:
     doc.label_table([
         ("Date", "{{ operation.date_remise | date_longue }}"),
         ("Heure", "{{ operation.heure_remise | heure }}"),
@@ -1242,7 +1076,8 @@ def build_handover() -> Builder:
         ("Lieu d'utilisation", "{{ beneficiaire.lieu_utilisation }}"),
     ])
 
-    doc.heading("Matériel remis")
+
+def handover_devices(doc: Builder) -> None:
     table = doc.table(HANDOVER_COLUMNS, small=True)
     doc.tag_row(table, "for m in materiels")
     doc.row(table, [
@@ -1257,34 +1092,9 @@ def build_handover() -> Builder:
     ])
     doc.tag_row(table, "endfor")
     doc.spacer(6)
-    doc.p("Le matériel remis comprend :", keep_next=True, after=3, before=6)
-    doc.tag("for c in totaux_beneficiaire.categories")
-    doc.p("{{ c.texte }}", style="List Bullet", keep_next=True)
-    doc.tag("endfor")
-    doc.p(
-        "soit **{{ totaux_beneficiaire.nombre }} {{ totaux_beneficiaire.nombre | "
-        "pluriel('équipement', 'équipements') }}** au total."
-    )
 
-    doc.heading("Réserves")
-    box = "☐"
-    doc.p(f"{box}  Matériel reçu sans réserve", align="left", keep_next=True, after=4)
-    doc.p(f"{box}  Matériel reçu avec les réserves suivantes :", align="left", keep_next=True, after=0)
-    doc.dotted_lines(3)
 
-    doc.p(
-        "{% if beneficiaire.est_association %}La garde du matériel est transférée au bénéficiaire "
-        "à compter de ce jour.{% if operation.est_don %} La propriété du matériel lui est transférée "
-        "à la même date.{% endif %}{% else %}La garde du matériel est confiée au service "
-        "« {{ beneficiaire.nom }} » à compter de ce jour.{% endif %}",
-        before=10,
-        bold=True,
-        keep_next=True,
-    )
-    doc.fait_a(
-        "Fait en deux exemplaires à {{ operation.lieu_signature }}, le "
-        "{{ operation.date_remise | date }}."
-    )
+def handover_signatures(doc: Builder) -> None:
     doc.signatures(
         ["Pour la Collectivité,", ELU_QUALITE, ELU_NOM],
         [
@@ -1294,6 +1104,16 @@ def build_handover() -> Builder:
             "{{ beneficiaire.civilite }} {{ beneficiaire.representant }}",
         ],
     )
+
+
+def build_handover(texts: Path) -> Builder:
+    doc = Builder("Procès-verbal de remise de matériel", "Modèle de procès-verbal – un par bénéficiaire")
+    write_elements(doc, read_texts(texts, ["proces-verbal.md"]), {
+        "tableau-remise": lambda: handover_facts(doc),
+        "tableau-materiels": lambda: handover_devices(doc),
+        "lignes-reserves": lambda: doc.dotted_lines(3),
+        "signatures": lambda: handover_signatures(doc),
+    })
     return doc
 
 
@@ -1309,70 +1129,73 @@ class Block:
     loop: str | None = None  # « x in items » for kind == loop
 
 
-PRESS_RELEASE: tuple[Block, ...] = (
-    Block("issuers", ("{{ collectivite.nom }}", "{{ etat.prefecture }}")),
-    Block("title", ("COMMUNIQUÉ DE PRESSE",)),
-    Block("dateline", ("{{ operation.lieu_signature }}, le {{ operation.date_remise | date }}",)),
-    Block("headline", (
-        "{{ totaux.nombre | quantite('équipement informatique reconditionné', "
-        "'équipements informatiques reconditionnés') }} remis aux acteurs de la médiation "
-        "numérique des quartiers prioritaires",
-    )),
-    Block("lead", (
-        "Le {{ operation.date_remise | date_longue }} à {{ operation.heure_remise | heure }}, "
-        "{{ etat.representant }}, {{ etat.representant_qualite }}, et " + ELU + ", remettent, au nom "
-        "de l'État et de {{ collectivite.nom }}, {{ totaux.nombre | quantite('équipement "
-        "informatique reconditionné', 'équipements informatiques reconditionnés') }} aux acteurs de "
-        "la médiation numérique des quartiers prioritaires de la politique de la ville (lieu de la "
-        "remise : {{ operation.lieu_remise }}).",
-    )),
-    Block("p", (
-        "Cette dotation s'inscrit dans le dispositif « {{ operation.programme }} », qui permet "
-        "aux collectivités d'acquérir "
-        "du matériel informatique reconditionné pour équiper les structures de médiation numérique. "
-        "Elle contribue à l'inclusion numérique des habitants des quartiers prioritaires : accès aux "
-        "droits et aux démarches en ligne, recherche d'emploi, suivi de la scolarité, maintien du "
-        "lien social. Le choix du reconditionné prolonge la durée de vie des équipements et réduit "
-        "l'empreinte environnementale du numérique.",
-    )),
-    Block("p", (
-        "Le matériel remis comprend {{ totaux.quantites }}. {% if operation.est_don %}Les "
-        "associations le reçoivent en don, par convention{% else %}Les associations le reçoivent "
-        "gratuitement, par une convention de mise à disposition d'une durée de "
-        "{{ operation.duree_mois }} mois{% endif %}, pour leurs seules actions de médiation numérique.",
-    )),
-    Block("heading", ("Les bénéficiaires",)),
-    Block(
-        "loop",
-        (
-            "{% if b.est_association %}l'association « {{ b.nom }} »{% else %}le service "
-            "« {{ b.nom }} » de {{ collectivite.nom }}{% endif %} (quartier {{ b.qpv_nom }}) : "
-            "{{ b.nombre_materiels | quantite('équipement', 'équipements') }}"
-            "{% if loop.last %}.{% else %} ;{% endif %}",
-        ),
-        loop="b in beneficiaires",
-    ),
-    Block("heading", ("Le financement",)),
-    Block("p", (
-        "L'État finance {{ totaux.taux_etat | pourcentage }} du montant {{ totaux.assiette }}"
-        "{% if totaux.est_plafonne %}, dans la limite d'un plafond de {{ totaux.plafond | euros }}"
-        "{% endif %}, soit {{ totaux.part_etat_euros | euros }} ; {{ collectivite.nom }} prend en "
-        "charge le solde, soit {{ totaux.part_collectivite_euros | euros }}, pour un coût total de "
-        "{{ totaux.ttc_euros | euros }} TTC.",
-    )),
-    Block("heading", ("Contacts presse",)),
-    Block("contacts", (
+# The blocks of the release that are not words of communique.md.
+PRESS_BLOCKS = {
+    "emetteurs": Block("issuers", ("{{ collectivite.nom }}", "{{ etat.prefecture }}")),
+    "contacts": Block("contacts", (
         "**{{ collectivite.nom }}**\n{{ collectivite.contact_presse.nom }}\n"
         "{{ collectivite.contact_presse.telephone }}\n{{ collectivite.contact_presse.courriel }}",
         "**{{ etat.prefecture }}**\n{{ etat.contact_presse.nom }}\n"
         "{{ etat.contact_presse.telephone }}\n{{ etat.contact_presse.courriel }}",
     )),
-)
+}
+PRESS_KINDS = {"title": "title", "heading1": "headline", "heading2": "heading"}
 
 
-def build_press_docx() -> Builder:
+def press_release(texts: Path) -> tuple[Block, ...]:
+    """Return the blocks of the press release read from ``communique.md``. Raise
+    :class:`TextError` for what the release cannot hold (page layout, other control
+    paragraphs than one « for » loop around one bullet, unknown or missing blocks)."""
+    elements = read_texts(texts, ["communique.md"])
+    blocks: list[Block] = []
+    used: set[str] = set()
+    index = 0
+    while index < len(elements):
+        element = elements[index]
+        index += 1
+        role = element.attrs.get("role")
+        if set(element.attrs) - {"role"} or (role and element.kind != "paragraph"):
+            raise TextError(
+                f"{element.where} : le communiqué n'accepte que {{: lieu-et-date}} ou {{: chapeau}} "
+                "sur un paragraphe (sa mise en page est commune au .docx et au .html)."
+            )
+        if element.kind == "block":
+            if element.text not in PRESS_BLOCKS or element.text in used or element.arg:
+                known = ", ".join(f"[[{key}]]" for key in PRESS_BLOCKS)
+                raise TextError(f"{element.where} : bloc [[{element.text}]] inconnu ou répété ; blocs du communiqué : {known}.")
+            used.add(element.text)
+            blocks.append(PRESS_BLOCKS[element.text])
+        elif element.kind == "control":
+            loop = element.text.removeprefix("for ")
+            body = elements[index : index + 2]
+            if (
+                loop == element.text
+                or len(body) < 2
+                or body[0].kind != "bullet"
+                or body[0].attrs
+                or (body[1].kind, body[1].text) != ("control", "endfor")
+            ):
+                raise TextError(
+                    f"{element.where} : dans le communiqué, une ligne {{%p … %}} ne peut être qu'une "
+                    "boucle « {%p for x in … %} », suivie d'une seule ligne « - … » puis de « {%p endfor %} »."
+                )
+            blocks.append(Block("loop", (body[0].text,), loop=loop))
+            index += 2
+        elif element.kind == "paragraph":
+            blocks.append(Block(role or "p", (element.text,)))
+        elif element.kind in PRESS_KINDS:
+            blocks.append(Block(PRESS_KINDS[element.kind], (element.text,)))
+        else:
+            raise TextError(f"{element.where} : le communiqué n'a ni sous-titre ni liste hors de la boucle des bénéficiaires.")
+    missing = [name for name in PRESS_BLOCKS if name not in used]
+    if missing:
+        raise TextError("textes/communique.md : il manque " + ", ".join(f"[[{name}]]" for name in missing) + ".")
+    return tuple(blocks)
+
+
+def build_press_docx(texts: Path) -> Builder:
     doc = Builder("Communiqué de presse", "Modèle de communiqué de presse")
-    for block in PRESS_RELEASE:
+    for block in press_release(texts):
         if block.kind == "issuers":
             table = doc.table([Column("", 8.5), Column("", 8.5, "right")], header=False, borders=False)
             cells = doc.row(table, list(block.texts), style="Normal", bold=True)
@@ -1433,7 +1256,7 @@ HTML_BLOCKS = {
 }
 
 
-def build_press_html() -> str:
+def build_press_html(texts: Path) -> str:
     """Return the HTML press release: the same blocks as the .docx, as plain Jinja2."""
     lines = [
         "<!DOCTYPE html>",
@@ -1448,16 +1271,16 @@ def build_press_html() -> str:
         "</head>",
         "<body>",
     ]
-    for block in PRESS_RELEASE:
-        texts = [rich_html(t) for t in block.texts]
+    for block in press_release(texts):
+        html_texts = [rich_html(t) for t in block.texts]
         if block.kind == "issuers":
-            lines.append('<header class="emetteurs">' + "".join(f"<span>{t}</span>" for t in texts) + "</header>")
+            lines.append('<header class="emetteurs">' + "".join(f"<span>{t}</span>" for t in html_texts) + "</header>")
         elif block.kind in HTML_BLOCKS:
-            lines.append(HTML_BLOCKS[block.kind].format(texts[0]))
+            lines.append(HTML_BLOCKS[block.kind].format(html_texts[0]))
         elif block.kind == "loop":
-            lines += ["<ul>", f"{{% for {block.loop} %}}<li>{texts[0]}</li>", "{% endfor %}</ul>"]
+            lines += ["<ul>", f"{{% for {block.loop} %}}<li>{html_texts[0]}</li>", "{% endfor %}</ul>"]
         elif block.kind == "contacts":
-            lines.append('<div class="contacts">' + "".join(f"<p>{t}</p>" for t in texts) + "</div>")
+            lines.append('<div class="contacts">' + "".join(f"<p>{t}</p>" for t in html_texts) + "</div>")
         else:
             raise ValueError(block.kind)
     lines += ["</body>", "</html>", ""]
@@ -1467,94 +1290,23 @@ def build_press_html() -> str:
 # --- subsidy claim -------------------------------------------------------------------------
 
 
-def build_claim_letter() -> Builder:
-    doc = Builder("Demande de versement de la subvention", "Modèle de lettre de demande de versement")
-    doc.p("**{{ collectivite.nom }}**", align="left", after=0)
-    doc.p("{{ collectivite.adresse }}", align="left", after=12)
-    address = dict(align="left", indent=9, after=0)
-    doc.p("{{ etat.destinataire }}", **address)
-    doc.p("{{ etat.prefecture }}", **address)
-    doc.tag("if etat.adresse")
-    doc.p("{{ etat.adresse }}", **address)
-    doc.tag("endif")
-    doc.p(f"{{{{ operation.lieu_signature }}}}, le {DATE_DEMANDE}", align="left", indent=9, before=12, after=12)
-    for label, value, after in (
-        ("Objet :", "Demande de versement de la subvention — {{ operation.programme }}", 2),
-        ("Réf. :", "{{ operation.decision_reference }} du {{ operation.decision_date | date }}", 2),
-        ("P. J. :", "voir la liste ci-dessous", 12),
-    ):
-        # the label hangs in the margin of its paragraph: wrapped lines align on the value
-        paragraph = doc.p(f"**{label}**\t{value}", align="left", indent=1.6, first_line=-1.6, after=after)
-        paragraph.paragraph_format.tab_stops.add_tab_stop(Cm(1.6))
-    doc.p("{{ etat.formule_appel }},", align="left", first_line=1, after=6)
-    body = dict(first_line=1, after=4)
-    doc.p(
-        "Par décision du {{ operation.decision_date | date }} (réf. : "
-        "{{ operation.decision_reference }}), l'État a attribué à {{ collectivite.nom }} une "
-        "subvention au titre du dispositif « {{ operation.programme }} », pour l'acquisition de "
-        "matériel informatique reconditionné destiné aux acteurs de la médiation numérique des "
-        "quartiers prioritaires de la politique de la ville.",
-        **body,
-    )
-    doc.p(
-        "L'opération « {{ operation.titre }} » est achevée : le matériel acquis, soit "
-        f"{{{{ totaux.nombre | {EQUIPEMENTS} }}}} ({{{{ totaux.quantites }}}}), a été remis le "
-        "{{ operation.date_remise | date }} à {{ associations | length | quantite('association', "
-        "'associations') }}{% if beneficiaires | length > associations | length %} et "
-        "{{ (beneficiaires | length - associations | length) | pluriel('au service', 'aux services') }} "
-        "de {{ collectivite.nom }}{% endif %}, comme l'attestent les procès-verbaux de remise joints.",
-        **body,
-    )
-    doc.p(
-        "La dépense éligible réalisée s'élève à {{ demande.eligible | montant }} "
-        "{{ demande.assiette }}. Au taux de {{ demande.taux | pourcentage }}, la participation de "
-        "l'État s'établit à {{ demande.part_etat | montant }}{% if demande.est_plafonne %}, après "
-        "application du plafond de {{ demande.plafond | montant }} (montant calculé : "
-        "{{ demande.part_calculee | montant }}){% endif %}.{% if demande.acomptes %} Compte tenu des "
-        "acomptes déjà perçus, d'un montant de {{ demande.acomptes | montant }}, le solde restant dû "
-        "s'élève à {{ demande.montant | montant }}.{% endif %}",
-        **body,
-    )
-    doc.p(
-        "J'ai l'honneur de solliciter le versement de la somme de **{{ demande.montant | montant }}** "
-        "({{ demande.montant_lettres }}) sur le compte suivant :",
-        keep_next=True,
-        **body,
-    )
-    account = dict(align="left", indent=2, after=1, keep_next=True)
-    doc.p("IBAN : {{ operation.iban | iban }}", **account)
-    doc.p("BIC : {{ operation.bic }}", **account)
-    doc.tag("if operation.titulaire_compte")
-    doc.p("Titulaire du compte : {{ operation.titulaire_compte }}", **account)
-    doc.tag("endif")
-    doc.spacer(6)
-    doc.p(
-        "Mes services se tiennent à votre disposition pour tout renseignement complémentaire.",
-        **body,
-    )
-    doc.p("Je vous prie d'agréer, {{ etat.formule_appel }}, l'expression de ma haute considération.", keep_next=True, **body)
+def representative_signature(doc: Builder, gap: float = 62) -> None:
+    doc.signature_right(["{{ collectivite.representant_qualite }}", "{{ collectivite.representant }}"], gap=gap)
+
+
+def letter_signature(doc: Builder) -> None:
     doc.spacer(6)
     doc.document.paragraphs[-1].paragraph_format.keep_with_next = True
-    doc.signature_right(["{{ collectivite.representant_qualite }}", "{{ collectivite.representant }}"], gap=50)
-    # The enclosures, in small type and kept together, close the page.
-    doc.p("**Pièces jointes :**", align="left", before=12, keep_next=True, after=2, size=Pt(9.5))
-    enclosures = [
-        "état récapitulatif des dépenses, certifié exact ;",
-        "attestation d'achèvement de l'opération et de service fait ;",
-        "plan de financement définitif ;",
-        "relevé d'identité bancaire ;",
-        "procès-verbaux de remise du matériel ({{ proces_verbaux | length }}).",
-    ]
-    for index, item in enumerate(enclosures):
-        doc.p(item, style="List Bullet", align="left", size=Pt(9.5), after=0,
-              keep_next=index < len(enclosures) - 1)
+    representative_signature(doc, gap=50)
+
+
+def build_claim_letter(texts: Path) -> Builder:
+    doc = Builder("Demande de versement de la subvention", "Modèle de lettre de demande de versement")
+    write_elements(doc, read_texts(texts, ["demande-lettre.md"]), {"signature": lambda: letter_signature(doc)})
     return doc
 
 
-def build_financing_plan() -> Builder:
-    doc = Builder("Plan de financement définitif", "Modèle de plan de financement définitif")
-    doc.title_block("PLAN DE FINANCEMENT DÉFINITIF")
-    doc.p("__{{ operation.titre }}__", align="center", after=14)
+def financing_facts(doc: Builder) -> None:
     doc.label_table([
         ("Maître d'ouvrage", "{{ collectivite.nom }}"),
         ("Programme", "{{ operation.programme }}"),
@@ -1565,7 +1317,8 @@ def build_financing_plan() -> Builder:
         ("Date d'achèvement", "{{ operation.date_remise | date }} (remise du matériel)"),
     ], label_width=4.8)
 
-    doc.heading("Dépenses")
+
+def financing_expenses(doc: Builder) -> None:
     table = doc.table([
         Column("Nature de la dépense", 8.0),
         Column("Montant HT", 3.0, "right"),
@@ -1587,7 +1340,8 @@ def build_financing_plan() -> Builder:
         _shade(cell, LABEL_FILL)
     doc.spacer(6)
 
-    doc.heading("Ressources")
+
+def financing_resources(doc: Builder) -> None:
     table = doc.table([
         Column("Financeur", 5.2),
         Column("Montant", 3.0, "right"),
@@ -1612,50 +1366,20 @@ def build_financing_plan() -> Builder:
     for cell in cells:
         _shade(cell, LABEL_FILL)
     doc.spacer(6)
-    doc.p(
-        "Dépense éligible : {{ totaux.eligible | montant }} {{ totaux.assiette }} ; taux de "
-        "subvention : {{ totaux.taux_etat | pourcentage }}{% if totaux.est_plafonne %} ; plafond : "
-        "{{ totaux.plafond | montant }}{% endif %} ; subvention de l'État : "
-        "{{ totaux.part_etat | montant }}{% if totaux.acomptes %}, dont acomptes déjà perçus : "
-        "{{ totaux.acomptes | montant }}{% endif %}.",
-        before=6,
-    )
-    doc.p("**Certifié exact,**", align="left", before=12, keep_next=True)
-    doc.fait_a(f"Fait à {{{{ operation.lieu_signature }}}}, le {DATE_DEMANDE}.")
-    doc.signature_right([
-        "{{ collectivite.representant_qualite }}",
-        "{{ collectivite.representant }}",
-    ])
+
+
+def build_financing_plan(texts: Path) -> Builder:
+    doc = Builder("Plan de financement définitif", "Modèle de plan de financement définitif")
+    write_elements(doc, read_texts(texts, ["plan-de-financement.md"]), {
+        "tableau-operation": lambda: financing_facts(doc),
+        "tableau-depenses": lambda: financing_expenses(doc),
+        "tableau-ressources": lambda: financing_resources(doc),
+        "signature": lambda: representative_signature(doc),
+    })
     return doc
 
 
-def build_completion_certificate() -> Builder:
-    doc = Builder(
-        "Attestation d'achèvement et de service fait",
-        "Modèle d'attestation d'achèvement et de service fait",
-    )
-    doc.title_block("ATTESTATION D'ACHÈVEMENT ET DE SERVICE FAIT")
-    doc.p("__{{ operation.titre }}__", align="center", after=16)
-    doc.p(
-        "Je soussigné{% if collectivite.representant_civilite == 'Madame' %}e{% endif %}, "
-        "{{ collectivite.representant }}, {{ collectivite.representant_qualite }}, certifie :",
-        keep_next=True,
-    )
-    doc.bullets([
-        "que l'opération « {{ operation.titre }} », financée par l'État au titre de la décision du "
-        "{{ operation.decision_date | date }} (réf. : {{ operation.decision_reference }}) dans le "
-        "cadre du dispositif « {{ operation.programme }} », a été réalisée conformément à la "
-        "décision attributive et achevée le {{ operation.date_remise | date }}, date de la remise "
-        "du matériel aux bénéficiaires ;",
-        "que le matériel acquis, soit {{ totaux.quantites }} "
-        f"({{{{ totaux.nombre | {EQUIPEMENTS} }}}}), a été livré, puis remis aux bénéficiaires et "
-        "affecté à la médiation numérique dans les quartiers prioritaires (service fait) ;",
-        "que les dépenses figurant à l'état récapitulatif des dépenses joint, d'un montant total de "
-        "{{ totaux.ht | montant }} HT, soit {{ totaux.ttc | montant }} TTC, ont été intégralement "
-        "payées ;",
-        "que la remise du matériel est constatée par les procès-verbaux suivants, joints à la "
-        "présente attestation :",
-    ])
+def certificate_records(doc: Builder) -> None:
     doc.spacer(4)
     table = doc.table([
         Column("Identifiant", 1.8),
@@ -1677,42 +1401,51 @@ def build_completion_certificate() -> Builder:
     cells[0].paragraphs[0].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for cell in cells:
         _shade(cell, LABEL_FILL)
-    doc.p("Fait pour servir et valoir ce que de droit.", before=12, keep_next=True)
-    doc.fait_a(f"Fait à {{{{ operation.lieu_signature }}}}, le {DATE_DEMANDE}.")
-    doc.signature_right([
-        "{{ collectivite.representant_qualite }}",
-        "{{ collectivite.representant }}",
-    ])
+
+
+def build_completion_certificate(texts: Path) -> Builder:
+    doc = Builder(
+        "Attestation d'achèvement et de service fait",
+        "Modèle d'attestation d'achèvement et de service fait",
+    )
+    write_elements(doc, read_texts(texts, ["attestation.md"]), {
+        "tableau-proces-verbaux": lambda: certificate_records(doc),
+        "signature": lambda: representative_signature(doc),
+    })
     return doc
 
 
 # --- main ----------------------------------------------------------------------------------
 
-DOCX_TEMPLATES: dict[str, Callable[[], Builder]] = {
-    "convention-mise-a-disposition.docx": lambda: build_convention(LOAN),
-    "convention-don.docx": lambda: build_convention(GIFT),
+DOCX_TEMPLATES: dict[str, Callable[[Path], Builder]] = {
+    "convention-mise-a-disposition.docx": lambda texts: build_convention(LOAN, texts),
+    "convention-don.docx": lambda texts: build_convention(GIFT, texts),
     "proces-verbal-remise.docx": build_handover,
     "communique-de-presse.docx": build_press_docx,
     "demande-lettre.docx": build_claim_letter,
     "plan-de-financement.docx": build_financing_plan,
     "attestation-achevement.docx": build_completion_certificate,
 }
-HTML_TEMPLATES: dict[str, Callable[[], str]] = {
+HTML_TEMPLATES: dict[str, Callable[[Path], str]] = {
     "communique-de-presse.html": build_press_html,
 }
 
 
-def build_all(output: Path) -> list[Path]:
-    """Write every template into ``output`` and return their paths."""
+def build_all(output: Path, texts: Path = TEXTS_DIR) -> list[Path]:
+    """Write every template into ``output`` from the text files of ``texts`` and return
+    their paths. Every text is read and checked before anything is written: raise
+    :class:`TextError` (nothing written) when one of them cannot be built from."""
+    docx = {name: build(texts) for name, build in DOCX_TEMPLATES.items()}
+    html_texts = {name: build_text(texts) for name, build_text in HTML_TEMPLATES.items()}
     output.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, build in DOCX_TEMPLATES.items():
+    for name, doc in docx.items():
         path = output / name
-        build().save(path)
+        doc.save(path)
         written.append(path)
-    for name, build_text in HTML_TEMPLATES.items():
+    for name, text in html_texts.items():
         path = output / name
-        path.write_text(build_text(), encoding="utf-8", newline="\n")
+        path.write_text(text, encoding="utf-8", newline="\n")
         written.append(path)
     return written
 
@@ -1720,8 +1453,13 @@ def build_all(output: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=TEMPLATES_DIR, help="dossier de sortie")
+    parser.add_argument("--textes", type=Path, default=TEXTS_DIR, help="dossier des textes (.md)")
     args = parser.parse_args(argv)
-    for path in build_all(args.output):
+    try:
+        written = build_all(args.output, args.textes)
+    except TextError as err:
+        sys.exit(f"Erreur : {err}")
+    for path in written:
         print(path)
 
 
