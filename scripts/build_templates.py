@@ -3,20 +3,30 @@
 
 Usage::
 
-    python scripts/build_templates.py [--output DIR]
+    python scripts/build_templates.py [--output DIR] [--textes DIR]
 
-The script is deterministic: running it twice gives byte-identical files. It overwrites the
-templates, so an agent who edits a .docx by hand in Word or LibreOffice should not re-run it
-afterwards (or should port the change here first).
+The wording of every template lives in ``templates/textes/*.md`` (French, UTF-8, with the
+Jinja variables as they appear in the template), so that a jurist can review it without
+reading Python; ``templates/textes/LISEZ-MOI.md`` explains the small markup to its readers.
+This script reads those files and keeps what is not wording: page setup, styles, tables
+(column headers included), signature grids. Each ``[[name]]`` line of a text file is such a
+block, built here (the ``blocks`` given to :func:`write_elements`); a text file that names
+an unknown block, leaves one out, references an article that does not exist or breaks the
+markup stops the script with a French message (:class:`TextError`) before anything is
+written. The press release is built to .docx and to HTML from the same ``communique.md``.
+
+The script is deterministic: running it twice gives byte-identical files
+(``tests/test_templates_build.py`` checks that the committed templates are what the text
+files give). It overwrites the templates, so an agent who edits a .docx by hand in Word or
+LibreOffice should not re-run it afterwards (or should port the change to the text first).
 
 Templates use docxtpl's Jinja syntax and only the variables defined in
 ``dotation_docs/context.py``; values are formatted with the filters of
-``dotation_docs/formatting.py`` (``montant``, ``date``, ``quantite``…). Conventions of this
-script:
+``dotation_docs/formatting.py`` (``montant``, ``date``, ``quantite``…). Conventions:
 
-* French text is written with plain ASCII apostrophes and spaces; :func:`typography` turns
-  them into typographic apostrophes and no-break spaces (before « : ; ! ? » », after « « »
-  and « L. »), never inside a Jinja tag. « n° » keeps a plain space: the tests and the
+* French text may be written with plain ASCII apostrophes and spaces; :func:`typography`
+  turns them into typographic apostrophes and no-break spaces (before « : ; ! ? » », after
+  « « » and « L. »), never inside a Jinja tag. « n° » keeps a plain space: the tests and the
   agents search for « n° LM-2023-… » as typed.
 * ``**bold**`` and ``__italic__`` mark formatting inside a paragraph; a Jinja tag is never
   split across runs.
@@ -31,7 +41,7 @@ import html
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,10 +96,6 @@ ELU = (
 )
 ELU_NOM = "{{ collectivite.signataire_remise }}"
 ELU_QUALITE = "{{ collectivite.signataire_remise_qualite }}"
-# Names always follow a fixed noun, so that no elision depends on the data.
-ASSOCIATION = "l'association « {{ beneficiaire.nom }} »"
-# Claim documents are dated by the claim date, or left with dots to fill in by hand.
-DATE_DEMANDE = "{% if demande.date %}{{ demande.date | date }}{% else %}………………………{% endif %}"
 EQUIPEMENTS = "quantite('équipement', 'équipements')"
 
 
