@@ -359,7 +359,7 @@ def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) ->
         ("Vu et certifié conforme aux écritures du comptable public", BOLD),
         (authority.get("comptable_poste") or BLANK_LINE, None),
         (authority.get("comptable_qualite") or BLANK_LINE, None),
-        (f"À {BLANK_LINE[:20]}, le {BLANK_DATE}", None),
+        (f"À {BLANK_LINE[:12]}, le {BLANK_DATE}", None),
         ("(signature et cachet du comptable public)", note),
     ]
     officer = [
