@@ -8,14 +8,31 @@ checks that every variable the templates use exists here.
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
-from dotation_docs.formatting import amount_in_words, format_list, format_quantity
-from dotation_docs.funding import DeviceTotals, Funding, device_totals, invoice_eligible
-from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Dotation, Invoice
+from dotation_docs.formatting import (
+    amount_in_words,
+    format_amount,
+    format_list,
+    format_percent,
+    format_quantity,
+    format_whole_euros,
+)
+from dotation_docs.funding import (
+    AUTHORITY_MIN_SHARE,
+    DeviceTotals,
+    Funding,
+    device_totals,
+    financing_plan,
+    invoice_eligible,
+    to_whole_euros,
+)
+from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Dotation, Invoice, Operation, RateBase
 
 Context = dict[str, Any]
+APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
 
 def convention_number(dotation: Dotation, beneficiary: Beneficiary) -> str | None:
     """Return the convention number of ``beneficiary`` (prefix + identifier), or None
@@ -71,6 +88,7 @@ def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
         "lieu_utilisation": b.place_of_use,
         "numero_convention": convention_number(dotation, b),
         "nombre_materiels": len(dotation.devices_of(b)),
+        "categorie_don": b.gift_category,
     }
 
 
@@ -107,6 +125,7 @@ def _invoice(number: int, i: Invoice, funding: Funding) -> Context:
         "eligible": invoice_eligible(i, funding.rate_base),
         "mandat": i.mandate_number,
         "date_paiement": i.payment_date,
+        "payee": i.is_paid,
     }
 
 
@@ -126,7 +145,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "taux_etat": funding.rate,
             "taux_collectivite": 1 - funding.rate,
             "part_etat_sur_ttc": funding.state_share_of_ttc,
-            "part_collectivite_sur_ttc": 1 - funding.state_share_of_ttc if funding.ttc else Decimal(0),
+            "part_collectivite_sur_ttc": financing_plan(dotation, funding).authority_share_of_cost,
             "assiette": funding.rate_base.value,
             "part_etat_calculee": funding.computed_state_share,
             "part_etat": funding.state_share,
@@ -159,6 +178,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "iban": op.iban,
             "bic": op.bic,
             "titulaire_compte": op.account_holder,
+            "contexte": op.context,
+            "objectifs": op.objectives,
         },
         "collectivite": {
             "nom": op.authority_name,
@@ -175,6 +196,16 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
                 op.delegate_title if op.delegate else op.authority_representative_title
             ),
             "contact_presse": _contact(op.authority_press),
+            "signataire_fonction": signatory_function(op),
+            "delegation_reference": op.delegation_reference,
+            "conventions_par_delegue": op.conventions_signed_by_delegate,
+            "comptable_poste": op.accounting_office,
+            "comptable_qualite": op.accountant_title,
+            "affaire_suivie_par": {
+                "nom": op.case_officer,
+                "telephone": op.case_officer_phone,
+                "courriel": op.case_officer_email,
+            },
         },
         "etat": {
             "prefecture": op.prefecture,
@@ -189,6 +220,10 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
         # Beneficiaries without devices get no document and are named nowhere.
         "beneficiaires": [_beneficiary(dotation, b) for b in dotation.beneficiaries if dotation.devices_of(b)],
         "associations": [_beneficiary(dotation, b) for b in dotation.associations if dotation.devices_of(b)],
+        "services": [_beneficiary(dotation, b) for b in dotation.authority_services if dotation.devices_of(b)],
+        "financement": financing_context(dotation, funding),
+        "signatures": signatures_context(op),
+        "officiels": officials_context(op),
     }
 
 
@@ -255,14 +290,207 @@ def claim_context(
             "plafond": funding.cap,
             "est_plafonne": funding.is_capped,
             "acomptes": funding.advances,
+            "acomptes_neant": not funding.advances,
+            "montant_attribue": op.amount_granted,
+            "depense_previsionnelle": op.forecast_eligible_expense,
+            "montant_du": funding.claimed,
+            "cout_final": funding.ttc,
+            "cout_final_ht": funding.ht,
+            "date_premier_achat": min((i.date for i in dotation.invoices), default=None),
+            "date_achevement": op.handover_date,
+            "factures_payees": all(i.is_paid for i in dotation.invoices),
         },
         "factures": [_invoice(n, i, funding) for n, i in enumerate(dotation.invoices, start=1)],
         "proces_verbaux": [
             {
                 **_beneficiary(dotation, b),
+                "date": op.handover_date,
                 "fichier": handover_files[b.identifier],
             }
             for b in dotation.beneficiaries
             if b.identifier in handover_files
         ],
+    }
+
+
+# --- signatories ---------------------------------------------------------------------------
+
+_ARTICLES = ("le ", "la ", "les ", "l'", "l\u2019")
+
+
+def _starts_with_vowel(text: str) -> bool:
+    first = unicodedata.normalize("NFD", text[:1])[:1].casefold()
+    return first in "aeiouy" and first != ""
+
+
+def with_article(function: str, civility: str | None) -> str:
+    """Return ``function`` headed by its definite article: « L’ » before a vowel, else
+    « La » for Madame and « Le » for Monsieur (no article when the civility is unknown);
+    a function typed with its article keeps it (straight apostrophe made typographic)."""
+    text = function.strip()
+    folded = text.casefold()
+    for article in _ARTICLES:
+        if folded.startswith(article):
+            head = text[: len(article)].replace("'", APOSTROPHE)
+            return head[:1].upper() + head[1:] + text[len(article):]
+    if _starts_with_vowel(text):
+        return f"L{APOSTROPHE}{text}"
+    if civility == "Madame":
+        return f"La {text}"
+    if civility == "Monsieur":
+        return f"Le {text}"
+    return text[:1].upper() + text[1:]
+
+
+def signatory_function(op: Operation) -> str:
+    """Return the function that heads the representative's signature, with its article:
+    « Le Président de Limoges Métropole » (from « Fonction du signataire », else the
+    representative's title)."""
+    return with_article(op.signatory_function or op.authority_representative_title,
+                        op.authority_representative_civility)
+
+
+def delegation_mention(op: Operation) -> str:
+    """Return « Pour le Président et par délégation » (the head word of the signatory's
+    function, with the article of :func:`with_article`)."""
+    headed = signatory_function(op)
+    if headed.startswith(f"L{APOSTROPHE}"):
+        article, rest = f"l{APOSTROPHE}", headed[2:]
+    elif headed[:3] in ("Le ", "La "):
+        article, rest = headed[:3].lower(), headed[3:]
+    else:
+        article, rest = "", headed
+    head = rest.split()[0] if rest.split() else rest
+    return f"Pour {article}{head} et par délégation"
+
+
+def _signature(heading: str | None, name: str, title: str, delegated: bool, act: str | None) -> Context:
+    if delegated:
+        formula = f"{heading}, {name}, {title}"
+    elif heading:
+        formula = f"{heading}, {name}"
+    else:
+        formula = f"{name}, {title}"
+    return {
+        "entete": heading,
+        "nom": name,
+        "qualite": title,
+        "par_delegation": delegated,
+        "acte": act if delegated else None,
+        "formule": formula,
+    }
+
+
+def signatures_context(op: Operation) -> Context:
+    """Return who signs each document for the authority: ``convention``,
+    ``proces_verbal`` and ``demande`` (see :func:`_signature` for the keys)."""
+    representative = _signature(signatory_function(op), op.authority_representative,
+                                op.authority_representative_title, False, None)
+    delegated = bool(op.delegate and op.delegation_reference)
+    if delegated:
+        by_delegation = _signature(delegation_mention(op), op.delegate or "", op.delegate_title or "",
+                                   True, op.delegation_reference)
+    else:
+        by_delegation = None
+    if by_delegation is not None:
+        handover = by_delegation
+    elif op.delegate:  # as before delegations were recorded: the delegate signs, no mention
+        handover = _signature(None, op.delegate, op.delegate_title or "", False, None)
+    else:
+        handover = representative
+    convention = by_delegation if by_delegation is not None and op.conventions_signed_by_delegate else representative
+    return {"convention": convention, "proces_verbal": handover, "demande": representative}
+
+
+def officials_context(op: Operation) -> list[Context]:
+    """Return the officials the workbook names for the ceremony, in protocol order: the
+    State's representative, the authority's representative, then the delegate."""
+    officials = [
+        {"nom": op.state_representative, "qualite": op.state_representative_title,
+         "institution": op.prefecture, "est_etat": True},
+        {"nom": op.authority_representative, "qualite": op.authority_representative_title,
+         "institution": op.authority_name, "est_etat": False},
+    ]
+    if op.delegate:
+        officials.append({"nom": op.delegate, "qualite": op.delegate_title or "",
+                          "institution": op.authority_name, "est_etat": False})
+    return officials
+
+
+# --- financing ----------------------------------------------------------------------------
+
+
+def _base_words(base: RateBase) -> str:
+    return f"du montant {base.value}"
+
+
+def _rest_description(funding: Funding) -> str:
+    """Return what the State does not pay, in words: the part of the base it leaves plus
+    the VAT when the base is HT (e.g. « 20 % du montant HT et la TVA »)."""
+    vat = funding.rate_base is RateBase.HT and funding.vat > 0
+    if funding.is_capped:
+        part = f"la part {_base_words(funding.rate_base)} que l{APOSTROPHE}État ne finance pas"
+    elif funding.rate < 1:
+        part = f"{format_percent(1 - funding.rate)} {_base_words(funding.rate_base)}"
+    else:
+        part = ""
+    if part and vat:
+        return f"{part} et la TVA"
+    return part or ("la TVA" if vat else "")
+
+
+def _rate_and_base(funding: Funding, amount: str, granted: str) -> str:
+    text = f"{format_percent(funding.rate)} {_base_words(funding.rate_base)} ({amount} {funding.rate_base.value})"
+    if funding.is_capped:
+        text += f", dans la limite de la subvention attribuée ({granted})"
+    return text
+
+
+def _rest_phrase(description: str, amount: str) -> str:
+    return f"le reste, soit {description}, {amount}" if description else f"le reste, soit {amount}"
+
+
+def financing_context(dotation: Dotation, funding: Funding) -> Context:
+    """Return the ``financement`` variables: the final financing plan (forecast beside
+    actual), the amount due, and ready-made French phrases built from the workbook's rate,
+    base and amount granted (never a hard-coded rate)."""
+    op = dotation.operation
+    plan = financing_plan(dotation, funding)
+    rest = funding.ttc - funding.state_share
+    rest_euros = funding.ttc_euros - funding.state_share_euros
+    description = _rest_description(funding)
+    has_others = op.other_funding is not None
+    return {
+        "cout_total": funding.ttc,
+        "cout_total_ht": funding.ht,
+        "tva": funding.vat,
+        "depense_eligible": funding.eligible,
+        "depense_previsionnelle": op.forecast_eligible_expense,
+        "a_previsionnel": op.forecast_eligible_expense is not None,
+        "montant_attribue": op.amount_granted,
+        "taux_etat": funding.rate,
+        "assiette": funding.rate_base.value,
+        "part_etat_calculee": funding.computed_state_share,
+        "part_etat": funding.state_share,
+        "est_plafonne": funding.is_capped,
+        "part_etat_pourcentage": plan.state_share_of_cost,
+        "autres_financeurs": op.other_funders,
+        "autres_financements": op.other_funding,
+        "autres_neant": not has_others,
+        "autres_pourcentage": plan.other_funding_of_cost if has_others else None,
+        "part_collectivite": plan.authority_share,
+        "part_collectivite_pourcentage": plan.authority_share_of_cost,
+        "part_collectivite_suffisante": plan.authority_share_of_cost >= AUTHORITY_MIN_SHARE,
+        "acomptes": funding.advances,
+        "acomptes_neant": not funding.advances,
+        "montant_du": funding.claimed,
+        "reste": rest,
+        "reste_euros": rest_euros,
+        "reste_description": description,
+        "texte_taux_assiette": _rate_and_base(funding, format_amount(funding.eligible),
+                                              format_amount(op.amount_granted)),
+        "texte_taux_assiette_euros": _rate_and_base(funding, format_whole_euros(funding.eligible),
+                                                    format_whole_euros(op.amount_granted)),
+        "texte_reste": _rest_phrase(description, format_amount(rest)),
+        "texte_reste_euros": _rest_phrase(description, format_whole_euros(to_whole_euros(rest_euros))),
     }

@@ -4,10 +4,14 @@ Rounding rules, stated once:
 
 * every amount is a ``Decimal`` rounded to the cent **half up** (``ROUND_HALF_UP``);
 * the State's share is ``rate × base`` (base HT or TTC as the operation says), rounded
-  half up to the cent, then capped by the ``plafond`` when there is one;
-* the authority pays the rest of the TTC: ``TTC − State share`` (so the two shares always
-  add up to the TTC, to the cent);
-* the amount claimed is ``State share − advances``;
+  half up to the cent, then capped by the amount granted;
+* the authority pays the rest of the TTC: ``TTC − State share − other funding`` (so the
+  shares always add up to the TTC, to the cent);
+* the State's share is ``min(rate × actual base, amount granted)``: the amount granted by
+  the decision (``Montant de la subvention attribuée``) caps it;
+* the amount claimed (amount due) is ``State share − advances``;
+* with other funders, the authority's own share is ``TTC − State − others`` and must be at
+  least 20 % of the TTC (CGCT L1111-10 III; checked by the validation);
 * in whole euros (press release), the State's share and the TTC are each **truncated** to
   the euro and the authority's share is their difference, so the printed parts always add
   up to the printed total (28 921 € + 14 460 € = 43 381 €).
@@ -24,6 +28,7 @@ from dotation_docs.model import Category, Device, Dotation, Invoice, Operation, 
 
 CENT = Decimal("0.01")
 EURO = Decimal("1")
+AUTHORITY_MIN_SHARE = Decimal("0.20")  # CGCT L1111-10 III: the authority funds at least 20 %
 
 
 def to_cents(value: Decimal) -> Decimal:
@@ -88,7 +93,7 @@ class Funding:
     rate_base: RateBase
     eligible: Decimal
     computed_state_share: Decimal
-    cap: Decimal | None
+    cap: Decimal
     state_share: Decimal
     authority_share: Decimal
     advances: Decimal
@@ -126,9 +131,10 @@ def compute_funding(operation: Operation, invoices: Iterable[Invoice]) -> Fundin
     ttc = sum((i.amount_ttc for i in invoices), Decimal("0.00"))
     eligible = sum((invoice_eligible(i, operation.rate_base) for i in invoices), Decimal("0.00"))
     computed = to_cents(operation.state_rate * eligible)
-    state = min(computed, operation.cap) if operation.cap is not None else computed
+    state = min(computed, operation.amount_granted)
     state_euros = to_whole_euros(state)
     ttc_euros = to_whole_euros(ttc)
+    others = operation.other_funding or Decimal("0.00")
     return Funding(
         ht=ht,
         vat=vat,
@@ -137,13 +143,13 @@ def compute_funding(operation: Operation, invoices: Iterable[Invoice]) -> Fundin
         rate_base=operation.rate_base,
         eligible=eligible,
         computed_state_share=computed,
-        cap=operation.cap,
+        cap=operation.amount_granted,
         state_share=state,
-        authority_share=ttc - state,
+        authority_share=ttc - state - others,
         advances=operation.advances,
         claimed=state - operation.advances,
         state_share_euros=state_euros,
-        authority_share_euros=ttc_euros - state_euros,
+        authority_share_euros=ttc_euros - state_euros - to_whole_euros(others),
         ttc_euros=ttc_euros,
     )
 
@@ -151,3 +157,68 @@ def compute_funding(operation: Operation, invoices: Iterable[Invoice]) -> Fundin
 def batch_funding(dotation: Dotation) -> Funding:
     """Return the financing of the whole workbook."""
     return compute_funding(dotation.operation, dotation.invoices)
+
+
+def unpaid_invoices(dotation: Dotation) -> tuple[Invoice, ...]:
+    """Return the invoices without mandate number or without payment date, in workbook
+    order: a claim for the balance may rest on paid invoices only, so the claim file is
+    not produced while this is not empty."""
+    return tuple(i for i in dotation.invoices if not i.is_paid)
+
+
+@dataclass(frozen=True, slots=True)
+class FinancingPlan:
+    """The final financing of the operation, as the financing plan and the certificate of
+    completion print it: the total cost (TTC) shared between the State, the other funders
+    and the authority, with each share as a fraction of the total cost."""
+
+    total_cost: Decimal
+    state_share: Decimal
+    other_funders: str | None
+    other_funding: Decimal
+    authority_share: Decimal
+    forecast_eligible_expense: Decimal | None
+    amount_granted: Decimal
+
+    def share_of_cost(self, amount: Decimal) -> Decimal:
+        """Return ``amount`` as a fraction of the total cost, to a hundredth of a percent
+        half up (0 when the cost is 0)."""
+        if not self.total_cost:
+            return Decimal(0)
+        return (amount / self.total_cost).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+    @property
+    def state_share_of_cost(self) -> Decimal:
+        """The State's share of the total cost."""
+        return self.share_of_cost(self.state_share)
+
+    @property
+    def other_funding_of_cost(self) -> Decimal:
+        """The other funders' share of the total cost."""
+        return self.share_of_cost(self.other_funding)
+
+    @property
+    def authority_share_of_cost(self) -> Decimal:
+        """The authority's share of the total cost: the complement of the two others to
+        100 %, so that the printed percentages add up."""
+        if not self.total_cost:
+            return Decimal(0)
+        return 1 - self.state_share_of_cost - self.other_funding_of_cost
+
+
+def financing_plan(dotation: Dotation, funding: Funding | None = None) -> FinancingPlan:
+    """Return the final financing plan of ``dotation`` (``funding`` when already computed).
+    The authority's share may be negative when the funders pay more than the cost; the
+    validation reports that as an error."""
+    funding = funding or batch_funding(dotation)
+    op = dotation.operation
+    others = op.other_funding or Decimal("0.00")
+    return FinancingPlan(
+        total_cost=funding.ttc,
+        state_share=funding.state_share,
+        other_funders=op.other_funders,
+        other_funding=others,
+        authority_share=funding.authority_share,
+        forecast_eligible_expense=op.forecast_eligible_expense,
+        amount_granted=op.amount_granted,
+    )

@@ -110,7 +110,7 @@ class Operation:
     deliberation_date: date
     state_rate: Decimal
     rate_base: RateBase
-    cap: Decimal | None
+    amount_granted: Decimal
     advances: Decimal
     claim_date: date | None
     iban: str
@@ -122,6 +122,25 @@ class Operation:
     court: str
     authority_press: Contact
     prefecture_press: Contact
+    # Fields added for issue #7; all optional in the workbook.
+    delegation_reference: str | None = None
+    conventions_signed_by_delegate: bool = False
+    signatory_function: str | None = None
+    forecast_eligible_expense: Decimal | None = None
+    other_funders: str | None = None
+    other_funding: Decimal | None = None
+    accounting_office: str | None = None
+    accountant_title: str | None = None
+    case_officer: str | None = None
+    case_officer_phone: str | None = None
+    case_officer_email: str | None = None
+    context: str | None = None
+    objectives: str | None = None
+
+    @property
+    def cap(self) -> Decimal:
+        """The amount granted by the decision, which caps the State's share (old name)."""
+        return self.amount_granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +163,7 @@ class Beneficiary:
     qpv_name: str
     qpv_code: str
     place_of_use: str
+    gift_category: str | None = None
 
     @property
     def signs_convention(self) -> bool:
@@ -163,7 +183,7 @@ class Device:
     serial_number: str
     imei: str | None
     accessories: str | None
-    condition: str
+    condition: str | None
     unit_price_ht: Decimal
     vat_rate: Decimal
     unit_price_ttc: Decimal
@@ -185,6 +205,11 @@ class Invoice:
     amount_ttc: Decimal
     mandate_number: str | None
     payment_date: date | None
+
+    @property
+    def is_paid(self) -> bool:
+        """True when the invoice has both a mandate number and a payment date."""
+        return bool(self.mandate_number) and self.payment_date is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,3 +238,8 @@ class Dotation:
     def associations(self) -> tuple[Beneficiary, ...]:
         """Beneficiaries that sign a convention."""
         return tuple(b for b in self.beneficiaries if b.signs_convention)
+
+    @property
+    def authority_services(self) -> tuple[Beneficiary, ...]:
+        """Beneficiaries that are services of the authority itself."""
+        return tuple(b for b in self.beneficiaries if not b.signs_convention)

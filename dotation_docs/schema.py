@@ -106,6 +106,17 @@ BENEFICIARY_KINDS = ("association", "service de la collectivité")
 CONVENTION_KINDS = ("mise à disposition", "don")
 RATE_BASES = ("HT", "TTC")
 CIVILITIES = ("Madame", "Monsieur")
+YES_NO = ("oui", "non")
+# Bodies a gift of computer equipment may go to (CG3P art. L3212-2 3°, as amended by
+# loi n° 2022-217, art. 178), in the article's order; short labels.
+GIFT_CATEGORIES = (
+    "association de parents d'élèves",
+    "association de soutien scolaire",
+    "association reconnue d'utilité publique",
+    "organisme de réemploi agréé ESUS",
+    "association d'intérêt général (précarité)",
+    "association d'étudiants",
+)
 
 F = Field
 
@@ -136,6 +147,20 @@ OPERATION = Sheet(
         F("elu_delegue", "Élu délégué", Kind.TEXT, required=False, example="Ibrahima Dia"),
         F("elu_delegue_qualite", "Qualité de l'élu délégué", Kind.TEXT, required=False,
           example="conseiller communautaire délégué à la politique de la ville"),
+        F("delegation_reference", "Référence de la délégation de signature", Kind.TEXT, required=False,
+          description="Acte qui délègue la signature à l'élu délégué. Rempli : les procès-verbaux "
+                      "(et les conventions si la ligne suivante dit « oui ») portent « Pour le "
+                      "Président et par délégation » et cet acte ; vide : l'élu signe sans mention.",
+          example="arrêté n° 2020-0145 du 17 juillet 2020"),
+        F("conventions_par_delegue", "Les conventions sont signées par l'élu délégué", Kind.CHOICE,
+          required=False, choices=YES_NO,
+          description="« oui » : l'élu délégué signe aussi les conventions, par délégation (la "
+                      "référence de la délégation est alors obligatoire) ; vide ou « non » : le "
+                      "représentant les signe."),
+        F("signataire_fonction", "Fonction du signataire", Kind.TEXT, required=False,
+          description="Fonction qui précède la signature du représentant, sans article ; l'article "
+                      "(« Le », « La », « L’ ») vient de sa civilité. Vide : sa qualité.",
+          example="Président de Limoges Métropole"),
         F("prefecture", "Préfecture", Kind.TEXT, example="Préfecture de la Haute-Vienne"),
         F("prefecture_adresse", "Adresse de la préfecture", Kind.TEXT, required=False,
           example="1 rue de la Préfecture, 87031 Limoges Cedex 1"),
@@ -163,8 +188,23 @@ OPERATION = Sheet(
         F("taux_etat", "Taux de l'État", Kind.RATE, example="80 %"),
         F("assiette", "Assiette du taux", Kind.CHOICE, choices=RATE_BASES,
           description="Montant auquel s'applique le taux : HT ou TTC.", example="HT"),
-        F("plafond", "Plafond de la subvention", Kind.MONEY, required=False,
-          description="Montant maximal de la subvention ; vide s'il n'y en a pas."),
+        F("montant_attribue", "Montant de la subvention attribuée", Kind.MONEY,
+          aliases=("Plafond de la subvention",),
+          description="Montant de la subvention inscrit dans la décision de l'État ; la subvention "
+                      "versée ne peut pas le dépasser (taux × dépense réelle, dans cette limite).",
+          example="28 921,00 €"),
+        F("depense_previsionnelle", "Dépense subventionnable prévisionnelle", Kind.MONEY,
+          required=False,
+          description="Dépense retenue par la décision de l'État (même assiette que le taux) ; "
+                      "vide : le plan de financement ne montre que le réalisé.",
+          example="36 151,25 €"),
+        F("autres_financeurs", "Autres financeurs", Kind.TEXT, required=False,
+          description="Financeurs autres que l'État et la collectivité ; laissez vide s'il n'y en "
+                      "a pas (les documents indiquent alors « néant »).",
+          example="Région Nouvelle-Aquitaine"),
+        F("autres_financements", "Montant des autres financements", Kind.MONEY, required=False,
+          description="Total des financements des autres financeurs ; vide s'il n'y en a pas. "
+                      "À remplir avec la ligne précédente."),
         F("acomptes", "Acomptes reçus", Kind.MONEY, required=False,
           description="Avances déjà versées par l'État ; vide ou 0 s'il n'y en a pas."),
         F("demande_date", "Date de la demande de versement", Kind.DATE, required=False,
@@ -173,6 +213,18 @@ OPERATION = Sheet(
         F("bic", "BIC", Kind.BIC),
         F("titulaire_compte", "Titulaire du compte", Kind.TEXT, required=False,
           example="Trésorerie de Limoges Métropole"),
+        F("poste_comptable", "Poste comptable", Kind.TEXT, required=False,
+          description="Comptable public qui vise l'état récapitulatif des dépenses ; vide : lignes "
+                      "en pointillé à compléter à la main.",
+          example="Service de gestion comptable de Limoges"),
+        F("comptable_qualite", "Qualité du comptable public", Kind.TEXT, required=False,
+          description="Titre sous lequel le comptable vise l'état ; vide : pointillés.",
+          example="le comptable public"),
+        F("affaire_suivie_par", "Affaire suivie par", Kind.TEXT, required=False,
+          description="Agent à contacter, cité dans la lettre de demande de versement.",
+          example="Sandrine Peyroux"),
+        F("affaire_suivie_telephone", "Téléphone de l'agent qui suit l'affaire", Kind.PHONE, required=False),
+        F("affaire_suivie_courriel", "Courriel de l'agent qui suit l'affaire", Kind.EMAIL, required=False),
         F("duree_mois", "Durée de la convention (mois)", Kind.INTEGER,
           aliases=("Durée de la convention",), example="36"),
         F("type_convention", "Type de convention", Kind.CHOICE, required=False,
@@ -189,6 +241,12 @@ OPERATION = Sheet(
         F("presse_prefecture_nom", "Contact presse de la préfecture", Kind.TEXT),
         F("presse_prefecture_telephone", "Téléphone du contact presse de la préfecture", Kind.PHONE),
         F("presse_prefecture_courriel", "Courriel du contact presse de la préfecture", Kind.EMAIL),
+        F("contexte", "Contexte", Kind.TEXT, required=False,
+          description="Paragraphe libre sur le contexte de l'opération, repris dans le communiqué "
+                      "de presse (2 000 caractères au plus)."),
+        F("objectifs", "Objectifs de la collectivité", Kind.TEXT, required=False,
+          description="Paragraphe libre sur les objectifs de la collectivité, repris dans le "
+                      "communiqué de presse (2 000 caractères au plus)."),
     ),
 )
 
@@ -222,6 +280,10 @@ BENEFICIARIES = Sheet(
         F("qpv_code", "Code QPV", Kind.QPV, example="QP087005"),
         F("place_of_use", "Lieu d'utilisation", Kind.TEXT,
           description="Lieu où le matériel sera utilisé pour la médiation numérique."),
+        F("gift_category", "Catégorie du bénéficiaire du don", Kind.CHOICE, required=False,
+          choices=GIFT_CATEGORIES, aliases=("Catégorie de bénéficiaire",),
+          description="Organisme auquel un don est permis (CG3P, art. L3212-2 3°) ; obligatoire "
+                      "pour une association quand le type de convention est « don »."),
     ),
 )
 
@@ -241,7 +303,8 @@ DEVICES = Sheet(
         F("imei", "IMEI", Kind.IMEI, required=False, description="Pour les smartphones."),
         F("accessories", "Accessoires", Kind.TEXT, required=False, example="chargeur, housse"),
         F("condition", "État", Kind.TEXT, required=False,
-          description="État à la remise ; vide : « reconditionné, bon état »."),
+          description="État à la remise, tel que constaté ; vide : « — » dans les documents "
+                      "(aucun état n'est supposé)."),
         F("unit_price_ht", "Prix unitaire HT", Kind.MONEY, aliases=("Prix HT",)),
         F("vat_rate", "Taux de TVA", Kind.RATE, aliases=("TVA",), example="20 %"),
         F("invoice", "Facture", Kind.TEXT, aliases=("Référence de la facture", "N° de facture"),

@@ -2,7 +2,8 @@
 
 With the workbook reader, the only module that imports openpyxl. The statement lists the
 invoices of the operation with their totals, the State's subsidy and the "Certifié exact"
-block the authorising officer signs (décret n° 2018-514, art. 12).
+block the authorising officer signs (décret n° 2018-514, art. 12), beside the public
+accountant's "Vu et certifié conforme" block.
 
 Rules kept here:
 
@@ -15,7 +16,11 @@ Rules kept here:
   ``0.07000000000000001`` in the file; numbers are written with the exact text of the
   ``Decimal`` instead;
 * **deterministic output**: fixed document properties and zip timestamps, so the same
-  context gives the same bytes.
+  context gives the same bytes;
+* **the end stays together**: a statement longer than a page gets manual page breaks so
+  that its last invoice rows, the total, the summary and both certification blocks print
+  on the last page (the page is printed at a fixed scale computed from the column widths:
+  spreadsheet applications ignore manual breaks when "fit to page" is on).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
@@ -46,6 +52,8 @@ MONEY_FORMAT = '#,##0.00\\ "€"'
 DATE_FORMAT = "DD/MM/YYYY"
 PERCENT_FORMAT = "0\\ %"
 BLANK_DATE = "………………"
+BLANK_LINE = "……………………………………………………"  # to fill in by hand
+NIL = "néant"
 
 # (header label, column width in characters). The eligible amount's label gets its base.
 COLUMNS: tuple[tuple[str, float], ...] = (
@@ -112,6 +120,7 @@ def render_expense_statement(context: Mapping[str, Any], *, timestamp: datetime)
     for invoice in invoices:
         _write_invoice(ws, row, invoice)
         row += 1
+    total_row = row
     _write_total(ws, row, sums)
     row += 2
     row = _write_summary(ws, row, context)
@@ -120,6 +129,7 @@ def render_expense_statement(context: Mapping[str, Any], *, timestamp: datetime)
 
     _set_columns(ws)
     _set_page(ws, header_row, last_row=row - 1)
+    _set_row_breaks(ws, header_row, total_row, last_row=row - 1)
     return _save(wb)
 
 
@@ -292,23 +302,30 @@ def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
     right-aligned over the first columns, amount in the HT column); return the next row."""
     totals = context["totaux"]
     claim = context["demande"]
-    lines: list[tuple[str, Decimal | int, str]] = [
-        (f"Dépense éligible ({totals['assiette']}) :", totals["eligible"], MONEY_FORMAT),
+    base = totals["assiette"]
+    lines: list[tuple[str, Decimal | int | str, str]] = []
+    if claim.get("depense_previsionnelle") is not None:
+        lines.append((f"Dépense subventionnable prévisionnelle ({base}) :", claim["depense_previsionnelle"],
+                      MONEY_FORMAT))
+    lines += [
+        (f"Dépense éligible réalisée ({base}) :", totals["eligible"], MONEY_FORMAT),
         ("Taux de l'État :", totals["taux_etat"], _percent_format(totals["taux_etat"])),
+        ("Montant de la subvention attribuée :", claim.get("montant_attribue", totals["plafond"]), MONEY_FORMAT),
+        ("Subvention de l'État (taux × dépense réalisée, dans la limite du montant attribué) :",
+         totals["part_etat"], MONEY_FORMAT),
     ]
-    if totals.get("est_plafonne") and totals.get("plafond") is not None:
-        lines.append(("Plafond de la subvention :", totals["plafond"], MONEY_FORMAT))
-    lines.append(("Subvention de l'État :", totals["part_etat"], MONEY_FORMAT))
     advances = totals.get("acomptes") or Decimal(0)
-    if advances:
-        lines.append(("Acomptes déjà perçus :", advances, MONEY_FORMAT))
-    lines.append(("Montant demandé :", claim["montant"], MONEY_FORMAT))
+    lines.append(("Acomptes déjà perçus :", advances if advances else NIL, MONEY_FORMAT))
+    lines.append(("Montant dû (montant demandé) :", claim["montant"], MONEY_FORMAT))
     for label, value, number_format in lines:
         label_cell = _text(ws.cell(row=row, column=1), label)
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=COL_OBJECT)
         label_cell.font = BOLD
         label_cell.alignment = Alignment(horizontal="right", vertical="center")
-        value_cell = _number(ws.cell(row=row, column=COL_HT), value, number_format)
+        if isinstance(value, str):
+            value_cell = _text(ws.cell(row=row, column=COL_HT), value)
+        else:
+            value_cell = _number(ws.cell(row=row, column=COL_HT), value, number_format)
         value_cell.font = BOLD
         value_cell.alignment = Alignment(horizontal="right", vertical="center")
         ws.row_dimensions[row].height = LINE_HEIGHT + 3
@@ -323,24 +340,45 @@ def _percent_format(rate: Decimal | int) -> str:
     return PERCENT_FORMAT if decimals == 0 else f"0.{'0' * decimals}\\ %"
 
 
+# Columns of the two certification blocks: the accountant's on the left, the authorising
+# officer's on the right, as prefecture models print them.
+ACCOUNTANT_COLUMNS = (COL_SUPPLIER, COL_OBJECT)
+OFFICER_COLUMNS = (COL_TTC, LAST_COLUMN)
+SIGNATURE_ROOM = 70.0  # points: room for the signatures and the stamps
+
+
 def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
-    """Write the "Certifié exact" block on the right half of the page, with room for the
-    signature; return the row after it."""
+    """Write, side by side, the public accountant's "Vu et certifié conforme" block (its
+    office and title, or dotted lines to fill in by hand) and the authorising officer's
+    "Certifié exact" block, with room for signatures and stamps; return the row after."""
     claim_date = context["demande"].get("date")
     when = format_date_short(claim_date) if claim_date is not None else BLANK_DATE
     authority = context["collectivite"]
-    first = COL_TTC
-    lines = [
-        (f"Certifié exact, à {context['operation']['lieu_signature']}, le {when}", BOLD),
-        (authority["representant_qualite"], None),
-        (authority["representant"], None),
-        ("(signature et cachet de l'ordonnateur)", _font(italic=True, size=9)),
+    note = _font(italic=True, size=9)
+    accountant = [
+        ("Vu et certifié conforme aux écritures du comptable public", BOLD),
+        (authority.get("comptable_poste") or BLANK_LINE, None),
+        (authority.get("comptable_qualite") or BLANK_LINE, None),
+        (f"À {BLANK_LINE[:12]}, le {BLANK_DATE}", None),
+        ("(signature et cachet du comptable public)", note),
     ]
-    for text, font in lines:
-        _merged_line(ws, row, text, first=first, font=font, horizontal="center")
+    officer = [
+        (f"Certifié exact, à {context['operation']['lieu_signature']}, le {when}", BOLD),
+        (authority.get("signataire_fonction") or authority["representant_qualite"], None),
+        (authority["representant"], None),
+        ("(signature et cachet de l'ordonnateur)", note),
+    ]
+    for index in range(max(len(accountant), len(officer))):
+        heights = []
+        for block, (first, last) in ((accountant, ACCOUNTANT_COLUMNS), (officer, OFFICER_COLUMNS)):
+            if index < len(block):
+                text, font = block[index]
+                _merged_line(ws, row, text, first=first, last=last, font=font, horizontal="center")
+                heights.append(ws.row_dimensions[row].height)
+        ws.row_dimensions[row].height = max(heights)
         row += 1
-    # Room for the signature and the stamp, inside the print area.
-    ws.row_dimensions[row].height = 70
+    # Room for the signatures and the stamps, inside the print area.
+    ws.row_dimensions[row].height = SIGNATURE_ROOM
     return row + 1
 
 
@@ -369,24 +407,73 @@ def _set_columns(ws: Worksheet) -> None:
         ws.column_dimensions[get_column_letter(column)].width = width
 
 
+# A4 landscape, in points, and the margins (inches) of the page.
+PAGE_WIDTH, PAGE_HEIGHT = 842.0, 595.0
+MARGIN_SIDE, MARGIN_TOP_BOTTOM = 0.4, 0.6
+DEFAULT_ROW_HEIGHT = LINE_HEIGHT
+# Share of the printable height the page breaks plan to fill: a margin for rows that a
+# spreadsheet application draws a little taller than the height written in the file.
+PAGE_FILL = Decimal("0.92")
+KEEP_WITH_END = 3  # invoice rows printed with the total and the certification blocks
+
+
+def print_scale() -> int:
+    """Return the print scale (percent) at which the table fits the page's width: column
+    widths in characters are ~7 px each plus 5 px of padding, 0.75 pt a pixel."""
+    width = sum(w * 7 + 5 for _, w in COLUMNS) * 0.75
+    printable = PAGE_WIDTH - 2 * MARGIN_SIDE * 72
+    return max(10, min(100, math.floor(printable / width * 100)))
+
+
 def _set_page(ws: Worksheet, header_row: int, last_row: int) -> None:
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.print_area = f"A1:{get_column_letter(LAST_COLUMN)}{last_row}"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0  # as many pages as needed in height
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    # A fixed scale, not "fit to width": with "fit to", manual page breaks are ignored.
+    ws.page_setup.scale = print_scale()
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
     ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.left = ws.page_margins.right = MARGIN_SIDE
+    ws.page_margins.top = ws.page_margins.bottom = MARGIN_TOP_BOTTOM
     ws.page_margins.header = ws.page_margins.footer = 0.3
     # Fixed text only: "&" in workbook data would be read as a header/footer code.
     ws.oddFooter.left.text = DOCUMENT_TITLE
     ws.oddFooter.left.size = 8
     ws.oddFooter.right.text = "Page &P / &N"
     ws.oddFooter.right.size = 8
+
+
+def _height(ws: Worksheet, row: int) -> float:
+    return ws.row_dimensions[row].height or DEFAULT_ROW_HEIGHT
+
+
+def page_rows(ws: Worksheet) -> float:
+    """Return the height, in points of the sheet, that one printed page holds."""
+    printable = PAGE_HEIGHT - 2 * MARGIN_TOP_BOTTOM * 72
+    return float(Decimal(str(printable / (print_scale() / 100))) * PAGE_FILL)
+
+
+def _set_row_breaks(ws: Worksheet, header_row: int, total_row: int, last_row: int) -> None:
+    """Break pages between invoice rows so that the last ``KEEP_WITH_END`` invoices, the
+    total, the summary and the certification blocks print together on the last page; the
+    header row is repeated on every page (``print_title_rows``)."""
+    capacity = page_rows(ws)
+    first_invoice = header_row + 1
+    # The rows that must stay together: the last invoices and everything after them.
+    keep_from = max(first_invoice, total_row - KEEP_WITH_END)
+    end_block = sum(_height(ws, r) for r in range(keep_from, last_row + 1))
+    used = sum(_height(ws, r) for r in range(1, header_row + 1))
+    repeated = _height(ws, header_row)
+    for row in range(first_invoice, keep_from):
+        height = _height(ws, row)
+        if used + height > capacity:
+            ws.row_breaks.append(Break(id=row - 1))
+            used = repeated
+        used += height
+    if used + end_block > capacity and used > repeated:
+        ws.row_breaks.append(Break(id=keep_from - 1))
 
 
 def _set_properties(wb: Workbook, timestamp: datetime) -> None:

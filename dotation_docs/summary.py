@@ -37,7 +37,7 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
     ]
     if funding.cap is not None:
         capped = " (appliqué)" if funding.is_capped else ""
-        lines.append(f"  Plafond de la subvention : {format_amount(funding.cap)}{capped}")
+        lines.append(f"  Montant de la subvention attribuée : {format_amount(funding.cap)}{capped}")
     if funding.advances:
         lines.append(f"  Acomptes reçus : {format_amount(funding.advances)}")
     lines.append(f"  Montant à demander à l'État : {format_amount(funding.claimed)}")

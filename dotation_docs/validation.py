@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dotation_docs.formatting import format_amount
+from dotation_docs.formatting import format_amount, format_percent
 from dotation_docs.funding import compute_funding, price_ttc
+from dotation_docs.funding import AUTHORITY_MIN_SHARE, financing_plan
 from dotation_docs.model import (
     Beneficiary,
     BeneficiaryKind,
@@ -31,7 +32,6 @@ from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, Fi
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
-DEFAULT_CONDITION = "reconditionné, bon état"
 DEFAULT_INVOICE_DESCRIPTION = "Matériel informatique reconditionné"
 
 
@@ -70,11 +70,16 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_devices(devices, op, report)
     _check_invoices(invoices, devices, report)
     _check_unused(beneficiaries, devices, invoices, report)
+    _check_unpaid_invoices(invoices, report)
+    _check_other_funding(op, report)
+    _check_signature_delegation(op, report)
+    _check_gift_categories(beneficiaries, op, report)
 
     dotation = None
     if op is not None and not report.errors:
         dotation = _build(op, beneficiaries, devices, invoices)
         _check_funding(dotation, op, report)
+        _check_authority_share(dotation, op, report)
     report.sort([s.title for s in raw.sheets.values()])
     return (None if report.errors else dotation), report
 
@@ -331,10 +336,10 @@ def _check_funding(dotation: Dotation, op: Record, report: Report) -> None:
     if o.duration_months < 1:
         report.error(f"{_label(OPERATION, 'duree_mois')} : {o.duration_months} ; attendu : un nombre "
                      "de mois d'au moins 1 (ex. 36).", op.title, op.cell("duree_mois"))
-    if o.cap is not None and o.cap <= 0:
-        report.error(f"{_label(OPERATION, 'plafond')} : {format_amount(o.cap)} ; attendu : un montant "
-                     "strictement positif, ou une cellule vide s'il n'y a pas de plafond.",
-                     op.title, op.cell("plafond"))
+    if o.amount_granted <= 0:
+        report.error(f"{_label(OPERATION, 'montant_attribue')} : {format_amount(o.amount_granted)} ; "
+                     "attendu : le montant strictement positif inscrit dans la décision de l'État.",
+                     op.title, op.cell("montant_attribue"))
     advances = _label(OPERATION, "acomptes")
     if o.advances < 0:
         report.error(f"{advances} : {format_amount(o.advances)} ; attendu : un montant positif ou nul.",
@@ -367,7 +372,7 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
         decision_reference=v["decision_reference"], decision_date=v["decision_date"],
         deliberation_reference=v["deliberation_reference"], deliberation_date=v["deliberation_date"],
         state_rate=v["taux_etat"], rate_base=RateBase(v["assiette"]),
-        cap=v.get("plafond"), advances=v.get("acomptes") or Decimal("0.00"),
+        amount_granted=v["montant_attribue"], advances=v.get("acomptes") or Decimal("0.00"),
         claim_date=v.get("demande_date"),
         iban=v["iban"], bic=v["bic"], account_holder=v.get("titulaire_compte"),
         duration_months=v["duree_mois"],
@@ -378,6 +383,15 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
                                 v["presse_collectivite_courriel"]),
         prefecture_press=Contact(v["presse_prefecture_nom"], v["presse_prefecture_telephone"],
                                  v["presse_prefecture_courriel"]),
+        delegation_reference=v.get("delegation_reference"),
+        conventions_signed_by_delegate=v.get("conventions_par_delegue") == "oui",
+        signatory_function=v.get("signataire_fonction"),
+        forecast_eligible_expense=v.get("depense_previsionnelle"),
+        other_funders=v.get("autres_financeurs"), other_funding=v.get("autres_financements"),
+        accounting_office=v.get("poste_comptable"), accountant_title=v.get("comptable_qualite"),
+        case_officer=v.get("affaire_suivie_par"), case_officer_phone=v.get("affaire_suivie_telephone"),
+        case_officer_email=v.get("affaire_suivie_courriel"),
+        context=v.get("contexte"), objectives=v.get("objectifs"),
     )
     ids = {_fold(r.values["identifier"]): r.values["identifier"] for r in beneficiaries}
     refs = {_fold(r.values["reference"]): r.values["reference"] for r in invoices}
@@ -393,6 +407,7 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
                 representative_title=b["representative_title"],
                 email=b.get("email"), phone=b.get("phone"),
                 qpv_name=b["qpv_name"], qpv_code=b["qpv_code"], place_of_use=b["place_of_use"],
+                gift_category=b.get("gift_category"),
             )
             for b in (r.values for r in beneficiaries)
         ),
@@ -401,7 +416,7 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
                 inventory_number=d["inventory_number"], category=Category.from_label(d["category"]),
                 brand=d["brand"], model=d["model"], serial_number=d["serial_number"],
                 imei=d.get("imei"), accessories=d.get("accessories"),
-                condition=d.get("condition") or DEFAULT_CONDITION,
+                condition=d.get("condition"),
                 unit_price_ht=d["unit_price_ht"], vat_rate=d["vat_rate"],
                 unit_price_ttc=price_ttc(d["unit_price_ht"], d["vat_rate"]),
                 invoice=refs[_fold(d["invoice"])], beneficiary=ids[_fold(d["beneficiary"])],
@@ -418,3 +433,110 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
             for i in (r.values for r in invoices)
         ),
     )
+
+
+# --- checks of issue #7: claim on paid invoices, financing plan, signatures, gifts ------
+
+
+def _check_unpaid_invoices(invoices: list[Record], report: Report) -> None:
+    """Warn about each invoice without mandate number or payment date: a claim for the
+    balance rests on paid expenses only."""
+    mandate, paid = _label(INVOICES, "mandate_number"), _label(INVOICES, "payment_date")
+    for r in invoices:
+        missing = [key for key in ("mandate_number", "payment_date") if r.values.get(key) is None]
+        if not missing or r.values.get("reference") is None:
+            continue
+        # An invalid cell is already an error; only empty ones are "not paid yet".
+        if any(r.cells.get(k) is not None and not r.cells[k].is_empty for k in missing):
+            continue
+        what = {
+            ("mandate_number",): f"n'a pas de « {mandate} »",
+            ("payment_date",): f"n'a pas de « {paid} »",
+        }.get(tuple(missing), f"n'a ni « {mandate} » ni « {paid} »")
+        report.warning(
+            f"la facture « {r.values['reference']} » {what} : elle n'est pas payée. La demande "
+            "de versement ne peut porter que sur des dépenses payées ; elle ne sera pas produite "
+            "tant que cette facture n'aura pas son numéro de mandat et sa date de paiement.",
+            r.title, r.cell(missing[0]) or r.cell("reference"),
+        )
+
+
+def _check_other_funding(op: Record | None, report: Report) -> None:
+    """The other funders and their amount go together; the amount is positive."""
+    if op is None:
+        return
+    funders, amount = op.values.get("autres_financeurs"), op.values.get("autres_financements")
+    names, money = _label(OPERATION, "autres_financeurs"), _label(OPERATION, "autres_financements")
+    if _is_blank(op, "autres_financeurs") != _is_blank(op, "autres_financements"):
+        if funders is not None:
+            report.error(f"{money} : cellule vide alors que « {names} » est rempli ; attendu : "
+                         "le montant total de ces financements (ou videz les deux lignes s'il n'y "
+                         "en a pas).", op.title, op.cell("autres_financements") or op.cell("autres_financeurs"))
+        elif amount is not None:
+            report.error(f"{names} : cellule vide alors que « {money} » est rempli ; attendu : le "
+                         "nom des autres financeurs (ou videz les deux lignes s'il n'y en a pas).",
+                         op.title, op.cell("autres_financeurs") or op.cell("autres_financements"))
+    if amount is not None and amount <= 0:
+        report.error(f"{money} : {format_amount(amount)} ; attendu : un montant strictement positif, "
+                     "ou deux cellules vides s'il n'y a pas d'autre financeur.",
+                     op.title, op.cell("autres_financements"))
+
+
+def _is_blank(record: Record, key: str) -> bool:
+    cell = record.cells.get(key)
+    return cell is None or cell.is_empty
+
+
+def _check_signature_delegation(op: Record | None, report: Report) -> None:
+    """A delegation needs a delegate; conventions signed by the delegate need the act."""
+    if op is None:
+        return
+    v = op.values
+    reference, delegate = _label(OPERATION, "delegation_reference"), _label(OPERATION, "elu_delegue")
+    if v.get("delegation_reference") is not None and _is_blank(op, "elu_delegue"):
+        report.error(f"{reference} : remplie, mais « {delegate} » est vide ; attendu : le nom de l'élu "
+                     "qui signe par délégation (ou videz la référence).",
+                     op.title, op.cell("delegation_reference"))
+    if v.get("conventions_par_delegue") == "oui" and _is_blank(op, "delegation_reference"):
+        report.error(f"{_label(OPERATION, 'conventions_par_delegue')} : « oui », mais « {reference} » "
+                     "est vide ; attendu : l'acte qui délègue la signature (ex. arrêté n° … du …), "
+                     "ou « non ».", op.title, op.cell("conventions_par_delegue"))
+
+
+def _check_gift_categories(beneficiaries: list[Record], op: Record | None, report: Report) -> None:
+    """A gift is allowed only to the bodies CG3P art. L3212-2 3° lists."""
+    if op is None or op.values.get("type_convention") != ConventionKind.GIFT.value:
+        return
+    f = BENEFICIARIES.field("gift_category")
+    for r in beneficiaries:
+        if r.values.get("kind") != BeneficiaryKind.ASSOCIATION.value or not _is_blank(r, "gift_category"):
+            continue
+        report.error(
+            f"{f.label} : cellule vide pour une association alors que le type de convention est "
+            f"« {ConventionKind.GIFT.value} » ; un don n'est permis qu'aux organismes que cite "
+            f"l'article L3212-2 3° du CG3P ; attendu : {expected(f)}.",
+            r.title, r.cell("gift_category") or r.cell("name"),
+        )
+
+
+def _check_authority_share(dotation: Dotation, op: Record, report: Report) -> None:
+    """The authority funds at least 20 % of the project itself (CGCT L1111-10 III)."""
+    plan = financing_plan(dotation)
+    where = op.cell("autres_financements") or op.cell("montant_attribue")
+    if plan.authority_share < 0:
+        report.error(
+            f"les financements ({format_amount(plan.state_share)} de l'État"
+            f"{f' et {format_amount(plan.other_funding)} des autres financeurs' if plan.other_funding else ''}) "
+            f"dépassent le coût total de {format_amount(plan.total_cost)} TTC ; vérifiez "
+            f"« {_label(OPERATION, 'autres_financements')} ».",
+            op.title, where,
+        )
+    elif plan.authority_share_of_cost < AUTHORITY_MIN_SHARE:
+        report.warning(
+            f"la part de la collectivité, {format_amount(plan.authority_share)}, ne représente que "
+            f"{format_percent(plan.authority_share_of_cost)} du coût total de "
+            f"{format_amount(plan.total_cost)} TTC (État : {format_amount(plan.state_share)}"
+            f"{f' ; autres financeurs : {format_amount(plan.other_funding)}' if plan.other_funding else ''}) ; "
+            "le maître d'ouvrage doit financer au moins 20 % du projet (CGCT, art. L1111-10 III).",
+            op.title, where,
+        )

@@ -51,7 +51,7 @@ from dotation_docs.parsing import expected  # noqa: E402
 from dotation_docs.pipeline import check_workbook  # noqa: E402
 from dotation_docs.rendering import build_environment, render  # noqa: E402
 from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, SHEETS, Layout, Sheet  # noqa: E402
-from dotation_docs.validation import DEFAULT_CONDITION, DEFAULT_INVOICE_DESCRIPTION, GIFT_MAX_UNIT_VALUE  # noqa: E402
+from dotation_docs.validation import DEFAULT_INVOICE_DESCRIPTION, GIFT_MAX_UNIT_VALUE  # noqa: E402
 from dotation_docs.workbook import HEADER_SEARCH_ROWS  # noqa: E402
 
 SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
@@ -205,8 +205,16 @@ def _checks_section() -> list[str]:
         f"Choisissez « {ConventionKind.LOAN.value} » ou retirez ce matériel.",
         f"- Dans la feuille « {o.title} », contrôlés une fois toutes les autres erreurs corrigées : "
         f"« {o.field('taux_etat').label} » de 0 % ; « {o.field('duree_mois').label} » de 0 ; "
-        f"« {o.field('plafond').label} » nul ou "
-        f"négatif ; « {o.field('acomptes').label} » négatifs ou supérieurs à la part de l'État.",
+        f"« {o.field('montant_attribue').label} » nul ou "
+        f"négatif ; « {o.field('acomptes').label} » négatifs ou supérieurs à la part de l'État ; "
+        "financements de l'État et des autres financeurs supérieurs au coût TTC.",
+        f"- « {o.field('autres_financeurs').label} » sans « {o.field('autres_financements').label} », "
+        "ou l'inverse (videz les deux lignes s'il n'y a pas d'autre financeur) ; montant nul ou négatif.",
+        f"- « {o.field('delegation_reference').label} » sans « {o.field('elu_delegue').label} » ; "
+        f"« {o.field('conventions_par_delegue').label} » à « oui » sans référence de délégation.",
+        f"- Convention de type « {ConventionKind.GIFT.value} » et association sans "
+        f"« {b.field('gift_category').label} » : un don n'est permis qu'aux organismes que cite "
+        "l'article L3212-2 3° du CG3P.",
         "",
         "### Avertissements",
         "",
@@ -217,6 +225,11 @@ def _checks_section() -> list[str]:
         f"- Facture dont le « {i.field('amount_ttc').label} » diffère de la somme des valeurs "
         "TTC unitaires de ses matériels alors que les HT concordent (arrondis de TVA ligne par "
         "ligne) : la demande de subvention utilise la facture, les conventions les valeurs unitaires.",
+        f"- Facture sans « {i.field('mandate_number').label} » ou sans « {i.field('payment_date').label} » : "
+        "elle n'est pas payée ; la demande de versement du solde ne peut porter que sur des dépenses "
+        "payées et n'est pas produite tant qu'une facture ne l'est pas.",
+        "- Part de la collectivité (coût TTC − État − autres financeurs) inférieure à 20 % du coût "
+        "total TTC (CGCT, art. L1111-10 III).",
     ]
 
 
@@ -332,6 +345,24 @@ _BENEFICIARY = {
     "numero_convention": Var(TEXT, "Numéro de la convention : préfixe de la feuille « Opération » suivi de "
                                    "l'identifiant ; vide pour un service de la collectivité (pas de convention)."),
     "nombre_materiels": Var(INTEGER, "Nombre de matériels remis à ce bénéficiaire."),
+    "categorie_don": Var(TEXT, "Catégorie d'organisme auquel un don est permis (CG3P, art. L3212-2 3°), "
+                               "ex. « association d'étudiants » ; vide possible (obligatoire pour une "
+                               "association quand la convention est un don)."),
+}
+
+_SIGNATURE = {
+    "entete": Var(TEXT, "Ligne qui précède le nom : la fonction avec son article (« Le Président de "
+                        "Limoges Métropole ») pour le représentant, « Pour le Président et par "
+                        "délégation » pour l'élu délégué ; vide pour l'élu délégué sans référence "
+                        "de délégation (il signe sous son nom et sa qualité)."),
+    "nom": Var(TEXT, "Prénom et nom du signataire."),
+    "qualite": Var(TEXT, "Qualité du signataire."),
+    "par_delegation": Var(BOOLEAN, "Vrai quand l'élu délégué signe par délégation (référence de "
+                                   "la délégation remplie)."),
+    "acte": Var(TEXT, "Acte de délégation (« arrêté n° … ») quand la signature est par délégation ; "
+                      "vide sinon."),
+    "formule": Var(TEXT, "Bloc de signature en une ligne : « Pour le Président et par délégation, "
+                         "[nom], [qualité] », « Le Président de …, [nom] » ou « [nom], [qualité] »."),
 }
 
 
@@ -377,6 +408,9 @@ VARIABLES: dict[str, Var] = {
         "iban": Var(TEXT, "IBAN du compte qui reçoit la subvention, sans espaces.", "iban"),
         "bic": Var(TEXT, "BIC de ce compte."),
         "titulaire_compte": Var(TEXT, "Titulaire du compte ; vide possible."),
+        "contexte": Var(TEXT, "Paragraphe « Contexte » de la feuille « Opération » (communiqué) ; "
+                              "vide possible."),
+        "objectifs": Var(TEXT, "Paragraphe « Objectifs de la collectivité » (communiqué) ; vide possible."),
     }),
     **_prefixed("collectivite.", {
         "nom": Var(TEXT, "Nom de la collectivité."),
@@ -391,6 +425,18 @@ VARIABLES: dict[str, Var] = {
         "signataire_remise": Var(TEXT, "Qui remet le matériel et signe le procès-verbal : l'élu "
                                        "délégué s'il y en a un, sinon le représentant."),
         "signataire_remise_qualite": Var(TEXT, "Qualité de ce signataire."),
+        "signataire_fonction": Var(TEXT, "Fonction du représentant avec son article, prête à "
+                                         "imprimer en tête de sa signature : « Le Président de "
+                                         "Limoges Métropole », « La Présidente … », « L’… » devant "
+                                         "une voyelle (« Fonction du signataire », sinon sa qualité)."),
+        "delegation_reference": Var(TEXT, "Référence de l'acte de délégation de signature de l'élu "
+                                          "délégué ; vide possible."),
+        "conventions_par_delegue": Var(BOOLEAN, "Vrai si l'élu délégué signe aussi les conventions."),
+        "comptable_poste": Var(TEXT, "Poste comptable (comptable public) ; vide : à compléter à la main."),
+        "comptable_qualite": Var(TEXT, "Qualité du comptable public ; vide possible."),
+        "affaire_suivie_par.nom": Var(TEXT, "Agent qui suit l'affaire (lettre de demande) ; vide possible."),
+        "affaire_suivie_par.telephone": Var(TEXT, "Son téléphone ; vide possible."),
+        "affaire_suivie_par.courriel": Var(TEXT, "Son adresse électronique ; vide possible."),
         **_prefixed("contact_presse.", _CONTACT),
     }),
     **_prefixed("etat.", {
@@ -435,6 +481,61 @@ VARIABLES: dict[str, Var] = {
     "associations": Var(LIST, "Les associations de la liste `beneficiaires` (sans les services de la "
                               "collectivité)."),
     **_prefixed("associations[].", _BENEFICIARY),
+    "services": Var(LIST, "Les services de la collectivité de la liste `beneficiaires` (ex. « au "
+                          "service {{ s.nom }} de {{ collectivite.nom }} »)."),
+    **_prefixed("services[].", _BENEFICIARY),
+    **_prefixed("financement.", {
+        "cout_total": Var(AMOUNT, "Coût final de l'opération : total TTC des factures."),
+        "cout_total_ht": Var(AMOUNT, "Coût final HT."),
+        "tva": Var(AMOUNT, "TVA des factures."),
+        "depense_eligible": Var(AMOUNT, "Dépense éligible réalisée (assiette du taux : HT ou TTC)."),
+        "depense_previsionnelle": Var(AMOUNT, "Dépense subventionnable prévisionnelle de la décision ; "
+                                              "vide : pas de colonne « prévisionnel »."),
+        "a_previsionnel": Var(BOOLEAN, "Vrai si la dépense prévisionnelle est renseignée."),
+        "montant_attribue": Var(AMOUNT, "Montant de la subvention attribuée par la décision (prévisionnel "
+                                        "de l'État)."),
+        "taux_etat": Var(RATE, "Taux de l'État."),
+        "assiette": Var(TEXT, _BASE),
+        "part_etat_calculee": Var(AMOUNT, _COMPUTED_SHARE),
+        "part_etat": Var(AMOUNT, "Subvention de l'État : min(taux × dépense éligible réalisée, montant attribué)."),
+        "est_plafonne": Var(BOOLEAN, "Vrai si le montant attribué a limité la part de l'État."),
+        "part_etat_pourcentage": Var(RATE, "Part de l'État rapportée au coût total TTC."),
+        "autres_financeurs": Var(TEXT, "Autres financeurs ; vide : « néant »."),
+        "autres_financements": Var(AMOUNT, "Montant des autres financements ; vide s'il n'y en a pas."),
+        "autres_neant": Var(BOOLEAN, "Vrai s'il n'y a pas d'autre financeur (imprimer « néant »)."),
+        "autres_pourcentage": Var(RATE, "Part des autres financeurs dans le coût total TTC ; vide s'il n'y "
+                                        "en a pas."),
+        "part_collectivite": Var(AMOUNT, "Part de la collectivité : coût TTC − État − autres financeurs."),
+        "part_collectivite_pourcentage": Var(RATE, "Part de la collectivité rapportée au coût total TTC "
+                                                   "(complément à 100 % des autres parts)."),
+        "part_collectivite_suffisante": Var(BOOLEAN, "Vrai si la part de la collectivité atteint 20 % "
+                                                     "(CGCT, art. L1111-10 III)."),
+        "acomptes": Var(AMOUNT, _ADVANCES),
+        "acomptes_neant": Var(BOOLEAN, "Vrai s'il n'y a pas d'acompte (imprimer « néant »)."),
+        "montant_du": Var(AMOUNT, "Montant dû : part de l'État − acomptes."),
+        "reste": Var(AMOUNT, "Ce que l'État ne paie pas : coût TTC − part de l'État."),
+        "reste_euros": Var(WHOLE_EUROS, "Le même en euros entiers, pour le communiqué."),
+        "reste_description": Var(TEXT, "Ce reste en mots, d'après le taux, l'assiette et le plafond : "
+                                       "« 20 % du montant HT et la TVA », « 20 % du montant TTC », « la "
+                                       "part du montant HT que l’État ne finance pas et la TVA »…"),
+        "texte_taux_assiette": Var(TEXT, "Taux et assiette de l'État en mots : « 80 % du montant HT "
+                                         "(36 151,25 € HT) », suivi de « , dans la limite de la subvention "
+                                         "attribuée (…) » quand le montant attribué s'applique."),
+        "texte_taux_assiette_euros": Var(TEXT, "Le même en euros entiers, pour le communiqué."),
+        "texte_reste": Var(TEXT, "« le reste, soit 20 % du montant HT et la TVA, 14 460,50 € »."),
+        "texte_reste_euros": Var(TEXT, "Le même en euros entiers : « le reste, soit …, 14 460 € »."),
+    }),
+    **_prefixed("signatures.convention.", _SIGNATURE),
+    **_prefixed("signatures.proces_verbal.", _SIGNATURE),
+    **_prefixed("signatures.demande.", _SIGNATURE),
+    "officiels": Var(LIST, "Officiels que nomme le classeur, pour l'invitation presse : le représentant "
+                           "de l'État, le représentant de la collectivité, puis l'élu délégué s'il y en a un."),
+    **_prefixed("officiels[].", {
+        "nom": Var(TEXT, "Prénom et nom."),
+        "qualite": Var(TEXT, "Qualité."),
+        "institution": Var(TEXT, "Préfecture ou collectivité représentée."),
+        "est_etat": Var(BOOLEAN, "Vrai pour le représentant de l'État."),
+    }),
     **_prefixed("beneficiaire.", _BENEFICIARY),
     "materiels": Var(LIST, "Matériels remis au bénéficiaire, dans l'ordre du classeur."),
     **_prefixed("materiels[].", {
@@ -447,7 +548,8 @@ VARIABLES: dict[str, Var] = {
         "imei": Var(TEXT, "IMEI (smartphones) ; vide sinon."),
         "numero_inventaire": Var(TEXT, "Numéro d'inventaire de la collectivité."),
         "accessoires": Var(TEXT, "Accessoires remis ; vide possible."),
-        "etat": Var(TEXT, f"État à la remise ; « {DEFAULT_CONDITION} » si la cellule est vide."),
+        "etat": Var(TEXT, "État à la remise, tel que saisi ; vide si la cellule est vide : le modèle "
+                          "imprime alors « — » (`{{ m.etat or \"—\" }}`), jamais un état supposé."),
         "prix_ht": Var(AMOUNT, "Prix unitaire HT."),
         "taux_tva": Var(RATE, "Taux de TVA."),
         "prix_ttc": Var(AMOUNT, "Valeur unitaire TTC : prix HT × (1 + taux de TVA), arrondi au centime."),
@@ -471,6 +573,16 @@ VARIABLES: dict[str, Var] = {
         "plafond": Var(AMOUNT, _CAP),
         "est_plafonne": Var(BOOLEAN, _CAPPED),
         "acomptes": Var(AMOUNT, _ADVANCES),
+        "acomptes_neant": Var(BOOLEAN, "Vrai s'il n'y a pas d'acompte (imprimer « néant »)."),
+        "montant_attribue": Var(AMOUNT, "Montant de la subvention attribuée par la décision."),
+        "depense_previsionnelle": Var(AMOUNT, "Dépense subventionnable prévisionnelle ; vide possible."),
+        "montant_du": Var(AMOUNT, "Montant dû : min(taux × dépense réalisée, montant attribué) − acomptes."),
+        "cout_final": Var(AMOUNT, "Coût final TTC (certificat d'achèvement)."),
+        "cout_final_ht": Var(AMOUNT, "Coût final HT."),
+        "date_premier_achat": Var(DATE, "Date de la première facture (début de l'opération)."),
+        "date_achevement": Var(DATE, "Date d'achèvement : la date de la remise."),
+        "factures_payees": Var(BOOLEAN, "Vrai si toutes les factures ont un numéro de mandat et une date "
+                                        "de paiement."),
     }),
     "factures": Var(LIST, "Factures d'achat, dans l'ordre du classeur."),
     **_prefixed("factures[].", {
@@ -486,11 +598,14 @@ VARIABLES: dict[str, Var] = {
         "eligible": Var(AMOUNT, "Montant éligible de la facture : son HT ou son TTC, selon l'assiette."),
         "mandat": Var(TEXT, "Numéro de mandat ; vide possible."),
         "date_paiement": Var(DATE, "Date de paiement ; vide possible.", "date_courte"),
+        "payee": Var(BOOLEAN, "Vrai si la facture a un numéro de mandat et une date de paiement."),
     }),
     "proces_verbaux": Var(LIST, "Bénéficiaires qui ont un procès-verbal de remise, dans l'ordre du classeur."),
     **_prefixed("proces_verbaux[].", {
         **_BENEFICIARY,
-        "fichier": Var(TEXT, "Nom du fichier de son procès-verbal de remise."),
+        "date": Var(DATE, "Date du procès-verbal : la date de la remise."),
+        "fichier": Var(TEXT, "Nom du fichier de son procès-verbal de remise (compatibilité : le "
+                             "certificat cite les procès-verbaux par bénéficiaire et date)."),
     }),
 }
 
@@ -507,6 +622,13 @@ GROUPS: dict[str, str] = {
     "beneficiaire": "Le bénéficiaire du document.",
     "materiels": "Les matériels remis au bénéficiaire du document.",
     "totaux_beneficiaire": "Les totaux des matériels du bénéficiaire, calculés à partir des valeurs unitaires.",
+    "services": "Les services de la collectivité servis.",
+    "financement": "Le plan de financement final (prévisionnel et réalisé), le montant dû et des "
+                   "phrases prêtes à l'emploi construites à partir du taux, de l'assiette et du "
+                   "montant attribué.",
+    "signatures": "Qui signe chaque document pour la collectivité (`convention`, `proces_verbal`, "
+                  "`demande`) et avec quelle formule.",
+    "officiels": "Les officiels nommés par le classeur.",
     "demande": "La demande de versement de la subvention.",
     "factures": "Les factures d'achat (feuille « Factures »).",
     "proces_verbaux": "Les procès-verbaux de remise joints à la demande.",
@@ -520,6 +642,8 @@ LOOP_NAMES = {
     "categories": "c",
     "factures": "f",
     "proces_verbaux": "pv",
+    "services": "s",
+    "officiels": "o",
 }
 
 DOCUMENT_LABELS: dict[DocumentType, str] = {

@@ -121,10 +121,14 @@ def operation_values() -> dict[str, Any]:
         "elu_delegue": "Ibrahima Dia",
         "elu_delegue_qualite": "conseiller communautaire délégué à la politique de la ville "
                                "et à la lutte contre les discriminations",
+        "delegation_reference": "arrêté n° 2020-0145 du 17 juillet 2020",
+        "conventions_par_delegue": "non",
+        "signataire_fonction": None,  # the representative's title
         "prefecture": "Préfecture de la Haute-Vienne",
         "prefecture_adresse": "1 rue de la Préfecture, 87031 Limoges Cedex 1",
-        "prefet_destinataire": "Monsieur le Préfet de la Haute-Vienne",
-        "prefet_formule_appel": "Monsieur le Préfet",
+        # In February 2023 the Haute-Vienne was led by a préfète, Fabienne Balussou.
+        "prefet_destinataire": "Madame la Préfète de la Haute-Vienne",
+        "prefet_formule_appel": "Madame la Préfète",
         "etat_representant": "Olivier du Cray",
         "etat_representant_qualite": "administrateur de l'État",
         "remise_date": dt.date(2023, 2, 3),
@@ -137,13 +141,21 @@ def operation_values() -> dict[str, Any]:
         "deliberation_date": dt.date(2022, 11, 24),
         "taux_etat": STATE_RATE,
         "assiette": "HT",
-        "plafond": None,
+        "montant_attribue": EXPECTED_STATE_SHARE,
+        "depense_previsionnelle": EXPECTED_TOTAL_HT,
+        "autres_financeurs": None,
+        "autres_financements": None,
         "acomptes": Decimal("0.00"),
         "demande_date": None,
         "iban": IBAN.generate("FR", bank_code="30001", branch_code="00506",
                               account_code="C8710000000").formatted,
         "bic": "BDFEFRPPCCT",
         "titulaire_compte": "Trésorerie de Limoges Métropole",
+        "poste_comptable": "Service de gestion comptable de Limoges",
+        "comptable_qualite": "le comptable public",
+        "affaire_suivie_par": "Sandrine Peyroux, direction de la cohésion sociale",
+        "affaire_suivie_telephone": "05 55 45 79 34",
+        "affaire_suivie_courriel": "sandrine.peyroux@limoges-metropole.fr",
         "duree_mois": 36,
         "type_convention": "mise à disposition",
         "prefixe_convention": "LM-2023-",
@@ -154,6 +166,19 @@ def operation_values() -> dict[str, Any]:
         "presse_prefecture_nom": "Julien Mazaud",
         "presse_prefecture_telephone": "05 55 44 18 36",
         "presse_prefecture_courriel": "julien.mazaud@haute-vienne.gouv.fr",
+        "contexte": (
+            "La crise sanitaire a révélé et creusé les inégalités face au numérique, qui pèsent "
+            "d'abord sur les habitants des quartiers prioritaires de la politique de la ville. "
+            "Début 2022, l'Agence nationale de la cohésion des territoires (ANCT) a ouvert une "
+            "plateforme de matériel informatique reconditionné destinée aux acteurs de la "
+            "médiation numérique des zones de revitalisation rurale et des quartiers prioritaires."
+        ),
+        "objectifs": (
+            "Limoges Métropole a rejoint ce dispositif pour équiper le conseiller numérique "
+            "installé depuis peu à la Cité de l'Emploi de Beaubreuil et pour soutenir les "
+            "associations qui animent des ateliers numériques, individuels et collectifs, "
+            "auprès des habitants des quartiers."
+        ),
     }
 
 
@@ -305,6 +330,7 @@ def beneficiary_rows(rng: random.Random) -> list[dict[str, Any]]:
             "qpv_name": b.qpv_name,
             "qpv_code": QPV_CODES[b.qpv_name],
             "place_of_use": b.place_of_use,
+            "gift_category": None,  # loans only: no gift category needed
         })
     return rows
 
@@ -434,12 +460,11 @@ def invoices(rng: random.Random) -> tuple[Invoice, ...]:
                 (Lot(IPAD_7, 21, Decimal("249.00")),
                  Lot(GALAXY_TAB_A7, 18, Decimal("199.90"))),
                 "2023-000241", dt.date(2023, 1, 30)),
-        # Not paid yet when the workbook is prepared: no mandate, no payment date.
         Invoice("SVI-F2301-058", seconde_vie, dt.date(2023, 1, 23),
                 "Smartphones reconditionnés",
                 (Lot(GALAXY_A52, 12, Decimal("164.95")),
                  Lot(IPHONE_11, 8, Decimal("194.95"))),
-                None, None),
+                "2023-000268", dt.date(2023, 2, 7)),
     )
 
 
@@ -558,7 +583,8 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
 
     references = [bill.reference for bill in bills]
     assert len(set(references)) == len(references)
-    assert sum(1 for bill in bills if bill.mandate_number is None) == 1
+    # A claim for the balance rests on paid invoices only.
+    assert all(bill.mandate_number and bill.payment_date for bill in bills)
     for bill in bills:
         assert stdnum_siret.is_valid(bill.supplier.siret), bill.supplier
         assert bill.date.year == 2023 and bill.date.month == 1, bill.reference
@@ -567,8 +593,7 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
         assert on_bill == bill.amount_ht, (bill.reference, on_bill, bill.amount_ht)
         assert bill.vat == bill.vat.quantize(CENT), bill.reference
         assert bill.amount_ttc == bill.amount_ht + bill.vat
-        assert (bill.mandate_number is None) == (bill.payment_date is None), bill.reference
-        assert bill.payment_date is None or bill.payment_date >= bill.date, bill.reference
+        assert bill.payment_date >= bill.date, bill.reference
 
     total_ht = sum((bill.amount_ht for bill in bills), Decimal("0"))
     total_vat = sum((bill.vat for bill in bills), Decimal("0"))
@@ -577,6 +602,9 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     assert total_vat == EXPECTED_TOTAL_VAT, total_vat
     assert total_ttc == EXPECTED_TOTAL_TTC, total_ttc
     assert total_ht * operation["taux_etat"] == EXPECTED_STATE_SHARE
+    assert operation["montant_attribue"] == EXPECTED_STATE_SHARE
+    for key in ("contexte", "objectifs"):
+        assert len(operation[key]) <= 2000, key
     assert sum((d["unit_price_ht"] for d in devices), Decimal("0")) == EXPECTED_TOTAL_HT
 
 

@@ -61,6 +61,16 @@ def set_operation(wb: openpyxl.Workbook, label: str, value: object) -> None:
     wb["Opération"].cell(operation_row(wb, label), 2).value = value
 
 
+def gift_categories(wb: openpyxl.Workbook, value: str | None) -> None:
+    """Set the gift category of every association of the Bénéficiaires sheet."""
+    ws = wb["Bénéficiaires"]
+    header = [c.value for c in ws[1]]
+    column, kind = header.index("Catégorie du bénéficiaire du don") + 1, header.index("Type") + 1
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, kind).value == "association":
+            ws.cell(row, column).value = value
+
+
 def messages(report: Report) -> list[str]:
     """Return every issue as printed (``Sheet!Cell : message``)."""
     return [str(i) for i in report.issues]

@@ -25,6 +25,7 @@ def test_verify_the_sample_prints_the_summary(runner) -> None:
         "  Total TTC : 43\u202f381,50\xa0€\n"
         "  Part de l'État (80\xa0% du HT) : 28\u202f921,00\xa0€\n"
         "  Part de la collectivité : 14\u202f460,50\xa0€\n"
+        "  Montant de la subvention attribuée : 28\u202f921,00\xa0€\n"
         "  Montant à demander à l'État : 28\u202f921,00\xa0€\n"
         "\n"
         "Classeur valide (0 erreur, 0 avertissement).\n"

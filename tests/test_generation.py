@@ -136,7 +136,7 @@ def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path)
     assert "vingt-huit mille neuf cent vingt et un euros" in text
     assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text
     assert "à 9 associations et au service de Limoges Métropole" in text
-    assert "Monsieur le Préfet,\n" in text and "agréer, Monsieur le Préfet, l’expression" in text
+    assert "Madame la Préfète,\n" in text and "agréer, Madame la Préfète, l’expression" in text
     assert f"36{NNBSP}151,25{NBSP}€" in text
 
 

@@ -181,36 +181,48 @@ def _value_next_to(sheet, label):
     return sheet.cell(row=_row_of(sheet, label), column=7)
 
 
+SHARE = "Subvention de l'État (taux × dépense réalisée, dans la limite du montant attribué) :"
+DUE = "Montant dû (montant demandé) :"
+
+
 def test_summary_lines(sheet):
-    eligible = _value_next_to(sheet, "Dépense éligible (HT) :")
+    forecast = _value_next_to(sheet, "Dépense subventionnable prévisionnelle (HT) :")
+    assert Decimal(str(forecast.value)) == Decimal("36151.25")
+    granted = _value_next_to(sheet, "Montant de la subvention attribuée :")
+    assert Decimal(str(granted.value)) == Decimal("28921.00")
+    assert granted.number_format == MONEY_FORMAT
+    advances = _value_next_to(sheet, "Acomptes déjà perçus :")
+    assert (advances.value, advances.data_type) == ("néant", "s")
+    eligible = _value_next_to(sheet, "Dépense éligible réalisée (HT) :")
     assert Decimal(str(eligible.value)) == Decimal("36151.25")
     assert eligible.number_format == MONEY_FORMAT
     rate = _value_next_to(sheet, "Taux de l'État :")
     assert Decimal(str(rate.value)) == Decimal("0.8")
     assert rate.number_format == "0\\ %"
-    share = _value_next_to(sheet, "Subvention de l'État :")
+    share = _value_next_to(sheet, SHARE)
     assert Decimal(str(share.value)) == Decimal("28921.00")
     assert share.number_format == MONEY_FORMAT
-    claimed = _value_next_to(sheet, "Montant demandé :")
+    claimed = _value_next_to(sheet, DUE)
     assert Decimal(str(claimed.value)) == Decimal("28921.00")
-    texts = _all_text(sheet)
-    assert "Plafond de la subvention :" not in texts and "Acomptes déjà perçus :" not in texts
 
 
 def test_summary_lines_with_cap_and_advances(tmp_path, dotation):
-    context = _context(dotation, cap=Decimal("25000.00"), advances=Decimal("5000.00"))
+    context = _context(dotation, amount_granted=Decimal("25000.00"), advances=Decimal("5000.00"),
+                       forecast_eligible_expense=None)
     sheet = _load(_render(tmp_path / "etat.xlsx", context))
     labels = [
-        "Dépense éligible (HT) :", "Taux de l'État :", "Plafond de la subvention :",
-        "Subvention de l'État :", "Acomptes déjà perçus :", "Montant demandé :",
+        "Dépense éligible réalisée (HT) :", "Taux de l'État :", "Montant de la subvention attribuée :",
+        SHARE, "Acomptes déjà perçus :", DUE,
     ]
     rows = [_row_of(sheet, label) for label in labels]
     assert rows == list(range(rows[0], rows[0] + len(labels)))
     values = [Decimal(str(_value_next_to(sheet, label).value)) for label in labels]
+    # By hand: min(80 % × 36 151,25 = 28 921,00 ; 25 000,00) − 5 000,00 = 20 000,00.
     assert values == [
         Decimal("36151.25"), Decimal("0.8"), Decimal("25000.00"),
         Decimal("25000.00"), Decimal("5000.00"), Decimal("20000.00"),
     ]
+    assert "Dépense subventionnable prévisionnelle (HT) :" not in _all_text(sheet)
 
 
 def test_formula_like_data_stays_text(tmp_path, dotation):
@@ -256,11 +268,10 @@ def test_missing_mandate_and_payment_date_give_empty_cells(tmp_path, dotation):
 
 
 def test_certification_block_without_claim_date(tmp_path, dotation):
-    texts = _all_text(_load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=None))))
-    assert "Certifié exact, à Limoges, le ………………" in texts
-    start = texts.index("Certifié exact, à Limoges, le ………………")
-    assert texts[start + 1 : start + 4] == [
-        "Président de Limoges Métropole",
+    sheet = _load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=None)))
+    start = _row_of(sheet, "Certifié exact, à Limoges, le ………………", column=9)
+    assert [sheet.cell(row=start + n, column=9).value for n in range(1, 4)] == [
+        "Le Président de Limoges Métropole",
         "Guillaume Guérin",
         "(signature et cachet de l'ordonnateur)",
     ]
@@ -289,9 +300,10 @@ def test_page_setup(sheet):
     header = _row_of(sheet, "N°")
     assert sheet.page_setup.orientation == "landscape"
     assert str(sheet.page_setup.paperSize) == str(sheet.PAPERSIZE_A4)
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert sheet.page_setup.fitToWidth == 1
-    assert sheet.page_setup.fitToHeight == 0
+    # A fixed scale (manual page breaks are ignored with "fit to page"), at which the
+    # 13 columns fit the width of an A4 landscape page.
+    assert not sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert 60 <= int(sheet.page_setup.scale) <= 80
     assert sheet.print_title_rows == f"${header}:${header}"
     assert sheet.freeze_panes == f"A{header + 1}"
     assert sheet.column_dimensions["F"].width >= 20
@@ -323,3 +335,67 @@ def test_output_is_a_valid_zip(context):
     data = render_expense_statement(context, timestamp=TIMESTAMP)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.testzip() is None
+
+
+# --- the public accountant's block and long statements --------------------------------------
+
+
+def test_accountant_block_beside_the_officer_block(sheet):
+    row = _row_of(sheet, "Vu et certifié conforme aux écritures du comptable public", column=2)
+    assert sheet.cell(row=row, column=9).value.startswith("Certifié exact, à Limoges, le ")
+    assert sheet.cell(row=row, column=2).font.b
+    office, title, when, note = (sheet.cell(row=row + n, column=2).value for n in range(1, 5))
+    assert (office, title) == ("Service de gestion comptable de Limoges", "le comptable public")
+    assert when.startswith("À ……") and when.endswith(", le ………………")  # filled in by hand
+    assert note == "(signature et cachet du comptable public)"
+    assert sheet.row_dimensions[row + 5].height >= 60  # room for signatures and stamps
+    assert sheet.print_area == f"'État récapitulatif'!$A$1:$M${row + 5}"
+
+
+def test_accountant_block_without_office_has_dotted_lines(tmp_path, dotation):
+    context = _context(dotation, accounting_office=None, accountant_title=None)
+    sheet = _load(_render(tmp_path / "etat.xlsx", context))
+    row = _row_of(sheet, "Vu et certifié conforme aux écritures du comptable public", column=2)
+    office, title = (sheet.cell(row=row + n, column=2).value for n in (1, 2))
+    assert office == title and set(office) == {"…"} and len(office) >= 20
+    assert "Service de gestion comptable de Limoges" not in _all_text(sheet)
+
+
+def test_long_statement_keeps_its_end_together(tmp_path, dotation):
+    invoice = dotation.invoices[0]
+    many = tuple(
+        dataclasses.replace(invoice, reference=f"F-{n:03d}", amount_ht=Decimal("100.00"), vat=Decimal("20.00"),
+                            amount_ttc=Decimal("120.00"))
+        for n in range(1, 81)
+    )
+    long = dataclasses.replace(dotation, invoices=many)
+    path = _render(tmp_path / "etat.xlsx", _context(long, amount_granted=Decimal("6400.00")))
+    sheet = _load(path)
+    breaks = [b.id for b in sheet.row_breaks.brk]
+    assert len(breaks) >= 2  # 80 invoices do not fit on two pages
+    assert breaks == sorted(breaks)
+    first, last = _invoice_row(sheet, "F-001"), _invoice_row(sheet, "F-080")
+    total = _row_of(sheet, "TOTAL")
+    end = int(sheet.print_area.rsplit("$", 1)[1])
+    # Every break falls between two invoice rows, and the last one leaves at least three
+    # invoices before the total: the total, the summary and both blocks follow them.
+    assert all(first <= b < last for b in breaks)
+    assert breaks[-1] <= total - 4
+    assert _row_of(sheet, "Vu et certifié conforme aux écritures du comptable public", column=2) < end
+    # What follows the last break fits on one page at the printed scale.
+    from dotation_docs.spreadsheet import page_rows
+
+    header = _row_of(sheet, "N°")
+    tail = sum(sheet.row_dimensions[r].height or 15 for r in range(breaks[-1] + 1, end + 1))
+    assert tail + sheet.row_dimensions[header].height <= page_rows(sheet)
+    # Each page between breaks fits too.
+    for start, stop in zip([header] + breaks, breaks):
+        page = sum(sheet.row_dimensions[r].height or 15 for r in range(start + 1, stop + 1))
+        assert page + sheet.row_dimensions[header].height <= page_rows(sheet)
+    assert sheet.print_title_rows == f"${header}:${header}"
+    xml = _sheet_xml(path)
+    assert "<rowBreaks" in xml and 'man="1"' in xml
+
+
+def test_short_statement_has_no_page_break(sheet):
+    assert list(sheet.row_breaks.brk) == []

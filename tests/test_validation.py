@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import openpyxl
-from conftest import SAMPLE, errors_of, operation_row, set_operation, warnings_of
+from conftest import SAMPLE, errors_of, gift_categories, operation_row, set_operation, warnings_of
 from stdnum.fr import siret
 
 from dotation_docs.exceptions import WorkbookOpenError
@@ -380,8 +380,11 @@ def test_formula_never_computed(make_workbook) -> None:
 
 
 def test_gift_above_300_euros_is_refused(make_workbook) -> None:
-    path = make_workbook(lambda wb: set_operation(wb, "Type de convention", "don"))
-    errors = errors_of(path)
+    def mutate(wb):
+        set_operation(wb, "Type de convention", "don")
+        gift_categories(wb, "association d'étudiants")
+
+    errors = errors_of(make_workbook(mutate))
     assert len(errors) == 57 + 5  # laptops and desktops are above 300 € TTC, the others below
     assert errors[0] == (
         "Matériel!I2 : Prix unitaire HT : valeur unitaire de 491,88\xa0€ TTC, supérieure à 300 € : "

@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 import pytest
-from conftest import SAMPLE, TEMPLATES, docx_text, set_operation
+from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation
 from docxtpl import DocxTemplate
 
 from dotation_docs.documents import TEMPLATES as TEMPLATE_FILES
@@ -39,6 +39,7 @@ def test_gift_operation_uses_the_gift_convention(tmp_path: Path, make_workbook) 
     def mutate(wb):
         cheap_devices(wb)
         set_operation(wb, "Type de convention", "don")
+        gift_categories(wb, "association reconnue d'utilité publique")
 
     output = tmp_path / "output"
     generate_batch(make_workbook(mutate), output, TEMPLATES)
@@ -51,7 +52,7 @@ def test_gift_operation_uses_the_gift_convention(tmp_path: Path, make_workbook) 
 
 def test_capped_subsidy_with_advances(tmp_path: Path, make_workbook) -> None:
     def mutate(wb):
-        set_operation(wb, "Plafond de la subvention", 25000)
+        set_operation(wb, "Montant de la subvention attribuée", 25000)
         set_operation(wb, "Acomptes reçus", "5 000,00 €")
 
     output = tmp_path / "output"
