@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gettext
 import logging
+import signal
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ import click.types
 
 from dotation_docs import __version__, pipeline
 from dotation_docs.exceptions import InvalidWorkbookError
-from dotation_docs.summary import describe_totals, describe_written
+from dotation_docs.summary import describe_changes, describe_totals, describe_written
 
 # click's own messages, in French (click looks them up through gettext at run time).
 _FRENCH = {
@@ -74,14 +75,21 @@ for _module in (click.core, click.decorators, click.exceptions, click.formatting
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Paths are checked by the pipeline (one French sentence, exit 1), not by click.Path's
+# own checks (English-shaped messages, exit 2 and a usage block).
 workbook_argument = click.argument("classeur", type=click.Path(path_type=Path), metavar="CLASSEUR")
 output_option = click.option(
-    "-o", "--sortie", type=click.Path(file_okay=False, path_type=Path), default=pipeline.DEFAULT_OUTPUT,
+    "-o", "--sortie", type=click.Path(path_type=Path), default=pipeline.DEFAULT_OUTPUT,
     show_default=True, help="Dossier où écrire les documents.",
 )
 templates_option = click.option(
-    "-m", "--modeles", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
     help="Dossier des modèles Word et HTML (par défaut : les modèles fournis).",
+)
+overwrite_option = click.option(
+    "--ecraser", is_flag=True,
+    help="Remplace aussi les documents modifiés depuis leur génération et les fichiers d'un autre "
+    "programme qui portent le nom d'un document à écrire.",
 )
 
 
@@ -115,9 +123,13 @@ def verify_command(classeur: Path, strict: bool) -> None:
 @workbook_argument
 @output_option
 @templates_option
-def generate_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
-    """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention."""
-    _report(pipeline.generate_batch(classeur, sortie, modeles))
+@overwrite_option
+def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
+    """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention.
+
+    Les fichiers que vous ajoutez dans le dossier de sortie ne sont jamais touchés.
+    """
+    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser))
 
 
 @cli.command("convention", short_help="Régénère les documents d'un bénéficiaire.")
@@ -125,33 +137,47 @@ def generate_command(classeur: Path, sortie: Path, modeles: Path | None) -> None
 @click.argument("beneficiaire", metavar="BENEFICIAIRE")
 @output_option
 @templates_option
-def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None) -> None:
+@overwrite_option
+def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
     """Régénère la convention et le procès-verbal d'un seul bénéficiaire.
 
-    BENEFICIAIRE est son identifiant (ex. B01) ou son nom (accents et majuscules
-    ignorés). Les autres fichiers ne sont pas modifiés.
+    BENEFICIAIRE est son identifiant (ex. B01), son nom (accents et majuscules
+    ignorés) ou une partie de son nom propre à lui seul. Les autres fichiers ne sont
+    pas modifiés.
     """
-    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles))
+    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser))
 
 
 @cli.command("demande", short_help="Génère le dossier de demande de subvention.")
 @workbook_argument
 @output_option
 @templates_option
-def claim_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
+@overwrite_option
+def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
     """Génère le dossier de demande de versement de la subvention de l'État."""
-    _report(pipeline.generate_claim(classeur, sortie, modeles))
+    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser))
 
 
 def _report(written: pipeline.Written) -> None:
     for issue in written.report.warnings:
         click.echo(f"Avertissement – {issue}")
+    if written.chosen is not None:
+        click.echo(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
     click.echo(describe_written(written.output, written.files))
+    for line in describe_changes(written.removed, written.foreign):
+        click.echo(line)
     click.echo(describe_totals(written.dotation, written.funding))
     for note in written.notes:
         click.echo(f"Attention : {note}")
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM ends the command like Ctrl-C does: clean-up code runs (the staging folder
+    # is removed, the lock released); the file swap itself defers it to its end.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="dotation")

@@ -44,8 +44,19 @@ class TemplateError(DotationError):
 
 
 class OutputError(DotationError):
-    """Raised when the output folder cannot be written; the previous batch is left as
-    it was."""
+    """Raised when the output folder cannot be used or written; the message says what
+    state the folder is in (the previous batch is kept, or put back)."""
+
+
+class OutputBusyError(OutputError):
+    """Raised at once when another dotation command holds the lock of the output
+    folder; nothing is written."""
+
+
+class OutputConflictError(OutputError):
+    """Raised before anything is written when a run would overwrite or delete a file
+    the agent changed after its generation, or a file the tool did not write; the
+    option ``--ecraser`` confirms."""
 
 
 # errno → French sentence, for every OS error a user can meet while reading the workbook,

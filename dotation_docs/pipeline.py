@@ -8,27 +8,29 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from dotation_docs import __version__
+from dotation_docs import __version__, outputdir
 from dotation_docs.documents import (
-    CLAIM_DIR,
-    CLAIM_FILES,
-    CONVENTIONS_DIR,
-    HANDOVERS_DIR,
-    MANIFEST,
-    PRESS_DIR,
     PlannedDocument,
     plan_batch,
     plan_beneficiary,
     plan_claim,
 )
-from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError
+from dotation_docs.exceptions import (
+    BeneficiaryNotFoundError,
+    InvalidWorkbookError,
+    TemplateError,
+    describe_os_error,
+)
 from dotation_docs.funding import Funding, batch_funding, device_totals
+from dotation_docs.manifest import Scope, printable_name
 from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
@@ -36,14 +38,7 @@ from dotation_docs.schema import normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
-from dotation_docs.writers import (
-    OutputFile,
-    dump_manifest,
-    is_safe_relative,
-    manifest_entry,
-    read_manifest,
-    write_output,
-)
+from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +64,9 @@ class Checked:
 
 @dataclass
 class Written:
-    """Result of a job that wrote files."""
+    """Result of a job that wrote files: the files written (the manifest last), the
+    previous files removed, the foreign files left in the tool's folders, notes for the
+    user, and the beneficiary chosen from a partial name (``convention``)."""
 
     output: Path
     files: list[OutputFile]
@@ -77,6 +74,9 @@ class Written:
     funding: Funding
     report: Report
     notes: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    chosen: Beneficiary | None = None
 
 
 def check_workbook(path: Path) -> Checked:
@@ -128,7 +128,8 @@ def _render_all(docs: list[PlannedDocument], templates: Path | None, dotation: D
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _totals(dotation: Dotation, funding: Funding) -> dict[str, Any]:
@@ -145,38 +146,111 @@ def _totals(dotation: Dotation, funding: Funding) -> dict[str, Any]:
     }
 
 
-def _manifest(workbook: Path, dotation: Dotation, funding: Funding, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def _header(workbook: Path, dotation: Dotation, funding: Funding) -> dict[str, Any]:
+    """The manifest without its documents. The workbook's name may hold bytes that are
+    not UTF-8: they are replaced, the manifest being UTF-8."""
     return {
         "outil": {"nom": "dotation-docs", "version": __version__},
-        "classeur": {"fichier": workbook.name, "sha256": _sha256(workbook)},
+        "classeur": {"fichier": printable_name(workbook.name), "sha256": _sha256(workbook)},
         "totaux": _totals(dotation, funding),
-        "documents": sorted(entries, key=lambda e: e["fichier"]),
     }
 
 
-def generate_batch(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None) -> Written:
+def _check_templates(templates: Path | None) -> None:
+    """Raise TemplateError when the templates folder given with -m cannot be used."""
+    if templates is None:
+        return
+    if not templates.exists():
+        raise TemplateError(f"le dossier de modèles « {templates} » est introuvable. Vérifiez le chemin donné avec -m.")
+    if not templates.is_dir():
+        raise TemplateError(f"« {templates} » est un fichier : indiquez avec -m le dossier qui contient les modèles.")
+    try:
+        os.listdir(templates)
+    except OSError as err:
+        raise TemplateError(f"le dossier de modèles « {templates} » est illisible : {describe_os_error(err)}.") from err
+
+
+def _check_unique_paths(docs: list[PlannedDocument]) -> None:
+    """Raise InvalidWorkbookError when two planned documents would have one file name."""
+    owners = {d.path: d.beneficiary for d in docs}
+    groups = duplicate_paths(d.path for d in docs)
+    if groups:
+        described = " ; ".join(
+            f"« {group[0]} » (bénéficiaires {' et '.join(str(owners[p]) for p in group)})" for group in groups
+        )
+        raise InvalidWorkbookError(
+            f"plusieurs documents auraient le même nom de fichier : {described}. Changez l'identifiant ou le nom "
+            "de l'un de ces bénéficiaires dans la feuille « Bénéficiaires ». Rien n'a été écrit."
+        )
+
+
+def _run_job(
+    workbook: Path,
+    output: Path,
+    templates: Path | None,
+    overwrite: bool,
+    checked: Checked,
+    docs: list[PlannedDocument],
+    scope: Scope,
+    notes: Callable[[WriteResult, dict[str, Any]], list[str]],
+) -> Written:
+    """Lock ``output``, render ``docs`` and write them under the output-folder contract."""
+    assert checked.dotation is not None and checked.funding is not None
+    dotation, funding = checked.dotation, checked.funding
+    _check_unique_paths(docs)
+    header = _header(workbook, dotation, funding)
+    with outputdir.locked(output) as folder:
+        files = _render_all(docs, templates, dotation)
+        result = write_batch(output, files, scope, header, overwrite=overwrite)
+    job_notes = ([folder.repaired] if folder.repaired else []) + notes(result, header)
+    return Written(output, result.written, dotation, funding, checked.report, job_notes,
+                   result.removed, result.foreign)
+
+
+def _prepare(output: Path, templates: Path | None) -> None:
+    outputdir.check_output_folder(output)
+    _check_templates(templates)
+
+
+def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
+    return []
+
+
+def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
+    """Notes for a job that rewrites part of the batch."""
+    if result.previous is None:
+        return ["aucun lot précédent dans ce dossier : seuls ces documents ont été écrits."]
+    if result.previous.get("totaux") != header["totaux"]:
+        return [
+            "les totaux du classeur ont changé depuis la génération précédente : les autres documents "
+            "(communiqué, demande de subvention…) ne sont plus à jour ; relancez « dotation generer »."
+        ]
+    return []
+
+
+def generate_batch(
+    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
+) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
-    handover records, press release, subsidy claim file and manifest. Raises
-    InvalidWorkbookError (nothing written), TemplateError or OutputError."""
+    handover records, press release, subsidy claim file and manifest. The tool's
+    previous files that this batch no longer has are removed. Raises
+    InvalidWorkbookError (nothing written), TemplateError, OutputConflictError (unless
+    ``overwrite``), OutputBusyError or OutputError."""
+    _prepare(output, templates)
     checked, dotation, funding = _validated(workbook)
-    files = _render_all(plan_batch(dotation, funding), templates, dotation)
-    manifest = _manifest(workbook, dotation, funding, [manifest_entry(f) for f in files])
-    files.append(OutputFile(MANIFEST, dump_manifest(manifest), "manifeste"))
-    write_output(output, files, replace=[CONVENTIONS_DIR, HANDOVERS_DIR, PRESS_DIR, CLAIM_DIR, MANIFEST])
-    return Written(output, files, dotation, funding, checked.report)
+    return _run_job(workbook, output, templates, overwrite, checked, plan_batch(dotation, funding),
+                    Scope.batch(), _batch_notes)
 
 
-def generate_claim(workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None) -> Written:
+def generate_claim(
+    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
+) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises like :func:`generate_batch`."""
+    _prepare(output, templates)
     checked, dotation, funding = _validated(workbook)
-    files = _render_all(plan_claim(dotation, funding), templates, dotation)
-    claim_types = {t.value for t in CLAIM_FILES}
-    manifest, notes = _merge_manifest(output, workbook, dotation, funding,
-                                      keep=lambda e: e.get("type") not in claim_types, new=files)
-    files.append(OutputFile(MANIFEST, dump_manifest(manifest), "manifeste"))
-    write_output(output, files, replace=[CLAIM_DIR, MANIFEST])
-    return Written(output, files, dotation, funding, checked.report, notes)
+    return _run_job(workbook, output, templates, overwrite, checked, plan_claim(dotation, funding),
+                    Scope.claim(), _partial_notes)
 
 
 def _search_key(text: str) -> str:
@@ -186,73 +260,70 @@ def _search_key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", folded).split())
 
 
-def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
-    """Return the beneficiary whose identifier or name is ``query`` (case, accents and
-    punctuation ignored). Raises BeneficiaryNotFoundError suggesting the closest names."""
-    wanted = _search_key(query)
-    keys = {}
+def _listed(beneficiaries: list[Beneficiary]) -> str:
+    return " ; ".join(f"{b.identifier} « {b.name} »" for b in beneficiaries)
+
+
+def match_beneficiary(dotation: Dotation, query: str) -> tuple[Beneficiary, bool]:
+    """Return the beneficiary ``query`` designates and whether it was found from part of
+    its name. In order: an identifier (case ignored) wins; then a whole name (case,
+    accents and punctuation ignored); then the only name that contains ``query``.
+    Raises BeneficiaryNotFoundError when the name is shared or matches several
+    beneficiaries (listing them), or matches none (suggesting the closest names)."""
+    wanted_id = query.strip().casefold()
     for b in dotation.beneficiaries:
-        keys[_search_key(b.identifier)] = b
-        keys[_search_key(b.name)] = b
-    if wanted in keys:
-        return keys[wanted]
-    # A name that contains what was typed is the best guess; otherwise the closest spellings.
+        if b.identifier.casefold() == wanted_id:
+            return b, False
+    wanted = _search_key(query)
+    exact = [b for b in dotation.beneficiaries if _search_key(b.name) == wanted]
+    if len(exact) == 1:
+        return exact[0], False
+    if exact:
+        raise BeneficiaryNotFoundError(
+            f"plusieurs bénéficiaires s'appellent « {query} » : {_listed(exact)}. Indiquez l'identifiant de celui "
+            "à régénérer."
+        )
     partial = [b for b in dotation.beneficiaries if wanted and wanted in _search_key(b.name)]
-    close = [keys[c] for c in difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)]
-    suggestions = list(dict.fromkeys(partial or close))[:3]
-    listed = suggestions or dotation.beneficiaries
-    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in listed)
-    hint = f"Vouliez-vous dire : {names} ?" if suggestions else f"Bénéficiaires du classeur : {names}."
+    if len(partial) == 1:
+        return partial[0], True
+    if partial:
+        raise BeneficiaryNotFoundError(
+            f"plusieurs bénéficiaires correspondent à « {query} » : {_listed(partial)}. Indiquez l'identifiant ou "
+            "le nom complet de celui à régénérer."
+        )
+    keys: dict[str, Beneficiary] = {}
+    for b in dotation.beneficiaries:
+        keys.setdefault(_search_key(b.identifier), b)
+        keys.setdefault(_search_key(b.name), b)
+    close = list(dict.fromkeys(keys[c] for c in difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)))
+    hint = (f"Vouliez-vous dire : {_listed(close)} ?" if close
+            else f"Bénéficiaires du classeur : {_listed(list(dotation.beneficiaries))}.")
     raise BeneficiaryNotFoundError(f"aucun bénéficiaire ne correspond à « {query} ». {hint}")
 
 
+def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
+    """Return the beneficiary ``query`` designates (see :func:`match_beneficiary`)."""
+    return match_beneficiary(dotation, query)[0]
+
+
 def generate_beneficiary(
-    workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None
+    workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None,
+    overwrite: bool = False,
 ) -> Written:
-    """Rewrite the convention and handover record of one beneficiary only; every other
-    file keeps its bytes (the manifest is updated). Raises BeneficiaryNotFoundError
-    and like :func:`generate_batch`."""
+    """Rewrite the convention and handover record of one beneficiary only; its previous
+    files under another name (it was renamed) are removed, every other file keeps its
+    bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
+    :func:`generate_batch`."""
+    _prepare(output, templates)
     checked, dotation, funding = _validated(workbook)
-    beneficiary = find_beneficiary(dotation, query)
+    beneficiary, partial = match_beneficiary(dotation, query)
     if not dotation.devices_of(beneficiary):
         raise BeneficiaryNotFoundError(
             f"le bénéficiaire {beneficiary.identifier} « {beneficiary.name} » n'a aucun matériel dans "
             "la feuille « Matériel » : il n'a ni convention ni procès-verbal."
         )
-    files = _render_all(plan_beneficiary(dotation, funding, beneficiary), templates, dotation)
-    previous = read_manifest(output, MANIFEST)
-    # Old files of this beneficiary under another name (it was renamed). The manifest
-    # may have been edited by hand: only its own folders' files are ever removed.
-    stale = [
-        e["fichier"] for e in (previous or {}).get("documents", [])
-        if isinstance(e, dict) and e.get("beneficiaire") == beneficiary.identifier
-        and is_safe_relative(e.get("fichier"))
-        and e["fichier"].split("/")[0] in (CONVENTIONS_DIR, HANDOVERS_DIR)
-        and e["fichier"] not in {f.path for f in files}
-    ]
-    manifest, notes = _merge_manifest(
-        output, workbook, dotation, funding,
-        keep=lambda e: e.get("beneficiaire") != beneficiary.identifier, new=files,
-    )
-    files.append(OutputFile(MANIFEST, dump_manifest(manifest), "manifeste"))
-    write_output(output, files, replace=[f.path for f in files], remove=stale)
-    return Written(output, files, dotation, funding, checked.report, notes)
-
-
-def _merge_manifest(
-    output: Path, workbook: Path, dotation: Dotation, funding: Funding, keep: Any, new: list[OutputFile]
-) -> tuple[dict[str, Any], list[str]]:
-    """Return the manifest with this run's files in place of the ones it replaces, and
-    notes for the user when the rest of the batch may be out of date."""
-    previous = read_manifest(output, MANIFEST)
-    notes = []
-    kept = [e for e in (previous or {}).get("documents", []) if isinstance(e, dict) and keep(e)]
-    manifest = _manifest(workbook, dotation, funding, kept + [manifest_entry(f) for f in new])
-    if previous is None:
-        notes.append("aucun lot précédent dans ce dossier : seuls ces documents ont été écrits.")
-    elif previous.get("totaux") != manifest["totaux"]:
-        notes.append(
-            "les totaux du classeur ont changé depuis la génération précédente : les autres documents "
-            "(communiqué, demande de subvention…) ne sont plus à jour ; relancez « dotation generer »."
-        )
-    return manifest, notes
+    written = _run_job(workbook, output, templates, overwrite, checked,
+                       plan_beneficiary(dotation, funding, beneficiary),
+                       Scope.of_beneficiary(beneficiary.identifier), _partial_notes)
+    written.chosen = beneficiary if partial else None
+    return written

@@ -10,6 +10,8 @@ from dotation_docs.funding import Funding, device_totals
 from dotation_docs.model import BeneficiaryKind, Dotation
 from dotation_docs.writers import OutputFile
 
+SHOWN_NAMES = 5  # file names listed in a summary line before « … »
+
 
 def describe_totals(dotation: Dotation, funding: Funding) -> str:
     """Return the summary of a workbook: beneficiaries, devices per category, totals
@@ -69,3 +71,25 @@ def describe_written(output: Path, files: list[OutputFile]) -> str:
         f"{n} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : {format_list(parts)}.\n"
         f"Dossiers : {', '.join(folders)}."
     )
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(paths[:SHOWN_NAMES])
+    return shown + (f" et {len(paths) - SHOWN_NAMES} autres" if len(paths) > SHOWN_NAMES else "")
+
+
+def describe_changes(removed: list[str], foreign: list[str]) -> list[str]:
+    """Return the lines on the previous files removed and the agent's own files left in
+    the tool's folders (none when there is nothing to say)."""
+    lines = []
+    if removed:
+        n = len(removed)
+        lines.append(
+            f"Ancien lot : {n} {pluralize(n, 'fichier supprimé', 'fichiers supprimés')} "
+            f"(ce lot ne {pluralize(n, 'le', 'les')} produit plus) : {_some(removed)}."
+        )
+    if foreign:
+        lines.append(
+            f"Fichiers ajoutés dans les dossiers de l'outil, laissés en place : {len(foreign)} ({_some(foreign)})."
+        )
+    return lines

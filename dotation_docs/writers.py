@@ -1,28 +1,43 @@
-"""Writers: put rendered files into the output folder atomically, with their manifest.
+"""Writers: put a job's rendered files into the output folder, under the output-folder
+contract.
 
-Everything is first written to a staging folder inside the output folder; only when
-all files are written are they moved into place. A failure before that point leaves the
-previous batch untouched; a failure while moving puts the previous files back.
+The tool owns exactly the files its manifest lists. A run writes its files; the files
+the previous manifest lists for the same scope (types, beneficiary) and that this run no
+longer produces are removed; every other file, listed or not, is left as it is. A file
+the agent changed since it was generated, or a file the tool did not write that stands
+where a new one goes, is never overwritten or removed without ``overwrite``. The files
+are replaced all at once (see :mod:`dotation_docs.outputdir`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from dotation_docs.exceptions import OutputError
+from dotation_docs.documents import MANIFEST
+from dotation_docs.exceptions import OutputConflictError, OutputError, describe_os_error
+from dotation_docs.manifest import (
+    TOOL_FOLDERS,
+    Entry,
+    Scope,
+    build_manifest,
+    dump_manifest,
+    entries,
+    is_safe_relative,
+    read_manifest,
+)
+from dotation_docs.outputdir import replace_files
 
 log = logging.getLogger(__name__)
 
-STAGING_PREFIX = ".dotation-"
+__all__ = [
+    "OutputFile", "WriteResult", "Scope", "duplicate_paths", "is_safe_relative", "manifest_entry", "write_batch",
+]
 
 
 @dataclass(frozen=True)
@@ -41,21 +56,16 @@ class OutputFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def is_safe_relative(path: object) -> bool:
-    """True when ``path`` is a relative POSIX path that stays inside the output folder
-    (for paths read back from a manifest, which a person may have edited)."""
-    if not isinstance(path, str) or "\\" in path:
-        return False
-    rel = PurePosixPath(path)
-    return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts
+@dataclass
+class WriteResult:
+    """What a run did to the output folder: ``written`` (the manifest last), the
+    previous files ``removed``, the ``foreign`` files (not the tool's) left in its
+    folders, and the ``previous`` manifest (None when there was none)."""
 
-
-def _safe_relative(path: str) -> PurePosixPath:
-    """Return ``path`` as a relative path that stays inside the output folder; raises
-    ValueError otherwise (file names are built by the tool, so this is a bug guard)."""
-    if not is_safe_relative(path):
-        raise ValueError(f"unsafe output path: {path!r}")
-    return PurePosixPath(path)
+    written: list[OutputFile]
+    removed: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    previous: dict[str, Any] | None = None
 
 
 def manifest_entry(f: OutputFile) -> dict[str, Any]:
@@ -63,81 +73,126 @@ def manifest_entry(f: OutputFile) -> dict[str, Any]:
     return {"type": f.type, "beneficiaire": f.beneficiary, "fichier": f.path, "sha256": f.sha256}
 
 
-def dump_manifest(manifest: dict[str, Any]) -> bytes:
-    """Return the manifest as stable JSON bytes (sorted keys, UTF-8, final newline)."""
-    return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
+    """Return the groups of paths that would be one file (same path, letter case
+    ignored as Windows and macOS do)."""
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        groups.setdefault(p.casefold(), []).append(p)
+    return [g for g in groups.values() if len(g) > 1]
 
 
-def read_manifest(output: Path, name: str) -> dict[str, Any] | None:
-    """Return the manifest of a previous batch, or None when there is none or it is
-    unreadable (it is then rebuilt from what this run writes)."""
+def _sha256_file(path: Path) -> str | None:
     try:
-        data = json.loads((output / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("documents"), list) else None
-
-
-def write_output(
-    output: Path,
-    files: Sequence[OutputFile],
-    *,
-    replace: Iterable[str],
-    remove: Iterable[str] = (),
-) -> None:
-    """Write ``files`` under ``output``.
-
-    ``replace`` lists the top-level entries (folders or files, relative to ``output``)
-    this run owns: each is swapped whole for its new version, so stale files inside it
-    disappear. ``remove`` lists further stale files to delete. Raises
-    :class:`OutputError` when the folder cannot be written.
-    """
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output))
-    except OSError as err:
-        raise OutputError(f"impossible de créer le dossier de sortie « {output} » : {err.strerror}.") from err
-    try:
-        for f in files:
-            target = staging / "new" / _safe_relative(f.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(f.data)
-        log.info("%d fichiers préparés dans %s ; mise en place", len(files), staging)
-        _swap(output, staging, [str(_safe_relative(r)) for r in replace],
-              [str(_safe_relative(r)) for r in remove])
-    except OSError as err:
-        raise OutputError(
-            f"écriture impossible dans « {output} » ({err.strerror}) ; le lot précédent est conservé."
-        ) from err
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _swap(output: Path, staging: Path, replace: list[str], remove: list[str]) -> None:
-    """Move each staged entry into place, keeping the old ones in ``staging/old`` until
-    every move has succeeded; on failure, put the old ones back."""
-    new, old = staging / "new", staging / "old"
-    old.mkdir()
-    moved: list[tuple[Path, Path | None]] = []  # (target, backup)
-    try:
-        for rel in [*replace, *remove]:
-            target = output / rel
-            backup = None
-            if target.exists():
-                backup = old / rel
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(target, backup)
-            moved.append((target, backup))
-            source = new / rel
-            if rel in replace and source.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, target)
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
-        for target, backup in reversed(moved):
-            if target.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
-            elif target.exists():
-                target.unlink()
-            if backup is not None:
-                os.replace(backup, target)
-        raise
+        return None
+
+
+@dataclass
+class _Plan:
+    removals: list[str]
+    kept: list[Entry]
+    edited: list[str]
+    collisions: list[str]
+
+
+def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope) -> _Plan:
+    """Decide what the run removes and keeps, and which existing files it would
+    overwrite or remove although they are not as the tool wrote them."""
+    new_paths = {f.path.casefold() for f in files}
+    listed = {e.path.casefold(): e for e in previous}
+    kept = [e for e in previous if not scope.covers(e) and e.path.casefold() not in new_paths]
+    removals = [e.path for e in previous if scope.covers(e) and e.path.casefold() not in new_paths]
+    edited, collisions = [], []
+    for f in files:
+        target = output / f.path
+        if not os.path.lexists(target):
+            continue
+        if target.is_dir() and not target.is_symlink():
+            raise OutputError(
+                f"un dossier « {target} » occupe la place d'un document à écrire : renommez-le ou déplacez-le, "
+                "puis relancez. Rien n'a été écrit."
+            )
+        entry = listed.get(f.path.casefold())
+        if entry is None:
+            collisions.append(f.path)
+        elif entry.sha256 != _sha256_file(target):
+            edited.append(f.path)
+    for rel in removals:
+        target = output / rel
+        if os.path.lexists(target) and listed[rel.casefold()].sha256 != _sha256_file(target):
+            edited.append(rel)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions))
+
+
+def _conflict_message(output: Path, plan: _Plan) -> str:
+    lines = [f"ce lancement remplacerait ou supprimerait des fichiers de « {output} » que l'outil n'a pas écrits "
+             "tels qu'ils sont ; rien n'a été écrit."]
+    if plan.edited:
+        lines.append("  Modifiés depuis leur génération : " + ", ".join(plan.edited) + ".")
+    if plan.collisions:
+        lines.append("  Fichiers qui ne viennent pas de l'outil, au nom d'un document à écrire : "
+                     + ", ".join(plan.collisions) + ".")
+    lines.append("Enregistrez ailleurs ce que vous voulez garder, puis relancez avec l'option --ecraser "
+                 "pour les remplacer.")
+    return "\n".join(lines)
+
+
+def _foreign_files(output: Path, owned: set[str]) -> list[str]:
+    """Return the files in the tool's folders that the manifest does not list."""
+    found = []
+    for folder in TOOL_FOLDERS:
+        root = output / folder
+        if not root.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                rel = (Path(dirpath) / name).relative_to(output).as_posix()
+                if rel not in owned:
+                    found.append(rel)
+    return found
+
+
+def write_batch(
+    output: Path, files: Sequence[OutputFile], scope: Scope, header: dict[str, Any], *, overwrite: bool = False
+) -> WriteResult:
+    """Write ``files`` into ``output`` with the merged manifest built from ``header``,
+    removing the previous files of ``scope`` that this run no longer produces. Call it
+    under :func:`dotation_docs.outputdir.locked`.
+
+    Raises OutputConflictError (nothing written) when a file to replace or remove was
+    changed by the agent or was not written by the tool, unless ``overwrite``;
+    OutputError when two files share a path or the folder cannot be written.
+    """
+    for f in files:
+        if not is_safe_relative(f.path) or f.path == MANIFEST:
+            raise ValueError(f"unsafe output path: {f.path!r}")  # names are built by the tool: a bug
+    duplicates = duplicate_paths(f.path for f in files)
+    if duplicates:
+        raise OutputError(
+            "plusieurs documents du lot auraient le même nom de fichier : "
+            + " ; ".join(" et ".join(f"« {p} »" for p in group) for group in duplicates)
+            + ". Rien n'a été écrit."
+        )
+    previous_manifest = read_manifest(output)
+    previous = entries(previous_manifest)
+    plan = _plan(output, previous, files, scope)
+    if (plan.edited or plan.collisions) and not overwrite:
+        raise OutputConflictError(_conflict_message(output, plan))
+    if plan.edited or plan.collisions:
+        log.info("remplacés sur demande (--ecraser) : %s", ", ".join(plan.edited + plan.collisions))
+    manifest = build_manifest(header, plan.kept, [manifest_entry(f) for f in files])
+    manifest_file = OutputFile(MANIFEST, dump_manifest(manifest), "manifeste")
+    removals = [r for r in plan.removals if os.path.lexists(output / r)]
+    log.info("%d fichiers à écrire, %d à supprimer dans %s", len(files), len(removals), output)
+    replace_files(output, [(f.path, f.data) for f in files] + [(MANIFEST, manifest_file.data)], removals)
+    owned = {d["fichier"] for d in manifest["documents"]}
+    try:
+        foreign = _foreign_files(output, owned)
+    except OSError as err:  # the batch is written; only the summary is incomplete
+        log.warning("liste des fichiers étrangers impossible : %s", describe_os_error(err))
+        foreign = []
+    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest)

@@ -232,9 +232,9 @@ def test_renamed_association_replaces_its_old_files(tmp_path: Path, make_workboo
 
 def test_unknown_beneficiary_suggests_the_closest_names(tmp_path: Path) -> None:
     with pytest.raises(BeneficiaryNotFoundError) as err:
-        generate_beneficiary(SAMPLE, "Sport et loisir", tmp_path, TEMPLATES)
+        generate_beneficiary(SAMPLE, "Sport et loisirs de l Aurance", tmp_path, TEMPLATES)
     assert err.value.message == (
-        "aucun bénéficiaire ne correspond à « Sport et loisir ». Vouliez-vous dire : "
+        "aucun bénéficiaire ne correspond à « Sport et loisirs de l Aurance ». Vouliez-vous dire : "
         "B02 « Sport & Loisirs de l'Aurence » ?"
     )
     assert not tmp_path.joinpath("conventions").exists()
@@ -314,10 +314,10 @@ def test_convention_command_from_the_command_line(runner, tmp_path: Path) -> Non
     assert result.output.startswith(
         f"3 fichiers écrits dans « {output} » : 1 convention, 1 procès-verbal de remise et 1 manifeste.\n"
     )
-    unknown = runner.invoke(cli, ["convention", str(SAMPLE), "Vigenal numerique", "-o", str(output)])
+    unknown = runner.invoke(cli, ["convention", str(SAMPLE), "Vigenal numerik", "-o", str(output)])
     assert unknown.exit_code == 1
     assert unknown.output == (
-        "Erreur : aucun bénéficiaire ne correspond à « Vigenal numerique ». Vouliez-vous dire : "
+        "Erreur : aucun bénéficiaire ne correspond à « Vigenal numerik ». Vouliez-vous dire : "
         "B05 « Vigenal Numérique pour Tous » ?\n"
     )
 

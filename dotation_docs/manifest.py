@@ -1,0 +1,139 @@
+"""Manifest: what the tool owns in the output folder (``manifeste.json``).
+
+The tool owns exactly the files its manifest lists. A job declares a :class:`Scope`, the
+document types it produces (and, for one beneficiary, whose); the new manifest keeps the
+previous entries outside that scope as they were and lists this run's files in place of
+the ones inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from dotation_docs.documents import (
+    CLAIM_DIR,
+    CLAIM_FILES,
+    CONVENTIONS_DIR,
+    HANDOVERS_DIR,
+    MANIFEST,
+    PRESS_DIR,
+    DocumentType,
+)
+
+log = logging.getLogger(__name__)
+
+# The folder each type of document lives in; a manifest entry elsewhere (a manifest
+# edited by hand) is not the tool's file and is never acted upon.
+TYPE_FOLDERS: dict[str, str] = {
+    DocumentType.CONVENTION.value: CONVENTIONS_DIR,
+    DocumentType.HANDOVER.value: HANDOVERS_DIR,
+    DocumentType.PRESS.value: PRESS_DIR,
+    DocumentType.PRESS_HTML.value: PRESS_DIR,
+    **{t.value: CLAIM_DIR for t in CLAIM_FILES},
+}
+TOOL_FOLDERS: tuple[str, ...] = tuple(dict.fromkeys(TYPE_FOLDERS.values()))
+
+
+def is_safe_relative(path: object) -> bool:
+    """True when ``path`` is a relative POSIX path that stays inside the output folder
+    (for paths read back from a manifest, which a person may have edited)."""
+    if not isinstance(path, str) or "\\" in path or "\0" in path:
+        return False
+    rel = PurePosixPath(path)
+    return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts and "." not in path.split("/")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One document of a manifest, as read back."""
+
+    type: str
+    beneficiary: str | None
+    path: str
+    sha256: str
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a job produces: document types (manifest ``type`` values) and, when it
+    works on one beneficiary, its identifier."""
+
+    types: frozenset[str]
+    beneficiary: str | None = None
+
+    @classmethod
+    def batch(cls) -> Scope:
+        """The full batch: every type of document."""
+        return cls(frozenset(t.value for t in DocumentType))
+
+    @classmethod
+    def claim(cls) -> Scope:
+        """The subsidy claim file."""
+        return cls(frozenset(t.value for t in CLAIM_FILES))
+
+    @classmethod
+    def of_beneficiary(cls, identifier: str) -> Scope:
+        """The convention and handover record of one beneficiary."""
+        return cls(frozenset({DocumentType.CONVENTION.value, DocumentType.HANDOVER.value}), identifier)
+
+    def covers(self, entry: Entry) -> bool:
+        """True when ``entry`` is a file this job replaces or removes."""
+        return entry.type in self.types and (self.beneficiary is None or entry.beneficiary == self.beneficiary)
+
+
+def read_manifest(output: Path) -> dict[str, Any] | None:
+    """Return the manifest of the previous batch, or None when there is none or it is
+    unreadable (the files beside it are then not the tool's)."""
+    try:
+        data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("documents"), list) else None
+
+
+def entries(manifest: dict[str, Any] | None) -> list[Entry]:
+    """Return the well-formed entries of ``manifest``, one per path (the first wins):
+    a relative path inside the output folder, inside its type's folder for the types
+    this version knows, a string hash."""
+    found: dict[str, Entry] = {}
+    for raw in (manifest or {}).get("documents", []):
+        if not isinstance(raw, dict):
+            continue
+        kind, path, sha, beneficiary = raw.get("type"), raw.get("fichier"), raw.get("sha256"), raw.get("beneficiaire")
+        if not (isinstance(kind, str) and is_safe_relative(path) and isinstance(sha, str)):
+            log.info("entrée du manifeste ignorée : %r", raw)
+            continue
+        assert isinstance(path, str)
+        folder = TYPE_FOLDERS.get(kind)
+        if folder is not None and path.split("/")[0] != folder:
+            log.info("entrée du manifeste hors de son dossier, ignorée : %r", raw)
+            continue
+        if path.casefold() in found:
+            continue
+        found[path.casefold()] = Entry(kind, beneficiary if isinstance(beneficiary, str) else None, path, sha, raw)
+    return list(found.values())
+
+
+def build_manifest(header: dict[str, Any], kept: Iterable[Entry], new: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Return the manifest: ``header`` (outil, classeur, totaux) and the documents,
+    the kept entries as they were and the new ones, sorted by path."""
+    documents = [e.raw for e in kept] + list(new)
+    return {**header, "documents": sorted(documents, key=lambda e: e["fichier"])}
+
+
+def dump_manifest(manifest: dict[str, Any]) -> bytes:
+    """Return the manifest as stable JSON bytes (sorted keys, UTF-8, final newline)."""
+    return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def printable_name(name: str) -> str:
+    """Return a file name as text that can be written in UTF-8: bytes that are not UTF-8
+    (kept by Python as surrogates) become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", errors="replace")

@@ -1,0 +1,461 @@
+"""Output folder: its lock, and the crash-safe replacement of files under a journal.
+
+A writing job holds :func:`locked` for its whole duration. On entry it repairs what an
+interrupted run left behind (:func:`recover`). Files are replaced by :func:`replace_files`:
+
+1. every new file is written to a hidden staging folder inside the output folder;
+2. a journal listing every operation is written atomically (temporary file + rename);
+3. with SIGINT/SIGTERM/SIGHUP deferred, each previous file is moved to a backup inside
+   the staging folder and each new file moved into place; the last file moved is the
+   manifest, and that rename is the commit point;
+4. the journal is deleted, then the staging folder.
+
+After a kill at any instant, :func:`recover` (run by the next writing command, under the
+lock) either finishes the commit (the manifest in place is the new one) or puts every
+backup back; both are idempotent, so a kill during recovery is repaired the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from dotation_docs.exceptions import OutputBusyError, OutputError, describe_os_error
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".dotation.lock"
+JOURNAL_NAME = ".dotation-journal.json"
+STAGING_PREFIX = ".dotation-staging-"
+# Every hidden entry the tool leaves while it works starts with this (staging folders,
+# the journal and its temporary file; older versions used ``.dotation-XXXX`` folders).
+WORK_PREFIX = ".dotation-"
+JOURNAL_VERSION = 1
+
+
+@dataclass
+class Folder:
+    """A locked output folder. ``repaired`` says, in French, what the recovery did to
+    an interrupted run (None when there was nothing to repair)."""
+
+    path: Path
+    repaired: str | None = None
+
+
+def check_output_folder(output: Path) -> None:
+    """Raise OutputError when ``output`` exists and is not a folder."""
+    if output.exists() and not output.is_dir():
+        raise OutputError(
+            f"« {output} » est un fichier, pas un dossier : indiquez avec -o un dossier de sortie "
+            "(il est créé s'il n'existe pas)."
+        )
+
+
+@contextlib.contextmanager
+def locked(output: Path) -> Iterator[Folder]:
+    """Lock ``output`` (created if needed) for the duration of the block, after
+    repairing an interrupted run. Raises OutputBusyError when another command holds
+    the lock, OutputError when the folder cannot be created or locked. A folder this
+    call created is removed again if it is still empty at the end."""
+    check_output_folder(output)
+    created = not output.exists()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"impossible de créer le dossier de sortie « {output} » : {describe_os_error(err)}."
+        ) from err
+    try:
+        lock = _acquire(output)
+        try:
+            folder = Folder(output, recover(output))
+            yield folder
+        finally:
+            _release(lock, output)
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                output.rmdir()  # only succeeds when nothing was written
+
+
+def _acquire(output: Path) -> FileLock:
+    path = output / LOCK_NAME
+    for _attempt in range(3):
+        lock = FileLock(path, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout as err:
+            raise OutputBusyError(
+                f"le dossier de sortie « {output} » est utilisé par une autre commande dotation en cours : "
+                "attendez qu'elle se termine, puis relancez. Rien n'a été écrit."
+            ) from err
+        except OSError as err:
+            raise OutputError(
+                f"impossible de verrouiller le dossier de sortie « {output} » : {describe_os_error(err)}."
+            ) from err
+        # The lock file is removed on release; a run that opened it just before that
+        # holds a lock on a removed file: check that the path is still the locked file.
+        fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+        try:
+            same = fd is None or os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            return lock
+        lock.release()
+    raise OutputBusyError(
+        f"le dossier de sortie « {output} » est utilisé par une autre commande dotation en cours : "
+        "attendez qu'elle se termine, puis relancez. Rien n'a été écrit."
+    )
+
+
+def _release(lock: FileLock, output: Path) -> None:
+    # Removed while still held, so that no other run can lock this file afterwards.
+    with contextlib.suppress(OSError):
+        (output / LOCK_NAME).unlink()
+    lock.release()
+
+
+# --- Signals ------------------------------------------------------------------------------
+
+_DEFERRED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold back SIGINT, SIGTERM and SIGHUP for the duration of the block, then restore
+    the previous handlers and deliver the first signal received (outside the main
+    thread, where handlers cannot be set, signals are left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in _DEFERRED}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            log.info("signal %s reçu pendant la mise en place : traité maintenant", received[0])
+            signal.raise_signal(received[0])
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+def _sha256_of(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_journal(output: Path, journal: dict[str, Any]) -> None:
+    tmp = output / (JOURNAL_NAME + ".tmp")
+    _write_file(tmp, json.dumps(journal, ensure_ascii=True, indent=1).encode("ascii"))
+    os.replace(tmp, output / JOURNAL_NAME)
+    _fsync_dir(output)
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: Sequence[str]) -> None:
+    """Put ``writes`` (relative POSIX path, bytes) in place and delete ``removals``, all
+    or nothing. The last write is the commit point: it must be the manifest. Must be
+    called under :func:`locked`. Raises OutputError; the previous files are then in place
+    (or put back by the next command, as the message says)."""
+    if not writes:
+        raise ValueError("replace_files needs at least the manifest")
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output))
+    except OSError as err:
+        raise OutputError(f"écriture impossible dans « {output} » : {describe_os_error(err)}. Rien n'a été écrit.") from err
+    created_dirs: list[str] = []
+    journal_written = False
+    try:
+        try:
+            (staging / "new").mkdir()
+            (staging / "old").mkdir()
+            for i, (_rel, data) in enumerate(writes):
+                _write_file(staging / "new" / str(i), data)
+            for rel, _data in writes:
+                created_dirs += _make_parents(output, rel)
+        except OSError as err:
+            raise OutputError(
+                f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                "Rien n'a été modifié : le lot précédent est conservé."
+            ) from err
+        operations = [
+            {"target": rel, "new": f"new/{i}", "backup": f"old/{i}", "existed": _lexists(output / rel)}
+            for i, (rel, _data) in enumerate(writes)
+        ]
+        # Removals first, then the writes, the manifest last (the commit point).
+        operations = [
+            {"target": rel, "new": None, "backup": f"old/r{i}", "existed": _lexists(output / rel)}
+            for i, rel in enumerate(removals)
+        ] + operations
+        commit_target, commit_data = writes[-1]
+        journal = {
+            "version": JOURNAL_VERSION,
+            "staging": staging.name,
+            "operations": operations,
+            "created_dirs": created_dirs,
+            "commit_target": commit_target,
+            "commit_sha256": hashlib.sha256(commit_data).hexdigest(),
+            "previous_commit_sha256": _sha256_of(output / commit_target),
+        }
+        with deferred_signals():
+            try:
+                _write_journal(output, journal)
+            except OSError as err:
+                raise OutputError(
+                    f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                    "Rien n'a été modifié : le lot précédent est conservé."
+                ) from err
+            journal_written = True
+            try:
+                for op in operations:
+                    _apply(output, staging, op)
+                _fsync_dir(output)
+            except OSError as err:
+                try:
+                    _rollback(output, staging, journal)
+                    _finish(output, staging)
+                except OSError:
+                    raise OutputError(
+                        f"écriture impossible dans « {output} » : {describe_os_error(err)}. La remise en place "
+                        "du lot précédent a échoué aussi : relancez la commande, elle réparera le dossier."
+                    ) from err
+                raise OutputError(
+                    f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                    "Le lot précédent a été remis en place."
+                ) from err
+            _finish(output, staging)
+        _remove_empty_parents(output, removals)
+    finally:
+        if not journal_written:
+            shutil.rmtree(staging, ignore_errors=True)
+            for rel in reversed(created_dirs):
+                with contextlib.suppress(OSError):
+                    (output / rel).rmdir()
+
+
+def _make_parents(output: Path, rel: str) -> list[str]:
+    """Create the folders above ``rel``; return those created (relative, outermost first)."""
+    created = []
+    parts = PurePosixPath(rel).parts[:-1]
+    for depth in range(1, len(parts) + 1):
+        sub = PurePosixPath(*parts[:depth])
+        path = output / sub
+        if not path.is_dir():
+            path.mkdir()
+            created.append(sub.as_posix())
+    return created
+
+
+def _apply(output: Path, staging: Path, op: dict[str, Any]) -> None:
+    target = output / op["target"]
+    if op["existed"] and _lexists(target):
+        os.replace(target, staging / op["backup"])
+    if op["new"] is not None:
+        os.replace(staging / op["new"], target)
+
+
+def _finish(output: Path, staging: Path) -> None:
+    """Forget the journal (the outcome is settled), then drop the staging folder."""
+    with contextlib.suppress(FileNotFoundError):
+        (output / JOURNAL_NAME).unlink()
+    _fsync_dir(output)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _rollback(output: Path, staging: Path, journal: dict[str, Any]) -> None:
+    """Put every backup back and remove the new files that had no previous version.
+    Idempotent: a second call after an interruption does the rest."""
+    for op in reversed(journal["operations"]):
+        target = output / _checked_relative(op["target"])
+        backup = staging / _checked_relative(op["backup"])
+        if _lexists(backup):
+            os.replace(backup, target)
+        elif not op["existed"] and op["new"] is not None:
+            staged = staging / _checked_relative(op["new"])
+            if _lexists(target) and not _lexists(staged):
+                target.unlink()
+    for rel in reversed(journal.get("created_dirs", [])):
+        with contextlib.suppress(OSError):
+            (output / _checked_relative(rel)).rmdir()
+
+
+def _remove_empty_parents(output: Path, removals: Sequence[str]) -> None:
+    for rel in removals:
+        parent = (output / rel).parent
+        while parent != output and output in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _checked_relative(rel: object) -> str:
+    """A path read from the journal: relative and inside its folder, or ValueError."""
+    if not isinstance(rel, str) or not rel or "\\" in rel:
+        raise ValueError(rel)
+    p = PurePosixPath(rel)
+    if p.is_absolute() or ".." in p.parts:
+        raise ValueError(rel)
+    return rel
+
+
+# --- Recovery -----------------------------------------------------------------------------
+
+
+def _read_journal(output: Path) -> dict[str, Any] | None:
+    path = output / JOURNAL_NAME
+    try:
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION:
+            raise ValueError("unknown journal")
+        _checked_relative(data["staging"])
+        if not str(data["staging"]).startswith(WORK_PREFIX) or "/" in data["staging"]:
+            raise ValueError("staging outside the output folder")
+        for op in data["operations"]:
+            _checked_relative(op["target"])
+            _checked_relative(op["backup"])
+            if op["new"] is not None:
+                _checked_relative(op["new"])
+        _checked_relative(data["commit_target"])
+        return data
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise OutputError(
+            f"le journal « {path} » d'un lancement interrompu est illisible : {describe_os_error(err)}."
+        ) from err
+    except (ValueError, KeyError, TypeError) as err:
+        raise OutputError(
+            f"le journal « {path} » d'un lancement interrompu est endommagé : le dossier ne peut pas être "
+            "réparé automatiquement. Vérifiez les fichiers (les versions précédentes sont dans les dossiers "
+            f"cachés « {WORK_PREFIX}… »), puis supprimez ce journal et relancez."
+        ) from err
+
+
+def _committed(output: Path, journal: dict[str, Any]) -> bool:
+    """True when the commit point was passed: the manifest in place is the new one (and
+    differs from the previous one, otherwise the two states cannot be told apart and
+    putting the previous files back is just as right)."""
+    current = _sha256_of(output / journal["commit_target"])
+    return current == journal["commit_sha256"] and current != journal.get("previous_commit_sha256")
+
+
+def recover(output: Path) -> str | None:
+    """Finish or undo an interrupted replacement in ``output`` and remove the tool's
+    leftovers. Call it under the lock. Returns a French note saying what was done, or
+    None. Raises OutputError when the journal is damaged or a file cannot be moved back."""
+    note = None
+    journal = _read_journal(output)
+    if journal is not None:
+        staging = output / journal["staging"]
+        with deferred_signals():
+            try:
+                if _committed(output, journal):
+                    log.info("lancement interrompu après la mise en place : nettoyage")
+                    note = "un lancement précédent avait été interrompu après la mise en place du nouveau lot : il a été terminé."
+                else:
+                    log.info("lancement interrompu pendant la mise en place : retour au lot précédent")
+                    _rollback(output, staging, journal)
+                    note = "un lancement précédent avait été interrompu : le lot d'avant a été remis en place."
+                _finish(output, staging)
+            except OSError as err:
+                raise OutputError(
+                    f"le dossier « {output} » contient un lancement interrompu qui ne peut pas être réparé : "
+                    f"{describe_os_error(err)}. Corrigez ce problème, puis relancez."
+                ) from err
+    for leftover in _leftovers(output):
+        log.info("suppression du reste d'un lancement interrompu : %s", leftover)
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    return note
+
+
+def _leftovers(output: Path) -> list[Path]:
+    try:
+        entries = list(output.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in entries if p.name.startswith(WORK_PREFIX) and p.name != JOURNAL_NAME)
+
+
+@dataclass
+class Inspection:
+    """State of an output folder, seen without changing it."""
+
+    output: Path
+    interrupted: bool = False
+    leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when no interrupted run left anything."""
+        return not self.interrupted and not self.leftovers
+
+    def describe(self) -> str | None:
+        """A French sentence for the user, or None when the folder is clean."""
+        if self.interrupted:
+            return (
+                f"un lancement interrompu a laissé le dossier « {self.output} » à réparer : la prochaine "
+                "commande qui écrit (generer, convention ou demande) remettra en place un lot complet."
+            )
+        if self.leftovers:
+            return (
+                f"un lancement interrompu a laissé des fichiers temporaires dans « {self.output} » "
+                f"({', '.join(self.leftovers)}) : la prochaine commande qui écrit les supprimera."
+            )
+        return None
+
+
+def inspect(output: Path) -> Inspection:
+    """Return the state of ``output`` without repairing or locking anything (for
+    commands that only read). Raises nothing."""
+    state = Inspection(output)
+    if not output.is_dir():
+        return state
+    state.interrupted = _lexists(output / JOURNAL_NAME)
+    state.leftovers = [p.name for p in _leftovers(output)]
+    return state

@@ -1,0 +1,378 @@
+"""Interruptions: a run killed at any instant leaves the previous batch or the new one,
+consistent with its manifest, at the latest after the next command; two runs on one
+folder never mix.
+
+The first tests simulate a kill after every single file operation (and during the
+repair itself) in-process; the slow ones kill real ``dotation`` processes with SIGKILL,
+SIGTERM and SIGINT at chosen instants, the file operations slowed down by
+``tests/helpers/slow_swap.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import SAMPLE, set_operation
+
+from dotation_docs import outputdir
+from dotation_docs.exceptions import OutputBusyError, OutputError
+from dotation_docs.pipeline import generate_batch, generate_claim
+
+ROOT = Path(__file__).resolve().parent.parent
+HELPER = ROOT / "tests" / "helpers" / "slow_swap.py"
+MANIFEST = "manifeste.json"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones included) with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def tool_leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".dotation"))
+
+
+def assert_matches_manifest(folder: Path) -> None:
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for d in manifest["documents"]:
+        assert hashlib.sha256((folder / d["fichier"]).read_bytes()).hexdigest() == d["sha256"], d["fichier"]
+
+
+# --- A kill after every file operation, simulated in-process ---------------------------------
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs (no except OSError catches it)."""
+
+
+OLD = [("conventions/a.docx", b"old a"), ("conventions/b.docx", b"old b"), (MANIFEST, b"old manifest")]
+NEW = [("conventions/a.docx", b"new a"), ("proces-verbaux/c.docx", b"new c"), (MANIFEST, b"new manifest")]
+REMOVED = ["conventions/b.docx"]
+
+
+def old_folder(folder: Path) -> dict[str, bytes]:
+    folder.mkdir()
+    (folder / "conventions").mkdir()
+    (folder / "conventions" / "scan-signe.pdf").write_bytes(b"foreign")
+    outputdir.replace_files(folder, OLD, [])
+    return snapshot(folder)
+
+
+def expected_new(old: dict[str, bytes]) -> dict[str, bytes]:
+    new = {k: v for k, v in old.items() if k not in REMOVED}
+    new.update(dict(NEW))
+    return new
+
+
+def killing_os(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    """Make the output folder's ``os.replace`` die at its call number ``after`` (0-based)."""
+    calls = {"n": 0}
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if calls["n"] == after:
+            raise Killed
+        calls["n"] += 1
+        os.replace(src, dst)
+
+    proxy = types.ModuleType("os")
+    proxy.__dict__.update(os.__dict__)
+    proxy.replace = replace  # type: ignore[attr-defined]
+    monkeypatch.setattr(outputdir, "os", proxy)
+
+
+def repair(folder: Path) -> None:
+    """What every writing command does first: lock the folder, repair it."""
+    with outputdir.locked(folder):
+        pass
+
+
+RENAMES = 1 + 2 * 2 + 1 + 1  # journal; a (backup + new); c (new); b (backup); manifest (backup + new)
+
+
+@pytest.mark.parametrize("kill_at", range(RENAMES + 1))
+def test_a_kill_after_any_rename_leaves_the_old_or_the_new_batch(tmp_path: Path, monkeypatch, kill_at: int) -> None:
+    folder = tmp_path / "sortie"
+    old = old_folder(folder)
+    killing_os(monkeypatch, kill_at)
+    try:
+        outputdir.replace_files(folder, NEW, REMOVED)
+        finished = True
+    except Killed:
+        finished = False
+    assert finished == (kill_at == RENAMES)
+    monkeypatch.setattr(outputdir, "os", os)
+    repair(folder)
+    after = snapshot(folder)
+    assert after in (old, expected_new(old)), kill_at
+    assert tool_leftovers(folder) == []
+    assert after["conventions/scan-signe.pdf"] == b"foreign"
+
+
+@pytest.mark.parametrize("kill_at", range(1, RENAMES))
+def test_a_kill_during_the_repair_is_repaired_too(tmp_path: Path, monkeypatch, kill_at: int) -> None:
+    folder = tmp_path / "sortie"
+    old = old_folder(folder)
+    killing_os(monkeypatch, kill_at)
+    with pytest.raises(Killed):
+        outputdir.replace_files(folder, NEW, REMOVED)
+    for repair_kill in range(4):
+        killing_os(monkeypatch, repair_kill)
+        try:
+            outputdir.recover(folder)
+        except Killed:
+            pass
+    monkeypatch.setattr(outputdir, "os", os)
+    repair(folder)
+    assert snapshot(folder) in (old, expected_new(old))
+    assert tool_leftovers(folder) == []
+
+
+def test_a_kill_just_after_the_manifest_is_in_place_finishes_the_new_batch(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "sortie"
+    old = old_folder(folder)
+
+    def killed(*_args):  # type: ignore[no-untyped-def]
+        raise Killed
+
+    monkeypatch.setattr(outputdir, "_finish", killed)
+    with pytest.raises(Killed):
+        outputdir.replace_files(folder, NEW, REMOVED)
+    assert (folder / outputdir.JOURNAL_NAME).exists()
+    monkeypatch.undo()
+    repair(folder)
+    assert snapshot(folder) == expected_new(old)
+    assert tool_leftovers(folder) == []
+
+
+def test_inspect_reports_an_interrupted_run_without_repairing(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "sortie"
+    old_folder(folder)
+    assert outputdir.inspect(folder).clean
+    assert outputdir.inspect(folder).describe() is None
+    killing_os(monkeypatch, 3)
+    with pytest.raises(Killed):
+        outputdir.replace_files(folder, NEW, REMOVED)
+    monkeypatch.setattr(outputdir, "os", os)
+    before = snapshot(folder)
+    state = outputdir.inspect(folder)
+    assert state.interrupted and not state.clean
+    assert state.describe() == (
+        f"un lancement interrompu a laissé le dossier « {folder} » à réparer : la prochaine commande qui "
+        "écrit (generer, convention ou demande) remettra en place un lot complet."
+    )
+    assert snapshot(folder) == before  # nothing repaired, nothing moved
+    assert outputdir.inspect(tmp_path / "absent").clean
+
+
+def test_inspect_reports_a_staging_folder_left_by_a_kill(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    old_folder(folder)
+    (folder / ".dotation-staging-x1").mkdir()
+    state = outputdir.inspect(folder)
+    assert not state.interrupted and state.leftovers == [".dotation-staging-x1"]
+    assert "fichiers temporaires" in (state.describe() or "")
+    repair(folder)
+    assert tool_leftovers(folder) == []
+
+
+def test_a_failed_rename_puts_the_previous_batch_back(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "sortie"
+    old = old_folder(folder)
+    calls = {"n": 0}
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(28, "No space left on device")
+        os.replace(src, dst)
+
+    proxy = types.ModuleType("os")
+    proxy.__dict__.update(os.__dict__)
+    proxy.replace = replace  # type: ignore[attr-defined]
+    monkeypatch.setattr(outputdir, "os", proxy)
+    with pytest.raises(OutputError) as err:
+        outputdir.replace_files(folder, NEW, REMOVED)
+    assert err.value.message == (
+        f"écriture impossible dans « {folder} » : plus d'espace libre sur le disque. "
+        "Le lot précédent a été remis en place."
+    )
+    assert snapshot(folder) == old
+    assert tool_leftovers(folder) == []
+
+
+def test_a_damaged_journal_is_reported_not_guessed(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    old_folder(folder)
+    (folder / outputdir.JOURNAL_NAME).write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(OutputError, match="est endommagé : le dossier ne peut pas être réparé automatiquement"):
+        repair(folder)
+
+
+def test_signals_are_held_back_during_the_swap() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with outputdir.deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            reached = True  # the signal did not interrupt the block
+    assert reached
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_run_on_a_locked_folder_stops_at_once(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    with outputdir.locked(folder):
+        with pytest.raises(OutputBusyError) as err:
+            generate_claim(SAMPLE, folder)
+    assert err.value.message == (
+        f"le dossier de sortie « {folder} » est utilisé par une autre commande dotation en cours : "
+        "attendez qu'elle se termine, puis relancez. Rien n'a été écrit."
+    )
+    assert not folder.exists()  # created for the lock, removed as it stayed empty
+
+
+# --- Real processes, really killed -------------------------------------------------------------
+
+
+def _env(delay: float) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_TEST_DELAY": str(delay), "LC_ALL": "C.UTF-8"}
+
+
+def run_and_kill(args: list[str], marker: str, sig: int, delay: float = 0.05) -> tuple[int, str]:
+    """Run the slowed command line, send ``sig`` when a stderr line starts with
+    ``marker``; return the exit status and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HELPER), "-v", *args], cwd=ROOT, env=_env(delay),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(marker):
+            proc.send_signal(sig)
+            break
+    else:
+        proc.wait(timeout=60)
+        pytest.fail(f"« {marker} » never printed:\n{''.join(seen)}")
+    _out, rest = proc.communicate(timeout=120)
+    return proc.returncode, "".join(seen) + rest
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """A previous batch (other advances, an old claim file since dropped, a RIB the agent
+    added) and what ``demande`` on the sample makes of it."""
+    base = tmp_path_factory.mktemp("interruptions")
+    wb = openpyxl.load_workbook(SAMPLE)
+    set_operation(wb, "Acomptes reçus", 1000)
+    old_workbook = base / "ancien.xlsx"
+    wb.save(old_workbook)
+    old = base / "ancien"
+    generate_batch(old_workbook, old)
+    stale = old / "demande-subvention" / "5-ancienne-piece.docx"
+    stale.write_bytes(b"ancienne piece")
+    manifest = json.loads((old / MANIFEST).read_text(encoding="utf-8"))
+    manifest["documents"].append({"type": "attestation", "beneficiaire": None, "fichier": "demande-subvention/5-ancienne-piece.docx",
+                                  "sha256": hashlib.sha256(b"ancienne piece").hexdigest()})
+    (old / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (old / "demande-subvention" / "RIB.pdf").write_bytes(b"%PDF rib")
+    new = base / "nouveau"
+    shutil.copytree(old, new)
+    generate_claim(SAMPLE, new)
+    old_snap, new_snap = snapshot(old), snapshot(new)
+    assert old_snap != new_snap and "demande-subvention/5-ancienne-piece.docx" not in new_snap
+    return old, old_snap, new_snap
+
+
+# demande on the old batch: 1 journal, 1 removal, 4 claim files (2 each), the manifest (2): 12 renames.
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "marker"), [
+    (signal.SIGKILL, "Rendu de"), (signal.SIGKILL, "STAGE 2"), (signal.SIGKILL, "RENAME 1"),
+    (signal.SIGKILL, "RENAME 6"), (signal.SIGKILL, "RENAME 12"),
+    (signal.SIGTERM, "Rendu de"), (signal.SIGTERM, "STAGE 2"), (signal.SIGINT, "STAGE 2"),
+])
+def test_a_killed_run_leaves_the_old_or_the_new_batch(tmp_path: Path, batches, sig: int, marker: str) -> None:
+    old, old_snap, new_snap = batches
+    folder = tmp_path / "sortie"
+    shutil.copytree(old, folder)
+    status, stderr = run_and_kill(["demande", str(SAMPLE), "-o", str(folder)], marker, sig)
+    assert status != 0, stderr
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in stderr
+        assert tool_leftovers(folder) == []  # SIGTERM and Ctrl-C clean up before the swap
+    if marker.startswith("RENAME") and marker != "RENAME 1":
+        assert outputdir.inspect(folder).interrupted
+    repair(folder)
+    assert snapshot(folder) in (old_snap, new_snap)
+    assert_matches_manifest(folder)
+    assert tool_leftovers(folder) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_inside_the_swap_waits_for_its_end(tmp_path: Path, batches, sig: int) -> None:
+    old, _old_snap, new_snap = batches
+    folder = tmp_path / "sortie"
+    shutil.copytree(old, folder)
+    status, stderr = run_and_kill(["demande", str(SAMPLE), "-o", str(folder)], "RENAME 6", sig)
+    assert status == (1 if sig == signal.SIGINT else 128 + signal.SIGTERM), stderr
+    assert "Traceback" not in stderr
+    assert snapshot(folder) == new_snap  # finished, consistent, no leftovers, before any repair
+    assert tool_leftovers(folder) == []
+
+
+@pytest.mark.slow
+def test_the_next_real_command_repairs_a_killed_swap(tmp_path: Path, batches) -> None:
+    old, _old_snap, new_snap = batches
+    folder = tmp_path / "sortie"
+    shutil.copytree(old, folder)
+    run_and_kill(["demande", str(SAMPLE), "-o", str(folder)], "RENAME 6", signal.SIGKILL)
+    assert tool_leftovers(folder)  # the journal and the staging folder are still there
+    result = subprocess.run(
+        [sys.executable, "-m", "dotation_docs", "demande", str(SAMPLE), "-o", str(folder)],
+        cwd=ROOT, env=_env(0), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Attention : un lancement précédent avait été interrompu : le lot d'avant a été remis en place." in result.stdout
+    assert "Fichiers ajoutés dans les dossiers de l'outil, laissés en place : 1 (demande-subvention/RIB.pdf)." in result.stdout
+    assert snapshot(folder) == new_snap
+    assert tool_leftovers(folder) == []
+
+
+@pytest.mark.slow
+def test_two_real_runs_on_one_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    first = subprocess.Popen(
+        [sys.executable, str(HELPER), "-v", "generer", str(SAMPLE), "-o", str(folder)], cwd=ROOT, env=_env(0.1),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert first.stderr is not None
+    for line in first.stderr:
+        if line.startswith("Rendu de"):  # the first run holds the lock
+            break
+    second = subprocess.run(
+        [sys.executable, "-m", "dotation_docs", "generer", str(SAMPLE), "-o", str(folder)],
+        cwd=ROOT, env=_env(0), capture_output=True, text=True, timeout=120,
+    )
+    still_running = first.poll() is None
+    out, _err = first.communicate(timeout=180)
+    assert second.returncode == 1
+    assert second.stderr == (
+        f"Erreur : le dossier de sortie « {folder} » est utilisé par une autre commande dotation en cours : "
+        "attendez qu'elle se termine, puis relancez. Rien n'a été écrit.\n"
+    )
+    assert still_running  # the second one did not wait
+    assert first.returncode == 0, out
+    assert_matches_manifest(folder)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    assert {d["fichier"] for d in manifest["documents"]} | {MANIFEST} == set(snapshot(folder))
+    assert tool_leftovers(folder) == []
