@@ -229,13 +229,20 @@ _FILTER_EXAMPLES: dict[str, tuple[str, str, Any, tuple[str, ...]]] = {
 }
 
 
+def filter_usage(name: str) -> str:
+    """Return an example of the filter ``name`` as a template writes it, e.g.
+    "{{ nb | pluriel('tablette', 'tablettes') }}". Raises KeyError for an unknown filter."""
+    _, variable, _, args = _FILTER_EXAMPLES[name]
+    call = f"{name}({', '.join(map(repr, args))})" if args else name
+    return f"{{{{ {variable} | {call} }}}}"
+
+
 def _filter_docs() -> dict[str, str]:
     """Return, for each filter, its French description followed by an example computed with the filter."""
     filters = make_filters()
     docs: dict[str, str] = {}
-    for name, (description, variable, sample, args) in _FILTER_EXAMPLES.items():
-        call = f"{name}({', '.join(map(repr, args))})" if args else name
-        docs[name] = f"{description}. `{{{{ {variable} | {call} }}}}` → {filters[name](sample, *args)}"
+    for name, (description, _, sample, args) in _FILTER_EXAMPLES.items():
+        docs[name] = f"{description}. `{filter_usage(name)}` → {filters[name](sample, *args)}"
     return docs
 
 
