@@ -5,15 +5,20 @@ alike: sandboxed (templates are code written elsewhere: no attribute of Python's
 mutation of the context), autoescape on, ``StrictUndefined``, ``None`` printed as empty, the
 French filters; ``{% include %}``, ``{% import %}`` and ``{% extends %}`` are refused.
 :func:`render` is the single entry point and raises no other user-facing error than
-:class:`TemplateError`, in French. Output is deterministic: zip entries and document
-properties carry a fixed date.
+:class:`TemplateError`, in French. The typographic marks the filters emit (see
+:mod:`dotation_docs.formatting`) become a superscript run or a ``w:noBreakHyphen`` in Word,
+``<sup>`` or U+2011 in HTML, and are removed from plain text (document properties) and from
+every string of the context. Output is deterministic: zip entries and document properties
+carry a fixed date.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import inspect
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -25,6 +30,9 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
@@ -32,7 +40,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lxml import etree
 
 from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
-from dotation_docs.formatting import NNBSP, filter_usage, make_filters
+from dotation_docs.formatting import (
+    MARKS,
+    NNBSP,
+    NO_BREAK_HYPHEN,
+    SUPERSCRIPT_END,
+    SUPERSCRIPT_START,
+    filter_usage,
+    make_filters,
+    plain_text,
+    strip_marks,
+)
 
 # Zip entries get this timestamp so that two runs give the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -56,8 +74,16 @@ _FILTER_INPUTS = {
     "nombre": "un nombre", "quantite": "un nombre entier", "pluriel": "un nombre entier",
     "pourcentage": "un taux", "date": "une date", "date_longue": "une date",
     "date_courte": "une date", "heure": "une heure", "liste": "une liste de textes",
-    "siret": "un texte", "iban": "un texte",
+    "siret": "un texte", "iban": "un texte", "exposant": "un texte", "insecable": "un texte",
 }
+_MARK = re.compile(f"[{''.join(MARKS)}]")
+_MARK_SPLIT = re.compile(f"([{''.join(MARKS)}])")
+# Children of w:rPr that come after w:vertAlign in the schema's sequence.
+_AFTER_VERT_ALIGN = {qn(f"w:{tag}") for tag in ("rtl", "cs", "em", "lang", "eastAsianLayout", "specVanish", "oMath")}
+_NOTES = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml",
+)
 
 
 def _finalize(value: Any) -> Any:
@@ -262,6 +288,7 @@ def render(
     sandbox, or fails while being filled (unknown variable, filter on a wrong value…).
     """
     env = env or build_environment()
+    context = _without_marks(context)
     name = template.name
     is_docx = template.suffix.lower() == ".docx"
     if not template.is_file():
@@ -298,8 +325,30 @@ def render(
         raise TemplateError(f"le modèle « {name} » ne peut pas être lu : {describe_os_error(err)}.") from err
 
 
+def _without_marks(value: Any) -> Any:
+    """Return the context with the typographic marks removed from every string: only the
+    filters may produce them, never a workbook value."""
+    if isinstance(value, str):
+        return strip_marks(value) if _MARK.search(value) else value
+    if isinstance(value, Mapping):
+        return {key: _without_marks(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_marks(item) for item in value]
+    return value
+
+
 def _render_text(template: Path, context: Mapping[str, Any], env: jinja2.Environment) -> bytes:
-    return env.from_string(template.read_text(encoding="utf-8")).render(context).encode("utf-8")
+    text = env.from_string(template.read_text(encoding="utf-8")).render(context)
+    return html_marks(text).encode("utf-8")
+
+
+def html_marks(text: str) -> str:
+    """Return rendered HTML with the typographic marks as HTML: <sup>…</sup>, U+2011."""
+    return (
+        text.replace(SUPERSCRIPT_START, "<sup>")
+        .replace(SUPERSCRIPT_END, "</sup>")
+        .replace(NO_BREAK_HYPHEN, "\u2011")
+    )
 
 
 def _open_docx(template: Path) -> DocxTemplate:
@@ -345,16 +394,95 @@ def _render_docx(
             f"le modèle « {template.name} » produit un document Word invalide (XML mal formé), "
             "par exemple à cause du filtre « safe » : retirez-le."
         ) from err
+    _apply_marks_to_parts(doc)
     text_env = env.overlay(autoescape=False)
     for name, source in sources.items():
-        setattr(props, name, fit_property(text_env.from_string(source).render(context)))
-    props.title = fit_property(title)
+        setattr(props, name, fit_property(plain_text(text_env.from_string(source).render(context))))
+    props.title = fit_property(plain_text(title))
     props.created = props.modified = timestamp
     props.revision = 1
     props.last_modified_by = "dotation-docs"
     buffer = io.BytesIO()
     doc.save(buffer)
     return normalize_zip(buffer.getvalue())
+
+
+def _apply_marks_to_parts(doc: DocxTemplate) -> None:
+    """Turn the typographic marks into Word formatting in the body, headers, footers and
+    notes of the rendered document."""
+    main = doc.docx.part
+    _apply_marks(doc.docx.element)
+    for rel in main.rels.values():
+        if not rel.is_external and rel.reltype in (RT.HEADER, RT.FOOTER):
+            _apply_marks(rel.target_part.element)
+    for part in main.package.iter_parts():
+        if part.content_type in _NOTES and _MARK.search(part.blob.decode("utf-8")):
+            root = parse_xml(part.blob)
+            _apply_marks(root)
+            part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _apply_marks(root: etree._Element) -> None:
+    """Split each run whose text carries typographic marks: the superscript part becomes a
+    run of its own with the same formatting plus ``w:vertAlign superscript``, a
+    non-breaking hyphen mark a ``w:noBreakHyphen``. A mark anywhere else is removed."""
+    runs = {t.getparent() for t in root.iter(qn("w:t")) if t.text and _MARK.search(t.text)}
+    for run in runs:
+        if run is not None and run.tag == qn("w:r"):
+            _split_run(run)
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.text and _MARK.search(element.text):
+            element.text = plain_text(element.text)
+
+
+def _split_run(run: etree._Element) -> None:
+    properties = run.find(qn("w:rPr"))
+    pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
+    raised = False
+    for child in list(run):
+        if child is properties:
+            continue
+        if child.tag != qn("w:t") or not child.text or not _MARK.search(child.text):
+            pieces.append((raised, child))
+            continue
+        for token in _MARK_SPLIT.split(child.text):
+            if token == SUPERSCRIPT_START:
+                raised = True
+            elif token == SUPERSCRIPT_END:
+                raised = False
+            elif token == NO_BREAK_HYPHEN:
+                pieces.append((raised, OxmlElement("w:noBreakHyphen")))
+            elif token:
+                text = OxmlElement("w:t")
+                text.text = token
+                text.set(qn("xml:space"), "preserve")
+                pieces.append((raised, text))
+    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        new_run = OxmlElement("w:r")
+        for key, value in run.attrib.items():
+            new_run.set(key, value)
+        if properties is not None or superscript:
+            new_properties = copy.deepcopy(properties) if properties is not None else OxmlElement("w:rPr")
+            if superscript:
+                _raise(new_properties)
+            new_run.append(new_properties)
+        for _, element in group:
+            new_run.append(element)
+        run.addprevious(new_run)
+    run.getparent().remove(run)
+
+
+def _raise(properties: etree._Element) -> None:
+    """Set ``w:vertAlign superscript`` in the run properties, at its place in the schema."""
+    for old in properties.findall(qn("w:vertAlign")):
+        properties.remove(old)
+    align = OxmlElement("w:vertAlign")
+    align.set(qn("w:val"), "superscript")
+    follower = next((child for child in properties if child.tag in _AFTER_VERT_ALIGN), None)
+    if follower is None:
+        properties.append(align)
+    else:
+        follower.addprevious(align)
 
 
 def fit_property(text: str) -> str:
