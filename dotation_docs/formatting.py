@@ -21,6 +21,18 @@ CURRENCY = "EUR"
 NNBSP = "\u202f"  # narrow no-break space, the French thousands separator
 NBSP = "\xa0"  # no-break space
 
+# Typographic marks in the text the filters produce, turned into formatting by the renderer:
+# a superscript run in Word and <sup> in HTML between SUPERSCRIPT_START and SUPERSCRIPT_END,
+# a non-breaking hyphen (Word's <w:noBreakHyphen/>, U+2011 in HTML) for NO_BREAK_HYPHEN.
+# They are private-use characters, which no workbook value may carry (the renderer strips
+# them from the context) and which plain-text uses never see (see plain_text).
+SUPERSCRIPT_START = "\ue000"
+SUPERSCRIPT_END = "\ue001"
+NO_BREAK_HYPHEN = "\ue002"
+MARKS = (SUPERSCRIPT_START, SUPERSCRIPT_END, NO_BREAK_HYPHEN)
+_STRIP_MARKS = str.maketrans(dict.fromkeys(MARKS, None))
+_PLAIN_MARKS = str.maketrans({SUPERSCRIPT_START: None, SUPERSCRIPT_END: None, NO_BREAK_HYPHEN: "-"})
+
 _BABEL_GROUP = get_group_symbol(LOCALE)
 _FRENCH = Locale.parse(LOCALE)
 _CENT = Decimal("0.01")
@@ -84,23 +96,62 @@ def format_percent(rate: Decimal | int) -> str:
     return _babel_format_percent(_require_decimal(rate), locale=LOCALE, decimal_quantization=False)
 
 
-def _day_pattern(d: date) -> str:
-    """Return the CLDR day-of-month pattern: "1er" for the first of the month, else the number."""
-    return "d'er'" if d.day == 1 else "d"
+def _day_pattern(d: date, marked: bool) -> str:
+    """Return the CLDR pattern of the day and month, joined by a no-break space: "1er" for
+    the first of the month ("er" between superscript marks when ``marked``), else the number."""
+    if d.day != 1:
+        day = "d"
+    elif marked:
+        day = f"d'{SUPERSCRIPT_START}er{SUPERSCRIPT_END}'"
+    else:
+        day = "d'er'"
+    return f"{day}{NBSP}MMMM"
 
 
-def format_date_long(d: date) -> str:
-    """Return the date with its weekday, e.g. 'mercredi 1er mars 2023'.
+def format_date_long(d: date, marked: bool = False) -> str:
+    """Return the date with its weekday, e.g. 'mercredi 1er mars 2023', a no-break space
+    between the day and the month; with ``marked``, "er" carries the superscript marks.
 
     Raises AttributeError / TypeError if `d` is not a date."""
-    return _babel_format_date(d, f"EEEE {_day_pattern(d)} MMMM y", locale=LOCALE)
+    return _babel_format_date(d, f"EEEE {_day_pattern(d, marked)} y", locale=LOCALE)
 
 
-def format_date(d: date) -> str:
-    """Return the date in words, e.g. '3 février 2023', '1er mars 2023'.
+def format_date(d: date, marked: bool = False) -> str:
+    """Return the date in words, e.g. '3 février 2023', '1er mars 2023', a no-break space
+    between the day and the month; with ``marked``, "er" carries the superscript marks.
 
     Raises AttributeError / TypeError if `d` is not a date."""
-    return _babel_format_date(d, f"{_day_pattern(d)} MMMM y", locale=LOCALE)
+    return _babel_format_date(d, f"{_day_pattern(d, marked)} y", locale=LOCALE)
+
+
+def superscript(text: str) -> str:
+    """Return ``text`` between the superscript marks ('er' of '1er', 'e' of '2e'): the
+    renderer prints it in superscript.
+
+    Raises TypeError if `text` is not a str."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected str, got {type(text).__name__}: {text!r}")
+    return f"{SUPERSCRIPT_START}{strip_marks(text)}{SUPERSCRIPT_END}"
+
+
+def unbreakable(reference: Any) -> str:
+    """Return the reference (e.g. '87-2022-12-08-00003') kept on one line: its hyphens
+    become non-breaking hyphen marks and its spaces no-break spaces.
+
+    Raises nothing: a value that is not a str is written with str()."""
+    text = strip_marks(str(reference))
+    return text.replace("-", NO_BREAK_HYPHEN).replace(" ", NBSP)
+
+
+def strip_marks(text: str) -> str:
+    """Return ``text`` without any typographic mark (for a value that must carry none)."""
+    return text.translate(_STRIP_MARKS)
+
+
+def plain_text(text: str) -> str:
+    """Return the text the filters produced as plain text: superscript marks removed, a
+    non-breaking hyphen written '-' (document properties, spreadsheets, messages)."""
+    return text.translate(_PLAIN_MARKS)
 
 
 def format_date_short(d: date) -> str:
@@ -196,8 +247,8 @@ def make_filters(thousands_separator: str = NNBSP) -> dict[str, Callable[..., st
         "euros": functools.partial(format_whole_euros, **sep),
         "nombre": functools.partial(format_number, **sep),
         "pourcentage": format_percent,
-        "date_longue": format_date_long,
-        "date": format_date,
+        "date_longue": functools.partial(format_date_long, marked=True),
+        "date": functools.partial(format_date, marked=True),
         "date_courte": format_date_short,
         "heure": format_time,
         "liste": format_list,
@@ -206,6 +257,8 @@ def make_filters(thousands_separator: str = NNBSP) -> dict[str, Callable[..., st
         "en_lettres": amount_in_words,
         "siret": format_siret,
         "iban": format_iban,
+        "exposant": superscript,
+        "insecable": unbreakable,
     }
     return {name: _none_as_empty(func) for name, func in filters.items()}
 
@@ -226,16 +279,29 @@ _FILTER_EXAMPLES: dict[str, tuple[str, str, Any, tuple[str, ...]]] = {
     "en_lettres": ("Montant en toutes lettres", "montant", Decimal("14460.50"), ()),
     "siret": ("SIRET groupé, insécable", "siret", "21870085600017", ()),
     "iban": ("IBAN par groupes de quatre, insécable", "iban", "FR7630001007941234567890185", ()),
+    "exposant": ("Texte en exposant, pour un « 1er » écrit dans le modèle : `1{{ \"er\" | exposant }} "
+                 "juillet 1901` (les filtres de date le font d'eux-mêmes)", '"er"', "er", ()),
+    "insecable": ("Référence gardée sur une seule ligne (traits d'union et espaces insécables)",
+                  "operation.decision_reference", "87-2022-12-08-00003", ()),
 }
+
+
+def filter_usage(name: str) -> str:
+    """Return an example of the filter ``name`` as a template writes it, e.g.
+    "{{ nb | pluriel('tablette', 'tablettes') }}". Raises KeyError for an unknown filter."""
+    _, variable, _, args = _FILTER_EXAMPLES[name]
+    call = f"{name}({', '.join(map(repr, args))})" if args else name
+    return f"{{{{ {variable} | {call} }}}}"
 
 
 def _filter_docs() -> dict[str, str]:
     """Return, for each filter, its French description followed by an example computed with the filter."""
     filters = make_filters()
     docs: dict[str, str] = {}
-    for name, (description, variable, sample, args) in _FILTER_EXAMPLES.items():
-        call = f"{name}({', '.join(map(repr, args))})" if args else name
-        docs[name] = f"{description}. `{{{{ {variable} | {call} }}}}` → {filters[name](sample, *args)}"
+    for name, (description, _, sample, args) in _FILTER_EXAMPLES.items():
+        example = filters[name](sample, *args)
+        example = example.replace(SUPERSCRIPT_START, "<sup>").replace(SUPERSCRIPT_END, "</sup>")
+        docs[name] = f"{description}. `{filter_usage(name)}` → {plain_text(example)}"
     return docs
 
 

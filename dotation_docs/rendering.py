@@ -1,48 +1,274 @@
 """Rendering: turns a template and a context into the bytes of one document.
 
-The only module that imports docxtpl. One Jinja environment (autoescape on,
-``StrictUndefined``, ``None`` printed as empty, the French filters) serves Word and HTML
-templates alike; :func:`render` is the single entry point. Output is deterministic:
-zip entries and document properties carry a fixed date.
+The only module that imports docxtpl. One Jinja environment serves Word and HTML templates
+alike: sandboxed (templates are code written elsewhere: no attribute of Python's internals, no
+mutation of the context), autoescape on, ``StrictUndefined``, ``None`` printed as empty, the
+French filters; ``{% include %}``, ``{% import %}`` and ``{% extends %}`` are refused.
+:func:`render` is the single entry point and raises no other user-facing error than
+:class:`TemplateError`, in French. The typographic marks the filters emit (see
+:mod:`dotation_docs.formatting`) become a superscript run or a ``w:noBreakHyphen`` in Word,
+``<sup>`` or U+2011 in HTML, and are removed from plain text (document properties) and from
+every string of the context. Output is deterministic: zip entries and document properties
+carry a fixed date.
 """
 
 from __future__ import annotations
 
+import copy
+import html
+import inspect
 import io
+import itertools
 import re
+import unicodedata
 import zipfile
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import jinja2
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
+from jinja2 import nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from lxml import etree
 
-from dotation_docs.exceptions import TemplateError
-from dotation_docs.formatting import NNBSP, make_filters
+from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
+from dotation_docs.formatting import (
+    MARKS,
+    NNBSP,
+    NO_BREAK_HYPHEN,
+    SUPERSCRIPT_END,
+    SUPERSCRIPT_START,
+    filter_usage,
+    make_filters,
+    plain_text,
+    strip_marks,
+)
 
 # Zip entries get this timestamp so that two runs give the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_UNDEFINED = re.compile(r"'(?:[^']*)' (?:object )?has no attribute '([^']+)'|'([^']+)' is undefined")
-_NO_FILTER = re.compile(r"No filter named '([^']+)'")
+# Document properties rendered from the template as plain text (the title is set by the caller).
 _TEXT_PROPERTIES = ("author", "comments", "identifier", "language", "subject")
+# python-docx refuses a core property longer than this.
+PROPERTY_MAX_LENGTH = 255
+# Jinja names the frames of template code with this file name when the template has none.
+_TEMPLATE_FRAME = "<template>"
+# Keyword argument added to every call of a French filter, holding the expression filtered.
+_EXPRESSION_KEYWORD = "_expression_"
+_UNSUPPORTED_TAGS: dict[type[nodes.Node], str] = {
+    nodes.Extends: "{% extends %}",
+    nodes.Include: "{% include %}",
+    nodes.FromImport: "{% from … import … %}",
+    nodes.Import: "{% import %}",
+}
+# What each French filter expects, for the message when it receives something else.
+_FILTER_INPUTS = {
+    "montant": "un montant", "euros": "un montant", "en_lettres": "un montant",
+    "nombre": "un nombre", "quantite": "un nombre entier", "pluriel": "un nombre entier",
+    "pourcentage": "un taux", "date": "une date", "date_longue": "une date",
+    "date_courte": "une date", "heure": "une heure", "liste": "une liste de textes",
+    "siret": "un texte", "iban": "un texte", "exposant": "un texte", "insecable": "un texte",
+}
+_MARK = re.compile(f"[{''.join(MARKS)}]")
+_MARK_SPLIT = re.compile(f"([{''.join(MARKS)}])")
+# Children of w:rPr that come after w:vertAlign in the schema's sequence.
+_AFTER_VERT_ALIGN = {qn(f"w:{tag}") for tag in ("rtl", "cs", "em", "lang", "eastAsianLayout", "specVanish", "oMath")}
+_NOTES = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.endnotes+xml",
+)
 
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def build_environment(thousands_separator: str = NNBSP) -> jinja2.Environment:
-    """Return the Jinja environment every template is rendered with."""
-    env = jinja2.Environment(
+# --- The sandboxed environment --------------------------------------------------------------
+
+
+class _UnsupportedTagError(jinja2.TemplateSyntaxError):
+    """A tag that needs other template files: templates are rendered one file at a time."""
+
+
+class FilterError(jinja2.TemplateRuntimeError):
+    """Raised (inside rendering) when a French filter receives a value it cannot format;
+    its message is French and names the filter and, when known, the expression filtered."""
+
+
+class _RenderFailure(jinja2.TemplateError):
+    """Any error raised by template code while rendering, with the template line it came from."""
+
+    def __init__(self, original: BaseException, lineno: int | None, source: str) -> None:
+        super().__init__(str(original))
+        self.original = original
+        self.lineno = lineno
+        self.source = source
+
+
+def _template_line(tb: TracebackType | None) -> int | None:
+    """Return the template line of the innermost template frame of ``tb``, or None when
+    the error did not pass through template code."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FRAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class _Template(jinja2.Template):
+    """A template that knows its source, so that an error can point at the faulty line."""
+
+    source_text = ""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        try:
+            return super().render(*args, **kwargs)
+        except jinja2.TemplateSyntaxError:
+            raise
+        except Exception as err:
+            lineno = _template_line(err.__traceback__)
+            if lineno is None and not isinstance(err, jinja2.TemplateError):
+                raise  # not caused by the template: a bug, which keeps its traceback
+            raise _RenderFailure(err, lineno, self.source_text) from err
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """The sandboxed environment of every template. ``from_string`` refuses the tags that
+    load other templates and labels each French filter call with the expression it
+    filters, for the error messages."""
+
+    template_class = _Template
+
+    def from_string(  # type: ignore[override]
+        self,
+        source: str | nodes.Template,
+        globals: Mapping[str, Any] | None = None,
+        template_class: type[jinja2.Template] | None = None,
+    ) -> jinja2.Template:
+        if not isinstance(source, str):
+            return super().from_string(source, globals, template_class)  # type: ignore[arg-type]
+        tree = self.parse(source)
+        _refuse_unsupported_tags(tree, source)
+        _label_filter_calls(tree, self)
+        template = super().from_string(tree, globals, template_class)  # type: ignore[arg-type]
+        template.source_text = source  # type: ignore[attr-defined]
+        return template
+
+
+def _refuse_unsupported_tags(tree: nodes.Template, source: str) -> None:
+    for node in tree.find_all(tuple(_UNSUPPORTED_TAGS)):
+        tag = _UNSUPPORTED_TAGS[type(node)]
+        err = _UnsupportedTagError(tag, node.lineno)
+        err.source = source
+        raise err
+
+
+def _describe_expression(node: nodes.Node | None) -> str | None:
+    """Return ``operation.lieu_signature`` for the expression node, or None when it is not
+    a plain variable path."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        parent = _describe_expression(node.node)
+        return f"{parent}.{node.attr}" if parent else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        parent = _describe_expression(node.node)
+        return f"{parent}[{node.arg.value!r}]" if parent else None
+    return None
+
+
+def _label_filter_calls(tree: nodes.Template, env: jinja2.Environment) -> None:
+    for node in tree.find_all(nodes.Filter):
+        if node.name not in _FILTER_INPUTS:
+            continue
+        expression = _describe_expression(node.node)
+        if expression:
+            value = nodes.Const(expression, lineno=node.lineno)
+            node.kwargs.append(nodes.Keyword(_EXPRESSION_KEYWORD, value, lineno=node.lineno))
+    tree.set_environment(env)
+
+
+def _kind_of(value: Any) -> str:
+    """Return what ``value`` is, in French words."""
+    if isinstance(value, str):
+        return "un texte"
+    if isinstance(value, bool):
+        return "une valeur oui/non"
+    if isinstance(value, (int, Decimal, float)):
+        return "un nombre"
+    if isinstance(value, datetime):
+        return "une date et heure"
+    if isinstance(value, date):
+        return "une date"
+    if isinstance(value, time):
+        return "une heure"
+    if isinstance(value, Mapping):
+        return "un groupe de valeurs"
+    if isinstance(value, (list, tuple)):
+        return "une liste"
+    return "une valeur"
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _checked_filter(name: str, func: Callable[..., str]) -> Callable[..., str]:
+    """Return ``func`` wrapped so that a wrong value or wrong arguments raise a French
+    :class:`FilterError` naming the filter and the expression."""
+    signature = inspect.signature(func)
+
+    def checked(value: Any, *args: Any, **kwargs: Any) -> str:
+        expression = kwargs.pop(_EXPRESSION_KEYWORD, None)
+        subject = f"à « {expression} »" if expression else "à la valeur"
+        try:
+            signature.bind(value, *args, **kwargs)
+        except TypeError as err:
+            raise FilterError(
+                f"le filtre « {name} » est mal appelé (arguments incorrects) ; "
+                f"écrivez-le par exemple {filter_usage(name)}"
+            ) from err
+        try:
+            return func(value, *args, **kwargs)
+        except (TypeError, AttributeError) as err:
+            raise FilterError(
+                f"le filtre « {name} » ne s'applique pas {subject}, qui est {_kind_of(value)} "
+                f"(« {_shorten(str(value))} ») : il attend {_FILTER_INPUTS[name]}"
+            ) from err
+        except (ValueError, ArithmeticError) as err:
+            origin = f" de « {expression} »" if expression else ""
+            raise FilterError(
+                f"le filtre « {name} » ne sait pas mettre en forme la valeur « {_shorten(str(value))} »{origin}"
+            ) from err
+
+    checked.__name__ = name
+    return checked
+
+
+def build_environment(thousands_separator: str = NNBSP) -> TemplateEnvironment:
+    """Return the sandboxed Jinja environment every template is rendered with."""
+    env = TemplateEnvironment(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
         keep_trailing_newline=True,
     )
-    env.filters.update(make_filters(thousands_separator))
+    env.filters.update(
+        {name: _checked_filter(name, func) for name, func in make_filters(thousands_separator).items()}
+    )
     return env
+
+
+# --- Rendering ------------------------------------------------------------------------------
 
 
 def render(
@@ -54,63 +280,232 @@ def render(
     env: jinja2.Environment | None = None,
 ) -> bytes:
     """Return the rendered document for ``template`` (.docx → Word, .html → HTML text
-    in UTF-8). ``title`` becomes the Word document's title property, ``timestamp`` its
-    creation and modification dates.
+    in UTF-8). ``title`` becomes the Word document's title property (shortened to the
+    255 characters Word allows), ``timestamp`` its creation and modification dates.
 
-    Raises :class:`TemplateError` when the template is missing, is not a valid .docx,
-    or uses an unknown variable or filter.
+    Raises :class:`TemplateError` (one French sentence naming the template) when the
+    template is missing, unreadable, not a valid .docx, badly formed, refused by the
+    sandbox, or fails while being filled (unknown variable, filter on a wrong value…).
     """
     env = env or build_environment()
+    context = _without_marks(context)
+    name = template.name
+    is_docx = template.suffix.lower() == ".docx"
     if not template.is_file():
-        raise TemplateError(
-            f"modèle « {template.name} » introuvable dans le dossier « {template.parent} »."
-        )
+        raise TemplateError(f"modèle « {name} » introuvable dans le dossier « {template.parent} ».")
     try:
-        if template.suffix.lower() == ".docx":
+        if is_docx:
             return _render_docx(template, context, env, title, timestamp)
-        text = env.from_string(template.read_text(encoding="utf-8")).render(context)
-        return text.encode("utf-8")
-    except jinja2.TemplateSyntaxError as err:
-        # A .docx template's line numbers count lines of its XML: meaningless to the agent.
-        line = f" (ligne {err.lineno})" if template.suffix.lower() != ".docx" and err.lineno else ""
+        return _render_text(template, context, env)
+    except DotationError:
+        raise
+    except _UnsupportedTagError as err:
         raise TemplateError(
-            f"le modèle « {template.name} » contient une balise mal formée"
-            f"{line} : {_translate(err)}. Vérifiez les accolades {{{{ … }}}} et {{% … %}}."
+            f"le modèle « {name} » utilise la balise « {err.message} »{_where(err.source, err.lineno, is_docx)}, "
+            "qui n'est pas prise en charge : un modèle ne peut pas inclure, importer ou étendre un autre "
+            "fichier de modèle ; recopiez-en le contenu dans ce modèle."
+        ) from err
+    except jinja2.TemplateSyntaxError as err:
+        where = _where(err.source, err.lineno, is_docx, excerpt="end of template" not in str(err.message).lower())
+        raise TemplateError(
+            f"le modèle « {name} » contient une balise mal formée{where} : {_translate_syntax(err)}. "
+            "Vérifiez les accolades {{ … }} et {% … %}."
+        ) from err
+    except _RenderFailure as err:
+        # An unknown variable is named, which is enough to find it (and the message documented).
+        where = "" if isinstance(err.original, jinja2.UndefinedError) else _where(err.source, err.lineno, is_docx)
+        raise TemplateError(
+            f"le modèle « {name} » ne peut pas être rempli{where} : {_translate_runtime(err.original)}."
         ) from err
     except jinja2.TemplateError as err:
-        raise TemplateError(f"le modèle « {template.name} » ne peut pas être rempli : {_translate(err)}.") from err
+        raise TemplateError(f"le modèle « {name} » ne peut pas être rempli : {_translate_runtime(err)}.") from err
     except UnicodeDecodeError as err:
+        raise TemplateError(f"le modèle « {name} » n'est pas un texte UTF-8 ; enregistrez-le en UTF-8.") from err
+    except OSError as err:
+        raise TemplateError(f"le modèle « {name} » ne peut pas être lu : {describe_os_error(err)}.") from err
+
+
+def _without_marks(value: Any) -> Any:
+    """Return the context with the typographic marks removed from every string: only the
+    filters may produce them, never a workbook value."""
+    if isinstance(value, str):
+        return strip_marks(value) if _MARK.search(value) else value
+    if isinstance(value, Mapping):
+        return {key: _without_marks(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_marks(item) for item in value]
+    return value
+
+
+def _render_text(template: Path, context: Mapping[str, Any], env: jinja2.Environment) -> bytes:
+    text = env.from_string(template.read_text(encoding="utf-8")).render(context)
+    return html_marks(text).encode("utf-8")
+
+
+def html_marks(text: str) -> str:
+    """Return rendered HTML with the typographic marks as HTML: <sup>…</sup>, U+2011."""
+    return (
+        text.replace(SUPERSCRIPT_START, "<sup>")
+        .replace(SUPERSCRIPT_END, "</sup>")
+        .replace(NO_BREAK_HYPHEN, "\u2011")
+    )
+
+
+def _open_docx(template: Path) -> DocxTemplate:
+    """Return the loaded Word template; raises TemplateError when it is not a valid .docx."""
+    name = template.name
+    save_as = "enregistrez-le depuis Word ou LibreOffice au format « Word 2007-365 (.docx) »"
+    try:
+        doc = DocxTemplate(template)
+        doc.init_docx()
+        return doc
+    except ValueError as err:  # python-docx: "file '…' is not a Word file, content type is '…'"
+        found = str(err)
+        kind = (
+            "un classeur Excel" if "spreadsheetml" in found
+            else "une présentation PowerPoint" if "presentationml" in found
+            else "un autre type de fichier"
+        )
+        raise TemplateError(f"le modèle « {name} » est {kind} renommé en .docx, pas un document Word ; {save_as}.") from err
+    except etree.XMLSyntaxError as err:
         raise TemplateError(
-            f"le modèle « {template.name} » n'est pas un texte UTF-8 ; enregistrez-le en UTF-8."
+            f"le modèle « {name} » est endommagé (contenu XML incomplet ou mal formé) ; "
+            "remplacez-le par une copie intacte."
         ) from err
-    except (zipfile.BadZipFile, KeyError) as err:
-        raise TemplateError(
-            f"le modèle « {template.name} » n'est pas un document Word (.docx) valide ; "
-            "enregistrez-le depuis Word ou LibreOffice au format « Word 2007-365 (.docx) »."
-        ) from err
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError) as err:
+        raise TemplateError(f"le modèle « {name} » n'est pas un document Word (.docx) valide ; {save_as}.") from err
 
 
 def _render_docx(
     template: Path, context: Mapping[str, Any], env: jinja2.Environment, title: str, timestamp: datetime
 ) -> bytes:
-    doc = DocxTemplate(template)
-    doc.init_docx()
-    # docxtpl renders the document properties with the escaping meant for the body's XML,
-    # which would show "R&amp;D": they are rendered again from the template as plain text
-    # (python-docx escapes them itself), and the title is set from plain text.
-    sources = {name: getattr(doc.docx.core_properties, name) or "" for name in _TEXT_PROPERTIES}
-    doc.render(dict(context), jinja_env=env, autoescape=True)
+    doc = _open_docx(template)
     props = doc.docx.core_properties
+    # docxtpl renders the document properties with the escaping meant for the body's XML,
+    # which would show "R&amp;D", and would fail on a value over 255 characters: they are
+    # blanked for docxtpl, then rendered here as plain text (python-docx escapes them).
+    sources = {name: getattr(props, name) or "" for name in _TEXT_PROPERTIES}
+    for name in (*_TEXT_PROPERTIES, "title"):
+        setattr(props, name, "")
+    try:
+        doc.render(dict(context), jinja_env=env, autoescape=True)
+    except etree.XMLSyntaxError as err:
+        raise TemplateError(
+            f"le modèle « {template.name} » produit un document Word invalide (XML mal formé), "
+            "par exemple à cause du filtre « safe » : retirez-le."
+        ) from err
+    _apply_marks_to_parts(doc)
     text_env = env.overlay(autoescape=False)
     for name, source in sources.items():
-        setattr(props, name, text_env.from_string(source).render(context))
-    props.title = title
+        setattr(props, name, fit_property(plain_text(text_env.from_string(source).render(context))))
+    props.title = fit_property(plain_text(title))
     props.created = props.modified = timestamp
     props.revision = 1
     props.last_modified_by = "dotation-docs"
     buffer = io.BytesIO()
     doc.save(buffer)
     return normalize_zip(buffer.getvalue())
+
+
+def _apply_marks_to_parts(doc: DocxTemplate) -> None:
+    """Turn the typographic marks into Word formatting in the body, headers, footers and
+    notes of the rendered document."""
+    main = doc.docx.part
+    _apply_marks(doc.docx.element)
+    for rel in main.rels.values():
+        if not rel.is_external and rel.reltype in (RT.HEADER, RT.FOOTER):
+            _apply_marks(rel.target_part.element)
+    for part in main.package.iter_parts():
+        if part.content_type in _NOTES and _MARK.search(part.blob.decode("utf-8")):
+            root = parse_xml(part.blob)
+            _apply_marks(root)
+            part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _apply_marks(root: etree._Element) -> None:
+    """Split each run whose text carries typographic marks: the superscript part becomes a
+    run of its own with the same formatting plus ``w:vertAlign superscript``, a
+    non-breaking hyphen mark a ``w:noBreakHyphen``. A mark anywhere else is removed."""
+    runs = {t.getparent() for t in root.iter(qn("w:t")) if t.text and _MARK.search(t.text)}
+    for run in runs:
+        if run is not None and run.tag == qn("w:r"):
+            _split_run(run)
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.text and _MARK.search(element.text):
+            element.text = plain_text(element.text)
+
+
+def _split_run(run: etree._Element) -> None:
+    properties = run.find(qn("w:rPr"))
+    pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
+    raised = False
+    for child in list(run):
+        if child is properties:
+            continue
+        if child.tag != qn("w:t") or not child.text or not _MARK.search(child.text):
+            pieces.append((raised, child))
+            continue
+        for token in _MARK_SPLIT.split(child.text):
+            if token == SUPERSCRIPT_START:
+                raised = True
+            elif token == SUPERSCRIPT_END:
+                raised = False
+            elif token == NO_BREAK_HYPHEN:
+                pieces.append((raised, OxmlElement("w:noBreakHyphen")))
+            elif token:
+                text = OxmlElement("w:t")
+                text.text = token
+                text.set(qn("xml:space"), "preserve")
+                pieces.append((raised, text))
+    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        new_run = OxmlElement("w:r")
+        for key, value in run.attrib.items():
+            new_run.set(key, value)
+        if properties is not None or superscript:
+            new_properties = copy.deepcopy(properties) if properties is not None else OxmlElement("w:rPr")
+            if superscript:
+                _raise(new_properties)
+            new_run.append(new_properties)
+        for _, element in group:
+            new_run.append(element)
+        run.addprevious(new_run)
+    run.getparent().remove(run)
+
+
+def _raise(properties: etree._Element) -> None:
+    """Set ``w:vertAlign superscript`` in the run properties, at its place in the schema."""
+    for old in properties.findall(qn("w:vertAlign")):
+        properties.remove(old)
+    align = OxmlElement("w:vertAlign")
+    align.set(qn("w:val"), "superscript")
+    follower = next((child for child in properties if child.tag in _AFTER_VERT_ALIGN), None)
+    if follower is None:
+        properties.append(align)
+    else:
+        follower.addprevious(align)
+
+
+def fit_property(text: str) -> str:
+    """Return ``text`` shortened to :data:`PROPERTY_MAX_LENGTH` characters with a final
+    "…" when it is longer, never cutting a character from its accents or joiners."""
+    if len(text) <= PROPERTY_MAX_LENGTH:
+        return text
+    cut = PROPERTY_MAX_LENGTH - 1
+    # Step back while the first dropped character belongs to the previous one (a combining
+    # accent, a variation selector, a skin tone) or follows a zero-width joiner.
+    while cut > 0 and (_continues_character(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return text[:cut].rstrip() + "…"
+
+
+def _continues_character(char: str) -> bool:
+    return (
+        unicodedata.combining(char) != 0
+        or unicodedata.category(char) in ("Mn", "Me")
+        or char == "\u200d"
+        or "\ufe00" <= char <= "\ufe0f"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tone modifiers
+    )
 
 
 def normalize_zip(data: bytes) -> bytes:
@@ -131,14 +526,133 @@ def normalize_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _translate(err: jinja2.TemplateError) -> str:
-    """Return Jinja's English message in French for the common cases."""
-    message = str(err.message or err)
-    match = _UNDEFINED.search(message)
-    if match:
-        name = match.group(1) or match.group(2)
-        return f"la variable « {name} » n'existe pas (voir docs/modeles.md pour la liste des variables)"
-    match = _NO_FILTER.search(message)
-    if match:
-        return f"le filtre « {match.group(1)} » n'existe pas (voir docs/modeles.md pour la liste des filtres)"
-    return message
+# --- French messages ------------------------------------------------------------------------
+
+
+def _where(source: str | None, lineno: int | None, is_docx: bool, excerpt: bool = True) -> str:
+    """Return where the error is: the line of an HTML template; for a Word template (whose
+    lines are lines of XML, meaningless to the agent), the text of the paragraph."""
+    if not lineno:
+        return ""
+    if not is_docx:
+        return f" (ligne {lineno})"
+    lines = (source or "").splitlines()
+    if not excerpt or lineno > len(lines):
+        return ""
+    text = _shorten(html.unescape(re.sub(r"<[^>]+>", "", lines[lineno - 1])), 80)
+    return f" (paragraphe « {text} »)" if text else ""
+
+
+def _token(description: str) -> str:
+    """Return Jinja's description of a token in French."""
+    names = {
+        "end of print statement": "« }} »",
+        "end of statement block": "« %} »",
+        "begin of print statement": "« {{ »",
+        "begin of statement block": "« {% »",
+        "end of template": "la fin du modèle",
+        "name": "un nom",
+        "integer": "un nombre",
+        "float": "un nombre",
+        "string": "un texte entre guillemets",
+    }
+    return names.get(description, f"« {description} »")
+
+
+def _tag_list(text: str) -> list[str]:
+    return re.findall(r"'([^']+)'", text)
+
+
+def _translate_syntax(err: jinja2.TemplateSyntaxError) -> str:
+    """Return Jinja's English syntax message in French; a generic French sentence when it
+    is not one of the known forms (the agent never reads English)."""
+    message = str(err.message or "")
+    if match := re.fullmatch(r"No (filter|test) named '([^']+)'\.?(?: found\.)?", message):
+        kind = "filtre" if match.group(1) == "filter" else "test"
+        return f"le {kind} « {match.group(2)} » n'existe pas (voir docs/modeles.md pour la liste des filtres)"
+    if match := re.match(r"Expected an expression, got '([^']+)'", message):
+        return f"une variable ou une valeur manque avant {_token(match.group(1))}"
+    if message == "tag name expected":
+        return "une balise « {% %} » ne contient aucune instruction"
+    if match := re.match(
+        r"Encountered unknown tag '([^']+)'\.(?: Jinja was looking for the following tags: (.*?)\."
+        r" The innermost block that needs to be closed is '([^']+)'\.)?",
+        message,
+    ):
+        tag, expected, block = match.groups()
+        if block:
+            closing = next((t for t in _tag_list(expected) if t.startswith("end")), f"end{block}")
+            return (f"« {{% {tag} %}} » arrive alors que le bloc « {{% {block} %}} » n'est pas fermé : "
+                    f"il attend « {{% {closing} %}} »")
+        if tag.startswith("end"):
+            return f"« {{% {tag} %}} » ne ferme aucun bloc ouvert"
+        return f"l'instruction « {{% {tag} %}} » n'existe pas"
+    if match := re.match(
+        r"Unexpected end of template\. Jinja was looking for the following tags: (.*?)\."
+        r" The innermost block that needs to be closed is '([^']+)'\.",
+        message,
+    ):
+        expected, block = match.groups()
+        closing = next((t for t in _tag_list(expected) if t.startswith("end")), f"end{block}")
+        return f"le bloc « {{% {block} %}} » n'est jamais fermé : ajoutez « {{% {closing} %}} »"
+    if match := re.match(r"unexpected end of template, expected '([^']+)'", message):
+        return f"une balise n'est pas fermée à la fin du modèle : {_token(match.group(1))} manque"
+    if match := re.fullmatch(r"unexpected '([^']+)', expected '([^']+)'", message):
+        return f"{_token(match.group(1))} trouvé là où {_token(match.group(2))} est attendu"
+    if match := re.fullmatch(r"unexpected '([^']+)'", message):
+        return f"{_token(match.group(1))} inattendu"
+    if match := re.match(r"""unexpected char (['"])(.)\1 at \d+""", message):
+        char = match.group(2)
+        if char in "'\"":
+            return f"un guillemet {char} n'est pas fermé"
+        return f"caractère « {char} » inattendu dans une balise"
+    if match := re.fullmatch(r"expected token '([^']+)', got '([^']+)'", message):
+        return f"{_token(match.group(1))} attendu, {_token(match.group(2))} trouvé"
+    if message == "expected name or number":
+        return "un nom est attendu après le point"
+    if message == "invalid syntax for function call expression":
+        return "les arguments d'un filtre ou d'une fonction sont mal écrits"
+    if message == "Missing end of comment tag":
+        return "un commentaire « {# » n'est pas fermé par « #} »"
+    if message.startswith("Missing end of raw directive"):
+        return "« {% raw %} » n'est pas fermé par « {% endraw %} »"
+    if match := re.fullmatch(r"block '([^']+)' defined twice", message):
+        return f"le bloc « {match.group(1)} » est défini deux fois"
+    return "la syntaxe d'une balise n'est pas comprise"
+
+
+_UNDEFINED = re.compile(r"'(?:[^']*)' (?:object )?has no attribute '([^']+)'|'([^']+)' is undefined")
+_NO_ELEMENT = re.compile(r"'?(?:[^']*?)'? (?:object )?has no element (.+)")
+_UNSAFE = re.compile(r"access to attribute '([^']+)' of '([^']+)' object is unsafe")
+
+
+def _translate_runtime(err: BaseException) -> str:
+    """Return the French reason why a template could not be filled."""
+    message = str(getattr(err, "message", None) or err)
+    if isinstance(err, FilterError):
+        return message
+    if isinstance(err, jinja2.TemplateSyntaxError):
+        return _translate_syntax(err)
+    if isinstance(err, jinja2.UndefinedError):
+        if match := _UNSAFE.search(message):
+            return _unsafe(match.group(1))
+        if match := _UNDEFINED.search(message):
+            name = match.group(1) or match.group(2)
+            return f"la variable « {name} » n'existe pas (voir docs/modeles.md pour la liste des variables)"
+        if match := _NO_ELEMENT.search(message):
+            return f"l'élément {match.group(1)} n'existe pas dans la liste"
+        return "une variable n'existe pas (voir docs/modeles.md pour la liste des variables)"
+    if isinstance(err, SecurityError):
+        if match := _UNSAFE.search(message):
+            return _unsafe(match.group(1))
+        return "cette fonction ne peut pas être appelée depuis un modèle (protection contre l'exécution de code)"
+    if isinstance(err, ZeroDivisionError):
+        return "une expression divise par zéro"
+    if isinstance(err, OverflowError):
+        return "une expression produit un nombre ou une suite trop grande"
+    return "une expression ne peut pas être calculée (valeurs de types incompatibles ou opération impossible)"
+
+
+def _unsafe(attribute: str) -> str:
+    return (f"l'accès à « {attribute} » est interdit dans un modèle "
+            "(protection contre l'exécution de code)")

@@ -22,8 +22,14 @@ from dotation_docs.formatting import (
     format_siret,
     format_time,
     format_whole_euros,
+    MARKS,
+    NO_BREAK_HYPHEN,
+    SUPERSCRIPT_END,
+    SUPERSCRIPT_START,
     make_filters,
+    plain_text,
     pluralize,
+    strip_marks,
 )
 
 NNBSP = "\u202f"
@@ -129,10 +135,10 @@ def test_format_percent_rejects_float():
 @pytest.mark.parametrize(
     ("d", "expected"),
     [
-        (date(2023, 2, 3), "vendredi 3 février 2023"),
-        (date(2023, 3, 1), "mercredi 1er mars 2023"),
-        (date(2023, 8, 11), "vendredi 11 août 2023"),
-        (date(2024, 12, 21), "samedi 21 décembre 2024"),
+        (date(2023, 2, 3), "vendredi 3\xa0février 2023"),
+        (date(2023, 3, 1), "mercredi 1er\xa0mars 2023"),
+        (date(2023, 8, 11), "vendredi 11\xa0août 2023"),
+        (date(2024, 12, 21), "samedi 21\xa0décembre 2024"),
     ],
 )
 def test_format_date_long(d, expected):
@@ -142,14 +148,49 @@ def test_format_date_long(d, expected):
 @pytest.mark.parametrize(
     ("d", "expected"),
     [
-        (date(2023, 2, 3), "3 février 2023"),
-        (date(2023, 3, 1), "1er mars 2023"),
-        (date(2023, 3, 11), "11 mars 2023"),
-        (date(2023, 3, 21), "21 mars 2023"),
+        (date(2023, 2, 3), "3\xa0février 2023"),
+        (date(2023, 3, 1), "1er\xa0mars 2023"),
+        (date(2023, 3, 11), "11\xa0mars 2023"),
+        (date(2023, 3, 21), "21\xa0mars 2023"),
     ],
 )
 def test_format_date(d, expected):
     assert format_date(d) == expected
+
+
+@pytest.mark.parametrize("d", [date(2023, 2, 3), date(2023, 3, 1), date(2024, 12, 21)])
+def test_dates_join_day_and_month_only(d):
+    for text in (format_date(d), format_date_long(d)):
+        day_month, year = text.rsplit(" ", 1)
+        assert year == str(d.year)
+        assert day_month.count("\xa0") == 1  # between the day and the month, nowhere else
+    assert format_date_long(d).split(" ", 1)[1] == format_date(d)  # a normal space after the weekday
+
+
+def test_date_filters_mark_the_superscript_of_the_first_only():
+    filters = make_filters()
+    assert filters["date"](date(2023, 3, 1)) == f"1{SUPERSCRIPT_START}er{SUPERSCRIPT_END}\xa0mars 2023"
+    assert filters["date_longue"](date(2023, 3, 1)) == f"mercredi 1{SUPERSCRIPT_START}er{SUPERSCRIPT_END}\xa0mars 2023"
+    assert filters["date"](date(2023, 3, 2)) == "2\xa0mars 2023"
+    assert plain_text(filters["date"](date(2023, 3, 1))) == format_date(date(2023, 3, 1)) == "1er\xa0mars 2023"
+
+
+def test_exposant_and_insecable_filters():
+    filters = make_filters()
+    assert filters["exposant"]("er") == f"{SUPERSCRIPT_START}er{SUPERSCRIPT_END}"
+    reference = filters["insecable"]("Arrêté n° 87-2022-12-08-00003")
+    assert reference == "Arrêté\xa0n°\xa087" + "".join(f"{NO_BREAK_HYPHEN}{p}" for p in ("2022", "12", "08", "00003"))
+    assert plain_text(reference) == "Arrêté\xa0n°\xa087-2022-12-08-00003"
+    assert filters["insecable"](f"a{SUPERSCRIPT_START}-b") == f"a{NO_BREAK_HYPHEN}b"  # no mark from the value
+    assert filters["insecable"](2022) == "2022"
+    with pytest.raises(TypeError):
+        filters["exposant"](1)
+
+
+def test_marks_are_removed_for_plain_text():
+    marked = f"1{SUPERSCRIPT_START}er{SUPERSCRIPT_END} 87{NO_BREAK_HYPHEN}2022"
+    assert plain_text(marked) == "1er 87-2022"
+    assert strip_marks(marked) == "1er 872022"
 
 
 def test_format_date_short():
@@ -274,7 +315,7 @@ def test_format_iban(iban):
 
 FILTER_NAMES = {
     "montant", "euros", "nombre", "pourcentage", "date_longue", "date", "date_courte",
-    "heure", "liste", "pluriel", "quantite", "en_lettres", "siret", "iban",
+    "heure", "liste", "pluriel", "quantite", "en_lettres", "siret", "iban", "exposant", "insecable",
 }  # fmt: skip
 
 
@@ -315,14 +356,17 @@ def test_filters_usage_with_arguments():
     assert filters["pluriel"](2, "tablette", "tablettes") == "tablettes"
     assert filters["quantite"](1, "tablette", "tablettes") == "1 tablette"
     assert filters["en_lettres"](Decimal("80")) == "quatre-vingts euros"
+    assert filters["exposant"]("e") == f"{SUPERSCRIPT_START}e{SUPERSCRIPT_END}"
 
 
 def test_filter_docs():
     assert set(FILTER_DOCS) == FILTER_NAMES
     expected = "Montant en euros au centime près. `{{ montant | montant }}` → 28\u202f921,00\xa0€"
     assert FILTER_DOCS["montant"] == expected
+    assert FILTER_DOCS["date_longue"].endswith("→ mercredi 1<sup>er</sup>\xa0mars 2023")
     for name, doc in FILTER_DOCS.items():
         assert f"| {name}" in doc and "→ " in doc and not doc.endswith("→ ")
+        assert not any(mark in doc for mark in MARKS)
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -109,12 +109,12 @@ def test_handover_record_content(batch: Path, sample_model) -> None:
     text = docx_text(path)
     n = len(sample_model.devices_of(b))
     assert "LM-2023-B02" in text
-    assert "vendredi 3 février 2023" in text
+    assert "vendredi 3\xa0février 2023" in text
     assert f"10{NBSP}h{NBSP}30" in text
     assert "Mission Locale de l'Agglomération de Limoges" in text
     assert f"soit {n} équipements" in text
     assert "Bon pour réception" in text
-    assert "Fait en deux exemplaires à Limoges, le 3 février 2023" in text
+    assert "Fait en deux exemplaires à Limoges, le 3\xa0février 2023" in text
 
 
 def test_press_release_has_the_real_figures(batch: Path) -> None:
