@@ -291,6 +291,11 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _show(day: dt.date) -> str:
+    """Return ``day`` as 03/02/2023 (the year on four digits, even year 1)."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
 def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> None:
     """Report implausible dates: a handover outside 2000 … ten years ahead, the other
     dates more than five years away from the handover."""
@@ -300,8 +305,8 @@ def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> N
     latest = _add_years(today(), HANDOVER_YEARS_AHEAD)
     if not EARLIEST_HANDOVER <= handover <= latest:
         report.error(
-            f"{_label(OPERATION, 'remise_date')} : {handover:%d/%m/%Y} ; attendu : une date entre "
-            f"le {EARLIEST_HANDOVER:%d/%m/%Y} et le {latest:%d/%m/%Y} (dix ans après "
+            f"{_label(OPERATION, 'remise_date')} : {_show(handover)} ; attendu : une date entre "
+            f"le {_show(EARLIEST_HANDOVER)} et le {_show(latest)} (dix ans après "
             "aujourd'hui). Vérifiez l'année.",
             op.title, op.cell("remise_date"),
         )
@@ -314,9 +319,9 @@ def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> N
         day = record.values.get(key)
         if day is not None and not low <= day <= high:
             report.error(
-                f"{_label(sheet, key)} : {day:%d/%m/%Y} ; attendu : une date à moins de cinq ans "
-                f"de la remise du {handover:%d/%m/%Y}, soit entre le {low:%d/%m/%Y} et le "
-                f"{high:%d/%m/%Y}. Vérifiez l'année.",
+                f"{_label(sheet, key)} : {_show(day)} ; attendu : une date à moins de cinq ans "
+                f"de la remise du {_show(handover)}, soit entre le {_show(low)} et le "
+                f"{_show(high)}. Vérifiez l'année.",
                 record.title, record.cell(key),
             )
 
