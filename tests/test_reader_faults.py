@@ -291,7 +291,7 @@ def test_title_longer_than_the_schema_allows(make_workbook) -> None:
     path = make_workbook(lambda wb: set_operation(wb, "Intitulé de l'opération", title))
     [error] = errors_of(path)
     assert re.fullmatch(
-        r"Opération!B\d+ : Intitulé de l'opération : texte de 266 caractères \(« Remise de matériel .*… »\) ; "
+        r"Opération!B\d+ : Intitulé de l'opération : texte de 267 caractères \(« Remise de matériel .*… »\) ; "
         r"attendu : 250 caractères au plus\. Raccourcissez-le\.", error), error
 
 
