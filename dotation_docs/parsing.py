@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email

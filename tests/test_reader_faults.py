@@ -16,7 +16,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import pytest
 from conftest import ROOT, SAMPLE, docx_text, errors_of, set_operation, warnings_of
 
