@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,18 +19,38 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import imei as stdnum_imei
 from stdnum.fr import siret as stdnum_siret
 
+from dotation_docs.formatting import format_amount
 from dotation_docs.schema import Field, Kind, normalize_label
 
 CENT = Decimal("0.01")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 _SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2007.\-/]")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,20}$", re.ASCII)
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,20}$", re.ASCII)
 _RNA = re.compile(r"^W\d{9}$", re.ASCII)
 _QPV = re.compile(r"^(QP\d{2}[\dAB]\d{3}|QN\d{2}[\dAB]\d{2}[A-Z])$", re.ASCII)
 _PHONE = re.compile(r"^(0\d{9}|\+33\d{9}|\+\d{6,15})$", re.ASCII)
 _POSTCODE = re.compile(r"^\d{5}$", re.ASCII)
-_AMOUNT = re.compile(r"^(-?)(\d+)(?:[.,](\d+))?$", re.ASCII)
+# Amounts written as text: the forms nobody can read two ways. Digits grouped by three
+# with one kind of space, or with dots when a decimal comma follows; at most two decimals
+# after a comma; a dot is a decimal point only when exactly two digits follow it.
+_GROUP_SPACE = "[ \u00a0\u202f\u2007\u2009]"
+_AMOUNT_FORMS = (
+    re.compile(r"^(?P<whole>\d+)(?:,(?P<cents>\d{1,2}))?$"),
+    re.compile(rf"^(?P<whole>\d{{1,3}}(?:(?P<sep>{_GROUP_SPACE})\d{{3}})(?:(?P=sep)\d{{3}})*)"
+               r"(?:,(?P<cents>\d{1,2}))?$"),
+    re.compile(r"^(?P<whole>\d{1,3}(?:\.\d{3})+),(?P<cents>\d{1,2})$"),
+    re.compile(rf"^(?P<whole>\d+|\d{{1,3}}(?:(?P<sep>{_GROUP_SPACE})\d{{3}})(?:(?P=sep)\d{{3}})*)"
+               r"\.(?P<cents>\d{2})$"),
+)
+_CURRENCY = re.compile(r"^(?:€|EUR\b|euros?\b)\s*|\s*(?:€|EUR|euros?)$", re.IGNORECASE)
+# Bounds of a plausible amount of an operation (devices, invoices, cap, advances).
+MAX_AMOUNT = Decimal("10000000")
+# Float noise of a computed number cell (=0.1+0.2), far below a cent and far above the
+# error of a double for amounts below MAX_AMOUNT.
+_FLOAT_NOISE = Decimal("1e-6")
+_RATE_TEXT = re.compile(r"^\d{1,6}(?:[.,]\d{1,10})?$", re.ASCII)
+_MAX_INTEGER_DIGITS = 9
 _DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$", re.ASCII)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$", re.ASCII)
 _TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$", re.ASCII)
@@ -57,7 +77,9 @@ def clean_text(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     text = unicodedata.normalize("NFC", str(value))
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    # A carriage return or a vertical tab (a line break pasted from Word, stored by
+    # Excel as _x000B_) is a line break, not a character to delete between two words.
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0b", "\n").replace("\t", " ")
     text = _CONTROL.sub("", text)
     return "\n".join(line.strip() for line in text.strip().split("\n"))
 
@@ -75,9 +97,17 @@ def parse_text(value: Any, field: Field | None = None) -> str:
 
 
 def parse_identifier(value: Any, field: Field | None = None) -> str:
-    """Return a short identifier usable in a file name (letters, digits, - and _)."""
+    """Return a short identifier usable in a file name: ASCII letters, digits and ``_``
+    only, 20 at most. No ``-``: it separates the identifier from the rest of a file name,
+    so that two beneficiaries never get the same file name."""
     text = clean_text(value)
     if not _IDENTIFIER.fullmatch(text):
+        wrong = sorted({c for c in text if not (c.isascii() and (c.isalnum() or c == "_"))})
+        if len(text) > 20:
+            raise InvalidValueError(f"{len(text)} caractères")
+        if wrong:
+            shown = ", ".join("espace" if c.isspace() else f"« {c} »" for c in wrong)
+            raise InvalidValueError(f"caractère{'s' if len(wrong) > 1 else ''} non permis : {shown}")
         raise InvalidValueError()
     return text
 
@@ -157,44 +187,89 @@ def parse_postcode(value: Any, field: Field | None = None) -> str:
 def parse_money(value: Any, field: Field | None = None) -> Decimal:
     """Return an amount in euros as a ``Decimal`` rounded half up to the cent.
 
-    Accepts numbers and French text such as ``1 234,50 €`` or ``1.234,50``.
+    Accepts a number cell, or text in a form nobody can read two ways: ``1 234,50 €``,
+    ``1.234,50``, ``25 000``, ``1234.50``. Refuses ``1,234.50``, ``25.000``, ``1,234``
+    and three decimals, and any amount of 10 million euros or more.
+    See :func:`money_warning` for number cells with more than two decimals.
     """
     if isinstance(value, bool):
         raise InvalidValueError()
     if isinstance(value, (int, float, Decimal)):
         amount = Decimal(str(value))
-    else:
-        text = re.sub(r"[\s\u00a0\u202f€]|EUR|euros?", "", clean_text(value), flags=re.I)
-        if "," in text and "." in text:
-            text = text.replace(".", "")  # 1.234,50: dots separate thousands
-        match = _AMOUNT.fullmatch(text)
-        if not match:
+        if not amount.is_finite():
             raise InvalidValueError()
-        sign, whole, cents = match.groups()
-        amount = Decimal(f"{sign}{whole}.{cents or '0'}")
-    if not amount.is_finite():
-        raise InvalidValueError()
+    else:
+        amount = _parse_money_text(clean_text(value))
+    if abs(amount) >= MAX_AMOUNT:
+        raise InvalidValueError("montant hors limites : moins de 10 millions d'euros attendu")
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _parse_money_text(text: str) -> Decimal:
+    body = _CURRENCY.sub("", text).strip()
+    sign = ""
+    if body[:1] in ("-", "\u2212"):
+        sign, body = "-", body[1:].lstrip()
+    for form in _AMOUNT_FORMS:
+        match = form.fullmatch(body)
+        if match:
+            whole = re.sub(r"\D", "", match.group("whole"))
+            return Decimal(f"{sign}{whole}.{match.group('cents') or '0'}")
+    raise InvalidValueError(_ambiguity(body))
+
+
+def _ambiguity(text: str) -> str:
+    """Return why the amount ``text`` is refused, in French ("" when it is simply not a
+    number)."""
+    if re.search(r",\d*\.", text):
+        return "écriture anglaise : la virgule sépare les milliers, le point les décimales"
+    if re.fullmatch(r"[\d\s.]*\d\.\d{3}", text, re.ASCII):
+        return "le point sépare-t-il les milliers ou les décimales ? écrivez « 25 000 » ou « 25,00 »"
+    if re.fullmatch(r"[\d\s.]*\d,\d{3}", text, re.ASCII):
+        return ("la virgule est-elle décimale (trois décimales) ou sépare-t-elle les milliers ? "
+                "écrivez « 1 234 » ou « 1,23 »")
+    if re.fullmatch(r"[\d\s.]*,\d{3,}", text, re.ASCII) or re.fullmatch(r"\d*\.\d{3,}", text):
+        return "plus de deux décimales"
+    if re.fullmatch(r"\d+\.\d", text):
+        return "après un point, deux décimales sont attendues (« 12.50 ») ; ou écrivez « 12,5 »"
+    return ""
+
+
+def money_warning(value: Any, amount: Decimal) -> str | None:
+    """Return a French warning when the number cell ``value`` holds more than two decimals
+    (``=1000/3``) beyond float noise, naming the amount kept; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    exact = Decimal(str(value))
+    if abs(exact - amount) <= _FLOAT_NOISE:
+        return None
+    shown = f"{exact.normalize():f}".replace(".", ",")
+    return (f"la cellule contient {shown}, plus de deux décimales ; le montant retenu est "
+            f"{format_amount(amount)} (arrondi au centime). Arrondissez la cellule (fonction "
+            "ARRONDI) pour confirmer.")
+
+
 def parse_rate(value: Any, field: Field | None = None) -> Decimal:
-    """Return a rate as a fraction: ``80 %``, ``80``, ``0,8`` and ``0.8`` all give 0.8."""
+    """Return a rate as a fraction: ``80 %``, ``80``, ``0,8`` and ``0.8`` all give 0.8.
+
+    Text has one decimal separator at most (``1,234.5`` is refused)."""
     if isinstance(value, bool):
         raise InvalidValueError()
     if isinstance(value, (int, float, Decimal)):
+        if isinstance(value, float) and value == value and abs(value) != float("inf"):
+            value = round(value, 10)  # float noise of a computed cell: 0.19999999999999998
         rate = Decimal(str(value))
+        if not rate.is_finite():
+            raise InvalidValueError()
         percent = rate > 1
     else:
-        text = clean_text(value).replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+        text = re.sub(r"[\s\u00a0\u202f]", "", clean_text(value))
         percent = text.endswith("%")
-        text = text.rstrip("%").replace(",", ".")
-        try:
-            rate = Decimal(text)
-        except InvalidOperation as err:
-            raise InvalidValueError() from err
+        text = text.removesuffix("%")
+        if not _RATE_TEXT.fullmatch(text):
+            raise InvalidValueError()
+        rate = Decimal(text.replace(",", "."))
         percent = percent or rate > 1
-    if not rate.is_finite():
-        raise InvalidValueError()
     rate = rate / 100 if percent else rate
     if not 0 <= rate <= 1:
         raise InvalidValueError("un taux est compris entre 0 % et 100 %")
@@ -202,17 +277,23 @@ def parse_rate(value: Any, field: Field | None = None) -> Decimal:
 
 
 def parse_integer(value: Any, field: Field | None = None) -> int:
-    """Return a whole number."""
+    """Return a whole number of at most nine digits."""
     if isinstance(value, bool):
         raise InvalidValueError()
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    text = clean_text(value)
-    if not re.fullmatch(r"[0-9]+", text):
-        raise InvalidValueError()
-    return int(text)
+        value = int(value)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = clean_text(value)
+        if not re.fullmatch(r"[0-9]+", text):
+            raise InvalidValueError()
+        if len(text.lstrip("0")) > _MAX_INTEGER_DIGITS:
+            raise InvalidValueError(f"nombre de {len(text.lstrip('0'))} chiffres")
+        number = int(text)
+    if abs(number) >= 10**_MAX_INTEGER_DIGITS:
+        raise InvalidValueError("nombre hors limites")
+    return number
 
 
 def parse_date(value: Any, field: Field | None = None) -> date:
@@ -275,6 +356,12 @@ def parse_choice(value: Any, field: Field | None = None) -> str:
             return choice
     raise InvalidValueError()
 
+
+# Checks of a value that parsed but deserves a word: kind → (raw value, parsed value) →
+# French warning or None.
+WARNINGS: dict[Kind, Callable[[Any, Any], str | None]] = {
+    Kind.MONEY: money_warning,
+}
 
 PARSERS: dict[Kind, Callable[[Any, Field | None], Any]] = {
     Kind.TEXT: parse_text,

@@ -19,7 +19,8 @@ class Kind(enum.Enum):
     """What a cell must hold; the French text is what an error says was expected."""
 
     TEXT = "un texte"
-    IDENTIFIER = "un identifiant court (lettres sans accents, chiffres, « - » ou « _ », 20 caractères au plus)"
+    IDENTIFIER = ("un identifiant court : lettres sans accents, chiffres ou « _ » (pas de « - » "
+                  "ni d'espace), 20 caractères au plus (ex. B01)")
     SIRET = "un numéro SIRET de 14 chiffres valide"
     RNA = "un numéro RNA : « W » suivi de 9 chiffres (ex. W872001234)"
     QPV = "un code QPV (ex. QP087005 ou QN08705M)"
@@ -30,11 +31,24 @@ class Kind(enum.Enum):
     POSTCODE = "un code postal de 5 chiffres"
     DATE = "une date (ex. 03/02/2023)"
     TIME = "une heure (ex. 10:30 ou 10 h 30)"
-    MONEY = "un montant en euros (ex. 1 234,50 €)"
-    RATE = "un taux (ex. 80 % ou 0,8)"
+    MONEY = ("un montant en euros (ex. 1 234,50 €, 1.234,50, 25 000 ou 1234.50 ; "
+             "deux décimales au plus)")
+    RATE = "un taux (ex. 80 %, 80, 0,8 ou 0.8)"
     INTEGER = "un nombre entier"
     IMEI = "un IMEI de 15 chiffres valide"
     CHOICE = "une valeur de la liste"
+
+
+# Excel's limit for the text of a cell: no field may allow more.
+EXCEL_CELL_MAX = 32767
+# Lengths of the texts of the workbook, in characters. They keep documents readable and
+# within what the generation can hold (python-docx refuses a title property over 255).
+NAME_MAX = 150
+TITLE_MAX = 250
+ADDRESS_MAX = 300
+REFERENCE_MAX = 100
+TEXT_MAX = 1000
+MAX_DURATION_MONTHS = 120
 
 
 class Layout(enum.Enum):
@@ -56,6 +70,11 @@ class Field:
     choices: tuple[str, ...] = ()
     description: str = ""
     example: str = ""
+    max_length: int = TEXT_MAX  # of the cleaned text, in characters
+    max_value: int | None = None  # of a whole number
+
+    def __post_init__(self) -> None:
+        assert 0 < self.max_length <= EXCEL_CELL_MAX, self.key
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,29 +148,34 @@ OPERATION = Sheet(
     fields=(
         F("titre", "Intitulé de l'opération", Kind.TEXT,
           description="Nom de l'opération, repris dans les documents.",
-          example="Remise de matériel informatique reconditionné aux associations des quartiers prioritaires"),
+          example="Remise de matériel informatique reconditionné aux associations des quartiers prioritaires",
+          max_length=TITLE_MAX),
         F("programme", "Programme", Kind.TEXT,
           description="Programme national de financement.",
-          example="Programme de l'ANCT d'équipement en matériel informatique reconditionné pour la médiation numérique"),
-        F("collectivite_nom", "Collectivité", Kind.TEXT, example="Limoges Métropole"),
+          example="Programme de l'ANCT d'équipement en matériel informatique reconditionné pour la médiation numérique",
+          max_length=TITLE_MAX),
+        F("collectivite_nom", "Collectivité", Kind.TEXT, example="Limoges Métropole", max_length=NAME_MAX),
         F("collectivite_siret", "SIRET de la collectivité", Kind.SIRET),
         F("collectivite_adresse", "Adresse de la collectivité", Kind.TEXT,
-          example="19 rue Bernard Palissy, 87031 Limoges Cedex 1"),
+          example="19 rue Bernard Palissy, 87031 Limoges Cedex 1", max_length=ADDRESS_MAX),
         F("collectivite_representant_civilite", "Civilité du représentant de la collectivité",
           Kind.CHOICE, required=False, choices=CIVILITIES,
           description="Accorde « dûment habilité(e) » et « soussigné(e) »."),
         F("collectivite_representant", "Représentant de la collectivité", Kind.TEXT,
-          description="Personne qui signe pour la collectivité.", example="Guillaume Guérin"),
+          description="Personne qui signe pour la collectivité.", example="Guillaume Guérin",
+          max_length=NAME_MAX),
         F("collectivite_representant_qualite", "Qualité du représentant de la collectivité", Kind.TEXT,
-          aliases=("Qualité du représentant",), example="Président de Limoges Métropole"),
-        F("elu_delegue", "Élu délégué", Kind.TEXT, required=False, example="Ibrahima Dia"),
+          aliases=("Qualité du représentant",), example="Président de Limoges Métropole",
+          max_length=TITLE_MAX),
+        F("elu_delegue", "Élu délégué", Kind.TEXT, required=False, example="Ibrahima Dia",
+          max_length=NAME_MAX),
         F("elu_delegue_qualite", "Qualité de l'élu délégué", Kind.TEXT, required=False,
-          example="conseiller communautaire délégué à la politique de la ville"),
+          example="conseiller communautaire délégué à la politique de la ville", max_length=TITLE_MAX),
         F("delegation_reference", "Référence de la délégation de signature", Kind.TEXT, required=False,
           description="Acte qui délègue la signature à l'élu délégué. Rempli : les procès-verbaux "
                       "(et les conventions si la ligne suivante dit « oui ») portent « Pour le "
                       "Président et par délégation » et cet acte ; vide : l'élu signe sans mention.",
-          example="arrêté n° 2020-0145 du 17 juillet 2020"),
+          example="arrêté n° 2020-0145 du 17 juillet 2020", max_length=NAME_MAX),
         F("conventions_par_delegue", "Les conventions sont signées par l'élu délégué", Kind.CHOICE,
           required=False, choices=YES_NO,
           description="« oui » : l'élu délégué signe aussi les conventions, par délégation (la "
@@ -161,29 +185,32 @@ OPERATION = Sheet(
           description="Fonction qui précède la signature du représentant, sans article ; l'article "
                       "(« Le », « La », « L’ ») vient de sa civilité. Vide : sa qualité.",
           example="Président de Limoges Métropole"),
-        F("prefecture", "Préfecture", Kind.TEXT, example="Préfecture de la Haute-Vienne"),
+        F("prefecture", "Préfecture", Kind.TEXT, example="Préfecture de la Haute-Vienne",
+          max_length=NAME_MAX),
         F("prefecture_adresse", "Adresse de la préfecture", Kind.TEXT, required=False,
-          example="1 rue de la Préfecture, 87031 Limoges Cedex 1"),
+          example="1 rue de la Préfecture, 87031 Limoges Cedex 1", max_length=ADDRESS_MAX),
         F("prefet_destinataire", "Destinataire de la demande de versement", Kind.TEXT,
           description="Formule d'adresse de la lettre de demande.",
-          example="Monsieur le Préfet de la Haute-Vienne"),
+          example="Monsieur le Préfet de la Haute-Vienne", max_length=NAME_MAX),
         F("prefet_formule_appel", "Formule d'appel de la lettre", Kind.TEXT, required=False,
           description="Début et fin de la lettre de demande ; vide : le destinataire.",
-          example="Monsieur le Préfet"),
+          example="Monsieur le Préfet", max_length=NAME_MAX),
         F("etat_representant", "Représentant de l'État", Kind.TEXT,
-          description="Représentant de l'État présent à la remise.", example="Olivier du Cray"),
+          description="Représentant de l'État présent à la remise.", example="Olivier du Cray",
+          max_length=NAME_MAX),
         F("etat_representant_qualite", "Qualité du représentant de l'État", Kind.TEXT,
-          example="administrateur de l'État"),
+          example="administrateur de l'État", max_length=TITLE_MAX),
         F("remise_date", "Date de la remise", Kind.DATE),
         F("remise_heure", "Heure de la remise", Kind.TIME),
         F("remise_lieu", "Lieu de la remise", Kind.TEXT,
-          example="Mission Locale de l'Agglomération de Limoges"),
+          example="Mission Locale de l'Agglomération de Limoges", max_length=ADDRESS_MAX),
         F("signature_lieu", "Lieu de signature", Kind.TEXT,
-          description="Commune où les documents sont signés (« Fait à … »).", example="Limoges"),
+          description="Commune où les documents sont signés (« Fait à … »).", example="Limoges",
+          max_length=NAME_MAX),
         F("decision_reference", "Référence de la décision de financement", Kind.TEXT,
-          description="Arrêté ou convention attributive de l'État."),
+          description="Arrêté ou convention attributive de l'État.", max_length=TITLE_MAX),
         F("decision_date", "Date de la décision de financement", Kind.DATE),
-        F("deliberation_reference", "Référence de la délibération", Kind.TEXT),
+        F("deliberation_reference", "Référence de la délibération", Kind.TEXT, max_length=TITLE_MAX),
         F("deliberation_date", "Date de la délibération", Kind.DATE),
         F("taux_etat", "Taux de l'État", Kind.RATE, example="80 %"),
         F("assiette", "Assiette du taux", Kind.CHOICE, choices=RATE_BASES,
@@ -212,7 +239,7 @@ OPERATION = Sheet(
         F("iban", "IBAN", Kind.IBAN, description="Compte de la collectivité qui reçoit la subvention."),
         F("bic", "BIC", Kind.BIC),
         F("titulaire_compte", "Titulaire du compte", Kind.TEXT, required=False,
-          example="Trésorerie de Limoges Métropole"),
+          example="Trésorerie de Limoges Métropole", max_length=NAME_MAX),
         F("poste_comptable", "Poste comptable", Kind.TEXT, required=False,
           description="Comptable public qui vise l'état récapitulatif des dépenses ; vide : lignes "
                       "en pointillé à compléter à la main.",
@@ -226,16 +253,16 @@ OPERATION = Sheet(
         F("affaire_suivie_telephone", "Téléphone de l'agent qui suit l'affaire", Kind.PHONE, required=False),
         F("affaire_suivie_courriel", "Courriel de l'agent qui suit l'affaire", Kind.EMAIL, required=False),
         F("duree_mois", "Durée de la convention (mois)", Kind.INTEGER,
-          aliases=("Durée de la convention",), example="36"),
+          aliases=("Durée de la convention",), example="36", max_value=MAX_DURATION_MONTHS),
         F("type_convention", "Type de convention", Kind.CHOICE, required=False,
           choices=CONVENTION_KINDS,
           description="« mise à disposition » (par défaut) ou « don » (valeur unitaire ≤ 300 €)."),
         F("prefixe_convention", "Préfixe des numéros de convention", Kind.TEXT, required=False,
           description="Début du numéro de chaque convention, suivi de l'identifiant du bénéficiaire.",
-          example="LM-2023-"),
+          example="LM-2023-", max_length=30),
         F("tribunal", "Tribunal administratif compétent", Kind.TEXT,
-          example="tribunal administratif de Limoges"),
-        F("presse_collectivite_nom", "Contact presse de la collectivité", Kind.TEXT),
+          example="tribunal administratif de Limoges", max_length=NAME_MAX),
+        F("presse_collectivite_nom", "Contact presse de la collectivité", Kind.TEXT, max_length=NAME_MAX),
         F("presse_collectivite_telephone", "Téléphone du contact presse de la collectivité", Kind.PHONE),
         F("presse_collectivite_courriel", "Courriel du contact presse de la collectivité", Kind.EMAIL),
         F("presse_prefecture_nom", "Contact presse de la préfecture", Kind.TEXT),
@@ -243,10 +270,10 @@ OPERATION = Sheet(
         F("presse_prefecture_courriel", "Courriel du contact presse de la préfecture", Kind.EMAIL),
         F("contexte", "Contexte", Kind.TEXT, required=False,
           description="Paragraphe libre sur le contexte de l'opération, repris dans le communiqué "
-                      "de presse (2 000 caractères au plus)."),
+                      "de presse (2 000 caractères au plus).", max_length=2000),
         F("objectifs", "Objectifs de la collectivité", Kind.TEXT, required=False,
           description="Paragraphe libre sur les objectifs de la collectivité, repris dans le "
-                      "communiqué de presse (2 000 caractères au plus)."),
+                      "communiqué de presse (2 000 caractères au plus).", max_length=2000),
     ),
 )
 
@@ -259,27 +286,30 @@ BENEFICIARIES = Sheet(
     fields=(
         F("identifier", "Identifiant", Kind.IDENTIFIER, aliases=("Id", "Code"), example="B01",
           description="Code court choisi par l'agent ; sert aux noms de fichiers."),
-        F("name", "Nom", Kind.TEXT, example="Association Les Amis du Numérique"),
+        F("name", "Nom", Kind.TEXT, example="Association Les Amis du Numérique", max_length=NAME_MAX),
         F("kind", "Type", Kind.CHOICE, choices=BENEFICIARY_KINDS,
           description="« association » ou « service de la collectivité » (procès-verbal sans convention)."),
         F("siret", "SIRET", Kind.SIRET, required=False,
           description="Obligatoire pour une association."),
         F("rna", "RNA", Kind.RNA, required=False,
           description="Numéro au répertoire national des associations (absent en Alsace-Moselle)."),
-        F("address", "Adresse", Kind.TEXT),
+        F("address", "Adresse", Kind.TEXT, max_length=ADDRESS_MAX),
         F("postcode", "Code postal", Kind.POSTCODE),
-        F("town", "Ville", Kind.TEXT, aliases=("Commune",)),
+        F("town", "Ville", Kind.TEXT, aliases=("Commune",), max_length=NAME_MAX),
         F("representative_civility", "Civilité du représentant", Kind.CHOICE, choices=CIVILITIES,
           aliases=("Civilité",)),
-        F("representative_name", "Nom du représentant", Kind.TEXT, aliases=("Représentant",)),
+        F("representative_name", "Nom du représentant", Kind.TEXT, aliases=("Représentant",),
+          max_length=NAME_MAX),
         F("representative_title", "Qualité du représentant", Kind.TEXT, aliases=("Qualité",),
-          example="Présidente"),
+          example="Présidente", max_length=TITLE_MAX),
         F("email", "Courriel", Kind.EMAIL, required=False, aliases=("E-mail", "Email", "Adresse électronique")),
         F("phone", "Téléphone", Kind.PHONE, required=False),
-        F("qpv_name", "QPV desservi", Kind.TEXT, aliases=("Nom du QPV", "Quartier"), example="Beaubreuil"),
+        F("qpv_name", "QPV desservi", Kind.TEXT, aliases=("Nom du QPV", "Quartier"), example="Beaubreuil",
+          max_length=NAME_MAX),
         F("qpv_code", "Code QPV", Kind.QPV, example="QP087005"),
         F("place_of_use", "Lieu d'utilisation", Kind.TEXT,
-          description="Lieu où le matériel sera utilisé pour la médiation numérique."),
+          description="Lieu où le matériel sera utilisé pour la médiation numérique.",
+          max_length=ADDRESS_MAX),
         F("gift_category", "Catégorie du bénéficiaire du don", Kind.CHOICE, required=False,
           choices=GIFT_CATEGORIES, aliases=("Catégorie de bénéficiaire",),
           description="Organisme auquel un don est permis (CG3P, art. L3212-2 3°) ; obligatoire "
@@ -295,22 +325,25 @@ DEVICES = Sheet(
     description="Une ligne par équipement.",
     fields=(
         F("inventory_number", "N° d'inventaire", Kind.TEXT,
-          aliases=("Numéro d'inventaire", "Inventaire", "No d'inventaire"), example="LM-NUM-0001"),
+          aliases=("Numéro d'inventaire", "Inventaire", "No d'inventaire"), example="LM-NUM-0001",
+          max_length=REFERENCE_MAX),
         F("category", "Catégorie", Kind.CHOICE, choices=tuple(c[1] for c in CATEGORIES)),
-        F("brand", "Marque", Kind.TEXT),
-        F("model", "Modèle", Kind.TEXT),
-        F("serial_number", "N° de série", Kind.TEXT, aliases=("Numéro de série", "No de série", "Série")),
+        F("brand", "Marque", Kind.TEXT, max_length=NAME_MAX),
+        F("model", "Modèle", Kind.TEXT, max_length=NAME_MAX),
+        F("serial_number", "N° de série", Kind.TEXT, aliases=("Numéro de série", "No de série", "Série"),
+          max_length=REFERENCE_MAX),
         F("imei", "IMEI", Kind.IMEI, required=False, description="Pour les smartphones."),
-        F("accessories", "Accessoires", Kind.TEXT, required=False, example="chargeur, housse"),
+        F("accessories", "Accessoires", Kind.TEXT, required=False, example="chargeur, housse",
+          max_length=ADDRESS_MAX),
         F("condition", "État", Kind.TEXT, required=False,
           description="État à la remise, tel que constaté ; vide : « — » dans les documents "
-                      "(aucun état n'est supposé)."),
+                      "(aucun état n'est supposé).", max_length=ADDRESS_MAX),
         F("unit_price_ht", "Prix unitaire HT", Kind.MONEY, aliases=("Prix HT",)),
         F("vat_rate", "Taux de TVA", Kind.RATE, aliases=("TVA",), example="20 %"),
         F("invoice", "Facture", Kind.TEXT, aliases=("Référence de la facture", "N° de facture"),
-          description="Référence d'une facture de la feuille Factures."),
+          description="Référence d'une facture de la feuille Factures.", max_length=REFERENCE_MAX),
         F("beneficiary", "Bénéficiaire", Kind.TEXT, aliases=("Identifiant du bénéficiaire",),
-          description="Identifiant d'un bénéficiaire de la feuille Bénéficiaires."),
+          description="Identifiant d'un bénéficiaire de la feuille Bénéficiaires.", max_length=REFERENCE_MAX),
     ),
 )
 
@@ -321,16 +354,18 @@ INVOICES = Sheet(
     aliases=("Facture",),
     description="Une ligne par facture d'achat.",
     fields=(
-        F("reference", "Référence", Kind.TEXT, aliases=("N° de facture", "Numéro de facture")),
-        F("supplier", "Fournisseur", Kind.TEXT),
+        F("reference", "Référence", Kind.TEXT, aliases=("N° de facture", "Numéro de facture"),
+          max_length=REFERENCE_MAX),
+        F("supplier", "Fournisseur", Kind.TEXT, max_length=NAME_MAX),
         F("supplier_siret", "SIRET du fournisseur", Kind.SIRET),
         F("date", "Date", Kind.DATE, aliases=("Date de la facture",)),
         F("description", "Objet", Kind.TEXT, required=False, aliases=("Désignation", "Description"),
-          description="Vide : « Matériel informatique reconditionné »."),
+          description="Vide : « Matériel informatique reconditionné ».", max_length=ADDRESS_MAX),
         F("amount_ht", "Montant HT", Kind.MONEY),
         F("vat", "TVA", Kind.MONEY, aliases=("Montant TVA", "Montant de la TVA")),
         F("amount_ttc", "Montant TTC", Kind.MONEY),
-        F("mandate_number", "N° de mandat", Kind.TEXT, required=False, aliases=("Numéro de mandat",)),
+        F("mandate_number", "N° de mandat", Kind.TEXT, required=False, aliases=("Numéro de mandat",),
+          max_length=REFERENCE_MAX),
         F("payment_date", "Date de paiement", Kind.DATE, required=False),
     ),
 )

@@ -6,6 +6,7 @@ when there is no error.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,13 +27,23 @@ from dotation_docs.model import (
     Operation,
     RateBase,
 )
-from dotation_docs.parsing import PARSERS, InvalidValueError, describe, expected
+from dotation_docs.parsing import PARSERS, WARNINGS, InvalidValueError, describe, expected
 from dotation_docs.report import Report
 from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, Field, Sheet
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
 DEFAULT_INVOICE_DESCRIPTION = "Matériel informatique reconditionné"
+# Plausible dates: a handover from 2000 to ten years ahead, the other dates of the
+# operation within five years of the handover (an invoice of 1850 is a typing slip).
+EARLIEST_HANDOVER = dt.date(2000, 1, 1)
+HANDOVER_YEARS_AHEAD = 10
+YEARS_AROUND_HANDOVER = 5
+
+
+def today() -> dt.date:
+    """Return the day the command runs (the one place that reads the clock)."""
+    return dt.date.today()
 
 
 @dataclass(slots=True)
@@ -68,6 +79,8 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_unique(invoices, "reference", report)
     _check_references(devices, beneficiaries, invoices, raw, report)
     _check_devices(devices, op, report)
+    _check_not_empty(raw, devices, report)
+    _check_dates(op, invoices, report)
     _check_invoices(invoices, devices, report)
     _check_unused(beneficiaries, devices, invoices, report)
     _check_unpaid_invoices(invoices, report)
@@ -121,7 +134,7 @@ def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
             report.error(f"{f.label} : cellule vide ; attendu : {expected(f)}.", *where)
         return None
     try:
-        return PARSERS[f.kind](cell.value, f)
+        value = PARSERS[f.kind](cell.value, f)
     except InvalidValueError as err:
         detail = f" ({err.detail})" if err.detail else ""
         report.error(
@@ -129,6 +142,21 @@ def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
             *where,
         )
         return None
+    if isinstance(value, str) and len(value) > f.max_length:
+        report.error(
+            f"{f.label} : texte de {len(value)} caractères ({describe(value)}) ; attendu : "
+            f"{f.max_length} caractères au plus. Raccourcissez-le.",
+            *where,
+        )
+        return None
+    if isinstance(value, int) and f.max_value is not None and value > f.max_value:
+        report.error(f"{f.label} : {value} ; attendu : {f.max_value} au plus.", *where)
+        return None
+    warn = WARNINGS.get(f.kind)
+    message = warn(cell.value, value) if warn else None
+    if message:
+        report.warning(f"{f.label} : {message}", *where)
+    return value
 
 
 def _fold(value: Any) -> str:
@@ -244,6 +272,62 @@ def _check_devices(devices: list[Record], op: Record | None, report: Report) -> 
                 f"{_label(DEVICES, 'imei')} : cellule vide pour un smartphone ; l'IMEI identifie le "
                 "téléphone en cas de perte ou de vol.",
                 r.title, imei.coordinate,
+            )
+
+
+def _check_not_empty(raw: RawWorkbook, devices: list[Record], report: Report) -> None:
+    """An operation without a device is not a batch: nothing to hand over, nothing to claim."""
+    sheet = raw.sheets.get(DEVICES.key)
+    if sheet is None or sheet.header_row is None or devices:
+        return
+    report.error(
+        f"aucun matériel : la feuille ne contient aucune ligne sous ses en-têtes (ligne "
+        f"{sheet.header_row}). Ajoutez une ligne par équipement remis ; sans matériel, il "
+        "n'y a ni convention, ni procès-verbal, ni demande de versement à produire.",
+        sheet.title,
+    )
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    """Return ``day`` moved by ``years`` (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _show(day: dt.date) -> str:
+    """Return ``day`` as 03/02/2023 (the year on four digits, even year 1)."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> None:
+    """Report implausible dates: a handover outside 2000 … ten years ahead, the other
+    dates more than five years away from the handover."""
+    if op is None or op.values.get("remise_date") is None:
+        return
+    handover = op.values["remise_date"]
+    latest = _add_years(today(), HANDOVER_YEARS_AHEAD)
+    if not EARLIEST_HANDOVER <= handover <= latest:
+        report.error(
+            f"{_label(OPERATION, 'remise_date')} : {_show(handover)} ; attendu : une date entre "
+            f"le {_show(EARLIEST_HANDOVER)} et le {_show(latest)} (dix ans après "
+            "aujourd'hui). Vérifiez l'année.",
+            op.title, op.cell("remise_date"),
+        )
+        return
+    low = _add_years(handover, -YEARS_AROUND_HANDOVER)
+    high = _add_years(handover, YEARS_AROUND_HANDOVER)
+    checks = [(op, OPERATION, k) for k in ("decision_date", "deliberation_date", "demande_date")]
+    checks += [(r, INVOICES, k) for r in invoices for k in ("date", "payment_date")]
+    for record, sheet, key in checks:
+        day = record.values.get(key)
+        if day is not None and not low <= day <= high:
+            report.error(
+                f"{_label(sheet, key)} : {_show(day)} ; attendu : une date à moins de cinq ans "
+                f"de la remise du {_show(handover)}, soit entre le {_show(low)} et le "
+                f"{_show(high)}. Vérifiez l'année.",
+                record.title, record.cell(key),
             )
 
 

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from openpyxl import load_workbook
+from openpyxl.cell.text import Text
+from openpyxl.reader.excel import SUPPORTED_FORMATS, ExcelReader
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
-from dotation_docs.exceptions import WorkbookOpenError
+from dotation_docs.exceptions import WorkbookOpenError, describe_os_error
 from dotation_docs.report import Report
 from dotation_docs.schema import SHEETS, Layout, Sheet, normalize_label
 
@@ -41,6 +46,14 @@ _EMPTY_ROW = re.compile(
     rb"<(?:\w+:)?row\b[^>]*/>|<((?:\w+:)?)row\b[^>]*>(?:\s*<(?:\w+:)?c\b[^>]*/>)*\s*</\1row>"
 )
 _ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_ROW_END = re.compile(rb"</(?:\w+:)?row\s*>")
+# A row still incomplete after this many bytes is passed on unfiltered: the filter only
+# saves work (openpyxl reads an empty row as well), and a bounded buffer keeps reading
+# linear whatever the file holds (a row 48 MiB long is read once, not once per chunk).
+# A row of 16,384 formatted empty cells takes about 400 KB: it is still filtered.
+_MAX_PENDING = 1 << 20
+# Excel's escape of a character XML cannot hold, or of a literal "_x": _x000D_, _x005F_.
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +95,7 @@ class RawSheet:
     spec: Sheet
     title: str
     records: list[RawRecord] = field(default_factory=list)
+    header_row: int | None = None  # of a table sheet, when found
 
 
 @dataclass(slots=True)
@@ -100,42 +114,87 @@ def read_workbook(path: Path) -> RawWorkbook:
     workbook; every other problem is recorded in the returned report.
     """
     _check_openable(path)
-    try:
-        values = load_workbook(path, read_only=True, data_only=True)
-    except _DAMAGED as err:
-        raise WorkbookOpenError(
-            f"Le fichier « {path} » n'a pas pu être lu comme un classeur Excel (.xlsx) : "
-            "il est peut-être endommagé. Ouvrez-le dans Excel ou LibreOffice et "
-            "enregistrez-le de nouveau au format .xlsx."
-        ) from err
-    try:
-        formulas = load_workbook(path, read_only=True, data_only=False)
-        try:
-            return _read_sheets(path, values, formulas)
-        finally:
-            formulas.close()
-    except _DAMAGED as err:
-        raise WorkbookOpenError(
-            f"Le classeur « {path} » est endommagé (feuille illisible) : ouvrez-le dans Excel ou "
-            "LibreOffice et enregistrez-le de nouveau au format .xlsx."
-        ) from err
-    finally:
-        values.close()
-
-
-def _read_sheets(path: Path, values: Any, formulas: Any) -> RawWorkbook:
-    """Return the sheets of both views of the workbook, paired cell by cell."""
     report = Report()
-    titles = {normalize_label(t): t for t in values.sheetnames}
+    if path.suffix.lower() not in SUPPORTED_FORMATS:
+        report.warning(
+            f"le fichier « {path.name} » n'a pas l'extension .xlsx "
+            f"({f'« {path.suffix} »' if path.suffix else 'aucune extension'}) ; il a été lu "
+            "comme un classeur Excel. Renommez-le en "
+            f"« {path.stem if path.suffix else path.name}.xlsx » pour l'ouvrir dans un tableur."
+        )
+    try:
+        with path.open("rb") as value_file, path.open("rb") as formula_file:
+            try:
+                values = _load(value_file, data_only=True)
+            except _DAMAGED as err:
+                raise WorkbookOpenError(
+                    f"Le fichier « {path} » n'a pas pu être lu comme un classeur Excel (.xlsx) : "
+                    "il est peut-être endommagé. Ouvrez-le dans Excel ou LibreOffice et "
+                    "enregistrez-le de nouveau au format .xlsx."
+                ) from err
+            try:
+                formulas = _load(formula_file, data_only=False)
+                try:
+                    return _read_sheets(path, values, formulas, report)
+                finally:
+                    formulas.close()
+            except _DAMAGED as err:
+                raise WorkbookOpenError(
+                    f"Le classeur « {path} » est endommagé (feuille illisible) : ouvrez-le dans "
+                    "Excel ou LibreOffice et enregistrez-le de nouveau au format .xlsx."
+                ) from err
+            finally:
+                values.close()
+    except OSError as err:  # only opening the file can get here: reading errors are _DAMAGED
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » n'a pas pu être ouvert : {describe_os_error(err)}."
+        ) from err
+
+
+class _ExactStringsReader(ExcelReader):
+    """openpyxl's reader, but shared strings are kept exactly as stored: openpyxl deletes
+    every ``x005F_``, which makes Excel's escaped literal ``_x005F_x000D_`` look like the
+    escape ``_x000D_``. :func:`decode_excel_escapes` decodes them all, once."""
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)
+        if part is None:
+            return
+        tag = f"{{{SHEET_MAIN_NS}}}si"
+        strings = []
+        with self.archive.open(part.PartName[1:]) as src:
+            for _, node in iterparse(src):
+                if node.tag == tag:
+                    strings.append(Text.from_tree(node).content)
+                    node.clear()
+        self.shared_strings = strings
+
+
+def _load(source: IO[bytes], data_only: bool) -> Any:
+    """Open the workbook in ``source`` read-only. A file object, not a path, so that
+    openpyxl does not refuse a workbook whose name lacks the .xlsx extension (the
+    content was checked by :func:`_check_openable`)."""
+    reader = _ExactStringsReader(source, read_only=True, data_only=data_only)
+    reader.read()
+    return reader.wb
+
+
+def decode_excel_escapes(text: str) -> str:
+    """Return ``text`` with Excel's ``_xHHHH_`` escapes decoded in one pass: ``_x000D_``
+    is a carriage return, ``_x000B_`` a vertical tab (a line break pasted from Word) and
+    ``_x005F_`` the ``_`` that makes the next escape a literal (``_x005F_x000D_`` stays
+    ``_x000D_``)."""
+    if "_x" not in text:
+        return text
+    return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _read_sheets(path: Path, values: Any, formulas: Any, report: Report) -> RawWorkbook:
+    """Return the sheets of both views of the workbook, paired cell by cell."""
     sheets: dict[str, RawSheet] = {}
     for spec in SHEETS:
-        title = next((titles[n] for n in spec.names if n in titles), None)
+        title = _find_sheet(spec, values, report)
         if title is None:
-            report.error(
-                f"feuille « {spec.title} » introuvable dans le classeur "
-                f"(feuilles trouvées : {', '.join(f'« {t} »' for t in values.sheetnames)})."
-                f" Ajoutez une feuille nommée « {spec.title} ».",
-            )
             continue
         rows = _zip_rows(values[title], formulas[title])
         reader = _read_form if spec.layout is Layout.FORM else _read_table
@@ -143,14 +202,65 @@ def _read_sheets(path: Path, values: Any, formulas: Any) -> RawWorkbook:
     return RawWorkbook(path=path, sheets=sheets, report=report)
 
 
+def _find_sheet(spec: Sheet, values: Any, report: Report) -> str | None:
+    """Return the title of the one sheet that matches ``spec``, or None after recording
+    why there is none (no match, or several: which to read would be a guess)."""
+    matches = [t for t in values.sheetnames if normalize_label(t) in spec.names]
+    hidden = {t for t in matches if values[t].sheet_state != "visible"}
+
+    def describe(title: str) -> str:
+        return f"« {title} »" + (" (masquée)" if title in hidden else "")
+
+    if not matches:
+        report.error(
+            f"feuille « {spec.title} » introuvable dans le classeur "
+            f"(feuilles trouvées : {', '.join(f'« {t} »' for t in values.sheetnames)})."
+            f" Ajoutez une feuille nommée « {spec.title} ».",
+        )
+        return None
+    if len(matches) > 1:
+        report.error(
+            f"plusieurs feuilles peuvent être la feuille « {spec.title} » : "
+            f"{', '.join(describe(t) for t in matches)}. Gardez-en une seule : supprimez ou "
+            "renommez les autres (une feuille masquée s'affiche par clic droit sur un onglet, "
+            "« Afficher »).",
+        )
+        return None
+    title = matches[0]
+    if title in hidden:
+        report.warning(
+            f"la feuille « {title} » est masquée ; elle est lue quand même comme feuille "
+            f"« {spec.title} ». Affichez-la (clic droit sur un onglet, « Afficher ») pour "
+            "vérifier son contenu.",
+        )
+    return title
+
+
 def _check_openable(path: Path) -> None:
     """Raise WorkbookOpenError with one clear sentence for a file that cannot be an .xlsx."""
-    if not path.exists():
-        raise WorkbookOpenError(f"Le fichier « {path} » est introuvable. Vérifiez le chemin.")
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise WorkbookOpenError(f"Le fichier « {path} » est introuvable. Vérifiez le chemin.") from None
+    except OSError as err:
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » n'a pas pu être ouvert : {describe_os_error(err)}."
+        ) from err
+    if stat.S_ISDIR(mode):
         raise WorkbookOpenError(f"« {path} » est un dossier, pas un classeur Excel (.xlsx).")
-    with path.open("rb") as f:
-        head = f.read(8)
+    if not stat.S_ISREG(mode):
+        # A named pipe would block the reading for ever; a device never ends.
+        raise WorkbookOpenError(
+            f"« {path} » n'est pas un fichier ordinaire (c'est un tube nommé, un périphérique "
+            "ou une socket) : indiquez le fichier du classeur Excel (.xlsx)."
+        )
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        raise WorkbookOpenError(
+            f"Le fichier « {path} » n'a pas pu être ouvert : {describe_os_error(err)}."
+        ) from err
     if head == _OLE_MAGIC:
         data = path.read_bytes()
         if _ENCRYPTION_STREAM in data:
@@ -182,38 +292,59 @@ def _check_openable(path: Path) -> None:
 
 
 class _ValueRowsOnly(io.RawIOBase):
-    """A worksheet XML stream with the empty rows (see ``_EMPTY_ROW``) taken out."""
+    """A worksheet XML stream with the empty rows (see ``_EMPTY_ROW``) taken out.
+
+    Each round filters the new chunk and keeps back only what may be the start of an
+    empty row (an unfinished row or tag), at most ``_MAX_PENDING`` bytes: every byte is
+    scanned a bounded number of times, so reading stays linear in the size of the sheet.
+    """
 
     def __init__(self, source: Any, chunk_size: int = 1 << 16) -> None:
         self._source = source
         self._chunk_size = chunk_size
         self._pending = b""
         self._ready = b""
+        self._offset = 0  # of the first byte of _ready not yet handed out
         self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._ready and not self._done:
+        while self._offset >= len(self._ready) and not self._done:
             chunk = self._source.read(self._chunk_size)
             self._done = not chunk
             data = self._pending + chunk
-            # Keep the last, maybe incomplete, row (or tag) for the next round.
-            cut = len(data)
-            if not self._done:
-                starts = [m.start() for m in _ROW_START.finditer(data)]
-                last_tag = data.rfind(b"<")
-                cut = min([cut, *starts[-1:], *([last_tag] if last_tag >= 0 else [])])
-            self._ready, self._pending = _EMPTY_ROW.sub(b"", data[:cut]), data[cut:]
-        n = min(len(buffer), len(self._ready))
-        buffer[:n] = self._ready[:n]
-        self._ready = self._ready[n:]
+            cut = len(data) if self._done else _unfinished_tail(data)
+            if len(data) - cut > _MAX_PENDING:
+                cut = len(data)
+            self._ready, self._pending, self._offset = _EMPTY_ROW.sub(b"", data[:cut]), data[cut:], 0
+        n = min(len(buffer), len(self._ready) - self._offset)
+        buffer[:n] = self._ready[self._offset : self._offset + n]
+        self._offset += n
         return n
 
     def close(self) -> None:
         self._source.close()
         super().close()
+
+
+def _unfinished_tail(data: bytes) -> int:
+    """Return where the part of ``data`` that must wait for more bytes begins: the last
+    row when it is not closed yet, else the last tag when its ``>`` is missing."""
+    last_row = None
+    for last_row in _ROW_START.finditer(data):
+        pass
+    if last_row is not None:
+        start = last_row.start()
+        tag_end = data.find(b">", start)
+        self_closed = tag_end > 0 and data[tag_end - 1 : tag_end] == b"/"
+        if tag_end < 0 or not (self_closed or _ROW_END.search(data, tag_end)):
+            return start
+    last_tag = data.rfind(b"<")
+    if last_tag >= 0 and data.find(b">", last_tag) < 0:
+        return last_tag
+    return len(data)
 
 
 def _compact(ws: Any) -> Any:
@@ -238,7 +369,10 @@ def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawC
             formula = formula_cell.value if formula_cell.data_type == "f" else None
             uncomputed = str(formula) if formula is not None and value_cell.value is None else None
             error = str(value_cell.value) if value_cell.data_type == "e" else None
-            cells.append(RawCell(value_cell.value, value_cell.row, value_cell.column, uncomputed, error))
+            value = value_cell.value
+            if isinstance(value, str):
+                value = decode_excel_escapes(value)
+            cells.append(RawCell(value, value_cell.row, value_cell.column, uncomputed, error))
         if any(not c.is_empty for c in cells):
             yield cells[0].row, cells
 
@@ -300,6 +434,7 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
         )
         return sheet
     best = scores.index(max(scores))
+    sheet.header_row = head[best][0]
     columns = _map_header(spec, title, head[best][1], by_name, report)
     for row, cells in itertools.chain(head[best + 1:], rows):
         by_col = {c.column: c for c in cells}

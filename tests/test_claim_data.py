@@ -88,7 +88,7 @@ def test_missing_amount_granted_is_an_error(make_workbook) -> None:
     path = make_workbook(lambda wb: set_operation(wb, "Montant de la subvention attribuée", None))
     [error] = errors_of(path)
     assert error.endswith(" : Montant de la subvention attribuée : cellule vide ; attendu : un montant "
-                          "en euros (ex. 1 234,50 €).")
+                          "en euros (ex. 1 234,50 €, 1.234,50, 25 000 ou 1234.50 ; deux décimales au plus).")
     assert error.startswith("Opération!B")
 
 

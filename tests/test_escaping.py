@@ -92,8 +92,9 @@ def test_identifier_cannot_be_a_path(make_workbook) -> None:
                 row[0].value = "../../etc"
 
     assert errors_of(make_workbook(mutate)) == [
-        "Bénéficiaires!A3 : Identifiant : « ../../etc » n'est pas valide ; attendu : un identifiant "
-        "court (lettres sans accents, chiffres, « - » ou « _ », 20 caractères au plus)."
+        "Bénéficiaires!A3 : Identifiant : « ../../etc » n'est pas valide (caractères non permis : "
+        "« . », « / ») ; attendu : un identifiant court : lettres sans accents, chiffres ou « _ » "
+        "(pas de « - » ni d'espace), 20 caractères au plus (ex. B01)."
     ]
 
 

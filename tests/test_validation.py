@@ -95,7 +95,8 @@ def test_missing_column(make_workbook) -> None:
     path = make_workbook(lambda wb: wb["Matériel"].delete_cols(9))
     assert errors_of(path) == [
         "Matériel : colonne « Prix unitaire HT » manquante ; ajoutez-la à la ligne d'en-têtes : "
-        "un montant en euros (ex. 1 234,50 €) attendu dans chaque ligne."
+        "un montant en euros (ex. 1 234,50 €, 1.234,50, 25 000 ou 1234.50 ; deux décimales au plus) "
+        "attendu dans chaque ligne."
     ]
 
 
