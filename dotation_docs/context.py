@@ -244,7 +244,11 @@ def beneficiary_context(
         **_document(title),
         "beneficiaire": _beneficiary(dotation, beneficiary),
         "materiels": [_device(n, d) for n, d in enumerate(devices, start=1)],
-        "totaux_beneficiaire": _quantities(device_totals(devices)),
+        "totaux_beneficiaire": {
+            **_quantities(device_totals(devices)),
+            # the convention's annex has an IMEI column only when a device has an IMEI
+            "avec_imei": any(d.imei for d in devices),
+        },
     }
 
 

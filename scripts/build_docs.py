@@ -560,6 +560,9 @@ VARIABLES: dict[str, Var] = {
         "ht": Var(AMOUNT, "Somme des prix unitaires HT des matériels du bénéficiaire."),
         "tva": Var(AMOUNT, "TTC − HT des matériels du bénéficiaire."),
         "ttc": Var(AMOUNT, "Somme des valeurs unitaires TTC des matériels du bénéficiaire."),
+        "avec_imei": Var(BOOLEAN, "Vrai si au moins un matériel du bénéficiaire a un IMEI : l'annexe "
+                                  "de la convention a alors une colonne IMEI et la convention parle "
+                                  "des cartes SIM et abonnements."),
     }),
     **_prefixed("demande.", {
         "date": Var(DATE, "Date de la lettre de demande ; vide : la date est à compléter à la main."),

@@ -26,10 +26,12 @@ Templates use docxtpl's Jinja syntax and only the variables defined in
 
 * French text may be written with plain ASCII apostrophes and spaces; :func:`typography`
   turns them into typographic apostrophes and no-break spaces (before « : ; ! ? » », after
-  « « » and « L. »), never inside a Jinja tag. « n° » keeps a plain space: the tests and the
-  agents search for « n° LM-2023-… » as typed.
-* ``**bold**`` and ``__italic__`` mark formatting inside a paragraph; a Jinja tag is never
-  split across runs.
+  « « » and « L. »), never inside a Jinja tag. In the documents built with
+  ``Builder.nbsp_numbers`` (the conventions, so far), it also puts a no-break space after
+  « n° », between a number and its unit (« 48 heures », « 300 € ») and between a day and its
+  month (« 6 janvier 1978 »); elsewhere « n° » still keeps a plain space.
+* ``**bold**``, ``__italic__`` and ``^superscript^`` (« 1^er^ juillet 1901 ») mark
+  formatting inside a paragraph; a Jinja tag is never split across runs.
 * ``{%p … %}`` statements get a paragraph of their own (docxtpl removes it), ``{%tr … %}``
   statements a table row of their own.
 """
@@ -83,7 +85,7 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 NBSP = "\u00a0"
 TAG_RE = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
-MARKUP_RE = re.compile(r"(\*\*|__)")
+MARKUP_RE = re.compile(r"(\*\*|__|\^)")
 
 # --- shared Jinja snippets -----------------------------------------------------------------
 
@@ -102,36 +104,54 @@ EQUIPEMENTS = "quantite('équipement', 'équipements')"
 # --- typography and rich text --------------------------------------------------------------
 
 
-def typography(text: str) -> str:
+MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+UNITS = r"mois|heures?|jours?|ans|€|%|cm|points?"
+# « 48 heures », « 300 € », « 6 janvier 1978 », « 1^er^ juillet 1901 »: a number and what it counts.
+NUMBER_UNIT_RE = re.compile(rf"(\d|\^er\^) (?=(?:{MONTHS}|{UNITS})(?![\w]))")
+# « {{ operation.duree_mois }} mois »: the number is a tag, the unit the text after it.
+TAG_UNIT_RE = re.compile(rf"^ (?=(?:{UNITS})(?![\w]))")
+
+
+def typography(text: str, nbsp_numbers: bool = False) -> str:
     """Return ``text`` with French typography applied outside Jinja tags: typographic
-    apostrophes and no-break spaces inside guillemets, before « : ; ! ? », after « L. »."""
+    apostrophes and no-break spaces inside guillemets, before « : ; ! ? », after « L. »;
+    with ``nbsp_numbers``, also after « n° », between a number and its unit and between a
+    day and its month (also after a ``{{ … }}`` value followed by a unit)."""
     parts = TAG_RE.split(text)
     for i in range(0, len(parts), 2):  # even items are literal text, odd items are tags
         s = parts[i].replace("'", "’")
         s = re.sub(r" ([:;!?»])", NBSP + r"\1", s)
         s = s.replace("« ", "«" + NBSP)
         s = re.sub(r"\b([LDR])\. (?=\d)", r"\1." + NBSP, s)  # article L. 3212-2
+        if nbsp_numbers:
+            s = re.sub(r"\b([nN]°) ", r"\1" + NBSP, s)
+            s = NUMBER_UNIT_RE.sub(r"\1" + NBSP, s)
+            if i and parts[i - 1].startswith("{{"):
+                s = TAG_UNIT_RE.sub(NBSP, s)
         parts[i] = s
     return "".join(parts)
 
 
-def rich_chunks(text: str) -> list[tuple[str, bool, bool]]:
-    """Split typographed ``text`` into (text, bold, italic) chunks: ``**`` toggles bold and
-    ``__`` italic outside tags; tags stay whole inside one chunk."""
-    pieces: list[tuple[str, bool, bool]] = []
-    bold = italic = False
+def rich_chunks(text: str) -> list[tuple[str, bool, bool, bool]]:
+    """Split typographed ``text`` into (text, bold, italic, superscript) chunks: ``**``
+    toggles bold, ``__`` italic and ``^`` superscript outside tags; tags stay whole inside
+    one chunk."""
+    pieces: list[tuple[str, bool, bool, bool]] = []
+    bold = italic = sup = False
     for i, part in enumerate(TAG_RE.split(text)):
         if i % 2:
-            pieces.append((part, bold, italic))
+            pieces.append((part, bold, italic, sup))
             continue
         for token in MARKUP_RE.split(part):
             if token == "**":
                 bold = not bold
             elif token == "__":
                 italic = not italic
+            elif token == "^":
+                sup = not sup
             elif token:
-                pieces.append((token, bold, italic))
-    merged: list[tuple[str, bool, bool]] = []
+                pieces.append((token, bold, italic, sup))
+    merged: list[tuple[str, bool, bool, bool]] = []
     for chunk in pieces:
         if merged and merged[-1][1:] == chunk[1:]:
             merged[-1] = (merged[-1][0] + chunk[0], *chunk[1:])
@@ -142,9 +162,9 @@ def rich_chunks(text: str) -> list[tuple[str, bool, bool]]:
 
 def rich_html(text: str) -> str:
     """Return ``text`` (same markup as the .docx) as HTML: literal text escaped, tags kept,
-    ``**`` as <strong>, ``__`` as <em>, line breaks as <br>."""
+    ``**`` as <strong>, ``__`` as <em>, ``^`` as <sup>, line breaks as <br>."""
     out: list[str] = []
-    bold = italic = False
+    bold = italic = sup = False
     for i, part in enumerate(TAG_RE.split(typography(text))):
         if i % 2:
             out.append(part)
@@ -156,6 +176,9 @@ def rich_html(text: str) -> str:
             elif token == "__":
                 out.append("</em>" if italic else "<em>")
                 italic = not italic
+            elif token == "^":
+                out.append("</sup>" if sup else "<sup>")
+                sup = not sup
             else:
                 out.append(html.escape(token, quote=False).replace("\n", "<br>\n"))
     return "".join(out)
@@ -404,7 +427,9 @@ _ALIGN = {
 class Builder:
     """A .docx being written: A4, Arial, French, with a footer (title and « Page X sur Y »)."""
 
-    def __init__(self, title: str, subject: str) -> None:
+    def __init__(self, title: str, subject: str, nbsp_numbers: bool = False) -> None:
+        # no-break spaces after « n° », in « 48 heures » and « 6 janvier » (see typography)
+        self.nbsp_numbers = nbsp_numbers
         self.document = Document()
         _setup_styles(self.document)
         _setup_bullets(self.document)
@@ -451,7 +476,7 @@ class Builder:
         """Write rich ``text`` into ``paragraph`` and format it; return it."""
         if style is not None:
             paragraph.style = self.document.styles[style]
-        write(paragraph, text, bold=bold, italic=italic, size=size)
+        write(paragraph, text, bold=bold, italic=italic, size=size, nbsp_numbers=self.nbsp_numbers)
         fmt = paragraph.paragraph_format
         if align is not None:
             fmt.alignment = _ALIGN[align]
@@ -571,7 +596,7 @@ class Builder:
             column = columns[sum(spans[:index])]
             paragraph = cell.paragraphs[0]
             paragraph.style = self.document.styles[style]
-            write(paragraph, text, bold=bold)
+            write(paragraph, text, bold=bold, nbsp_numbers=self.nbsp_numbers)
             paragraph.paragraph_format.alignment = _ALIGN[align or column.align]
             if keep_next:
                 paragraph.paragraph_format.keep_with_next = True
@@ -687,14 +712,19 @@ class Builder:
         normalize_zip(path)
 
 
-def write(paragraph: Paragraph, text: str, *, bold: bool = False, italic: bool = False, size=None) -> None:
+def write(
+    paragraph: Paragraph, text: str, *, bold: bool = False, italic: bool = False, size=None,
+    nbsp_numbers: bool = False,
+) -> None:
     """Append rich ``text`` to ``paragraph`` as runs; tags are never split across runs."""
-    for chunk, chunk_bold, chunk_italic in rich_chunks(typography(text)):
+    for chunk, chunk_bold, chunk_italic, chunk_sup in rich_chunks(typography(text, nbsp_numbers)):
         run = paragraph.add_run(chunk)
         if bold or chunk_bold:
             run.bold = True
         if italic or chunk_italic:
             run.italic = True
+        if chunk_sup:
+            run.font.superscript = True
         if size is not None:
             run.font.size = size
 
@@ -977,11 +1007,21 @@ CONVENTION_TEXTS = ("convention-preambule.md", "convention-articles.md", "conven
 
 
 def convention_signatures(doc: Builder) -> None:
+    """The two signatures; the authority's reads « Pour le Président et par délégation »,
+    the delegate's title and the delegation act when ``signatures.convention`` says so
+    (« Référence de la délégation de signature » filled and conventions signed by the
+    delegate), else the signatory's function (« Le Président de Limoges Métropole »)."""
     doc.signatures(
         [
             "Pour la Collectivité,",
-            "{{ collectivite.representant_qualite }}",
-            "{{ collectivite.representant }}",
+            "{%p if signatures.convention.par_delegation %}",
+            "{{ signatures.convention.entete }},",
+            "{{ signatures.convention.qualite }}",
+            "({{ signatures.convention.acte }})",
+            "{%p else %}",
+            "{{ signatures.convention.entete }}",
+            "{%p endif %}",
+            "{{ signatures.convention.nom }}",
         ],
         [
             "Pour l'association,",
@@ -991,29 +1031,43 @@ def convention_signatures(doc: Builder) -> None:
     )
 
 
+# Serial numbers of up to 20 characters hold on one line of their column (8 pt Arial,
+# 0,1 cm cell margins: 4,5 cm is 20 characters of 0,78 em); the IMEI column (15 digits)
+# exists only in the table used when a device of the annex has an IMEI.
 INVENTORY_COLUMNS = [
-    Column("N°", 0.9, "center"),
-    Column("Catégorie", 3.3),
-    Column("Marque et modèle", 4.0),
-    Column("N° de série", 3.0),
-    Column("IMEI", 3.4),
-    Column("N° d'inventaire", 2.7),
-    Column("Accessoires", 3.2),
-    Column("Valeur unitaire HT", 2.6, "right"),
-    Column("Valeur unitaire TTC", 2.6, "right"),
+    Column("N°", 0.8, "center"),
+    Column("Catégorie", 3.0),
+    Column("Marque et modèle", 3.9),
+    Column("N° de série", 4.5),
+    Column("IMEI", 2.8),
+    Column("N° d'inventaire", 2.6),
+    Column("Accessoires", 3.3),
+    Column("Valeur unitaire HT", 2.4, "right"),
+    Column("Valeur unitaire TTC", 2.4, "right"),
 ]
-assert abs(sum(c.width for c in INVENTORY_COLUMNS) - LANDSCAPE_WIDTH / Cm(1)) < 0.01
+INVENTORY_COLUMNS_NO_IMEI = [
+    Column("N°", 0.8, "center"),
+    Column("Catégorie", 3.4),
+    Column("Marque et modèle", 5.1),
+    Column("N° de série", 4.5),
+    Column("N° d'inventaire", 3.0),
+    Column("Accessoires", 4.1),
+    Column("Valeur unitaire HT", 2.4, "right"),
+    Column("Valeur unitaire TTC", 2.4, "right"),
+]
+for _columns in (INVENTORY_COLUMNS, INVENTORY_COLUMNS_NO_IMEI):
+    assert abs(sum(c.width for c in _columns) - LANDSCAPE_WIDTH / Cm(1)) < 0.01
 
 
-def convention_inventory(doc: Builder) -> None:
-    table = doc.table(INVENTORY_COLUMNS)
+def _inventory_table(doc: Builder, with_imei: bool) -> None:
+    table = doc.table(INVENTORY_COLUMNS if with_imei else INVENTORY_COLUMNS_NO_IMEI, small=True)
     doc.tag_row(table, "for m in materiels")
     doc.row(table, [
         "{{ m.numero }}",
         "{{ m.categorie | capitalize }}",
         "{{ m.designation }}",
         "{{ m.numero_serie }}",
-        "{{ m.imei or '—' }}",
+        *(["{{ m.imei or '—' }}"] if with_imei else []),
         "{{ m.numero_inventaire }}",
         "{{ m.accessoires or '—' }}",
         "{{ m.prix_ht | montant }}",
@@ -1027,7 +1081,7 @@ def convention_inventory(doc: Builder) -> None:
             "{{ totaux_beneficiaire.ht | montant }}",
             "{{ totaux_beneficiaire.ttc | montant }}",
         ],
-        spans=[7, 1, 1],
+        spans=[len(table.columns) - 2, 1, 1],
         bold=True,
     )
     cells[0].paragraphs[0].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -1035,8 +1089,19 @@ def convention_inventory(doc: Builder) -> None:
         _shade(cell, LABEL_FILL)
 
 
+def convention_inventory(doc: Builder) -> None:
+    """The annex's inventory: with an IMEI column when a device of the annex has an IMEI,
+    without it otherwise (two tables, docxtpl keeps one)."""
+    doc.tag("if totaux_beneficiaire.avec_imei")
+    _inventory_table(doc, with_imei=True)
+    doc.tag("else")
+    _inventory_table(doc, with_imei=False)
+    doc.tag("endif")
+
+
 def build_convention(kind: str, texts: Path) -> Builder:
-    doc = Builder(f"Convention de {kind} de matériel informatique", "Modèle de convention – une convention par association")
+    doc = Builder(f"Convention de {kind} de matériel informatique", "Modèle de convention – une convention par association",
+                  nbsp_numbers=True)
     write_elements(doc, read_texts(texts, CONVENTION_TEXTS, variant=kind), {
         "signatures": lambda: convention_signatures(doc),
         "page-paysage": doc.landscape_section,

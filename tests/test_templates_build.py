@@ -84,7 +84,7 @@ def test_the_words_come_from_the_text_files(build_templates: ModuleType, texts: 
     for name in ("convention-mise-a-disposition.docx", "convention-don.docx"):
         build_templates.DOCX_TEMPLATES[name](texts).save(tmp_path / name)
         words = docx_text(tmp_path / name)
-        assert "Article\u00a08 – Vérifications" in words
+        assert "Article\u00a010 – Vérifications" in words
         assert "Contrôle" not in words
 
 
@@ -121,8 +121,8 @@ def test_markup(build_templates: ModuleType) -> None:
          "textes/proces-verbal.md, ligne 26 : bloc [[tableau-materiel]] inconnu ; blocs de ce document : "),
         ("attestation.md", "[[signature]]", "",
          "textes/attestation.md : il manque [[signature]]"),
-        ("convention-articles.md", "l'article [[gratuite]]", "l'article [[gratuité]]",
-         "renvoi [[gratuité]] : aucun article ne porte ce repère"),
+        ("convention-articles.md", "l'article [[engagement]]", "l'article [[engagé]]",
+         "renvoi [[engagé]] : aucun article ne porte ce repère"),
         ("convention-annexe.md", "::: don\n", "::: dons\n",
          "textes/convention-annexe.md, ligne 11 : variante « dons » inconnue"),
         ("demande-lettre.md", "{: gauche après=0}", "{: à-gauche après=0}",
