@@ -1448,7 +1448,7 @@ def _resource_rows(doc: Builder, table: Table, forecast: bool) -> None:
     row("Autres financeurs", "néant", "néant", "—", "—")
     doc.tag_row(table, "else")
     row("{{ financement.autres_financeurs }}", "—", "{{ financement.autres_financements | montant }}",
-        "{{ financement.autres_pourcentage | pourcentage }}", "autres financements publics")
+        "{{ financement.autres_pourcentage | pourcentage }}", "—")
     doc.tag_row(table, "endif")
     row("{{ collectivite.nom }} (autofinancement)", "—", "{{ financement.part_collectivite | montant }}",
         "{{ financement.part_collectivite_pourcentage | pourcentage }}", AUTHORITY_BASIS)
