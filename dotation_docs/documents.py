@@ -61,7 +61,7 @@ CLAIM_FILES = {
     DocumentType.CLAIM_LETTER: ("1-lettre-de-demande.docx", "Demande de versement de la subvention"),
     DocumentType.EXPENSE_STATEMENT: ("2-etat-recapitulatif-des-depenses.xlsx", "État récapitulatif des dépenses"),
     DocumentType.FINANCING_PLAN: ("3-plan-de-financement.docx", "Plan de financement définitif"),
-    DocumentType.CERTIFICATE: ("4-attestation-achevement.docx", "Attestation d'achèvement et de service fait"),
+    DocumentType.CERTIFICATE: ("4-attestation-achevement.docx", "Certificat d'achèvement et de conformité"),
 }
 
 
@@ -136,7 +136,8 @@ def plan_press(dotation: Dotation, funding: Funding, common: Context | None = No
 
 def plan_claim(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
     """Return the subsidy claim file: letter, expense statement, financing plan and
-    certificate of completion."""
+    certificate of completion and conformity (the pipeline leaves it out while an invoice
+    is unpaid)."""
     common = common or common_context(dotation, funding)
     handovers = {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in handed_over(dotation)}
     docs = []

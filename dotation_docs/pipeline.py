@@ -18,6 +18,8 @@ from typing import Any
 
 from dotation_docs import __version__, outputdir
 from dotation_docs.documents import (
+    CLAIM_DIR,
+    CLAIM_FILES,
     PlannedDocument,
     plan_batch,
     plan_beneficiary,
@@ -29,12 +31,13 @@ from dotation_docs.exceptions import (
     TemplateError,
     describe_os_error,
 )
-from dotation_docs.funding import Funding, batch_funding, device_totals
+from dotation_docs.formatting import format_list, pluralize
+from dotation_docs.funding import Funding, batch_funding, device_totals, unpaid_invoices
 from dotation_docs.manifest import Scope, printable_name
-from dotation_docs.model import Beneficiary, Dotation
+from dotation_docs.model import Beneficiary, Dotation, Invoice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
-from dotation_docs.schema import normalize_label
+from dotation_docs.schema import INVOICES, normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
@@ -216,6 +219,52 @@ def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
     return []
 
 
+def _unpaid_described(unpaid: tuple[Invoice, ...]) -> str:
+    """Return « « SVI-F2301-058 » (ni « N° de mandat » ni « Date de paiement ») ; … »: each
+    unpaid invoice with what it lacks, as the sheet « Factures » names its columns."""
+    mandate = INVOICES.field("mandate_number").label
+    paid = INVOICES.field("payment_date").label
+    parts = []
+    for invoice in unpaid:
+        if not invoice.mandate_number and invoice.payment_date is None:
+            missing = f"ni « {mandate} » ni « {paid} »"
+        elif not invoice.mandate_number:
+            missing = f"pas de « {mandate} »"
+        else:
+            missing = f"pas de « {paid} »"
+        parts.append(f"« {invoice.reference} » ({missing})")
+    return " ; ".join(parts)
+
+
+def _unpaid_count(unpaid: tuple[Invoice, ...]) -> str:
+    n = len(unpaid)
+    words = pluralize(n, "facture n'est pas payée", "factures ne sont pas payées")
+    return f"{n} {words}"
+
+
+def _claim_left_out_notes(unpaid: tuple[Invoice, ...]) -> Callable[[WriteResult, dict[str, Any]], list[str]]:
+    """Notes of a full batch written without its claim file (``unpaid`` invoices)."""
+
+    def notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
+        lines = [
+            f"le dossier de demande de subvention n'a pas été produit : {_unpaid_count(unpaid)} "
+            f"(feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. La demande de versement "
+            "ne peut porter que sur des dépenses payées : renseignez le numéro de mandat et la date "
+            "de paiement de chaque facture, puis relancez « dotation generer » ou « dotation demande »."
+        ]
+        old = [path for path in result.removed if path.startswith(f"{CLAIM_DIR}/")]
+        if old:
+            n = len(old)
+            lines.append(
+                f"l'ancien dossier de demande de subvention a été supprimé "
+                f"({n} {pluralize(n, 'fichier', 'fichiers')} : {format_list(old)}) : il ne correspondait "
+                "plus au classeur."
+            )
+        return lines
+
+    return notes
+
+
 def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
     """Notes for a job that rewrites part of the batch."""
     if result.previous is None:
@@ -232,23 +281,41 @@ def generate_batch(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
-    handover records, press release, subsidy claim file and manifest. The tool's
-    previous files that this batch no longer has are removed. Raises
+    handover records, press release, subsidy claim file and manifest. The claim file is
+    left out while an invoice is unpaid (see :func:`funding.unpaid_invoices`; a note names
+    them). The tool's previous files that this batch no longer has are removed. Raises
     InvalidWorkbookError (nothing written), TemplateError, OutputConflictError (unless
     ``overwrite``), OutputBusyError or OutputError."""
     _prepare(output, templates)
     checked, dotation, funding = _validated(workbook)
-    return _run_job(workbook, output, templates, overwrite, checked, plan_batch(dotation, funding),
-                    Scope.batch(), _batch_notes)
+    docs = plan_batch(dotation, funding)
+    unpaid = unpaid_invoices(dotation)
+    notes = _batch_notes
+    if unpaid:
+        # The claim file rests on paid invoices only: it is left out, and the scope still
+        # covers its types, so a previous claim file of this folder is removed.
+        log.info("Dossier de demande non produit : %d facture(s) non payée(s)", len(unpaid))
+        docs = [d for d in docs if d.type not in CLAIM_FILES]
+        notes = _claim_left_out_notes(unpaid)
+    return _run_job(workbook, output, templates, overwrite, checked, docs, Scope.batch(), notes)
 
 
 def generate_claim(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
-    manifest). Raises like :func:`generate_batch`."""
+    manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
+    number or no payment date, and like :func:`generate_batch`."""
     _prepare(output, templates)
     checked, dotation, funding = _validated(workbook)
+    unpaid = unpaid_invoices(dotation)
+    if unpaid:
+        raise InvalidWorkbookError(
+            f"la demande de versement ne peut porter que sur des dépenses payées et "
+            f"{_unpaid_count(unpaid)} (feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. "
+            "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
+            "chaque facture, puis relancez."
+        )
     return _run_job(workbook, output, templates, overwrite, checked, plan_claim(dotation, funding),
                     Scope.claim(), _partial_notes)
 

@@ -1360,20 +1360,81 @@ def build_press_html(texts: Path) -> str:
 
 # --- subsidy claim -------------------------------------------------------------------------
 
+# Who signs the claim file: the authority's ordonnateur (signatures.demande), headed by his
+# function with its article (« Le Président de Limoges Métropole »).
+CLAIM_SIGNATORY = [
+    "{{ signatures.demande.entete or signatures.demande.qualite }}",
+    "{{ signatures.demande.nom }}",
+]
 
-def representative_signature(doc: Builder, gap: float = 62) -> None:
-    doc.signature_right(["{{ collectivite.representant_qualite }}", "{{ collectivite.representant }}"], gap=gap)
+
+def claim_signature(doc: Builder, gap: float = 62) -> None:
+    doc.signature_right(CLAIM_SIGNATORY, gap=gap)
 
 
 def letter_signature(doc: Builder) -> None:
     doc.spacer(6)
     doc.document.paragraphs[-1].paragraph_format.keep_with_next = True
-    representative_signature(doc, gap=50)
+    claim_signature(doc, gap=40)
+
+
+def _money_table(doc: Builder, rows: Sequence[tuple[str, str] | str], widths: tuple[float, float],
+                 bold_last: bool = True) -> Table:
+    """Add a bordered table of labels (grey) and amounts (right); a ``str`` row is a
+    ``{%tr … %}`` tag; the last row (the result) in bold."""
+    table = doc.table([Column("", widths[0]), Column("", widths[1], "right")], header=False)
+    real = [r for r in rows if not isinstance(r, str)]
+    for row in rows:
+        if isinstance(row, str):
+            doc.tag_row(table, row)
+            continue
+        last = row is real[-1]
+        cells = doc.row(table, list(row), bold=bold_last and last, keep_next=True)
+        _shade(cells[0], LABEL_FILL)
+        if last:
+            _shade(cells[1], LABEL_FILL)
+        for cell in cells:
+            for paragraph in cell.paragraphs:
+                paragraph.paragraph_format.space_before = Pt(1)
+                paragraph.paragraph_format.space_after = Pt(1)
+                for run in paragraph.runs:
+                    run.font.size = Pt(9.5)
+    doc.spacer(6)
+    return table
+
+
+# The computation of the amount due, as the instructor checks it (décret n° 2018-514,
+# art. 12): min(rate × actual eligible expense, amount granted) − advances received.
+AMOUNT_DUE_ROWS: list[tuple[str, str] | str] = [
+    ("Subvention attribuée par la décision du {{ operation.decision_date | date }}",
+     "{{ financement.montant_attribue | montant }}"),
+    "if financement.a_previsionnel",
+    ("Dépense éligible prévisionnelle", "{{ financement.depense_previsionnelle | montant }} {{ financement.assiette }}"),
+    "endif",
+    ("Dépense éligible réalisée (factures payées)",
+     "{{ financement.depense_eligible | montant }} {{ financement.assiette }}"),
+    ("Subvention calculée : {{ financement.taux_etat | pourcentage }} du montant "
+     "{{ financement.assiette }} de la dépense éligible réalisée",
+     "{{ financement.part_etat_calculee | montant }}"),
+    ("Subvention retenue, dans la limite de la subvention attribuée"
+     "{% if financement.est_plafonne %} (plafond appliqué){% endif %}",
+     "{{ financement.part_etat | montant }}"),
+    ("Acomptes déjà perçus",
+     "{% if financement.acomptes_neant %}néant{% else %}− {{ financement.acomptes | montant }}{% endif %}"),
+    ("Montant dû : subvention retenue, moins les acomptes", "{{ financement.montant_du | montant }}"),
+]
+
+
+def amount_due_table(doc: Builder) -> None:
+    _money_table(doc, AMOUNT_DUE_ROWS, (13.0, 4.0))
 
 
 def build_claim_letter(texts: Path) -> Builder:
     doc = Builder("Demande de versement de la subvention", "Modèle de lettre de demande de versement")
-    write_elements(doc, read_texts(texts, ["demande-lettre.md"]), {"signature": lambda: letter_signature(doc)})
+    write_elements(doc, read_texts(texts, ["demande-lettre.md"]), {
+        "tableau-montants": lambda: amount_due_table(doc),
+        "signature": lambda: letter_signature(doc),
+    })
     return doc
 
 
@@ -1382,60 +1443,105 @@ def financing_facts(doc: Builder) -> None:
         ("Maître d'ouvrage", "{{ collectivite.nom }}"),
         ("Programme", "{{ operation.programme }}"),
         (
-            "Décision de financement",
+            "Décision attributive",
             "{{ operation.decision_reference }} du {{ operation.decision_date | date }}",
         ),
-        ("Date d'achèvement", "{{ operation.date_remise | date }} (remise du matériel)"),
+        ("Subvention attribuée", "{{ financement.montant_attribue | montant }}"),
+        ("Premier achat", "{% if demande.date_premier_achat %}{{ demande.date_premier_achat | date }} "
+                          "(date de la première facture){% else %}—{% endif %}"),
+        ("Achèvement", "{{ demande.date_achevement | date }} (remise du matériel aux bénéficiaires)"),
     ], label_width=4.8)
 
 
-def financing_expenses(doc: Builder) -> None:
-    table = doc.table([
-        Column("Nature de la dépense", 8.0),
-        Column("Montant HT", 3.0, "right"),
-        Column("TVA", 3.0, "right"),
-        Column("Montant TTC", 3.0, "right"),
-    ])
-    doc.row(table, [
-        "Acquisition de matériel informatique reconditionné : {{ totaux.quantites }}",
-        "{{ totaux.ht | montant }}",
-        "{{ totaux.tva | montant }}",
-        "{{ totaux.ttc | montant }}",
-    ])
-    cells = doc.row(
-        table,
-        ["Total", "{{ totaux.ht | montant }}", "{{ totaux.tva | montant }}", "{{ totaux.ttc | montant }}"],
-        bold=True,
-    )
+EXPENSE_LABEL = ("Acquisition de matériel informatique reconditionné ({{ totaux.quantites }}) : "
+                 "montant HT")
+
+
+def _expense_rows(doc: Builder, table: Table, forecast: bool) -> None:
+    """The expenses: HT, TVA, TTC; the eligible row marked; with ``forecast``, the forecast
+    eligible expense beside the actual one (« — » where the workbook gives no forecast)."""
+    eligible_ht = "{% if financement.assiette == 'HT' %} (dépense éligible){% endif %}"
+    eligible_ttc = "{% if financement.assiette == 'TTC' %} (dépense éligible){% endif %}"
+    prev_ht = "{% if financement.assiette == 'HT' %}{{ financement.depense_previsionnelle | montant }}{% else %}—{% endif %}"
+    prev_ttc = "{% if financement.assiette == 'TTC' %}{{ financement.depense_previsionnelle | montant }}{% else %}—{% endif %}"
+    rows = [
+        [EXPENSE_LABEL + eligible_ht, prev_ht, "{{ financement.cout_total_ht | montant }}"],
+        ["TVA", "—", "{{ financement.tva | montant }}"],
+    ]
+    total = ["Coût total de l'opération (TTC)" + eligible_ttc, prev_ttc, "{{ financement.cout_total | montant }}"]
+    for row in rows:
+        doc.row(table, row if forecast else [row[0], row[2]])
+    cells = doc.row(table, total if forecast else [total[0], total[2]], bold=True)
     for cell in cells:
         _shade(cell, LABEL_FILL)
+
+
+def financing_expenses(doc: Builder) -> None:
+    doc.tag("if financement.a_previsionnel")
+    table = doc.table([Column("Nature de la dépense", 10.0), Column("Prévisionnel", 3.5, "right"),
+                       Column("Réalisé", 3.5, "right")])
+    _expense_rows(doc, table, forecast=True)
+    doc.tag("else")
+    table = doc.table([Column("Nature de la dépense", 13.5), Column("Réalisé", 3.5, "right")])
+    _expense_rows(doc, table, forecast=False)
+    doc.tag("endif")
     doc.spacer(6)
 
 
+STATE_BASIS = (
+    "{{ financement.taux_etat | pourcentage }} du montant {{ financement.assiette }} de la dépense "
+    "éligible{% if financement.est_plafonne %}, dans la limite de la subvention attribuée{% endif %}"
+)
+AUTHORITY_BASIS = (
+    "reste du coût total{% if financement.assiette == 'HT' and financement.tva %}, "
+    "dont TVA {{ financement.tva | montant }}{% endif %}"
+)
+
+
+def _resource_rows(doc: Builder, table: Table, forecast: bool) -> None:
+    """The resources: the State, the other funders (« néant » when none), the authority and
+    the total, each with its share of the total cost (TTC); with ``forecast``, the amount
+    granted beside the State's actual share."""
+
+    def row(name: str, planned: str, actual: str, share: str, basis: str, bold: bool = False) -> list[_Cell]:
+        texts = [name, planned, actual, share, basis] if forecast else [name, actual, share, basis]
+        return doc.row(table, texts, bold=bold)
+
+    row("État – décision du {{ operation.decision_date | date }}", "{{ financement.montant_attribue | montant }}",
+        "{{ financement.part_etat | montant }}", "{{ financement.part_etat_pourcentage | pourcentage }}", STATE_BASIS)
+    doc.tag_row(table, "if financement.autres_neant")
+    row("Autres financeurs", "néant", "néant", "—", "—")
+    doc.tag_row(table, "else")
+    row("{{ financement.autres_financeurs }}", "—", "{{ financement.autres_financements | montant }}",
+        "{{ financement.autres_pourcentage | pourcentage }}", "—")
+    doc.tag_row(table, "endif")
+    row("{{ collectivite.nom }} (autofinancement)", "—", "{{ financement.part_collectivite | montant }}",
+        "{{ financement.part_collectivite_pourcentage | pourcentage }}", AUTHORITY_BASIS)
+    cells = row("Total", "—", "{{ financement.cout_total | montant }}", "100" + NBSP + "%", "coût total de l'opération (TTC)",
+                bold=True)
+    for cell in cells:
+        _shade(cell, LABEL_FILL)
+
+
 def financing_resources(doc: Builder) -> None:
+    doc.tag("if financement.a_previsionnel")
+    table = doc.table([
+        Column("Financeur", 4.3),
+        Column("Prévisionnel", 2.6, "right"),
+        Column("Réalisé", 2.6, "right"),
+        Column("% du coût TTC", 2.0, "right"),
+        Column("Base de calcul", 5.5),
+    ])
+    _resource_rows(doc, table, forecast=True)
+    doc.tag("else")
     table = doc.table([
         Column("Financeur", 5.2),
-        Column("Montant", 3.0, "right"),
+        Column("Réalisé", 3.0, "right"),
         Column("% du coût TTC", 2.4, "right"),
         Column("Base de calcul", 6.4),
     ])
-    doc.row(table, [
-        "État – décision du {{ operation.decision_date | date }}",
-        "{{ totaux.part_etat | montant }}",
-        "{{ totaux.part_etat_sur_ttc | pourcentage }}",
-        "{{ totaux.taux_etat | pourcentage }} du montant {{ totaux.assiette }} de la dépense "
-        "éligible{% if totaux.est_plafonne %}, dans la limite du plafond de "
-        "{{ totaux.plafond | montant }}{% endif %}",
-    ])
-    doc.row(table, [
-        "{{ collectivite.nom }} (autofinancement)",
-        "{{ totaux.part_collectivite | montant }}",
-        "{{ totaux.part_collectivite_sur_ttc | pourcentage }}",
-        "solde du coût TTC{% if totaux.assiette == 'HT' %}, dont TVA {{ totaux.tva | montant }}{% endif %}",
-    ])
-    cells = doc.row(table, ["Total TTC", "{{ totaux.ttc | montant }}", "100 %", "coût total de l'opération"], bold=True)
-    for cell in cells:
-        _shade(cell, LABEL_FILL)
+    _resource_rows(doc, table, forecast=False)
+    doc.tag("endif")
     doc.spacer(6)
 
 
@@ -1445,30 +1551,30 @@ def build_financing_plan(texts: Path) -> Builder:
         "tableau-operation": lambda: financing_facts(doc),
         "tableau-depenses": lambda: financing_expenses(doc),
         "tableau-ressources": lambda: financing_resources(doc),
-        "signature": lambda: representative_signature(doc),
+        "signature": lambda: claim_signature(doc),
     })
     return doc
 
 
 def certificate_records(doc: Builder) -> None:
-    doc.spacer(4)
+    """The handover records, by beneficiary and date (never by file name)."""
+    doc.spacer(2)
     table = doc.table([
-        Column("Identifiant", 1.8),
-        Column("Bénéficiaire", 4.8),
-        Column("Convention n°", 2.6),
-        Column("Équipements", 2.1, "center"),
-        Column("Procès-verbal (fichier)", 5.7),
-    ], small=True)
+        Column("Bénéficiaire", 7.0),
+        Column("Convention", 2.9, "center"),
+        Column("Équipements", 2.5, "center"),
+        Column("Procès-verbal de remise du", 4.2, "center"),
+    ])
     doc.tag_row(table, "for pv in proces_verbaux")
     doc.row(table, [
-        "{{ pv.identifiant }}",
-        "{{ pv.nom }}",
-        "{{ pv.numero_convention or '—' }}",
+        "{{ pv.identifiant }} – {{ pv.nom }}{% if not pv.est_association %} "
+        "(service de {{ collectivite.nom }}){% endif %}",
+        "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention }}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels }}",
-        "{{ pv.fichier }}",
+        "{{ pv.date | date }}",
     ])
     doc.tag_row(table, "endfor")
-    cells = doc.row(table, ["Total", "{{ totaux.nombre }}", ""], spans=[3, 1, 1], bold=True)
+    cells = doc.row(table, ["Total", "{{ totaux.nombre }}", ""], spans=[2, 1, 1], bold=True)
     cells[0].paragraphs[0].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for cell in cells:
         _shade(cell, LABEL_FILL)
@@ -1476,12 +1582,12 @@ def certificate_records(doc: Builder) -> None:
 
 def build_completion_certificate(texts: Path) -> Builder:
     doc = Builder(
-        "Attestation d'achèvement et de service fait",
-        "Modèle d'attestation d'achèvement et de service fait",
+        "Certificat d'achèvement et de conformité",
+        "Modèle de certificat d'achèvement et de conformité",
     )
     write_elements(doc, read_texts(texts, ["attestation.md"]), {
         "tableau-proces-verbaux": lambda: certificate_records(doc),
-        "signature": lambda: representative_signature(doc),
+        "signature": lambda: claim_signature(doc),
     })
     return doc
 

@@ -136,7 +136,8 @@ def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path)
     assert f"28{NNBSP}921,00{NBSP}€" in text
     assert "vingt-huit mille neuf cent vingt et un euros" in text
     assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text
-    assert "à 9 associations et au service de Limoges Métropole" in text
+    assert f"à 9 associations et au service «{NBSP}Cité de l'Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
+        "Limoges Métropole" in text
     assert "Madame la Préfète,\n" in text and "agréer, Madame la Préfète, l’expression" in text
     assert f"36{NNBSP}151,25{NBSP}€" in text
 
@@ -161,8 +162,9 @@ def test_totals_agree_across_the_claim_documents(batch: Path) -> None:
     assert state in plan and f"14{NNBSP}460,50{NBSP}€" in plan and f"43{NNBSP}381,50{NBSP}€" in plan
     certificate = docx_text(claim / "4-attestation-achevement.docx")
     assert f"36{NNBSP}151,25{NBSP}€" in certificate
-    for record in (batch / "proces-verbaux").iterdir():
-        assert record.name in certificate
+    for record in (batch / "proces-verbaux").iterdir():  # listed by beneficiary, never by file name
+        assert record.name not in certificate
+        assert f"{record.name[:3]} – " in certificate
     manifest = json.loads((batch / "manifeste.json").read_text(encoding="utf-8"))
     assert manifest["totaux"]["part_etat"] == "28921.00"
     assert manifest["totaux"]["ht"] == "36151.25"
