@@ -317,7 +317,7 @@ def test_financing_plan_without_forecast_has_only_the_actual_column(make_workboo
     assert "Prévisionnel" not in texts[PLAN]
     assert next(r for r in rows if r[0] == "Autres financeurs")[1] == "néant"
     assert "prévisionnelle" not in texts[LETTER]  # neither in the letter's sentence nor its table
-    assert "Subvention attribuée par la décision du 8 décembre 2022" in texts[LETTER]
+    assert "Subvention attribuée par la décision du 8 décembre 2022" in flat(texts[LETTER])
 
 
 def test_financing_plan_other_funders_and_authority_share_below_20_percent(make_workbook, tmp_path) -> None:
