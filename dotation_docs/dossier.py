@@ -121,7 +121,7 @@ def merge_dossier(
     writer.add_metadata({"/Title": title})
     if not pdfa:
         for part_title, first in starts:
-            writer.add_outline_item(part_title, first)
+            writer.add_outline_item(title=part_title, page_number=first)
         writer.page_mode = "/UseOutlines"
         buffer = io.BytesIO()
         writer.write(buffer)

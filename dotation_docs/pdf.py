@@ -209,7 +209,7 @@ def convert_to_pdf(
                 if problem is None:
                     converted[source] = make_reproducible(pdf.read_bytes(), date)
                 elif timed_out:
-                    failed[source] = f"non converti : LibreOffice a dépassé le délai de {limit:.0f} s et a été arrêté"
+                    failed[source] = f"non converti : LibreOffice a dépassé le délai de {_seconds(limit)} et a été arrêté"
                 else:
                     failed[source] = problem
             if failed and output.strip():
@@ -223,6 +223,11 @@ def convert_to_pdf(
             failed=failed,
         )
     return {s: converted[s] for s in sources}
+
+
+def _seconds(value: float) -> str:
+    """``value`` seconds in French: "90 s", "0,5 s"."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s".replace(".", ",")
 
 
 def _stage(sources: list[Path], folder: Path, failed: dict[Path, str]) -> dict[Path, Path]:
@@ -292,7 +297,7 @@ def _run_soffice(
     log.debug("Running %s", command[:11] + [f"… {len(inputs)} fichier(s)"])
     run = run_isolated(command, env=env, cwd=work, timeout=timeout)
     if run.timed_out:
-        log.warning("LibreOffice a dépassé %.0f s : ses processus ont été arrêtés.", timeout)
+        log.warning("LibreOffice a dépassé %s : ses processus ont été arrêtés.", _seconds(timeout))
     return run.timed_out, run.output
 
 
