@@ -217,8 +217,8 @@ def convert_to_pdf(
     if failed:
         lines = [f"  - {source} : {reason}" for source, reason in failed.items()]
         raise PdfConversionError(
-            f"La conversion en PDF a échoué pour {len(failed)} fichier(s) sur {len(sources)} "
-            f"(aucun PDF n'a été écrit) :\n" + "\n".join(lines),
+            f"La conversion en PDF a échoué pour {len(failed)} fichier(s) sur {len(sources)} :\n"
+            + "\n".join(lines),
             converted={s: converted[s] for s in sources if s in converted},
             failed=failed,
         )
