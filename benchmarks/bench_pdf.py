@@ -63,8 +63,8 @@ def main() -> None:
         engine_t, fresh_t, warm_t = [], [], []
         for run in range(args.repeat):
             engine_t.append(timed(lambda: convert_to_pdf(sources, pdfa=args.pdfa, soffice=soffice)))
-            fresh_t.append(timed(lambda: bare(soffice, sources, work / f"fresh-{run}", work / f"out-{run}", pdf_filter)))
-            warm_t.append(timed(lambda: bare(soffice, sources, warm, work / f"warm-{run}", pdf_filter)))
+            fresh_t.append(timed(lambda run=run: bare(soffice, sources, work / f"fresh-{run}", work / f"out-{run}", pdf_filter)))
+            warm_t.append(timed(lambda run=run: bare(soffice, sources, warm, work / f"warm-{run}", pdf_filter)))
     engine, fresh, warmed = min(engine_t), min(fresh_t), min(warm_t)
     kind = "PDF/A-2b" if args.pdfa else "PDF"
     print(f"{len(sources)} fichiers .docx/.xlsx → {kind}, meilleur de {args.repeat} essais")
