@@ -876,10 +876,9 @@ def parse_text(text: str, name: str, variant: str | None = None) -> list[Element
     return elements
 
 
-def number_articles(elements: Sequence[Element]) -> list[Element]:
-    """Return ``elements`` with the articles numbered in order: « ### Article [[id]] – Titre »
-    becomes « Article 3 – Titre » and every ``[[id]]`` in a text the number of that article.
-    Raise :class:`TextError` for a reference to an article that does not exist."""
+def article_numbers(elements: Sequence[Element]) -> dict[str, int]:
+    """Return the number of each article of ``elements`` by its mark, in order. Raise
+    :class:`TextError` when two articles have the same mark."""
     numbers: dict[str, int] = {}
     for element in elements:
         match = ARTICLE_RE.match(element.text) if element.kind == "heading2" else None
@@ -887,6 +886,15 @@ def number_articles(elements: Sequence[Element]) -> list[Element]:
             if match.group(1) in numbers:
                 raise TextError(f"{element.where} : deux articles portent le repère [[{match.group(1)}]].")
             numbers[match.group(1)] = len(numbers) + 1
+    return numbers
+
+
+def number_articles(elements: Sequence[Element], external: dict[str, int] | None = None) -> list[Element]:
+    """Return ``elements`` with the articles numbered in order: « ### Article [[id]] – Titre »
+    becomes « Article 3 – Titre » and every ``[[id]]`` in a text the number of that article
+    (or of an article of another document, from ``external``: the handover record cites the
+    convention's). Raise :class:`TextError` for a reference to an article that does not exist."""
+    numbers = {**(external or {}), **article_numbers(elements)}
 
     def resolve(element: Element) -> Element:
         text = element.text
@@ -911,9 +919,18 @@ def number_articles(elements: Sequence[Element]) -> list[Element]:
     return [element if element.kind in ("control", "block") else resolve(element) for element in elements]
 
 
-def read_texts(texts: Path, names: Sequence[str], variant: str | None = None) -> list[Element]:
+def read_texts(
+    texts: Path, names: Sequence[str], variant: str | None = None, external: dict[str, int] | None = None
+) -> list[Element]:
     """Return the elements of the text files ``names`` of the folder ``texts``, in order,
-    articles numbered (see :func:`parse_text` and :func:`number_articles`)."""
+    articles numbered (see :func:`parse_text` and :func:`number_articles`; ``external``:
+    the numbers of another document's articles that these texts may cite)."""
+    return number_articles(parse_files(texts, names, variant), external)
+
+
+def parse_files(texts: Path, names: Sequence[str], variant: str | None = None) -> list[Element]:
+    """Return the elements of the text files ``names`` of the folder ``texts``, in order,
+    articles not yet numbered (see :func:`parse_text`)."""
     elements: list[Element] = []
     for name in names:
         path = texts / name
@@ -924,7 +941,7 @@ def read_texts(texts: Path, names: Sequence[str], variant: str | None = None) ->
         except UnicodeDecodeError:
             raise TextError(f"{path} : le fichier n'est pas enregistré en UTF-8.") from None
         elements += parse_text(content, name, variant)
-    return number_articles(elements)
+    return elements
 
 
 def write_elements(doc: Builder, elements: Sequence[Element], blocks: dict[str, Callable[[], object]]) -> None:
@@ -1093,7 +1110,7 @@ def handover_devices(doc: Builder) -> None:
         "{{ m.numero_serie }}{% if m.imei %}\nIMEI {{ m.imei }}{% endif %}",
         "{{ m.numero_inventaire }}",
         "{{ m.accessoires or '—' }}",
-        "{{ m.etat }}",
+        "{{ m.etat or '—' }}",  # as the workbook says; never an assumed « bon état »
         "",
     ])
     doc.tag_row(table, "endfor")
@@ -1112,9 +1129,20 @@ def handover_signatures(doc: Builder) -> None:
     )
 
 
+def convention_article_numbers(texts: Path) -> dict[str, int]:
+    """Return the numbers of the conventions' articles by mark, for the handover record to
+    cite (« prévue à l'article 4 de la convention »): the marks of both kinds of
+    convention, except a mark numbered differently in each (it cannot be cited)."""
+    loan = article_numbers(parse_files(texts, CONVENTION_TEXTS, variant=LOAN))
+    gift = article_numbers(parse_files(texts, CONVENTION_TEXTS, variant=GIFT))
+    both = {**loan, **gift}
+    return {mark: number for mark, number in both.items() if loan.get(mark, number) == gift.get(mark, number)}
+
+
 def build_handover(texts: Path) -> Builder:
     doc = Builder("Procès-verbal de remise de matériel", "Modèle de procès-verbal – un par bénéficiaire")
-    write_elements(doc, read_texts(texts, ["proces-verbal.md"]), {
+    elements = read_texts(texts, ["proces-verbal.md"], external=convention_article_numbers(texts))
+    write_elements(doc, elements, {
         "tableau-remise": lambda: handover_facts(doc),
         "tableau-materiels": lambda: handover_devices(doc),
         "lignes-reserves": lambda: doc.dotted_lines(3),
