@@ -311,6 +311,14 @@ def press_context(dotation: Dotation, funding: Funding, common: Context | None =
     }
 
 
+def invitation_context(dotation: Dotation, funding: Funding, common: Context | None = None) -> Context:
+    """Return the context of the press invitation (common variables only)."""
+    return {
+        **(common or common_context(dotation, funding)),
+        **_document(f"Invitation presse – {typographic_apostrophes(dotation.operation.title)}"),
+    }
+
+
 def claim_context(
     dotation: Dotation, funding: Funding, title: str, handover_files: dict[str, str],
     common: Context | None = None,

@@ -1158,8 +1158,8 @@ def build_handover(texts: Path) -> Builder:
 class Block:
     """One block of the press release, rendered both to .docx and to HTML."""
 
-    kind: str  # issuers, title, dateline, headline, lead, p, heading, loop, contacts
-    texts: tuple[str, ...]
+    kind: str  # issuers, title, dateline, headline, lead, p, heading, loop, control, contacts
+    texts: tuple[str, ...]  # for « control »: the statement of a {%p if/else/endif %} line
     loop: str | None = None  # « x in items » for kind == loop
 
 
@@ -1174,13 +1174,22 @@ PRESS_BLOCKS = {
     )),
 }
 PRESS_KINDS = {"title": "title", "heading1": "headline", "heading2": "heading"}
+# The press texts: text file → title and subject of the .docx template.
+PRESS_DOCUMENTS = {
+    "communique.md": ("Communiqué de presse", "Modèle de communiqué de presse"),
+    "invitation-presse.md": ("Invitation presse", "Modèle d'invitation presse"),
+}
 
 
-def press_release(texts: Path) -> tuple[Block, ...]:
-    """Return the blocks of the press release read from ``communique.md``. Raise
-    :class:`TextError` for what the release cannot hold (page layout, other control
-    paragraphs than one « for » loop around one bullet, unknown or missing blocks)."""
-    elements = read_texts(texts, ["communique.md"])
+PRESS_CONDITIONS = ("if ", "elif ", "else", "endif")
+
+
+def press_release(texts: Path, name: str = "communique.md") -> tuple[Block, ...]:
+    """Return the blocks of the press release (or of the press invitation) read from the
+    text file ``name``. Raise :class:`TextError` for what a press text cannot hold (page
+    layout, other control paragraphs than « if » conditions and « for » loops around one
+    bullet, unknown or missing blocks)."""
+    elements = read_texts(texts, [name])
     blocks: list[Block] = []
     used: set[str] = set()
     index = 0
@@ -1199,6 +1208,8 @@ def press_release(texts: Path) -> tuple[Block, ...]:
                 raise TextError(f"{element.where} : bloc [[{element.text}]] inconnu ou répété ; blocs du communiqué : {known}.")
             used.add(element.text)
             blocks.append(PRESS_BLOCKS[element.text])
+        elif element.kind == "control" and element.text.startswith(PRESS_CONDITIONS):
+            blocks.append(Block("control", (element.text,)))
         elif element.kind == "control":
             loop = element.text.removeprefix("for ")
             body = elements[index : index + 2]
@@ -1211,7 +1222,8 @@ def press_release(texts: Path) -> tuple[Block, ...]:
             ):
                 raise TextError(
                     f"{element.where} : dans le communiqué, une ligne {{%p … %}} ne peut être qu'une "
-                    "boucle « {%p for x in … %} », suivie d'une seule ligne « - … » puis de « {%p endfor %} »."
+                    "condition « {%p if … %} » … « {%p endif %} » ou une boucle « {%p for x in … %} », "
+                    "suivie d'une seule ligne « - … » puis de « {%p endfor %} »."
                 )
             blocks.append(Block("loop", (body[0].text,), loop=loop))
             index += 2
@@ -1223,13 +1235,14 @@ def press_release(texts: Path) -> tuple[Block, ...]:
             raise TextError(f"{element.where} : le communiqué n'a ni sous-titre ni liste hors de la boucle des bénéficiaires.")
     missing = [name for name in PRESS_BLOCKS if name not in used]
     if missing:
-        raise TextError("textes/communique.md : il manque " + ", ".join(f"[[{name}]]" for name in missing) + ".")
+        raise TextError(f"textes/{name} : il manque " + ", ".join(f"[[{block}]]" for block in missing) + ".")
     return tuple(blocks)
 
 
-def build_press_docx(texts: Path) -> Builder:
-    doc = Builder("Communiqué de presse", "Modèle de communiqué de presse")
-    for block in press_release(texts):
+def build_press_docx(texts: Path, name: str = "communique.md") -> Builder:
+    title, subject = PRESS_DOCUMENTS[name]
+    doc = Builder(title, subject)
+    for block in press_release(texts, name):
         if block.kind == "issuers":
             table = doc.table([Column("", 8.5), Column("", 8.5, "right")], header=False, borders=False)
             cells = doc.row(table, list(block.texts), style="Normal", bold=True)
@@ -1258,6 +1271,8 @@ def build_press_docx(texts: Path) -> Builder:
             doc.tag(f"for {block.loop}")
             doc.p(block.texts[0], style="List Bullet", align="left")
             doc.tag("endfor")
+        elif block.kind == "control":
+            doc.tag(block.texts[0])
         elif block.kind == "contacts":
             table = doc.table([Column("", 8.5), Column("", 8.5)], header=False, borders=False)
             doc.row(table, list(block.texts), style="Normal", align="left")
@@ -1290,8 +1305,9 @@ HTML_BLOCKS = {
 }
 
 
-def build_press_html(texts: Path) -> str:
-    """Return the HTML press release: the same blocks as the .docx, as plain Jinja2."""
+def build_press_html(texts: Path, name: str = "communique.md") -> str:
+    """Return the HTML press release (or invitation, from the text file ``name``): the same
+    blocks as the .docx, as plain Jinja2."""
     lines = [
         "<!DOCTYPE html>",
         '<html lang="fr">',
@@ -1305,7 +1321,10 @@ def build_press_html(texts: Path) -> str:
         "</head>",
         "<body>",
     ]
-    for block in press_release(texts):
+    for block in press_release(texts, name):
+        if block.kind == "control":
+            lines.append(f"{{% {block.texts[0]} %}}")
+            continue
         html_texts = [rich_html(t) for t in block.texts]
         if block.kind == "issuers":
             lines.append('<header class="emetteurs">' + "".join(f"<span>{t}</span>" for t in html_texts) + "</header>")
@@ -1456,12 +1475,14 @@ DOCX_TEMPLATES: dict[str, Callable[[Path], Builder]] = {
     "convention-don.docx": lambda texts: build_convention(GIFT, texts),
     "proces-verbal-remise.docx": build_handover,
     "communique-de-presse.docx": build_press_docx,
+    "invitation-presse.docx": lambda texts: build_press_docx(texts, "invitation-presse.md"),
     "demande-lettre.docx": build_claim_letter,
     "plan-de-financement.docx": build_financing_plan,
     "attestation-achevement.docx": build_completion_certificate,
 }
 HTML_TEMPLATES: dict[str, Callable[[Path], str]] = {
     "communique-de-presse.html": build_press_html,
+    "invitation-presse.html": lambda texts: build_press_html(texts, "invitation-presse.md"),
 }
 
 
