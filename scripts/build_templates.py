@@ -1242,6 +1242,8 @@ def press_release(texts: Path, name: str = "communique.md") -> tuple[Block, ...]
 def build_press_docx(texts: Path, name: str = "communique.md") -> Builder:
     title, subject = PRESS_DOCUMENTS[name]
     doc = Builder(title, subject)
+    # 10 pt body: a release with the agent's optional paragraphs still fits on one page
+    doc.document.styles["Normal"].font.size = Pt(10)
     for block in press_release(texts, name):
         if block.kind == "issuers":
             table = doc.table([Column("", 8.5), Column("", 8.5, "right")], header=False, borders=False)
@@ -1250,15 +1252,15 @@ def build_press_docx(texts: Path, name: str = "communique.md") -> Builder:
             for cell in cells:
                 for run in cell.paragraphs[0].runs:
                     run.font.size = Pt(11)
-            doc.spacer(14)
+            doc.spacer(10)
         elif block.kind == "title":
             doc.p(block.texts[0], style="Title", align="center")
         elif block.kind == "dateline":
-            doc.p(block.texts[0], align="center", italic=True, after=14)
+            doc.p(block.texts[0], align="center", italic=True, after=10)
         elif block.kind == "headline":
             paragraph = doc.p(block.texts[0], style="Heading 1", align="center")
             paragraph.paragraph_format.space_before = Pt(0)
-            paragraph.paragraph_format.space_after = Pt(12)
+            paragraph.paragraph_format.space_after = Pt(10)
             for run in paragraph.runs:
                 run.font.size = Pt(13)
         elif block.kind == "lead":
@@ -1269,7 +1271,7 @@ def build_press_docx(texts: Path, name: str = "communique.md") -> Builder:
             doc.heading(block.texts[0], level=2)
         elif block.kind == "loop":
             doc.tag(f"for {block.loop}")
-            doc.p(block.texts[0], style="List Bullet", align="left")
+            doc.p(block.texts[0], style="List Bullet", align="left", after=1)
             doc.tag("endfor")
         elif block.kind == "control":
             doc.tag(block.texts[0])
