@@ -8,6 +8,7 @@ checks that every variable the templates use exists here.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from dotation_docs.formatting import (
     format_percent,
     format_quantity,
     format_whole_euros,
+    typographic_apostrophes,
 )
 from dotation_docs.funding import (
     AUTHORITY_MIN_SHARE,
@@ -33,6 +35,44 @@ from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Do
 
 Context = dict[str, Any]
 APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
+
+# Workbook text that reads as French prose (names, titles, addresses, places, free
+# paragraphs) is printed with typographic apostrophes, like the templates' own words. The
+# one list of those fields; every other text (identifiers, references of decisions,
+# délibérations, invoices and delegations, e-mail addresses, phone numbers, IBAN/BIC,
+# SIRET, RNA, serial, IMEI and inventory numbers, convention prefixes) stays as typed.
+PROSE_FIELDS: dict[type, tuple[str, ...]] = {
+    Operation: (
+        "title", "programme", "authority_name", "authority_address", "authority_representative",
+        "authority_representative_title", "delegate", "delegate_title", "prefecture",
+        "prefecture_address", "claim_addressee", "salutation", "state_representative",
+        "state_representative_title", "handover_place", "signature_town", "account_holder",
+        "court", "signatory_function", "other_funders", "accounting_office", "accountant_title",
+        "case_officer", "context", "objectives",
+        "authority_press", "prefecture_press",  # contacts: their prose fields below
+    ),
+    Contact: ("name",),
+    Beneficiary: (
+        "name", "address", "town", "representative_name", "representative_title", "qpv_name",
+        "place_of_use", "gift_category",
+    ),
+    Device: ("brand", "model", "accessories", "condition"),
+    Invoice: ("supplier", "description"),
+}
+
+
+def typeset(item: Any) -> Any:
+    """Return a copy of ``item`` (an :class:`Operation`, :class:`Contact`,
+    :class:`Beneficiary`, :class:`Device` or :class:`Invoice`) whose prose fields
+    (:data:`PROSE_FIELDS`) have typographic apostrophes; other fields are kept as typed."""
+    changes = {}
+    for name in PROSE_FIELDS[type(item)]:
+        value = getattr(item, name)
+        if isinstance(value, str):
+            changes[name] = typographic_apostrophes(value)
+        elif type(value) in PROSE_FIELDS:
+            changes[name] = typeset(value)
+    return dataclasses.replace(item, **changes)
 
 def convention_number(dotation: Dotation, beneficiary: Beneficiary) -> str | None:
     """Return the convention number of ``beneficiary`` (prefix + identifier), or None
@@ -68,6 +108,7 @@ def _quantities(totals: DeviceTotals) -> Context:
 
 
 def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
+    b = typeset(b)
     return {
         "identifiant": b.identifier,
         "nom": b.name,
@@ -93,6 +134,7 @@ def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
 
 
 def _device(number: int, d: Device) -> Context:
+    d = typeset(d)
     return {
         "numero": number,
         "categorie": d.category.singular,
@@ -112,6 +154,7 @@ def _device(number: int, d: Device) -> Context:
 
 
 def _invoice(number: int, i: Invoice, funding: Funding) -> Context:
+    i = typeset(i)
     return {
         "numero": number,
         "reference": i.reference,
@@ -132,7 +175,7 @@ def _invoice(number: int, i: Invoice, funding: Funding) -> Context:
 def common_context(dotation: Dotation, funding: Funding) -> Context:
     """Return the variables every document may use: ``operation``, ``collectivite``,
     ``etat``, ``totaux``, ``beneficiaires`` and ``associations``."""
-    op = dotation.operation
+    op = typeset(dotation.operation)
     totals = _quantities(device_totals(dotation.devices))
     totals.update(
         {
@@ -255,19 +298,28 @@ def beneficiary_context(
 def convention_title(dotation: Dotation, beneficiary: Beneficiary) -> str:
     """Return the document title of the convention of ``beneficiary``."""
     kind = dotation.operation.convention_kind.value
-    return f"Convention de {kind} n° {convention_number(dotation, beneficiary)} – {beneficiary.name}"
+    name = typographic_apostrophes(beneficiary.name)
+    return f"Convention de {kind} n° {convention_number(dotation, beneficiary)} – {name}"
 
 
 def handover_title(beneficiary: Beneficiary) -> str:
     """Return the document title of the handover record of ``beneficiary``."""
-    return f"Procès-verbal de remise de matériel – {beneficiary.name}"
+    return f"Procès-verbal de remise de matériel – {typographic_apostrophes(beneficiary.name)}"
 
 
 def press_context(dotation: Dotation, funding: Funding, common: Context | None = None) -> Context:
     """Return the context of the press release (common variables only)."""
     return {
         **(common or common_context(dotation, funding)),
-        **_document(f"Communiqué de presse – {dotation.operation.title}"),
+        **_document(f"Communiqué de presse – {typographic_apostrophes(dotation.operation.title)}"),
+    }
+
+
+def invitation_context(dotation: Dotation, funding: Funding, common: Context | None = None) -> Context:
+    """Return the context of the press invitation (common variables only)."""
+    return {
+        **(common or common_context(dotation, funding)),
+        **_document(f"Invitation presse – {typographic_apostrophes(dotation.operation.title)}"),
     }
 
 
@@ -281,7 +333,7 @@ def claim_context(
     op = dotation.operation
     return {
         **(common or common_context(dotation, funding)),
-        **_document(title),
+        **_document(typographic_apostrophes(title)),  # the titles of CLAIM_FILES, in words
         "demande": {
             "date": op.claim_date,
             "montant": funding.claimed,
@@ -458,7 +510,7 @@ def financing_context(dotation: Dotation, funding: Funding) -> Context:
     """Return the ``financement`` variables: the final financing plan (forecast beside
     actual), the amount due, and ready-made French phrases built from the workbook's rate,
     base and amount granted (never a hard-coded rate)."""
-    op = dotation.operation
+    op = typeset(dotation.operation)
     plan = financing_plan(dotation, funding)
     rest = funding.ttc - funding.state_share
     rest_euros = funding.ttc_euros - funding.state_share_euros

@@ -20,6 +20,7 @@ from dotation_docs.context import (
     claim_context,
     convention_title,
     handover_title,
+    invitation_context,
     press_context,
 )
 from dotation_docs.funding import Funding
@@ -33,6 +34,8 @@ class DocumentType(enum.Enum):
     HANDOVER = "proces_verbal"
     PRESS = "communique"
     PRESS_HTML = "communique_html"
+    INVITATION = "invitation"
+    INVITATION_HTML = "invitation_html"
     CLAIM_LETTER = "demande_lettre"
     EXPENSE_STATEMENT = "etat_depenses"
     FINANCING_PLAN = "plan_financement"
@@ -52,6 +55,8 @@ TEMPLATES = {
     DocumentType.HANDOVER: "proces-verbal-remise.docx",
     DocumentType.PRESS: "communique-de-presse.docx",
     DocumentType.PRESS_HTML: "communique-de-presse.html",
+    DocumentType.INVITATION: "invitation-presse.docx",
+    DocumentType.INVITATION_HTML: "invitation-presse.html",
     DocumentType.CLAIM_LETTER: "demande-lettre.docx",
     DocumentType.FINANCING_PLAN: "plan-de-financement.docx",
     DocumentType.CERTIFICATE: "attestation-achevement.docx",
@@ -123,15 +128,19 @@ def plan_beneficiary(
 
 
 def plan_press(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
-    """Return the press release, as Word and HTML."""
-    context = press_context(dotation, funding, common)
-    title = context["document"]["titre"]
-    return [
-        PlannedDocument(DocumentType.PRESS, f"{PRESS_DIR}/communique-de-presse.docx", title,
-                        TEMPLATES[DocumentType.PRESS], context),
-        PlannedDocument(DocumentType.PRESS_HTML, f"{PRESS_DIR}/communique-de-presse.html", title,
-                        TEMPLATES[DocumentType.PRESS_HTML], context),
-    ]
+    """Return the press release (written after the ceremony) and the press invitation
+    (sent before it), each as Word and HTML."""
+    common = common or common_context(dotation, funding)
+    docs = []
+    for context, word, html in (
+        (press_context(dotation, funding, common), DocumentType.PRESS, DocumentType.PRESS_HTML),
+        (invitation_context(dotation, funding, common), DocumentType.INVITATION, DocumentType.INVITATION_HTML),
+    ):
+        title = context["document"]["titre"]
+        for doc_type in (word, html):
+            template = TEMPLATES[doc_type]
+            docs.append(PlannedDocument(doc_type, f"{PRESS_DIR}/{template}", title, template, context))
+    return docs
 
 
 def plan_claim(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:

@@ -306,3 +306,30 @@ def _filter_docs() -> dict[str, str]:
 
 
 FILTER_DOCS: dict[str, str] = _filter_docs()
+
+
+def typographic_apostrophes(text: str) -> str:
+    """Return `text` with its straight apostrophes (') made typographic, as French prose
+    is printed: « l'Aurence » → « l’Aurence », « Amis' » → « Amis’ », « 's-Hertogenbosch »
+    → « ’s-Hertogenbosch ». A word or phrase wrapped in straight single quotes (« 'Les
+    Amis' ») gets opening and closing quotes (« ‘Les Amis’ »). Other characters are kept.
+
+    For prose only: never apply it to identifiers, references, e-mail addresses or file
+    names. Raises AttributeError if `text` is not a str."""
+    if "'" not in text:
+        return text
+    chars = list(text)
+    opening: int | None = None  # index of a quote that may open a quoted phrase
+    for i, char in enumerate(chars):
+        if char != "'":
+            continue
+        before = chars[i - 1] if i else " "
+        after = chars[i + 1] if i + 1 < len(chars) else " "
+        if opening is not None and not before.isspace() and not after.isalnum():
+            chars[opening], chars[i] = "\u2018", "\u2019"
+            opening = None
+            continue
+        if not before.isalnum() and before not in "'\u2019" and not after.isspace() and opening is None:
+            opening = i
+        chars[i] = "\u2019"
+    return "".join(chars)

@@ -35,6 +35,8 @@ TYPE_FOLDERS: dict[str, str] = {
     DocumentType.HANDOVER.value: HANDOVERS_DIR,
     DocumentType.PRESS.value: PRESS_DIR,
     DocumentType.PRESS_HTML.value: PRESS_DIR,
+    DocumentType.INVITATION.value: PRESS_DIR,
+    DocumentType.INVITATION_HTML.value: PRESS_DIR,
     **{t.value: CLAIM_DIR for t in CLAIM_FILES},
 }
 TOOL_FOLDERS: tuple[str, ...] = tuple(dict.fromkeys(TYPE_FOLDERS.values()))

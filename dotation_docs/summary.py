@@ -51,6 +51,8 @@ _KIND_NAMES = {
     "proces_verbal": ("procès-verbal de remise", "procès-verbaux de remise"),
     "communique": ("communiqué de presse (.docx)", "communiqués de presse (.docx)"),
     "communique_html": ("communiqué de presse (.html)", "communiqués de presse (.html)"),
+    "invitation": ("invitation presse (.docx)", "invitations presse (.docx)"),
+    "invitation_html": ("invitation presse (.html)", "invitations presse (.html)"),
     "demande_lettre": ("lettre de demande de versement", "lettres de demande de versement"),
     "etat_depenses": ("état récapitulatif des dépenses", "états récapitulatifs des dépenses"),
     "plan_financement": ("plan de financement", "plans de financement"),

@@ -654,6 +654,8 @@ DOCUMENT_LABELS: dict[DocumentType, str] = {
     DocumentType.HANDOVER: "procès-verbaux de remise",
     DocumentType.PRESS: "communiqué de presse (Word)",
     DocumentType.PRESS_HTML: "communiqué de presse (HTML)",
+    DocumentType.INVITATION: "invitation presse (Word)",
+    DocumentType.INVITATION_HTML: "invitation presse (HTML)",
     DocumentType.CLAIM_LETTER: "lettre de demande de versement",
     DocumentType.EXPENSE_STATEMENT: "état récapitulatif des dépenses",
     DocumentType.FINANCING_PLAN: "plan de financement",

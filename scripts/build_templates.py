@@ -906,10 +906,9 @@ def parse_text(text: str, name: str, variant: str | None = None) -> list[Element
     return elements
 
 
-def number_articles(elements: Sequence[Element]) -> list[Element]:
-    """Return ``elements`` with the articles numbered in order: « ### Article [[id]] – Titre »
-    becomes « Article 3 – Titre » and every ``[[id]]`` in a text the number of that article.
-    Raise :class:`TextError` for a reference to an article that does not exist."""
+def article_numbers(elements: Sequence[Element]) -> dict[str, int]:
+    """Return the number of each article of ``elements`` by its mark, in order. Raise
+    :class:`TextError` when two articles have the same mark."""
     numbers: dict[str, int] = {}
     for element in elements:
         match = ARTICLE_RE.match(element.text) if element.kind == "heading2" else None
@@ -917,6 +916,15 @@ def number_articles(elements: Sequence[Element]) -> list[Element]:
             if match.group(1) in numbers:
                 raise TextError(f"{element.where} : deux articles portent le repère [[{match.group(1)}]].")
             numbers[match.group(1)] = len(numbers) + 1
+    return numbers
+
+
+def number_articles(elements: Sequence[Element], external: dict[str, int] | None = None) -> list[Element]:
+    """Return ``elements`` with the articles numbered in order: « ### Article [[id]] – Titre »
+    becomes « Article 3 – Titre » and every ``[[id]]`` in a text the number of that article
+    (or of an article of another document, from ``external``: the handover record cites the
+    convention's). Raise :class:`TextError` for a reference to an article that does not exist."""
+    numbers = {**(external or {}), **article_numbers(elements)}
 
     def resolve(element: Element) -> Element:
         text = element.text
@@ -941,9 +949,18 @@ def number_articles(elements: Sequence[Element]) -> list[Element]:
     return [element if element.kind in ("control", "block") else resolve(element) for element in elements]
 
 
-def read_texts(texts: Path, names: Sequence[str], variant: str | None = None) -> list[Element]:
+def read_texts(
+    texts: Path, names: Sequence[str], variant: str | None = None, external: dict[str, int] | None = None
+) -> list[Element]:
     """Return the elements of the text files ``names`` of the folder ``texts``, in order,
-    articles numbered (see :func:`parse_text` and :func:`number_articles`)."""
+    articles numbered (see :func:`parse_text` and :func:`number_articles`; ``external``:
+    the numbers of another document's articles that these texts may cite)."""
+    return number_articles(parse_files(texts, names, variant), external)
+
+
+def parse_files(texts: Path, names: Sequence[str], variant: str | None = None) -> list[Element]:
+    """Return the elements of the text files ``names`` of the folder ``texts``, in order,
+    articles not yet numbered (see :func:`parse_text`)."""
     elements: list[Element] = []
     for name in names:
         path = texts / name
@@ -954,7 +971,7 @@ def read_texts(texts: Path, names: Sequence[str], variant: str | None = None) ->
         except UnicodeDecodeError:
             raise TextError(f"{path} : le fichier n'est pas enregistré en UTF-8.") from None
         elements += parse_text(content, name, variant)
-    return number_articles(elements)
+    return elements
 
 
 def write_elements(doc: Builder, elements: Sequence[Element], blocks: dict[str, Callable[[], object]]) -> None:
@@ -1158,7 +1175,7 @@ def handover_devices(doc: Builder) -> None:
         "{{ m.numero_serie }}{% if m.imei %}\nIMEI {{ m.imei }}{% endif %}",
         "{{ m.numero_inventaire }}",
         "{{ m.accessoires or '—' }}",
-        "{{ m.etat }}",
+        "{{ m.etat or '—' }}",  # as the workbook says; never an assumed « bon état »
         "",
     ])
     doc.tag_row(table, "endfor")
@@ -1177,9 +1194,20 @@ def handover_signatures(doc: Builder) -> None:
     )
 
 
+def convention_article_numbers(texts: Path) -> dict[str, int]:
+    """Return the numbers of the conventions' articles by mark, for the handover record to
+    cite (« prévue à l'article 4 de la convention »): the marks of both kinds of
+    convention, except a mark numbered differently in each (it cannot be cited)."""
+    loan = article_numbers(parse_files(texts, CONVENTION_TEXTS, variant=LOAN))
+    gift = article_numbers(parse_files(texts, CONVENTION_TEXTS, variant=GIFT))
+    both = {**loan, **gift}
+    return {mark: number for mark, number in both.items() if loan.get(mark, number) == gift.get(mark, number)}
+
+
 def build_handover(texts: Path) -> Builder:
     doc = Builder("Procès-verbal de remise de matériel", "Modèle de procès-verbal – un par bénéficiaire")
-    write_elements(doc, read_texts(texts, ["proces-verbal.md"]), {
+    elements = read_texts(texts, ["proces-verbal.md"], external=convention_article_numbers(texts))
+    write_elements(doc, elements, {
         "tableau-remise": lambda: handover_facts(doc),
         "tableau-materiels": lambda: handover_devices(doc),
         "lignes-reserves": lambda: doc.dotted_lines(3),
@@ -1195,8 +1223,8 @@ def build_handover(texts: Path) -> Builder:
 class Block:
     """One block of the press release, rendered both to .docx and to HTML."""
 
-    kind: str  # issuers, title, dateline, headline, lead, p, heading, loop, contacts
-    texts: tuple[str, ...]
+    kind: str  # issuers, title, dateline, headline, lead, p, heading, loop, control, contacts
+    texts: tuple[str, ...]  # for « control »: the statement of a {%p if/else/endif %} line
     loop: str | None = None  # « x in items » for kind == loop
 
 
@@ -1211,13 +1239,22 @@ PRESS_BLOCKS = {
     )),
 }
 PRESS_KINDS = {"title": "title", "heading1": "headline", "heading2": "heading"}
+# The press texts: text file → title and subject of the .docx template.
+PRESS_DOCUMENTS = {
+    "communique.md": ("Communiqué de presse", "Modèle de communiqué de presse"),
+    "invitation-presse.md": ("Invitation presse", "Modèle d'invitation presse"),
+}
 
 
-def press_release(texts: Path) -> tuple[Block, ...]:
-    """Return the blocks of the press release read from ``communique.md``. Raise
-    :class:`TextError` for what the release cannot hold (page layout, other control
-    paragraphs than one « for » loop around one bullet, unknown or missing blocks)."""
-    elements = read_texts(texts, ["communique.md"])
+PRESS_CONDITIONS = ("if ", "elif ", "else", "endif")
+
+
+def press_release(texts: Path, name: str = "communique.md") -> tuple[Block, ...]:
+    """Return the blocks of the press release (or of the press invitation) read from the
+    text file ``name``. Raise :class:`TextError` for what a press text cannot hold (page
+    layout, other control paragraphs than « if » conditions and « for » loops around one
+    bullet, unknown or missing blocks)."""
+    elements = read_texts(texts, [name])
     blocks: list[Block] = []
     used: set[str] = set()
     index = 0
@@ -1236,6 +1273,8 @@ def press_release(texts: Path) -> tuple[Block, ...]:
                 raise TextError(f"{element.where} : bloc [[{element.text}]] inconnu ou répété ; blocs du communiqué : {known}.")
             used.add(element.text)
             blocks.append(PRESS_BLOCKS[element.text])
+        elif element.kind == "control" and element.text.startswith(PRESS_CONDITIONS):
+            blocks.append(Block("control", (element.text,)))
         elif element.kind == "control":
             loop = element.text.removeprefix("for ")
             body = elements[index : index + 2]
@@ -1248,7 +1287,8 @@ def press_release(texts: Path) -> tuple[Block, ...]:
             ):
                 raise TextError(
                     f"{element.where} : dans le communiqué, une ligne {{%p … %}} ne peut être qu'une "
-                    "boucle « {%p for x in … %} », suivie d'une seule ligne « - … » puis de « {%p endfor %} »."
+                    "condition « {%p if … %} » … « {%p endif %} » ou une boucle « {%p for x in … %} », "
+                    "suivie d'une seule ligne « - … » puis de « {%p endfor %} »."
                 )
             blocks.append(Block("loop", (body[0].text,), loop=loop))
             index += 2
@@ -1260,13 +1300,16 @@ def press_release(texts: Path) -> tuple[Block, ...]:
             raise TextError(f"{element.where} : le communiqué n'a ni sous-titre ni liste hors de la boucle des bénéficiaires.")
     missing = [name for name in PRESS_BLOCKS if name not in used]
     if missing:
-        raise TextError("textes/communique.md : il manque " + ", ".join(f"[[{name}]]" for name in missing) + ".")
+        raise TextError(f"textes/{name} : il manque " + ", ".join(f"[[{block}]]" for block in missing) + ".")
     return tuple(blocks)
 
 
-def build_press_docx(texts: Path) -> Builder:
-    doc = Builder("Communiqué de presse", "Modèle de communiqué de presse")
-    for block in press_release(texts):
+def build_press_docx(texts: Path, name: str = "communique.md") -> Builder:
+    title, subject = PRESS_DOCUMENTS[name]
+    doc = Builder(title, subject)
+    # 10 pt body: a release with the agent's optional paragraphs still fits on one page
+    doc.document.styles["Normal"].font.size = Pt(10)
+    for block in press_release(texts, name):
         if block.kind == "issuers":
             table = doc.table([Column("", 8.5), Column("", 8.5, "right")], header=False, borders=False)
             cells = doc.row(table, list(block.texts), style="Normal", bold=True)
@@ -1274,15 +1317,15 @@ def build_press_docx(texts: Path) -> Builder:
             for cell in cells:
                 for run in cell.paragraphs[0].runs:
                     run.font.size = Pt(11)
-            doc.spacer(14)
+            doc.spacer(10)
         elif block.kind == "title":
             doc.p(block.texts[0], style="Title", align="center")
         elif block.kind == "dateline":
-            doc.p(block.texts[0], align="center", italic=True, after=14)
+            doc.p(block.texts[0], align="center", italic=True, after=10)
         elif block.kind == "headline":
             paragraph = doc.p(block.texts[0], style="Heading 1", align="center")
             paragraph.paragraph_format.space_before = Pt(0)
-            paragraph.paragraph_format.space_after = Pt(12)
+            paragraph.paragraph_format.space_after = Pt(10)
             for run in paragraph.runs:
                 run.font.size = Pt(13)
         elif block.kind == "lead":
@@ -1293,8 +1336,10 @@ def build_press_docx(texts: Path) -> Builder:
             doc.heading(block.texts[0], level=2)
         elif block.kind == "loop":
             doc.tag(f"for {block.loop}")
-            doc.p(block.texts[0], style="List Bullet", align="left")
+            doc.p(block.texts[0], style="List Bullet", align="left", after=1)
             doc.tag("endfor")
+        elif block.kind == "control":
+            doc.tag(block.texts[0])
         elif block.kind == "contacts":
             table = doc.table([Column("", 8.5), Column("", 8.5)], header=False, borders=False)
             doc.row(table, list(block.texts), style="Normal", align="left")
@@ -1327,8 +1372,9 @@ HTML_BLOCKS = {
 }
 
 
-def build_press_html(texts: Path) -> str:
-    """Return the HTML press release: the same blocks as the .docx, as plain Jinja2."""
+def build_press_html(texts: Path, name: str = "communique.md") -> str:
+    """Return the HTML press release (or invitation, from the text file ``name``): the same
+    blocks as the .docx, as plain Jinja2."""
     lines = [
         "<!DOCTYPE html>",
         '<html lang="fr">',
@@ -1342,7 +1388,10 @@ def build_press_html(texts: Path) -> str:
         "</head>",
         "<body>",
     ]
-    for block in press_release(texts):
+    for block in press_release(texts, name):
+        if block.kind == "control":
+            lines.append(f"{{% {block.texts[0]} %}}")
+            continue
         html_texts = [rich_html(t) for t in block.texts]
         if block.kind == "issuers":
             lines.append('<header class="emetteurs">' + "".join(f"<span>{t}</span>" for t in html_texts) + "</header>")
@@ -1599,12 +1648,14 @@ DOCX_TEMPLATES: dict[str, Callable[[Path], Builder]] = {
     "convention-don.docx": lambda texts: build_convention(GIFT, texts),
     "proces-verbal-remise.docx": build_handover,
     "communique-de-presse.docx": build_press_docx,
+    "invitation-presse.docx": lambda texts: build_press_docx(texts, "invitation-presse.md"),
     "demande-lettre.docx": build_claim_letter,
     "plan-de-financement.docx": build_financing_plan,
     "attestation-achevement.docx": build_completion_certificate,
 }
 HTML_TEMPLATES: dict[str, Callable[[Path], str]] = {
     "communique-de-presse.html": build_press_html,
+    "invitation-presse.html": lambda texts: build_press_html(texts, "invitation-presse.md"),
 }
 
 

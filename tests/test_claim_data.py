@@ -305,7 +305,7 @@ def test_gift_category_is_exposed(make_workbook) -> None:
     checked = check_workbook(make_workbook(mutate))
     assert checked.report.errors == []
     first = common_context(checked.dotation, checked.funding)["beneficiaires"][0]
-    assert first["categorie_don"] == "association reconnue d'utilité publique"
+    assert first["categorie_don"] == "association reconnue d’utilité publique"  # prose: typographic
 
 
 def test_empty_condition_stays_empty(dotation) -> None:

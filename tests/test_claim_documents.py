@@ -124,7 +124,7 @@ def test_generer_leaves_the_claim_file_out_and_removes_the_old_one(runner, make_
     assert (out / "communique" / "communique-de-presse.docx").is_file()
     manifest = json.loads((out / "manifeste.json").read_text(encoding="utf-8"))
     paths = [d["fichier"] for d in manifest["documents"]]
-    assert len(paths) == 21 and not any(p.startswith(f"{CLAIM}/") for p in paths)
+    assert len(paths) == 23 and not any(p.startswith(f"{CLAIM}/") for p in paths)
     assert "demande_lettre" not in result.output and "0 lettre" not in result.output
 
 
@@ -252,7 +252,7 @@ def test_letter_enclosures(sample_texts) -> None:
 def test_certificate_title_and_no_service_fait(sample_texts) -> None:
     certificate = sample_texts[CERTIFICATE]
     assert certificate.split("\n")[0] == "CERTIFICAT D’ACHÈVEMENT ET DE CONFORMITÉ"
-    assert "Certificat d'achèvement et de conformité" in certificate  # the footer
+    assert "Certificat d’achèvement et de conformité" in certificate  # the footer
     for text in sample_texts.values():
         assert "service fait" not in text.casefold()
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dotation_docs.documents import plan_beneficiary, plan_press
+from dotation_docs.formatting import typographic_apostrophes
 from dotation_docs.funding import batch_funding
 from dotation_docs.parsing import clean_text
 from dotation_docs.pipeline import check_workbook, generate_batch
@@ -55,7 +56,7 @@ def test_hostile_name_is_printed_literally_in_word(hostile_batch: Path) -> None:
     text = docx_text(convention)
     assert f"«\xa0{CLEAN}\xa0»" in text  # {{ 7*7 }} stays literal, never evaluated
     assert "Karim </w:t></w:r></w:p> Haddad" in text
-    assert "18 allée Fabre d'Églantine\nBâtiment <B> & C" in text  # line break kept, no \r
+    assert "18 allée Fabre d’Églantine\nBâtiment <B> & C" in text  # line break kept, no \r
 
 
 def test_document_title_is_not_double_escaped(hostile_batch: Path) -> None:
@@ -116,11 +117,11 @@ def test_any_name_renders_literally(model, name: str) -> None:
         dotation, beneficiaries=(dotation.beneficiaries[0], beneficiary, *dotation.beneficiaries[2:])
     )
     env = build_environment()
-    for doc in plan_beneficiary(changed, funding, beneficiary) + plan_press(changed, funding)[1:]:
+    for doc in plan_beneficiary(changed, funding, beneficiary) + plan_press(changed, funding)[1:2]:  # the release's HTML
         data = render(TEMPLATES / doc.template, doc.context, title=doc.title,
                       timestamp=datetime(2023, 2, 3), env=env)
         if doc.path.endswith(".docx"):
-            assert clean_text(name) in docx_text(data)
+            assert typographic_apostrophes(clean_text(name)) in docx_text(data)
             assert docx.Document(io.BytesIO(data)).core_properties.title == doc.title
 
 
@@ -138,6 +139,6 @@ def test_template_properties_are_not_double_escaped(tmp_path: Path) -> None:
     generate_batch(SAMPLE, output, templates)
     [record] = (output / "proces-verbaux").glob("B02-*.docx")
     props = docx.Document(str(record)).core_properties
-    assert props.subject == "Remise & affectation <QPV> – Sport & Loisirs de l'Aurence"
+    assert props.subject == "Remise & affectation <QPV> – Sport & Loisirs de l’Aurence"
     assert props.author == "Service « Numérique & Citoyenneté »"
-    assert props.title == "Procès-verbal de remise de matériel – Sport & Loisirs de l'Aurence"
+    assert props.title == "Procès-verbal de remise de matériel – Sport & Loisirs de l’Aurence"

@@ -56,7 +56,7 @@ def test_batch_has_one_convention_per_association_and_one_record_per_beneficiary
     assert conventions[1] == "B02-convention-sport-loisirs-de-l-aurence.docx"
     assert records[9].startswith("B10-proces-verbal-cite-de-l-emploi-de-beaubreuil")
     assert sorted(p.name for p in (batch / "communique").iterdir()) == [
-        "communique-de-presse.docx", "communique-de-presse.html",
+        "communique-de-presse.docx", "communique-de-presse.html", "invitation-presse.docx", "invitation-presse.html",
     ]
     assert sorted(p.name for p in (batch / "demande-subvention").iterdir()) == [
         "1-lettre-de-demande.docx", "2-etat-recapitulatif-des-depenses.xlsx",
@@ -83,7 +83,7 @@ def test_each_convention_lists_its_own_devices_and_totals(batch: Path, sample_mo
         plain = text.replace("\u00a0", " ")  # no-break spaces after « n° » and in dates
         devices = sample_model.devices_of(b)
         assert f"n° LM-2023-{b.identifier}" in plain
-        assert b.name in text
+        assert b.name.replace("'", "’") in text
         assert "régie par la loi du 1er juillet 1901" in plain
         assert "tribunal administratif de Limoges" in text
         for d in devices:
@@ -112,7 +112,7 @@ def test_handover_record_content(batch: Path, sample_model) -> None:
     assert "LM-2023-B02" in text
     assert "vendredi 3\xa0février 2023" in text
     assert f"10{NBSP}h{NBSP}30" in text
-    assert "Mission Locale de l'Agglomération de Limoges" in text
+    assert "Mission Locale de l’Agglomération de Limoges" in text
     assert f"soit {n} équipements" in text
     assert "Bon pour réception" in text
     assert "Fait en deux exemplaires à Limoges, le 3\xa0février 2023" in text
@@ -126,9 +126,9 @@ def test_press_release_has_the_real_figures(batch: Path) -> None:
         assert "57 ordinateurs portables, 5 ordinateurs fixes, 39 tablettes et 20 smartphones" in content
         assert f"28{NNBSP}921{NBSP}€" in content
         assert f"14{NNBSP}460{NBSP}€" in content
-    assert "Sport &amp; Loisirs de l&#39;Aurence" in html
-    assert "Sport & Loisirs de l'Aurence" in text
-    assert "Cité de l'Emploi de Beaubreuil" in text  # the authority's own service is named too
+    assert "Sport &amp; Loisirs de l’Aurence" in html
+    assert "Sport & Loisirs de l’Aurence" in text
+    assert "Cité de l’Emploi de Beaubreuil" in text  # the authority's own service is named too
 
 
 def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path) -> None:
@@ -136,7 +136,7 @@ def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path)
     assert f"28{NNBSP}921,00{NBSP}€" in text
     assert "vingt-huit mille neuf cent vingt et un euros" in text
     assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text
-    assert f"à 9 associations et au service «{NBSP}Cité de l'Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
+    assert f"à 9 associations et au service «{NBSP}Cité de l’Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
         "Limoges Métropole" in text
     assert "Madame la Préfète,\n" in text and "agréer, Madame la Préfète, l’expression" in text
     assert f"36{NNBSP}151,25{NBSP}€" in text
@@ -180,7 +180,8 @@ def test_manifest_lists_every_file_with_its_hash(batch: Path) -> None:
     for d in manifest["documents"]:
         assert hashlib.sha256((batch / d["fichier"]).read_bytes()).hexdigest() == d["sha256"]
     types = {d["type"] for d in manifest["documents"]}
-    assert types == {"convention", "proces_verbal", "communique", "communique_html", "demande_lettre",
+    assert types == {"convention", "proces_verbal", "communique", "communique_html", "invitation",
+                     "invitation_html", "demande_lettre",
                      "etat_depenses", "plan_financement", "attestation"}
     assert manifest["classeur"]["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert manifest["outil"]["nom"] == "dotation-docs"
@@ -191,7 +192,7 @@ def test_documents_are_a4_with_a_plain_title(batch: Path) -> None:
     section = document.sections[0]
     assert (round(section.page_width.cm, 1), round(section.page_height.cm, 1)) == (21.0, 29.7)
     assert document.core_properties.title == (
-        "Convention de mise à disposition n° LM-2023-B02 – Sport & Loisirs de l'Aurence"
+        "Convention de mise à disposition n° LM-2023-B02 – Sport & Loisirs de l’Aurence"
     )
 
 
@@ -302,8 +303,9 @@ def test_generer_prints_a_french_summary(runner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "lot"), "-m", str(TEMPLATES)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        f"26 fichiers écrits dans « {tmp_path / 'lot'} » : 9 conventions, 10 procès-verbaux de remise, "
-        "1 communiqué de presse (.docx), 1 communiqué de presse (.html), 1 lettre de demande de versement, "
+        f"28 fichiers écrits dans « {tmp_path / 'lot'} » : 9 conventions, 10 procès-verbaux de remise, "
+        "1 communiqué de presse (.docx), 1 communiqué de presse (.html), 1 invitation presse (.docx), "
+        "1 invitation presse (.html), 1 lettre de demande de versement, "
         "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
     )
     assert f"Part de l'État (80{NBSP}% du HT) : 28{NNBSP}921,00{NBSP}€" in result.output

@@ -337,7 +337,8 @@ def test_a_300_character_name_goes_through_render_in_every_property(tmp_path: Pa
     document.core_properties.comments = "{{ beneficiaire.nom }} {{ beneficiaire.nom }}"
     document.save(str(templates / CONVENTION))
     env = build_environment()
-    for doc in plan_beneficiary(changed, funding, beneficiary) + plan_press(changed, funding)[1:]:
+    for doc in plan_beneficiary(changed, funding, beneficiary) + [
+            d for d in plan_press(changed, funding) if d.path.endswith("communique-de-presse.html")]:
         data = render(templates / doc.template, doc.context, title=doc.title, timestamp=STAMP, env=env)
         if doc.path.endswith(".docx"):
             assert name in docx_text(data)

@@ -118,7 +118,7 @@ def test_markup(build_templates: ModuleType) -> None:
     ("file", "old", "new", "message"),
     [
         ("proces-verbal.md", "[[tableau-materiels]]", "[[tableau-materiel]]",
-         "textes/proces-verbal.md, ligne 26 : bloc [[tableau-materiel]] inconnu ; blocs de ce document : "),
+         "textes/proces-verbal.md, ligne 34 : bloc [[tableau-materiel]] inconnu ; blocs de ce document : "),
         ("attestation.md", "[[signature]]", "",
          "textes/attestation.md : il manque [[signature]]"),
         ("convention-articles.md", "l'article [[engagement]]", "l'article [[engagé]]",
@@ -129,7 +129,7 @@ def test_markup(build_templates: ModuleType) -> None:
          "textes/demande-lettre.md, ligne 3 : mise en page « à-gauche » inconnue"),
         ("communique.md", "[[contacts]]", "",
          "textes/communique.md : il manque [[contacts]]"),
-        ("communique.md", "). {: chapeau}", "). {: chapeau gras}",
+        ("communique.md", "ville. {: chapeau}", "ville. {: chapeau gras}",
          "le communiqué n'accepte que {: lieu-et-date} ou {: chapeau}"),
     ],
 )
