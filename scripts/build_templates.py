@@ -1183,8 +1183,22 @@ def handover_devices(doc: Builder) -> None:
 
 
 def handover_signatures(doc: Builder) -> None:
+    """The two signatures; the authority's reads « Pour le Président et par délégation »,
+    the delegate's title and the delegation act when ``signatures.proces_verbal`` says so
+    (« Référence de la délégation de signature » filled), else the signatory's function or
+    the delegate's title."""
     doc.signatures(
-        ["Pour la Collectivité,", ELU_QUALITE, ELU_NOM],
+        [
+            "Pour la Collectivité,",
+            "{%p if signatures.proces_verbal.par_delegation %}",
+            "{{ signatures.proces_verbal.entete }},",
+            "{{ signatures.proces_verbal.qualite }}",
+            "({{ signatures.proces_verbal.acte }})",
+            "{%p else %}",
+            "{{ signatures.proces_verbal.entete or signatures.proces_verbal.qualite }}",
+            "{%p endif %}",
+            "{{ signatures.proces_verbal.nom }}",
+        ],
         [
             "Pour le bénéficiaire,",
             "« Bon pour réception »",
@@ -1493,7 +1507,7 @@ def financing_facts(doc: Builder) -> None:
         ("Programme", "{{ operation.programme }}"),
         (
             "Décision attributive",
-            "{{ operation.decision_reference }} du {{ operation.decision_date | date }}",
+            "{{ operation.decision_reference | insecable }} du {{ operation.decision_date | date }}",
         ),
         ("Subvention attribuée", "{{ financement.montant_attribue | montant }}"),
         ("Premier achat", "{% if demande.date_premier_achat %}{{ demande.date_premier_achat | date }} "
@@ -1618,7 +1632,7 @@ def certificate_records(doc: Builder) -> None:
     doc.row(table, [
         "{{ pv.identifiant }} – {{ pv.nom }}{% if not pv.est_association %} "
         "(service de {{ collectivite.nom }}){% endif %}",
-        "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention }}{% else %}—{% endif %}",
+        "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels }}",
         "{{ pv.date | date }}",
     ])
