@@ -90,14 +90,16 @@ def typed_batch(tmp_path_factory) -> Path:
 
 
 def texts_of(output: Path) -> dict[str, str]:
-    """The text of every Word and HTML document of ``output`` (HTML: tags removed, unescaped)."""
+    """The text of every Word and HTML document of ``output`` (HTML: tags removed, unescaped;
+    no-break spaces and hyphens read as plain ones: references are kept on one line)."""
     texts = {}
     for path in sorted(output.rglob("*")):
         if path.suffix == ".docx":
             texts[path.name] = docx_text(path)
         elif path.suffix == ".html":
             texts[path.name] = html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8")))
-    return texts
+    return {name: text.replace("\xa0", " ").replace("\u202f", " ").replace("\u2011", "-")
+            for name, text in texts.items()}
 
 
 def test_a_name_typed_with_straight_apostrophes_is_printed_with_typographic_ones(typed_batch: Path) -> None:

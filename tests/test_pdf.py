@@ -154,7 +154,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sources(batch: Path) -> list[Path]:
     found = sorted(p for p in batch.rglob("*") if p.suffix in (".docx", ".xlsx"))
-    assert len(found) == 24
+    assert len(found) == 25  # 9 conventions, 10 records, release, invitation, 3 claim .docx, statement
     return found
 
 
@@ -312,7 +312,7 @@ def test_every_source_converted_except_the_corrupt_one(converted, sources, extra
     assert set(pdfs) == {*sources, extras["twin_a"], extras["twin_b"]}
     assert set(error.failed) == {extras["corrupt"]}
     message = error.format_message()
-    assert "La conversion en PDF a échoué pour 1 fichier(s) sur 27" in message
+    assert "La conversion en PDF a échoué pour 1 fichier(s) sur 28" in message
     assert f"{extras['corrupt']} : ce n'est pas un fichier Word valide" in message
     for source in sources:
         assert str(source) not in message
