@@ -71,6 +71,7 @@ HELP_WIDTHS = (40, 13, 44, 36, 34, 13, 70)
 HELP_HEADERS = ("Colonne", "Obligatoire", "Valeur attendue", "Valeurs permises", "Exemple",
                 "Longueur maximale", "Explications")
 LINE_HEIGHT = 15.0  # points, one line of 11 pt text
+CHARS_PER_WIDTH = 1.1  # characters of average text per unit of column width
 
 HEADER_FILL = PatternFill("solid", start_color="FFDDEBF7", end_color="FFDDEBF7")
 OPTIONAL_FILL = PatternFill("solid", start_color="FFF2F2F2", end_color="FFF2F2F2")
@@ -124,6 +125,8 @@ def build_blank_workbook() -> bytes:
         else:
             _write_table(ws, sheet, lists)
     _write_help(wb.create_sheet(HELP_TITLE))
+    for ws in wb.worksheets:
+        _set_page(ws)
     if lists.sheet is not None:
         wb.move_sheet(lists.sheet, offset=len(wb.sheetnames) - 1 - wb.index(lists.sheet))
     wb.active = 0
@@ -153,6 +156,10 @@ def _write_form(ws: Worksheet, sheet: Sheet, lists: _Lists) -> None:
         help_cell = ws.cell(row=row, column=3, value=_short_help(f))
         help_cell.alignment = WRAP
         help_cell.font = Font(italic=not f.required, bold=False, color="FF404040")
+        # Spreadsheets do not always fit a row to wrapped text on opening: set its height.
+        ws.row_dimensions[row].height = LINE_HEIGHT * max(
+            _line_count(f.label, FORM_WIDTHS[0]), _line_count(help_cell.value, FORM_WIDTHS[2])
+        ) + 2
         _validation(f, ws, lists).add(value.coordinate)
     for column, width in enumerate(FORM_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(column)].width = width
@@ -198,7 +205,9 @@ def _width(f: Field) -> float:
 
 
 def _line_count(text: str, width: float) -> int:
-    """Lines ``text`` takes once wrapped in a column ``width`` characters wide."""
+    """Lines ``text`` takes once wrapped in a column ``width`` wide (in widths of « 0 »;
+    average French text is a little narrower)."""
+    width *= CHARS_PER_WIDTH
     lines = 0
     for paragraph in text.split("\n"):
         line, count = 0, 1
@@ -452,6 +461,7 @@ def _write_help(ws: Worksheet) -> None:
         headers = ("Information",) + HELP_HEADERS[1:] if sheet.layout is Layout.FORM else HELP_HEADERS
         for column, text in enumerate(headers, start=1):
             _header_cell(ws, row, column, text, required=True)
+        ws.row_dimensions[row].height = 2 * LINE_HEIGHT + 2
         row += 1
         for f in sheet.fields:
             values = (
@@ -474,6 +484,18 @@ def _write_help(ws: Worksheet) -> None:
             row += 1
     ws.freeze_panes = "A2"
     ws.sheet_properties.tabColor = "FFC000"
+
+
+def _set_page(ws: Worksheet) -> None:
+    """Printed (or converted to PDF): A4 landscape, as wide as the page, the header row
+    repeated on each page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.page_margins.left = ws.page_margins.right = 0.4
 
 
 # --- schema look-ups ---------------------------------------------------------------------
