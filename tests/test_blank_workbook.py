@@ -199,20 +199,23 @@ def test_help_sheet_explains_every_column_and_the_main_rules(wb: openpyxl.Workbo
     ws = wb[HELP_TITLE]
     rows = [tuple(c.value for c in row) for row in ws.iter_rows(max_col=7)]
     text = "\n".join(str(v) for row in rows for v in row if v is not None)
+    titles = [row[0] for row in rows]
     for sheet in schema.SHEETS:
-        assert f"Feuille « {sheet.title} »" in text
-        assert sheet.description in text
-        by_label = {row[0]: row for row in rows}
-        for f in sheet.fields:
-            row = by_label[f.label]  # the first sheet with this label (« SIRET » twice)
-            if row[2] != f.kind.value:
-                continue
+        start = titles.index(f"Feuille « {sheet.title} »")
+        assert rows[start + 1][0] == sheet.description
+        assert rows[start + 2][1:] == ("Obligatoire", "Valeur attendue", "Valeurs permises",
+                                       "Exemple", "Longueur maximale", "Explications")
+        block = rows[start + 3:start + 3 + len(sheet.fields)]
+        for f, row in zip(sheet.fields, block, strict=True):
+            assert row[0] == f.label
             assert row[1] == ("obligatoire" if f.required else "facultatif"), f.label
+            assert row[2] == f.kind.value
             assert (row[3] or "").split("\n") == (list(f.choices) or [""])
             assert (row[4] or "") == f.example
-            if f.kind is Kind.TEXT:
-                assert row[5] == f"{f.max_length} caractères"
+            assert row[5] == (f"{f.max_length} caractères" if f.kind is Kind.TEXT else None)
             assert (row[6] or "") == f.description
+        after = rows[start + 3 + len(sheet.fields):]
+        assert not after or not after[0][0] or after[0][0].startswith("Feuille")
     rules = {row[0]: row[1] for row in rows[3:20] if row[0] and row[1]}
     assert "Identifiants" in rules and "unique" in rules["Identifiants"]
     assert "1234,50" in rules["Montants"] and "03/02/2023" in rules["Dates"]
@@ -220,6 +223,19 @@ def test_help_sheet_explains_every_column_and_the_main_rules(wb: openpyxl.Workbo
     assert "« Facture » = une « Référence » de la feuille « Factures »" in rules["Matériel et factures"]
     assert "300 € TTC au plus" in rules["Don (300 € au plus)"]
     assert "dotation verifier" in rules["Vérifier, puis générer"]
+
+
+def test_validation_texts_within_excel_limits(wb: openpyxl.Workbook) -> None:
+    """Longer texts make Excel « repair » the file and drop the validations."""
+    count = 0
+    for ws in wb.worksheets:
+        for dv in ws.data_validations.dataValidation:
+            assert len(dv.promptTitle or "") <= 32 and len(dv.errorTitle or "") <= 32
+            assert len(dv.prompt or "") <= 255 and len(dv.error or "") <= 225
+            if dv.type == "list" and dv.formula1.startswith('"'):
+                assert len(dv.formula1) <= 257
+            count += 1
+    assert count == sum(len(s.fields) for s in schema.SHEETS)
 
 
 def test_same_schema_same_bytes(blank: Path) -> None:
