@@ -90,3 +90,8 @@ def describe_os_error(err: OSError) -> str:
     Python's English ``strerror``. Raises nothing."""
     name = errno.errorcode.get(err.errno or -1, "")
     return _OS_ERRORS.get(name, f"erreur du système ({name or 'inconnue'})")
+
+
+class OutputExistsError(OutputError):
+    """Raised by ``dotation nouveau`` when the file to create already exists and
+    ``--force`` was not given; the existing file is left as it was."""
