@@ -135,7 +135,7 @@ def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path)
     text = docx_text(batch / "demande-subvention" / "1-lettre-de-demande.docx")
     assert f"28{NNBSP}921,00{NBSP}€" in text
     assert "vingt-huit mille neuf cent vingt et un euros" in text
-    assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text
+    assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text.replace(NBSP, " ")  # kept on one line
     assert f"à 9 associations et au service «{NBSP}Cité de l’Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
         "Limoges Métropole" in text
     assert "Madame la Préfète,\n" in text and "agréer, Madame la Préfète, l’expression" in text
