@@ -184,7 +184,9 @@ def fixed(name: str) -> Callable[[Beneficiary | None], str]:
     return lambda _beneficiary: name
 
 
-def _beneficiary_doc(title: Callable[[Dotation, Beneficiary], str]) -> dict[str, Any]:
+def beneficiary_document(title: Callable[[Dotation, Beneficiary], str]) -> dict[str, Any]:
+    """Return the ``title`` and ``context`` of a spec about one beneficiary: ``title``
+    from the model, the context of :func:`context.beneficiary_context`."""
     def make_title(inputs: Inputs, b: Beneficiary | None) -> str:
         assert b is not None
         return title(inputs.dotation, b)
@@ -196,7 +198,7 @@ def _beneficiary_doc(title: Callable[[Dotation, Beneficiary], str]) -> dict[str,
     return {"title": make_title, "context": make_context}
 
 
-def _operation_doc(build: Callable[[Dotation, Funding, Context], Context]) -> dict[str, Any]:
+def operation_document(build: Callable[[Dotation, Funding, Context], Context]) -> dict[str, Any]:
     """Title and context of a document whose context states its own title."""
 
     def make_context(inputs: Inputs, _b: Beneficiary | None, _title: str) -> Context:
@@ -208,7 +210,8 @@ def _operation_doc(build: Callable[[Dotation, Funding, Context], Context]) -> di
     return {"title": make_title, "context": make_context}
 
 
-def _claim_doc(title: str) -> dict[str, Any]:
+def claim_document(title: str) -> dict[str, Any]:
+    """Return the ``title`` and ``context`` of a piece of the subsidy claim file."""
     def make_context(inputs: Inputs, _b: Beneficiary | None, doc_title: str) -> Context:
         return claim_context(inputs.dotation, inputs.funding, doc_title, inputs.handover_files, inputs.common)
 
@@ -225,55 +228,55 @@ CATALOGUE: list[DocumentSpec] = [
         DocumentType.CONVENTION, CONVENTIONS_DIR, per_beneficiary("convention", ".docx"),
         {ConventionKind.LOAN: "convention-mise-a-disposition.docx", ConventionKind.GIFT: "convention-don.docx"},
         Renderer.WORD, Applies.ASSOCIATIONS, _BENEFICIARY, ("convention", "conventions"),
-        **_beneficiary_doc(convention_title),
+        **beneficiary_document(convention_title),
     ),
     DocumentSpec(
         DocumentType.HANDOVER, HANDOVERS_DIR, per_beneficiary("proces-verbal", ".docx"),
         "proces-verbal-remise.docx", Renderer.WORD, Applies.HANDED_OVER, _BENEFICIARY,
         ("procès-verbal de remise", "procès-verbaux de remise"),
-        **_beneficiary_doc(lambda _dotation, b: handover_title(b)),
+        **beneficiary_document(lambda _dotation, b: handover_title(b)),
     ),
     DocumentSpec(
         DocumentType.PRESS, PRESS_DIR, fixed("communique-de-presse.docx"), "communique-de-presse.docx",
         Renderer.WORD, Applies.OPERATION, _BATCH,
-        ("communiqué de presse (.docx)", "communiqués de presse (.docx)"), **_operation_doc(press_context),
+        ("communiqué de presse (.docx)", "communiqués de presse (.docx)"), **operation_document(press_context),
     ),
     DocumentSpec(
         DocumentType.PRESS_HTML, PRESS_DIR, fixed("communique-de-presse.html"), "communique-de-presse.html",
         Renderer.HTML, Applies.OPERATION, _BATCH,
-        ("communiqué de presse (.html)", "communiqués de presse (.html)"), **_operation_doc(press_context),
+        ("communiqué de presse (.html)", "communiqués de presse (.html)"), **operation_document(press_context),
     ),
     DocumentSpec(
         DocumentType.INVITATION, PRESS_DIR, fixed("invitation-presse.docx"), "invitation-presse.docx",
         Renderer.WORD, Applies.OPERATION, _BATCH,
-        ("invitation presse (.docx)", "invitations presse (.docx)"), **_operation_doc(invitation_context),
+        ("invitation presse (.docx)", "invitations presse (.docx)"), **operation_document(invitation_context),
     ),
     DocumentSpec(
         DocumentType.INVITATION_HTML, PRESS_DIR, fixed("invitation-presse.html"), "invitation-presse.html",
         Renderer.HTML, Applies.OPERATION, _BATCH,
-        ("invitation presse (.html)", "invitations presse (.html)"), **_operation_doc(invitation_context),
+        ("invitation presse (.html)", "invitations presse (.html)"), **operation_document(invitation_context),
     ),
     DocumentSpec(
         DocumentType.CLAIM_LETTER, CLAIM_DIR, fixed("1-lettre-de-demande.docx"), "demande-lettre.docx",
         Renderer.WORD, Applies.OPERATION, _CLAIM,
         ("lettre de demande de versement", "lettres de demande de versement"),
-        paid_invoices_only=True, **_claim_doc("Demande de versement de la subvention"),
+        paid_invoices_only=True, **claim_document("Demande de versement de la subvention"),
     ),
     DocumentSpec(
         DocumentType.EXPENSE_STATEMENT, CLAIM_DIR, fixed("2-etat-recapitulatif-des-depenses.xlsx"), None,
         Renderer.SPREADSHEET, Applies.OPERATION, _CLAIM,
         ("état récapitulatif des dépenses", "états récapitulatifs des dépenses"),
-        paid_invoices_only=True, **_claim_doc("État récapitulatif des dépenses"),
+        paid_invoices_only=True, **claim_document("État récapitulatif des dépenses"),
     ),
     DocumentSpec(
         DocumentType.FINANCING_PLAN, CLAIM_DIR, fixed("3-plan-de-financement.docx"), "plan-de-financement.docx",
         Renderer.WORD, Applies.OPERATION, _CLAIM, ("plan de financement", "plans de financement"),
-        paid_invoices_only=True, **_claim_doc("Plan de financement définitif"),
+        paid_invoices_only=True, **claim_document("Plan de financement définitif"),
     ),
     DocumentSpec(
         DocumentType.CERTIFICATE, CLAIM_DIR, fixed("4-attestation-achevement.docx"), "attestation-achevement.docx",
         Renderer.WORD, Applies.OPERATION, _CLAIM, ("attestation d'achèvement", "attestations d'achèvement"),
-        paid_invoices_only=True, **_claim_doc("Certificat d'achèvement et de conformité"),
+        paid_invoices_only=True, **claim_document("Certificat d'achèvement et de conformité"),
     ),
 ]
 
