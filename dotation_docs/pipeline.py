@@ -167,6 +167,9 @@ def _check_unique_paths(docs: list[PlannedDocument]) -> None:
     """Raise InvalidWorkbookError when two planned documents would have one file name."""
     owners = {d.path: d.beneficiary for d in docs}
     groups = duplicate_paths(d.path for d in docs)
+    if groups and any(owners[p] is None for group in groups for p in group):
+        # two types of the catalogue give one file name: a bug, not the agent's to fix
+        raise ValueError(f"two planned documents share a path: {groups}")
     if groups:
         described = " ; ".join(
             f"« {group[0]} » (bénéficiaires {' et '.join(str(owners[p]) for p in group)})" for group in groups

@@ -383,7 +383,7 @@ def prepare_templates(selected: Sequence[DocumentSpec], folder: Path | None = No
     templates = load_template_set(template_names(selected), folder, bundled)
     checked = check_templates(templates, selected)
     for warning in checked.warnings:
-        log.warning("%s", warning)
+        log.info("%s", warning)  # the command line prints them (Written.warnings)
     checked.raise_for_problems()
     return templates, checked
 
