@@ -1,4 +1,4 @@
-"""Command line: ``dotation verifier | generer | convention | demande``.
+"""Command line: ``dotation verifier | generer | convention | demande | modeles``.
 
 Thin commands: parse options, call one pipeline function, print its summary. User
 errors are :class:`~dotation_docs.exceptions.DotationError` and print ``Erreur : …``.
@@ -20,8 +20,8 @@ import click.parser
 import click.types
 
 from dotation_docs import __version__, pipeline
-from dotation_docs.exceptions import InvalidWorkbookError
-from dotation_docs.summary import describe_changes, describe_totals, describe_written
+from dotation_docs.exceptions import InvalidWorkbookError, TemplateError
+from dotation_docs.summary import describe_changes, describe_template_set, describe_totals, describe_written
 
 # click's own messages, in French (click looks them up through gettext at run time).
 _FRENCH = {
@@ -106,17 +106,41 @@ def cli(verbeux: bool) -> None:
 @cli.command("verifier", short_help="Vérifie le classeur et affiche un résumé.")
 @workbook_argument
 @click.option("--strict", is_flag=True, help="Traite les avertissements comme des erreurs.")
-def verify_command(classeur: Path, strict: bool) -> None:
-    """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé."""
-    checked = pipeline.check_workbook(classeur)
+@click.option(
+    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
+    help="Vérifie aussi les modèles de ce dossier (complétés par les modèles fournis).",
+)
+def verify_command(classeur: Path, strict: bool, modeles: Path | None) -> None:
+    """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé ; avec -m,
+    vérifie aussi les modèles."""
+    checked = pipeline.check_workbook(classeur, strict, modeles)
     click.echo(f"Classeur : {classeur}")
+    if checked.templates is not None:
+        for line in describe_template_set(None, checked.templates):
+            click.echo(line)
     if checked.report.issues:
         click.echo(f"\n{checked.report.format()}")
     if checked.dotation and checked.funding:
         click.echo(f"\n{describe_totals(checked.dotation, checked.funding)}")
-    if checked.report.has_errors(strict):
-        raise InvalidWorkbookError(f"{checked.report.counts()} : corrigez le classeur puis relancez.")
-    click.echo(f"\nClasseur valide ({checked.report.counts()}).")
+    if not checked.ok:
+        raise InvalidWorkbookError(checked.verdict())
+    click.echo(f"\n{checked.verdict()}")
+
+
+@cli.command("modeles", short_help="Liste et vérifie les modèles.")
+@click.option(
+    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
+    help="Votre dossier de modèles (les modèles qu'il n'a pas sont pris parmi les modèles fournis).",
+)
+def templates_command(modeles: Path | None) -> None:
+    """Liste les modèles utilisés (les vôtres ou ceux fournis) et les vérifie tous, sans
+    classeur : syntaxe, variables, filtres, balises et essai de remplissage."""
+    templates, checked = pipeline.check_template_folder(modeles)
+    for line in describe_template_set(templates, checked):
+        click.echo(line)
+    if not checked.ok:
+        n = len(checked.problems)
+        raise TemplateError(f"{n} {'problème' if n == 1 else 'problèmes'} dans les modèles : corrigez-les puis relancez.")
 
 
 @cli.command("generer", short_help="Génère tout le lot de documents.")
@@ -159,6 +183,8 @@ def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: b
 
 
 def _report(written: pipeline.Written) -> None:
+    for warning in written.warnings:
+        click.echo(f"Avertissement – {warning}")
     for issue in written.report.warnings:
         click.echo(f"Avertissement – {issue}")
     if written.chosen is not None:

@@ -1,13 +1,21 @@
-"""Document plan: which documents a job produces, their template, file name and context.
+"""Document catalogue and plan: every type of document the tool produces, declared once,
+and the plan of the documents a job produces (template, file name, context).
 
-Pure functions from the model to a list of :class:`PlannedDocument`; nothing is rendered
-or written here. File names are built from the beneficiary's identifier (validated to
-letters, digits, ``-`` and ``_``) and a slug of its name, never from a path in the data.
+:data:`CATALOGUE` holds one :class:`DocumentSpec` per type: its manifest name, folder, file
+name rule, template(s), renderer, the beneficiaries it applies to, the jobs it belongs to
+and its French labels. Jobs (:class:`Job`) are selections from it; the folders a job
+replaces, the manifest's folders and the summaries' labels are derived from it. Adding a
+document type is one :func:`register` call (or one entry below) plus a template.
+
+Nothing is rendered or written here. File names are built from the beneficiary's
+identifier (validated to letters, digits, ``-`` and ``_``) and a slug of its name, never
+from a path in the data.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +24,8 @@ from slugify import slugify
 from dotation_docs.context import (
     Context,
     beneficiary_context,
-    common_context,
     claim_context,
+    common_context,
     convention_title,
     handover_title,
     invitation_context,
@@ -27,8 +35,9 @@ from dotation_docs.funding import Funding
 from dotation_docs.model import Beneficiary, ConventionKind, Dotation
 
 
-class DocumentType(enum.Enum):
-    """The kinds of document, as named in ``manifeste.json``."""
+class DocumentType(enum.StrEnum):
+    """The bundled kinds of document; the value is the ``type`` of ``manifeste.json``
+    (a registered type may be any other string)."""
 
     CONVENTION = "convention"
     HANDOVER = "proces_verbal"
@@ -42,6 +51,31 @@ class DocumentType(enum.Enum):
     CERTIFICATE = "attestation"
 
 
+class Renderer(enum.Enum):
+    """How a document is made: from a Word or HTML template, or in code (spreadsheet)."""
+
+    WORD = "word"
+    HTML = "html"
+    SPREADSHEET = "spreadsheet"
+
+
+class Applies(enum.Enum):
+    """Which beneficiaries a type gives one document each: none (one document for the
+    operation), the associations, or every beneficiary that receives devices."""
+
+    OPERATION = "operation"
+    ASSOCIATIONS = "associations"
+    HANDED_OVER = "beneficiaires"
+
+
+class Job(enum.Enum):
+    """The commands that write documents; the value is the command's name."""
+
+    BATCH = "generer"
+    BENEFICIARY = "convention"
+    CLAIM = "demande"
+
+
 # Output folders, relative to the output folder.
 CONVENTIONS_DIR = "conventions"
 HANDOVERS_DIR = "proces-verbaux"
@@ -49,25 +83,61 @@ PRESS_DIR = "communique"
 CLAIM_DIR = "demande-subvention"
 MANIFEST = "manifeste.json"
 
-TEMPLATES = {
-    (DocumentType.CONVENTION, ConventionKind.LOAN): "convention-mise-a-disposition.docx",
-    (DocumentType.CONVENTION, ConventionKind.GIFT): "convention-don.docx",
-    DocumentType.HANDOVER: "proces-verbal-remise.docx",
-    DocumentType.PRESS: "communique-de-presse.docx",
-    DocumentType.PRESS_HTML: "communique-de-presse.html",
-    DocumentType.INVITATION: "invitation-presse.docx",
-    DocumentType.INVITATION_HTML: "invitation-presse.html",
-    DocumentType.CLAIM_LETTER: "demande-lettre.docx",
-    DocumentType.FINANCING_PLAN: "plan-de-financement.docx",
-    DocumentType.CERTIFICATE: "attestation-achevement.docx",
-}
 
-CLAIM_FILES = {
-    DocumentType.CLAIM_LETTER: ("1-lettre-de-demande.docx", "Demande de versement de la subvention"),
-    DocumentType.EXPENSE_STATEMENT: ("2-etat-recapitulatif-des-depenses.xlsx", "État récapitulatif des dépenses"),
-    DocumentType.FINANCING_PLAN: ("3-plan-de-financement.docx", "Plan de financement définitif"),
-    DocumentType.CERTIFICATE: ("4-attestation-achevement.docx", "Certificat d'achèvement et de conformité"),
-}
+@dataclass(frozen=True)
+class Inputs:
+    """What a plan is built from: the model, its funding, the common context (built once
+    per job) and the file name of each handover record (for the claim's list)."""
+
+    dotation: Dotation
+    funding: Funding
+    common: Context
+    handover_files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    """One type of document.
+
+    ``file_name(beneficiary)`` gives the file name inside ``folder`` (``beneficiary`` is
+    None for an operation-level type). ``template`` is a file name, a mapping from the
+    convention kind to a file name (loan and gift variants), or None for a spreadsheet.
+    ``title(inputs, beneficiary)`` gives the document's title; ``context(inputs,
+    beneficiary, title)`` its template context. ``paid_invoices_only``: the type rests on
+    paid invoices (the claim file), and the full batch leaves it out while one is unpaid.
+    ``label`` is French (singular, plural) for the summaries.
+    """
+
+    type: str
+    folder: str
+    file_name: Callable[[Beneficiary | None], str]
+    template: str | Mapping[ConventionKind, str] | None
+    renderer: Renderer
+    applies: Applies
+    jobs: frozenset[Job]
+    label: tuple[str, str]
+    title: Callable[[Inputs, Beneficiary | None], str]
+    context: Callable[[Inputs, Beneficiary | None, str], Context]
+    paid_invoices_only: bool = False
+
+    @property
+    def template_names(self) -> tuple[str, ...]:
+        """Every template file this type may use (both variants of a convention)."""
+        if self.template is None:
+            return ()
+        if isinstance(self.template, str):
+            return (self.template,)
+        return tuple(self.template.values())
+
+    def template_for(self, dotation: Dotation) -> str | None:
+        """Return the template this operation uses for this type."""
+        if self.template is None or isinstance(self.template, str):
+            return self.template
+        return self.template[dotation.operation.convention_kind]
+
+    def path(self, beneficiary: Beneficiary | None) -> str:
+        """Return the document's path relative to the output folder."""
+        return f"{self.folder}/{self.file_name(beneficiary)}"
 
 
 @dataclass(frozen=True)
@@ -75,12 +145,22 @@ class PlannedDocument:
     """One document to produce. ``template`` is None for the expense statement, which
     is built by code rather than from a template."""
 
-    type: DocumentType
+    type: str
     path: str
     title: str
     template: str | None
     context: dict[str, Any]
     beneficiary: str | None = None
+    renderer: Renderer | None = None
+
+    @property
+    def kind(self) -> Renderer:
+        """The renderer, from the spec or (for a document built by hand) the file name."""
+        if self.renderer is not None:
+            return self.renderer
+        if self.template is None:
+            return Renderer.SPREADSHEET
+        return Renderer.HTML if self.template.lower().endswith(".html") else Renderer.WORD
 
 
 def file_stem(beneficiary: Beneficiary, kind: str) -> str:
@@ -89,14 +169,210 @@ def file_stem(beneficiary: Beneficiary, kind: str) -> str:
     return f"{beneficiary.identifier}-{kind}-{slug}"
 
 
+def per_beneficiary(kind: str, suffix: str) -> Callable[[Beneficiary | None], str]:
+    """Return the file name rule ``<identifier>-<kind>-<slug of the name><suffix>``."""
+
+    def name(beneficiary: Beneficiary | None) -> str:
+        assert beneficiary is not None
+        return f"{file_stem(beneficiary, kind)}{suffix}"
+
+    return name
+
+
+def fixed(name: str) -> Callable[[Beneficiary | None], str]:
+    """Return the file name rule of an operation-level document: always ``name``."""
+    return lambda _beneficiary: name
+
+
+def beneficiary_document(title: Callable[[Dotation, Beneficiary], str]) -> dict[str, Any]:
+    """Return the ``title`` and ``context`` of a spec about one beneficiary: ``title``
+    from the model, the context of :func:`context.beneficiary_context`."""
+    def make_title(inputs: Inputs, b: Beneficiary | None) -> str:
+        assert b is not None
+        return title(inputs.dotation, b)
+
+    def make_context(inputs: Inputs, b: Beneficiary | None, doc_title: str) -> Context:
+        assert b is not None
+        return beneficiary_context(inputs.dotation, inputs.funding, b, doc_title, inputs.common)
+
+    return {"title": make_title, "context": make_context}
+
+
+def operation_document(build: Callable[[Dotation, Funding, Context], Context]) -> dict[str, Any]:
+    """Title and context of a document whose context states its own title."""
+
+    def make_context(inputs: Inputs, _b: Beneficiary | None, _title: str) -> Context:
+        return build(inputs.dotation, inputs.funding, inputs.common)
+
+    def make_title(inputs: Inputs, b: Beneficiary | None) -> str:
+        return str(make_context(inputs, b, "")["document"]["titre"])
+
+    return {"title": make_title, "context": make_context}
+
+
+def claim_document(title: str) -> dict[str, Any]:
+    """Return the ``title`` and ``context`` of a piece of the subsidy claim file."""
+    def make_context(inputs: Inputs, _b: Beneficiary | None, doc_title: str) -> Context:
+        return claim_context(inputs.dotation, inputs.funding, doc_title, inputs.handover_files, inputs.common)
+
+    return {"title": lambda _inputs, _b: title, "context": make_context}
+
+
+_BATCH = frozenset({Job.BATCH})
+_BENEFICIARY = frozenset({Job.BATCH, Job.BENEFICIARY})
+_CLAIM = frozenset({Job.BATCH, Job.CLAIM})
+
+# The catalogue, in the order documents are planned and named in summaries.
+CATALOGUE: list[DocumentSpec] = [
+    DocumentSpec(
+        DocumentType.CONVENTION, CONVENTIONS_DIR, per_beneficiary("convention", ".docx"),
+        {ConventionKind.LOAN: "convention-mise-a-disposition.docx", ConventionKind.GIFT: "convention-don.docx"},
+        Renderer.WORD, Applies.ASSOCIATIONS, _BENEFICIARY, ("convention", "conventions"),
+        **beneficiary_document(convention_title),
+    ),
+    DocumentSpec(
+        DocumentType.HANDOVER, HANDOVERS_DIR, per_beneficiary("proces-verbal", ".docx"),
+        "proces-verbal-remise.docx", Renderer.WORD, Applies.HANDED_OVER, _BENEFICIARY,
+        ("procès-verbal de remise", "procès-verbaux de remise"),
+        **beneficiary_document(lambda _dotation, b: handover_title(b)),
+    ),
+    DocumentSpec(
+        DocumentType.PRESS, PRESS_DIR, fixed("communique-de-presse.docx"), "communique-de-presse.docx",
+        Renderer.WORD, Applies.OPERATION, _BATCH,
+        ("communiqué de presse (.docx)", "communiqués de presse (.docx)"), **operation_document(press_context),
+    ),
+    DocumentSpec(
+        DocumentType.PRESS_HTML, PRESS_DIR, fixed("communique-de-presse.html"), "communique-de-presse.html",
+        Renderer.HTML, Applies.OPERATION, _BATCH,
+        ("communiqué de presse (.html)", "communiqués de presse (.html)"), **operation_document(press_context),
+    ),
+    DocumentSpec(
+        DocumentType.INVITATION, PRESS_DIR, fixed("invitation-presse.docx"), "invitation-presse.docx",
+        Renderer.WORD, Applies.OPERATION, _BATCH,
+        ("invitation presse (.docx)", "invitations presse (.docx)"), **operation_document(invitation_context),
+    ),
+    DocumentSpec(
+        DocumentType.INVITATION_HTML, PRESS_DIR, fixed("invitation-presse.html"), "invitation-presse.html",
+        Renderer.HTML, Applies.OPERATION, _BATCH,
+        ("invitation presse (.html)", "invitations presse (.html)"), **operation_document(invitation_context),
+    ),
+    DocumentSpec(
+        DocumentType.CLAIM_LETTER, CLAIM_DIR, fixed("1-lettre-de-demande.docx"), "demande-lettre.docx",
+        Renderer.WORD, Applies.OPERATION, _CLAIM,
+        ("lettre de demande de versement", "lettres de demande de versement"),
+        paid_invoices_only=True, **claim_document("Demande de versement de la subvention"),
+    ),
+    DocumentSpec(
+        DocumentType.EXPENSE_STATEMENT, CLAIM_DIR, fixed("2-etat-recapitulatif-des-depenses.xlsx"), None,
+        Renderer.SPREADSHEET, Applies.OPERATION, _CLAIM,
+        ("état récapitulatif des dépenses", "états récapitulatifs des dépenses"),
+        paid_invoices_only=True, **claim_document("État récapitulatif des dépenses"),
+    ),
+    DocumentSpec(
+        DocumentType.FINANCING_PLAN, CLAIM_DIR, fixed("3-plan-de-financement.docx"), "plan-de-financement.docx",
+        Renderer.WORD, Applies.OPERATION, _CLAIM, ("plan de financement", "plans de financement"),
+        paid_invoices_only=True, **claim_document("Plan de financement définitif"),
+    ),
+    DocumentSpec(
+        DocumentType.CERTIFICATE, CLAIM_DIR, fixed("4-attestation-achevement.docx"), "attestation-achevement.docx",
+        Renderer.WORD, Applies.OPERATION, _CLAIM, ("attestation d'achèvement", "attestations d'achèvement"),
+        paid_invoices_only=True, **claim_document("Certificat d'achèvement et de conformité"),
+    ),
+]
+
+
+def register(spec: DocumentSpec) -> None:
+    """Add a type of document to the catalogue (after the others). Raises ValueError
+    when its type name, a template name or its folder clashes with another type's."""
+    for other in CATALOGUE:
+        if other.type == spec.type:
+            raise ValueError(f"document type {spec.type!r} already registered")
+        if set(other.template_names) & set(spec.template_names):
+            raise ValueError(f"template of {spec.type!r} already used by {other.type!r}")
+    CATALOGUE.append(spec)
+
+
+def unregister(type_name: str) -> None:
+    """Remove a type of document from the catalogue (for tests)."""
+    CATALOGUE[:] = [s for s in CATALOGUE if s.type != type_name]
+
+
+def specs(job: Job | None = None) -> list[DocumentSpec]:
+    """Return the types of document of ``job`` (every type when None), in catalogue order."""
+    return [s for s in CATALOGUE if job is None or job in s.jobs]
+
+
+def spec_of(type_name: str) -> DocumentSpec:
+    """Return the spec of a manifest type name; raises KeyError."""
+    for s in CATALOGUE:
+        if s.type == type_name:
+            return s
+    raise KeyError(type_name)
+
+
+def type_names(job: Job | None = None) -> frozenset[str]:
+    """Return the manifest type names of ``job`` (every type when None)."""
+    return frozenset(str(s.type) for s in specs(job))
+
+
+def template_names(selected: Iterable[DocumentSpec] | None = None) -> list[str]:
+    """Return the template files of ``selected`` (every type when None), once each."""
+    chosen = CATALOGUE if selected is None else selected
+    return list(dict.fromkeys(name for s in chosen for name in s.template_names))
+
+
+class _Derived(Mapping[Any, Any]):
+    """A read-only mapping computed from the catalogue at each access, so that a type
+    registered later is seen."""
+
+    def __init__(self, build: Callable[[], dict[Any, Any]]) -> None:
+        self._build = build
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+def _templates() -> dict[Any, str]:
+    found: dict[Any, str] = {}
+    for s in CATALOGUE:
+        if isinstance(s.template, str):
+            found[s.type] = s.template
+        elif s.template is not None:
+            found.update({(s.type, kind): name for kind, name in s.template.items()})
+    return found
+
+
+# Template file of each type; (type, convention kind) for the variants.
+TEMPLATES: Mapping[Any, str] = _Derived(_templates)
+# File name and title of each document of the subsidy claim file.
+CLAIM_FILES: Mapping[str, tuple[str, str]] = _Derived(lambda: {
+    s.type: (s.file_name(None), s.title(None, None)) for s in CATALOGUE if s.paid_invoices_only  # type: ignore[arg-type]
+})
+# The folder of each type (manifest type name → folder).
+TYPE_FOLDERS: Mapping[str, str] = _Derived(lambda: {str(s.type): s.folder for s in CATALOGUE})
+# French names (singular, plural) of each type, for the summaries.
+LABELS: Mapping[str, tuple[str, str]] = _Derived(lambda: {str(s.type): s.label for s in CATALOGUE})
+
+
+def tool_folders() -> tuple[str, ...]:
+    """Return the folders the tool writes into, once each."""
+    return tuple(dict.fromkeys(s.folder for s in CATALOGUE))
+
+
 def handover_path(beneficiary: Beneficiary) -> str:
     """Return the path of the handover record of ``beneficiary``."""
-    return f"{HANDOVERS_DIR}/{file_stem(beneficiary, 'proces-verbal')}.docx"
+    return spec_of(DocumentType.HANDOVER).path(beneficiary)
 
 
 def convention_path(beneficiary: Beneficiary) -> str:
     """Return the path of the convention of ``beneficiary``."""
-    return f"{CONVENTIONS_DIR}/{file_stem(beneficiary, 'convention')}.docx"
+    return spec_of(DocumentType.CONVENTION).path(beneficiary)
 
 
 def handed_over(dotation: Dotation) -> tuple[Beneficiary, ...]:
@@ -105,63 +381,63 @@ def handed_over(dotation: Dotation) -> tuple[Beneficiary, ...]:
     return tuple(b for b in dotation.beneficiaries if dotation.devices_of(b))
 
 
+def inputs(dotation: Dotation, funding: Funding, common: Context | None = None) -> Inputs:
+    """Return what plans are built from (the common context built once)."""
+    handovers = {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in handed_over(dotation)}
+    return Inputs(dotation, funding, common or common_context(dotation, funding), handovers)
+
+
+def _applies_to(spec: DocumentSpec, beneficiary: Beneficiary) -> bool:
+    if spec.applies is Applies.ASSOCIATIONS:
+        return beneficiary.signs_convention
+    return spec.applies is Applies.HANDED_OVER
+
+
+def _planned(spec: DocumentSpec, given: Inputs, beneficiary: Beneficiary | None) -> PlannedDocument:
+    title = spec.title(given, beneficiary)
+    return PlannedDocument(
+        spec.type, spec.path(beneficiary), title, spec.template_for(given.dotation),
+        spec.context(given, beneficiary, title), beneficiary.identifier if beneficiary else None, spec.renderer,
+    )
+
+
+def plan(
+    selected: Iterable[DocumentSpec], given: Inputs, beneficiaries: Iterable[Beneficiary] | None = None
+) -> list[PlannedDocument]:
+    """Return the documents of the ``selected`` types: for each beneficiary (every
+    handed-over one when None) its documents in catalogue order, then the
+    operation-level documents."""
+    chosen = list(selected)
+    people = handed_over(given.dotation) if beneficiaries is None else tuple(beneficiaries)
+    docs = [
+        _planned(spec, given, b)
+        for b in people
+        for spec in chosen
+        if spec.applies is not Applies.OPERATION and _applies_to(spec, b)
+    ]
+    return docs + [_planned(spec, given, None) for spec in chosen if spec.applies is Applies.OPERATION]
+
+
 def plan_beneficiary(
     dotation: Dotation, funding: Funding, beneficiary: Beneficiary, common: Context | None = None
 ) -> list[PlannedDocument]:
     """Return the convention (associations only) and the handover record of one
     beneficiary."""
-    common = common or common_context(dotation, funding)
-    docs = []
-    if beneficiary.signs_convention:
-        title = convention_title(dotation, beneficiary)
-        docs.append(PlannedDocument(
-            DocumentType.CONVENTION, convention_path(beneficiary), title,
-            TEMPLATES[(DocumentType.CONVENTION, dotation.operation.convention_kind)],
-            beneficiary_context(dotation, funding, beneficiary, title, common), beneficiary.identifier,
-        ))
-    title = handover_title(beneficiary)
-    docs.append(PlannedDocument(
-        DocumentType.HANDOVER, handover_path(beneficiary), title, TEMPLATES[DocumentType.HANDOVER],
-        beneficiary_context(dotation, funding, beneficiary, title, common), beneficiary.identifier,
-    ))
-    return docs
+    return plan(specs(Job.BENEFICIARY), inputs(dotation, funding, common), [beneficiary])
 
 
 def plan_press(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
-    """Return the press release (written after the ceremony) and the press invitation
-    (sent before it), each as Word and HTML."""
-    common = common or common_context(dotation, funding)
-    docs = []
-    for context, word, html in (
-        (press_context(dotation, funding, common), DocumentType.PRESS, DocumentType.PRESS_HTML),
-        (invitation_context(dotation, funding, common), DocumentType.INVITATION, DocumentType.INVITATION_HTML),
-    ):
-        title = context["document"]["titre"]
-        for doc_type in (word, html):
-            template = TEMPLATES[doc_type]
-            docs.append(PlannedDocument(doc_type, f"{PRESS_DIR}/{template}", title, template, context))
-    return docs
+    """Return the press release and the press invitation, each as Word and HTML."""
+    press = [s for s in specs(Job.BATCH) if s.folder == PRESS_DIR]
+    return plan(press, inputs(dotation, funding, common), [])
 
 
 def plan_claim(dotation: Dotation, funding: Funding, common: Context | None = None) -> list[PlannedDocument]:
     """Return the subsidy claim file: letter, expense statement, financing plan and
-    certificate of completion and conformity (the pipeline leaves it out while an invoice
-    is unpaid)."""
-    common = common or common_context(dotation, funding)
-    handovers = {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in handed_over(dotation)}
-    docs = []
-    for doc_type, (name, title) in CLAIM_FILES.items():
-        docs.append(PlannedDocument(
-            doc_type, f"{CLAIM_DIR}/{name}", title, TEMPLATES.get(doc_type),
-            claim_context(dotation, funding, title, handovers, common),
-        ))
-    return docs
+    certificate of completion and conformity."""
+    return plan(specs(Job.CLAIM), inputs(dotation, funding, common), [])
 
 
 def plan_batch(dotation: Dotation, funding: Funding) -> list[PlannedDocument]:
     """Return every document of the full batch, in a stable order."""
-    common = common_context(dotation, funding)  # once: it lists every beneficiary
-    docs = []
-    for beneficiary in handed_over(dotation):
-        docs.extend(plan_beneficiary(dotation, funding, beneficiary, common))
-    return docs + plan_press(dotation, funding, common) + plan_claim(dotation, funding, common)
+    return plan(specs(Job.BATCH), inputs(dotation, funding))

@@ -39,8 +39,9 @@ class BeneficiaryNotFoundError(DotationError):
 
 
 class TemplateError(DotationError):
-    """Raised when a template is missing, is not a valid .docx, or uses a variable or
-    filter that does not exist; the message names the template."""
+    """Raised when a template is missing, is not a valid .docx, or uses a variable,
+    filter or tag that does not exist or is not allowed; the message names the template.
+    The check made before any workbook is read raises one listing every problem."""
 
 
 class OutputError(DotationError):

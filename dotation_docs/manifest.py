@@ -1,4 +1,7 @@
-"""Manifest: what the tool owns in the output folder (``manifeste.json``).
+"""Manifest: what the tool owns in the output folder (``manifeste.json``): the one model
+of it, read (:func:`read_manifest`, :func:`entries`), merged (:func:`build_manifest`) and
+written (:func:`dump_manifest`); its header (:func:`header`) and entries
+(:func:`manifest_entry`).
 
 The tool owns exactly the files its manifest lists. A job declares a :class:`Scope`, the
 document types it produces (and, for one beneficiary, whose); the new manifest keeps the
@@ -8,38 +11,23 @@ the ones inside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
-from dotation_docs.documents import (
-    CLAIM_DIR,
-    CLAIM_FILES,
-    CONVENTIONS_DIR,
-    HANDOVERS_DIR,
-    MANIFEST,
-    PRESS_DIR,
-    DocumentType,
-)
+from dotation_docs import __version__
+from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Job, tool_folders, type_names
+from dotation_docs.funding import Funding, device_totals
+from dotation_docs.model import Dotation
 
 log = logging.getLogger(__name__)
 
-# The folder each type of document lives in; a manifest entry elsewhere (a manifest
-# edited by hand) is not the tool's file and is never acted upon.
-TYPE_FOLDERS: dict[str, str] = {
-    DocumentType.CONVENTION.value: CONVENTIONS_DIR,
-    DocumentType.HANDOVER.value: HANDOVERS_DIR,
-    DocumentType.PRESS.value: PRESS_DIR,
-    DocumentType.PRESS_HTML.value: PRESS_DIR,
-    DocumentType.INVITATION.value: PRESS_DIR,
-    DocumentType.INVITATION_HTML.value: PRESS_DIR,
-    **{t.value: CLAIM_DIR for t in CLAIM_FILES},
-}
-TOOL_FOLDERS: tuple[str, ...] = tuple(dict.fromkeys(TYPE_FOLDERS.values()))
+__all__ = ["TYPE_FOLDERS", "tool_folders"]  # the folder of each type: derived from the catalogue
 
 
 def is_safe_relative(path: object) -> bool:
@@ -71,19 +59,25 @@ class Scope:
     beneficiary: str | None = None
 
     @classmethod
+    def of_job(cls, job: Job, beneficiary: str | None = None) -> Scope:
+        """The types of document of ``job`` in the catalogue (of one beneficiary when
+        ``beneficiary`` is given)."""
+        return cls(type_names(job), beneficiary)
+
+    @classmethod
     def batch(cls) -> Scope:
-        """The full batch: every type of document."""
-        return cls(frozenset(t.value for t in DocumentType))
+        """The full batch: every type of the ``generer`` job."""
+        return cls.of_job(Job.BATCH)
 
     @classmethod
     def claim(cls) -> Scope:
         """The subsidy claim file."""
-        return cls(frozenset(t.value for t in CLAIM_FILES))
+        return cls.of_job(Job.CLAIM)
 
     @classmethod
     def of_beneficiary(cls, identifier: str) -> Scope:
         """The convention and handover record of one beneficiary."""
-        return cls(frozenset({DocumentType.CONVENTION.value, DocumentType.HANDOVER.value}), identifier)
+        return cls.of_job(Job.BENEFICIARY, identifier)
 
     def covers(self, entry: Entry) -> bool:
         """True when ``entry`` is a file this job replaces or removes."""
@@ -121,6 +115,52 @@ def entries(manifest: dict[str, Any] | None) -> list[Entry]:
             continue
         found[path.casefold()] = Entry(kind, beneficiary if isinstance(beneficiary, str) else None, path, sha, raw)
     return list(found.values())
+
+
+class Written(Protocol):
+    """What the manifest says of a file (``writers.OutputFile``)."""
+
+    path: str
+    type: str
+    beneficiary: str | None
+
+    @property
+    def sha256(self) -> str: ...
+
+
+def manifest_entry(f: Written) -> dict[str, Any]:
+    """Return the manifest's description of one file."""
+    return {"type": str(f.type), "beneficiaire": f.beneficiary, "fichier": f.path, "sha256": f.sha256}
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def totals(dotation: Dotation, funding: Funding) -> dict[str, Any]:
+    """Return the manifest's ``totaux``: devices per category and the funding figures."""
+    counts = device_totals(dotation.devices)
+    money = {
+        "ht": funding.ht, "tva": funding.vat, "ttc": funding.ttc, "eligible": funding.eligible,
+        "part_etat": funding.state_share, "part_collectivite": funding.authority_share,
+        "acomptes": funding.advances, "montant_demande": funding.claimed,
+    }
+    return {
+        "nombre_materiels": counts.count,
+        "par_categorie": {c.category.value: c.count for c in counts.by_category},
+        **{k: str(v) for k, v in money.items()},
+    }
+
+
+def header(workbook: Path, dotation: Dotation, funding: Funding) -> dict[str, Any]:
+    """Return the manifest without its documents. The workbook's name may hold bytes
+    that are not UTF-8: they are replaced, the manifest being UTF-8."""
+    return {
+        "outil": {"nom": "dotation-docs", "version": __version__},
+        "classeur": {"fichier": printable_name(workbook.name), "sha256": _sha256(workbook)},
+        "totaux": totals(dotation, funding),
+    }
 
 
 def build_manifest(header: dict[str, Any], kept: Iterable[Entry], new: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Pipeline: the user's jobs, each read → validate → plan → render → write.
+"""Pipeline: the user's jobs, through one runner (:func:`run_job`): check the templates
+→ read and validate the workbook → plan the selected document types → render → write.
 
 One function per command; the command line only calls these and prints their result.
 """
@@ -6,9 +7,7 @@ One function per command; the command line only calls these and prints their res
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,29 +15,35 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from dotation_docs import __version__, outputdir
+from dotation_docs import manifest, outputdir
 from dotation_docs.documents import (
     CLAIM_DIR,
-    CLAIM_FILES,
+    DocumentSpec,
+    Job,
     PlannedDocument,
-    plan_batch,
-    plan_beneficiary,
-    plan_claim,
+    Renderer,
+    inputs,
+    plan,
+    specs,
+    template_names,
 )
-from dotation_docs.exceptions import (
-    BeneficiaryNotFoundError,
-    InvalidWorkbookError,
-    TemplateError,
-    describe_os_error,
-)
+from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError
 from dotation_docs.formatting import format_list, pluralize
-from dotation_docs.funding import Funding, batch_funding, device_totals, unpaid_invoices
-from dotation_docs.manifest import Scope, printable_name
+from dotation_docs.funding import Funding, batch_funding, unpaid_invoices
+from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
 from dotation_docs.schema import INVOICES, normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
+from dotation_docs.templateset import (
+    TemplateCheck,
+    TemplateSet,
+    check_templates,
+    default_templates_dir,
+    load_template_set,
+    prepare_templates,
+)
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
@@ -47,22 +52,42 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT = Path("output")
 
-
-def default_templates_dir() -> Path:
-    """Return the bundled templates: ``templates/`` inside the installed package, or at
-    the root of a source checkout."""
-    packaged = Path(__file__).parent / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+__all__ = [
+    "DEFAULT_OUTPUT", "Checked", "Written", "check_workbook", "check_template_folder", "default_templates_dir",
+    "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
+]
 
 
 @dataclass
 class Checked:
-    """Result of reading and validating a workbook."""
+    """Result of reading and validating a workbook (and, when asked, the templates):
+    ``ok`` is the verdict of ``dotation verifier``."""
 
     path: Path
     report: Report
     dotation: Dotation | None
     funding: Funding | None
+    strict: bool = False
+    templates: TemplateCheck | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the workbook has no error (no warning either, when ``strict``) and
+        the templates checked have no problem."""
+        templates_ok = self.templates is None or self.templates.ok
+        return self.dotation is not None and not self.report.has_errors(self.strict) and templates_ok
+
+    def verdict(self) -> str:
+        """Return the French last line of ``dotation verifier``."""
+        if self.ok:
+            return f"Classeur valide ({self.report.counts()})."
+        parts = []
+        if self.dotation is None or self.report.has_errors(self.strict):
+            parts.append(f"{self.report.counts()} : corrigez le classeur")
+        if self.templates is not None and not self.templates.ok:
+            n = len(self.templates.problems)
+            parts.append(f"{n} {pluralize(n, 'problème', 'problèmes')} dans les modèles : corrigez-les")
+        return " ; ".join(parts) + " puis relancez."
 
 
 @dataclass
@@ -80,22 +105,36 @@ class Written:
     removed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     chosen: Beneficiary | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
-def check_workbook(path: Path) -> Checked:
+def check_template_folder(folder: Path | None) -> tuple[TemplateSet, TemplateCheck]:
+    """Return the templates of every document type (the agent's ``folder`` first, then
+    the bundled ones) and their check (``dotation modeles``). Raises TemplateError when
+    ``folder`` cannot be used."""
+    templates = load_template_set(template_names(), folder)
+    return templates, check_templates(templates)
+
+
+def check_workbook(path: Path, strict: bool = False, templates: Path | None = None,
+                   check_templates_too: bool = False) -> Checked:
     """Return the validation report of the workbook at ``path`` and, when it has no
-    error, its model and financing. Raises WorkbookOpenError for an unreadable file."""
+    error, its model and financing; with ``templates`` (or ``check_templates_too``),
+    the check of the template set too (done first: templates do not depend on the data).
+    Raises WorkbookOpenError for an unreadable file, TemplateError for an unusable
+    templates folder."""
+    template_check = check_template_folder(templates)[1] if templates is not None or check_templates_too else None
     raw = read_workbook(path)
     dotation, report = validate(raw)
-    return Checked(path, report, dotation, batch_funding(dotation) if dotation else None)
+    return Checked(path, report, dotation, batch_funding(dotation) if dotation else None, strict, template_check)
 
 
 def load_workbook_model(path: Path, strict: bool = False) -> Checked:
     """Return the validated workbook; raises InvalidWorkbookError listing every problem
     when it has errors (or warnings, when ``strict``)."""
-    checked = check_workbook(path)
+    checked = check_workbook(path, strict)
     log.info("Classeur %s lu : %s", path, checked.report.counts())
-    if checked.dotation is None or checked.report.has_errors(strict):
+    if not checked.ok:
         raise InvalidWorkbookError(
             f"le classeur « {path} » contient des erreurs ; aucun document n'a été écrit.\n\n"
             f"{checked.report.format()}\n\n{checked.report.counts()}. Corrigez le classeur puis relancez."
@@ -108,75 +147,29 @@ def _timestamp(dotation: Dotation) -> datetime:
     return datetime.combine(dotation.operation.handover_date, time(0, 0))
 
 
-def _validated(workbook: Path) -> tuple[Checked, Dotation, Funding]:
-    """Return the validated workbook with its model and financing (see load_workbook_model)."""
-    checked = load_workbook_model(workbook)
-    assert checked.dotation is not None and checked.funding is not None
-    return checked, checked.dotation, checked.funding
-
-
-def _render_all(docs: list[PlannedDocument], templates: Path | None, dotation: Dotation) -> list[OutputFile]:
-    templates = templates or default_templates_dir()
+def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[OutputFile]:
+    """Return the bytes of every planned document, each template as loaded once."""
     env = build_environment()
     stamp = _timestamp(dotation)
     files = []
     for doc in docs:
         log.info("Rendu de %s", doc.path)
-        if doc.template is None:
+        if doc.kind is Renderer.SPREADSHEET:
             data = render_expense_statement(doc.context, timestamp=stamp)
         else:
-            data = render(templates / doc.template, doc.context, title=doc.title, timestamp=stamp, env=env)
-        files.append(OutputFile(doc.path, data, doc.type.value, doc.beneficiary))
+            assert doc.template is not None
+            data = render(templates[doc.template], doc.context, title=doc.title, timestamp=stamp, env=env)
+        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary))
     return files
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _totals(dotation: Dotation, funding: Funding) -> dict[str, Any]:
-    counts = device_totals(dotation.devices)
-    money = {
-        "ht": funding.ht, "tva": funding.vat, "ttc": funding.ttc, "eligible": funding.eligible,
-        "part_etat": funding.state_share, "part_collectivite": funding.authority_share,
-        "acomptes": funding.advances, "montant_demande": funding.claimed,
-    }
-    return {
-        "nombre_materiels": counts.count,
-        "par_categorie": {c.category.value: c.count for c in counts.by_category},
-        **{k: str(v) for k, v in money.items()},
-    }
-
-
-def _header(workbook: Path, dotation: Dotation, funding: Funding) -> dict[str, Any]:
-    """The manifest without its documents. The workbook's name may hold bytes that are
-    not UTF-8: they are replaced, the manifest being UTF-8."""
-    return {
-        "outil": {"nom": "dotation-docs", "version": __version__},
-        "classeur": {"fichier": printable_name(workbook.name), "sha256": _sha256(workbook)},
-        "totaux": _totals(dotation, funding),
-    }
-
-
-def _check_templates(templates: Path | None) -> None:
-    """Raise TemplateError when the templates folder given with -m cannot be used."""
-    if templates is None:
-        return
-    if not templates.exists():
-        raise TemplateError(f"le dossier de modèles « {templates} » est introuvable. Vérifiez le chemin donné avec -m.")
-    if not templates.is_dir():
-        raise TemplateError(f"« {templates} » est un fichier : indiquez avec -m le dossier qui contient les modèles.")
-    try:
-        os.listdir(templates)
-    except OSError as err:
-        raise TemplateError(f"le dossier de modèles « {templates} » est illisible : {describe_os_error(err)}.") from err
 
 
 def _check_unique_paths(docs: list[PlannedDocument]) -> None:
     """Raise InvalidWorkbookError when two planned documents would have one file name."""
     owners = {d.path: d.beneficiary for d in docs}
     groups = duplicate_paths(d.path for d in docs)
+    if groups and any(owners[p] is None for group in groups for p in group):
+        # two types of the catalogue give one file name: a bug, not the agent's to fix
+        raise ValueError(f"two planned documents share a path: {groups}")
     if groups:
         described = " ; ".join(
             f"« {group[0]} » (bénéficiaires {' et '.join(str(owners[p]) for p in group)})" for group in groups
@@ -187,32 +180,84 @@ def _check_unique_paths(docs: list[PlannedDocument]) -> None:
         )
 
 
-def _run_job(
+Notes = Callable[[WriteResult, dict[str, Any]], list[str]]
+
+
+@dataclass
+class _Selection:
+    """What a job writes, once the workbook is read: the types and beneficiaries to plan
+    (None: every handed-over one), the scope it replaces, its notes."""
+
+    specs: list[DocumentSpec]
+    beneficiaries: list[Beneficiary] | None
+    scope: Scope
+    notes: Notes
+    chosen: Beneficiary | None = None
+
+
+def _select(job: Job, selected: list[DocumentSpec], dotation: Dotation, query: str | None) -> _Selection:
+    """Return what ``job`` writes for this workbook. Raises InvalidWorkbookError
+    (``demande`` with an unpaid invoice), BeneficiaryNotFoundError (``convention``)."""
+    unpaid = unpaid_invoices(dotation)
+    if job is Job.BATCH:
+        if not unpaid:
+            return _Selection(selected, None, Scope.of_job(job), _batch_notes)
+        # The claim file rests on paid invoices only: it is left out, and the scope still
+        # covers its types, so a previous claim file of this folder is removed.
+        log.info("Dossier de demande non produit : %d facture(s) non payée(s)", len(unpaid))
+        kept = [s for s in selected if not s.paid_invoices_only]
+        return _Selection(kept, None, Scope.of_job(job), _claim_left_out_notes(unpaid))
+    if job is Job.CLAIM:
+        if unpaid and any(s.paid_invoices_only for s in selected):
+            raise InvalidWorkbookError(
+                f"la demande de versement ne peut porter que sur des dépenses payées et "
+                f"{_unpaid_count(unpaid)} (feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. "
+                "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
+                "chaque facture, puis relancez."
+            )
+        return _Selection(selected, [], Scope.of_job(job), _partial_notes)
+    assert query is not None
+    beneficiary, partial = match_beneficiary(dotation, query)
+    if not dotation.devices_of(beneficiary):
+        raise BeneficiaryNotFoundError(
+            f"le bénéficiaire {beneficiary.identifier} « {beneficiary.name} » n'a aucun matériel dans "
+            "la feuille « Matériel » : il n'a ni convention ni procès-verbal."
+        )
+    return _Selection(selected, [beneficiary], Scope.of_job(job, beneficiary.identifier), _partial_notes,
+                      beneficiary if partial else None)
+
+
+def run_job(
+    job: Job,
     workbook: Path,
-    output: Path,
-    templates: Path | None,
-    overwrite: bool,
-    checked: Checked,
-    docs: list[PlannedDocument],
-    scope: Scope,
-    notes: Callable[[WriteResult, dict[str, Any]], list[str]],
+    output: Path = DEFAULT_OUTPUT,
+    templates: Path | None = None,
+    overwrite: bool = False,
+    beneficiary: str | None = None,
 ) -> Written:
-    """Lock ``output``, render ``docs`` and write them under the output-folder contract."""
+    """Run one job: check the templates its document types use (before the workbook is
+    read), read and validate ``workbook``, plan the documents, render them and write them
+    into ``output`` under the output-folder contract (the files replaced are those of the
+    job's types in the catalogue). ``beneficiary`` names the beneficiary of ``convention``.
+
+    Raises TemplateError (every template problem listed), InvalidWorkbookError (nothing
+    written), BeneficiaryNotFoundError, OutputConflictError (unless ``overwrite``),
+    OutputBusyError or OutputError."""
+    outputdir.check_output_folder(output)
+    template_set, template_check = prepare_templates(specs(job), templates)
+    checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
+    selection = _select(job, specs(job), dotation, beneficiary)
+    docs = plan(selection.specs, inputs(dotation, funding), selection.beneficiaries)
     _check_unique_paths(docs)
-    header = _header(workbook, dotation, funding)
+    header = manifest.header(workbook, dotation, funding)
     with outputdir.locked(output) as folder:
-        files = _render_all(docs, templates, dotation)
-        result = write_batch(output, files, scope, header, overwrite=overwrite)
-    job_notes = ([folder.repaired] if folder.repaired else []) + notes(result, header)
-    return Written(output, result.written, dotation, funding, checked.report, job_notes,
-                   result.removed, result.foreign)
-
-
-def _prepare(output: Path, templates: Path | None) -> None:
-    outputdir.check_output_folder(output)
-    _check_templates(templates)
+        files = _render_all(docs, template_set, dotation)
+        result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
+    notes = ([folder.repaired] if folder.repaired else []) + selection.notes(result, header)
+    return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
+                   result.foreign, selection.chosen, template_check.warnings)
 
 
 def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
@@ -284,20 +329,8 @@ def generate_batch(
     handover records, press release, subsidy claim file and manifest. The claim file is
     left out while an invoice is unpaid (see :func:`funding.unpaid_invoices`; a note names
     them). The tool's previous files that this batch no longer has are removed. Raises
-    InvalidWorkbookError (nothing written), TemplateError, OutputConflictError (unless
-    ``overwrite``), OutputBusyError or OutputError."""
-    _prepare(output, templates)
-    checked, dotation, funding = _validated(workbook)
-    docs = plan_batch(dotation, funding)
-    unpaid = unpaid_invoices(dotation)
-    notes = _batch_notes
-    if unpaid:
-        # The claim file rests on paid invoices only: it is left out, and the scope still
-        # covers its types, so a previous claim file of this folder is removed.
-        log.info("Dossier de demande non produit : %d facture(s) non payée(s)", len(unpaid))
-        docs = [d for d in docs if d.type not in CLAIM_FILES]
-        notes = _claim_left_out_notes(unpaid)
-    return _run_job(workbook, output, templates, overwrite, checked, docs, Scope.batch(), notes)
+    like :func:`run_job`."""
+    return run_job(Job.BATCH, workbook, output, templates, overwrite)
 
 
 def generate_claim(
@@ -305,19 +338,8 @@ def generate_claim(
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
-    number or no payment date, and like :func:`generate_batch`."""
-    _prepare(output, templates)
-    checked, dotation, funding = _validated(workbook)
-    unpaid = unpaid_invoices(dotation)
-    if unpaid:
-        raise InvalidWorkbookError(
-            f"la demande de versement ne peut porter que sur des dépenses payées et "
-            f"{_unpaid_count(unpaid)} (feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. "
-            "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
-            "chaque facture, puis relancez."
-        )
-    return _run_job(workbook, output, templates, overwrite, checked, plan_claim(dotation, funding),
-                    Scope.claim(), _partial_notes)
+    number or no payment date, and like :func:`run_job`."""
+    return run_job(Job.CLAIM, workbook, output, templates, overwrite)
 
 
 def _search_key(text: str) -> str:
@@ -380,17 +402,5 @@ def generate_beneficiary(
     """Rewrite the convention and handover record of one beneficiary only; its previous
     files under another name (it was renamed) are removed, every other file keeps its
     bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
-    :func:`generate_batch`."""
-    _prepare(output, templates)
-    checked, dotation, funding = _validated(workbook)
-    beneficiary, partial = match_beneficiary(dotation, query)
-    if not dotation.devices_of(beneficiary):
-        raise BeneficiaryNotFoundError(
-            f"le bénéficiaire {beneficiary.identifier} « {beneficiary.name} » n'a aucun matériel dans "
-            "la feuille « Matériel » : il n'a ni convention ni procès-verbal."
-        )
-    written = _run_job(workbook, output, templates, overwrite, checked,
-                       plan_beneficiary(dotation, funding, beneficiary),
-                       Scope.of_beneficiary(beneficiary.identifier), _partial_notes)
-    written.chosen = beneficiary if partial else None
-    return written
+    :func:`run_job`."""
+    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query)

@@ -14,6 +14,7 @@ carry a fixed date.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
 import inspect
@@ -22,7 +23,8 @@ import itertools
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -271,40 +273,70 @@ def build_environment(thousands_separator: str = NNBSP) -> TemplateEnvironment:
 # --- Rendering ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LoadedTemplate:
+    """A template file read once: its name (as the catalogue knows it), where it was
+    read from, and its bytes. Rendering never reads the disk again."""
+
+    name: str
+    origin: Path
+    data: bytes
+
+    @property
+    def is_docx(self) -> bool:
+        """True for a Word template, False for a text (HTML) one."""
+        return self.name.lower().endswith(".docx")
+
+
+def load_template(path: Path, name: str | None = None) -> LoadedTemplate:
+    """Return the template at ``path``, read once. Raises TemplateError when it is
+    missing or unreadable."""
+    name = name or path.name
+    if not path.is_file():
+        raise TemplateError(f"modèle « {name} » introuvable dans le dossier « {path.parent} ».")
+    try:
+        return LoadedTemplate(name, path, path.read_bytes())
+    except OSError as err:
+        raise TemplateError(f"le modèle « {name} » ne peut pas être lu : {describe_os_error(err)}.") from err
+
+
 def render(
-    template: Path,
+    template: Path | LoadedTemplate,
     context: Mapping[str, Any],
     *,
     title: str,
     timestamp: datetime,
     env: jinja2.Environment | None = None,
 ) -> bytes:
-    """Return the rendered document for ``template`` (.docx → Word, .html → HTML text
-    in UTF-8). ``title`` becomes the Word document's title property (shortened to the
-    255 characters Word allows), ``timestamp`` its creation and modification dates.
+    """Return the rendered document for ``template`` (a path, or a template loaded once
+    with :func:`load_template`; .docx → Word, .html → HTML text in UTF-8). ``title``
+    becomes the Word document's title property (shortened to the 255 characters Word
+    allows), ``timestamp`` its creation and modification dates.
 
     Raises :class:`TemplateError` (one French sentence naming the template) when the
     template is missing, unreadable, not a valid .docx, badly formed, refused by the
     sandbox, or fails while being filled (unknown variable, filter on a wrong value…).
     """
     env = env or build_environment()
+    loaded = template if isinstance(template, LoadedTemplate) else load_template(template)
     context = _without_marks(context)
-    name = template.name
-    is_docx = template.suffix.lower() == ".docx"
-    if not template.is_file():
-        raise TemplateError(f"modèle « {name} » introuvable dans le dossier « {template.parent} ».")
+    with translated_errors(loaded):
+        if loaded.is_docx:
+            return _render_docx(loaded, context, env, title, timestamp)
+        return _render_text(loaded, context, env)
+
+
+@contextlib.contextmanager
+def translated_errors(template: LoadedTemplate) -> Iterator[None]:
+    """Turn any error of the block due to ``template`` into one French
+    :class:`TemplateError` naming it; other exceptions (bugs) pass through."""
+    name, is_docx = template.name, template.is_docx
     try:
-        if is_docx:
-            return _render_docx(template, context, env, title, timestamp)
-        return _render_text(template, context, env)
+        yield
     except DotationError:
         raise
     except _UnsupportedTagError as err:
-        raise TemplateError(
-            f"le modèle « {name} » utilise la balise « {err.message} »{_where(err.source, err.lineno, is_docx)}, "
-            "qui n'est pas prise en charge : un modèle ne peut pas inclure, importer ou étendre un autre "
-            "fichier de modèle ; recopiez-en le contenu dans ce modèle."
-        ) from err
+        raise TemplateError(unsupported_tag_message(name, err.message or "", err.source, err.lineno, is_docx)) from err
     except jinja2.TemplateSyntaxError as err:
         where = _where(err.source, err.lineno, is_docx, excerpt="end of template" not in str(err.message).lower())
         raise TemplateError(
@@ -325,6 +357,87 @@ def render(
         raise TemplateError(f"le modèle « {name} » ne peut pas être lu : {describe_os_error(err)}.") from err
 
 
+def unsupported_tag_message(name: str, tag: str, source: str | None, lineno: int | None, is_docx: bool) -> str:
+    """Return the French message for a tag that loads another template file."""
+    return (
+        f"le modèle « {name} » utilise la balise « {tag} »{_where(source, lineno, is_docx)}, "
+        "qui n'est pas prise en charge : un modèle ne peut pas inclure, importer ou étendre un autre "
+        "fichier de modèle ; recopiez-en le contenu dans ce modèle."
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    """One piece of Jinja source of a template (an HTML file; a Word part or property),
+    with ``text`` True for a document property (rendered without XML escaping)."""
+
+    text: str
+    properties: bool = False
+
+
+def template_sources(template: LoadedTemplate) -> list[Source]:
+    """Return the Jinja sources of ``template`` as the renderer sees them: the text of
+    an HTML template; for a Word template its body, headers, footers and footnotes (after
+    docxtpl's tag clean-up) and its text properties. Raises TemplateError when it is not
+    a valid .docx or not UTF-8."""
+    with translated_errors(template):
+        if not template.is_docx:
+            return [Source(template.data.decode("utf-8"))]
+        doc = _open_docx(template)
+        parts = [doc.get_xml()]
+        main = doc.docx.part
+        for rel in main.rels.values():
+            if not rel.is_external and rel.reltype in (RT.HEADER, RT.FOOTER) and rel.target_part.blob:
+                parts.append(doc.get_part_xml(rel.target_part))
+        for part in main.package.iter_parts():
+            if part.content_type == _NOTES[0]:
+                parts.append(part.blob.decode("utf-8"))
+        sources = [Source(re.sub(r"<w:p([ >])", r"\n<w:p\1", doc.patch_xml(xml))) for xml in parts]
+        props = doc.docx.core_properties
+        sources += [Source(value, True) for value in (getattr(props, n) or "" for n in _TEXT_PROPERTIES) if value]
+        return sources
+
+
+def parse_source(template: LoadedTemplate, source: Source, env: jinja2.Environment) -> nodes.Template:
+    """Return the Jinja tree of one source of ``template``; raises TemplateError (French)
+    for a syntax error."""
+    with translated_errors(template):
+        return env.parse(source.text)
+
+
+def where(template: LoadedTemplate, source: Source, lineno: int | None) -> str:
+    """Return « (ligne 3) » or « (paragraphe « … ») »: where ``lineno`` is, for a message."""
+    return _where(source.text, lineno, template.is_docx)
+
+
+def dry_render(
+    template: LoadedTemplate,
+    parsed: list[tuple[Source, nodes.Template]],
+    contexts: list[Mapping[str, Any]],
+    env: jinja2.Environment,
+) -> list[str]:
+    """Fill each source of ``template`` (with its tree from :func:`parse_source`) with each
+    context, as :func:`render` would, without building the document; return the French
+    message of each failure (the first one of each source)."""
+    problems = []
+    text_env = env.overlay(autoescape=False)
+    for source, tree in parsed:
+        source_env = text_env if source.properties else env
+        try:
+            with translated_errors(template):
+                _label_filter_calls(tree, source_env)
+                compiled = source_env.from_string(tree)
+                compiled.source_text = source.text  # type: ignore[attr-defined]
+                for context in contexts:
+                    compiled.render(_without_marks(context))
+        except TemplateError as err:
+            problems.append(err.message)
+    return list(dict.fromkeys(problems))
+
+
+UNSUPPORTED_TAGS = _UNSUPPORTED_TAGS
+
+
 def _without_marks(value: Any) -> Any:
     """Return the context with the typographic marks removed from every string: only the
     filters may produce them, never a workbook value."""
@@ -337,8 +450,8 @@ def _without_marks(value: Any) -> Any:
     return value
 
 
-def _render_text(template: Path, context: Mapping[str, Any], env: jinja2.Environment) -> bytes:
-    text = env.from_string(template.read_text(encoding="utf-8")).render(context)
+def _render_text(template: LoadedTemplate, context: Mapping[str, Any], env: jinja2.Environment) -> bytes:
+    text = env.from_string(template.data.decode("utf-8")).render(context)
     return html_marks(text).encode("utf-8")
 
 
@@ -351,12 +464,13 @@ def html_marks(text: str) -> str:
     )
 
 
-def _open_docx(template: Path) -> DocxTemplate:
-    """Return the loaded Word template; raises TemplateError when it is not a valid .docx."""
+def _open_docx(template: LoadedTemplate) -> DocxTemplate:
+    """Return the Word template ready to render (a fresh object on each call: docxtpl
+    renders in place); raises TemplateError when it is not a valid .docx."""
     name = template.name
     save_as = "enregistrez-le depuis Word ou LibreOffice au format « Word 2007-365 (.docx) »"
     try:
-        doc = DocxTemplate(template)
+        doc = DocxTemplate(io.BytesIO(template.data))
         doc.init_docx()
         return doc
     except ValueError as err:  # python-docx: "file '…' is not a Word file, content type is '…'"
@@ -377,7 +491,7 @@ def _open_docx(template: Path) -> DocxTemplate:
 
 
 def _render_docx(
-    template: Path, context: Mapping[str, Any], env: jinja2.Environment, title: str, timestamp: datetime
+    template: LoadedTemplate, context: Mapping[str, Any], env: jinja2.Environment, title: str, timestamp: datetime
 ) -> bytes:
     doc = _open_docx(template)
     props = doc.docx.core_properties

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from dotation_docs.documents import LABELS
 from dotation_docs.formatting import format_amount, format_list, format_percent, format_quantity, pluralize
 from dotation_docs.funding import Funding, device_totals
 from dotation_docs.model import BeneficiaryKind, Dotation
+from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
 
 SHOWN_NAMES = 5  # file names listed in a summary line before « … »
@@ -46,27 +48,20 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
     return "\n".join(lines)
 
 
-_KIND_NAMES = {
-    "convention": ("convention", "conventions"),
-    "proces_verbal": ("procès-verbal de remise", "procès-verbaux de remise"),
-    "communique": ("communiqué de presse (.docx)", "communiqués de presse (.docx)"),
-    "communique_html": ("communiqué de presse (.html)", "communiqués de presse (.html)"),
-    "invitation": ("invitation presse (.docx)", "invitations presse (.docx)"),
-    "invitation_html": ("invitation presse (.html)", "invitations presse (.html)"),
-    "demande_lettre": ("lettre de demande de versement", "lettres de demande de versement"),
-    "etat_depenses": ("état récapitulatif des dépenses", "états récapitulatifs des dépenses"),
-    "plan_financement": ("plan de financement", "plans de financement"),
-    "attestation": ("attestation d'achèvement", "attestations d'achèvement"),
-    "manifeste": ("manifeste", "manifestes"),
-}
+def kind_names() -> dict[str, tuple[str, str]]:
+    """Return the French names (singular, plural) of each type of file, in catalogue
+    order, the manifest last."""
+    return {**LABELS, "manifeste": ("manifeste", "manifestes")}
 
 
 def describe_written(output: Path, files: list[OutputFile]) -> str:
     """Return what was written and where: counts per kind of document and folders."""
-    counts = Counter(f.type for f in files)
-    parts = [
-        format_quantity(counts[kind], *_KIND_NAMES[kind]) for kind in _KIND_NAMES if counts[kind]
-    ]
+    counts = Counter(str(f.type) for f in files)
+    names = kind_names()
+    unnamed = set(counts) - set(names)
+    if unnamed:  # every file written is a type of the catalogue: a bug
+        raise ValueError(f"files of unknown types: {sorted(unnamed)}")
+    parts = [format_quantity(counts[kind], *names[kind]) for kind in names if counts[kind]]
     folders = sorted({str(output / f.path.split("/")[0]) for f in files if "/" in f.path})
     n = len(files)
     return (
@@ -94,4 +89,25 @@ def describe_changes(removed: list[str], foreign: list[str]) -> list[str]:
         lines.append(
             f"Fichiers ajoutés dans les dossiers de l'outil, laissés en place : {len(foreign)} ({_some(foreign)})."
         )
+    return lines
+
+
+def describe_template_set(templates: TemplateSet | None, checked: TemplateCheck) -> list[str]:
+    """Return the lines of ``dotation modeles``: each template and where it comes from
+    (when ``templates`` is given), then the warnings and the problems."""
+    lines = []
+    if templates is not None:
+        folder = f"« {templates.folder} »" if templates.folder is not None else "aucun (modèles fournis)"
+        lines += [f"Modèles fournis : {templates.bundled}", f"Votre dossier : {folder}", ""]
+        for name in templates.templates:
+            origin = "votre dossier" if templates.is_custom(name) else "fourni"
+            lines.append(f"  {name} : {origin} ({templates[name].origin})")
+    for warning in checked.warnings:
+        lines.append(f"Avertissement – {warning}")
+    if checked.problems:
+        n = len(checked.problems)
+        lines.append(f"{n} {pluralize(n, 'problème', 'problèmes')} dans les modèles :")
+        lines += [f"  - {problem}" for problem in checked.problems]
+    else:
+        lines.append("Modèles valides : aucun problème trouvé.")
     return lines

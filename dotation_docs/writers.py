@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotation_docs.documents import MANIFEST
+from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, tool_folders
 from dotation_docs.exceptions import OutputConflictError, OutputError, describe_os_error
 from dotation_docs.manifest import (
-    TOOL_FOLDERS,
     Entry,
     Scope,
     build_manifest,
     dump_manifest,
     entries,
     is_safe_relative,
+    manifest_entry,
     read_manifest,
 )
 from dotation_docs.outputdir import replace_files
@@ -66,11 +66,6 @@ class WriteResult:
     removed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     previous: dict[str, Any] | None = None
-
-
-def manifest_entry(f: OutputFile) -> dict[str, Any]:
-    """Return the manifest's description of one file."""
-    return {"type": f.type, "beneficiaire": f.beneficiary, "fichier": f.path, "sha256": f.sha256}
 
 
 def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
@@ -143,7 +138,7 @@ def _conflict_message(output: Path, plan: _Plan) -> str:
 def _foreign_files(output: Path, owned: set[str]) -> list[str]:
     """Return the files in the tool's folders that the manifest does not list."""
     found = []
-    for folder in TOOL_FOLDERS:
+    for folder in tool_folders():
         root = output / folder
         if not root.is_dir():
             continue
@@ -167,9 +162,14 @@ def write_batch(
     changed by the agent or was not written by the tool, unless ``overwrite``;
     OutputError when two files share a path or the folder cannot be written.
     """
-    for f in files:
+    for f in files:  # names and types come from the catalogue: any mismatch is a bug
         if not is_safe_relative(f.path) or f.path == MANIFEST:
-            raise ValueError(f"unsafe output path: {f.path!r}")  # names are built by the tool: a bug
+            raise ValueError(f"unsafe output path: {f.path!r}")
+        if f.type not in scope.types or (scope.beneficiary is not None and f.beneficiary != scope.beneficiary):
+            raise ValueError(f"{f.path!r} ({f.type}) is outside the job's scope {scope}")
+        folder = TYPE_FOLDERS.get(f.type)
+        if folder is not None and f.path.split("/")[0] != folder:
+            raise ValueError(f"{f.path!r} is not in the folder of its type {f.type!r} ({folder})")
     duplicates = duplicate_paths(f.path for f in files)
     if duplicates:
         raise OutputError(

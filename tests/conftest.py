@@ -107,3 +107,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def runner() -> CliRunner:
     """A click runner."""
     return CliRunner()
+
+
+def exited_cleanly(result) -> bool:
+    """True when a CliRunner result ended by ``sys.exit`` (a user error prints « Erreur : … »
+    and exits 1) rather than by an exception, which would be a traceback for the agent.
+    CliRunner never prints a traceback: look at ``result.exception`` instead."""
+    return result.exception is None or isinstance(result.exception, SystemExit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SAMPLE, set_operation
+from conftest import SAMPLE, set_operation, exited_cleanly
 
 from dotation_docs import __version__
 from dotation_docs.cli import cli
@@ -40,7 +40,7 @@ def test_verify_a_broken_workbook_lists_errors_by_sheet_and_exits_1(runner, make
     path = make_workbook(mutate)
     result = runner.invoke(cli, ["verifier", str(path)])
     assert result.exit_code == 1
-    assert "Traceback" not in result.output
+    assert exited_cleanly(result), result.exception
     assert (
         "Feuille « Matériel »\n"
         "  Erreur – Matériel!B7 : Catégorie : « imprimante » n'est pas valide ; attendu : une valeur "

@@ -21,18 +21,24 @@ from dotation_docs.rendering import build_environment
 NNBSP, NBSP = "\u202f", "\xa0"
 
 
+def columns(ws) -> dict[str, int]:
+    """The index of each header of the table ``ws`` (header lookup, not column letters)."""
+    return {cell.value: n for n, cell in enumerate(ws[1])}
+
+
 def cheap_devices(wb) -> None:
     """Every device at 200 € HT (240 € TTC) and the invoices adjusted to match."""
     devices, invoices = wb["Matériel"], wb["Factures"]
+    d, i = columns(devices), columns(invoices)
     per_invoice = Counter()
     for row in devices.iter_rows(min_row=2):
         if row[0].value:
-            row[8].value = 200
-            per_invoice[row[10].value] += 1
+            row[d["Prix unitaire HT"]].value = 200
+            per_invoice[row[d["Facture"]].value] += 1
     for row in invoices.iter_rows(min_row=2):
         if row[0].value:
-            n = per_invoice[row[0].value]
-            row[5].value, row[6].value, row[7].value = 200 * n, 40 * n, 240 * n
+            n = per_invoice[row[i["Référence"]].value]
+            row[i["Montant HT"]].value, row[i["TVA"]].value, row[i["Montant TTC"]].value = 200 * n, 40 * n, 240 * n
 
 
 def test_gift_operation_uses_the_gift_convention(tmp_path: Path, make_workbook) -> None:
