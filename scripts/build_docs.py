@@ -204,14 +204,14 @@ def _checks_section() -> list[str]:
         f"le don n'est possible que jusqu'à {gift_limit} par bien (décret n° 2022-791). "
         f"Choisissez « {ConventionKind.LOAN.value} » ou retirez ce matériel.",
         f"- Dans la feuille « {o.title} », contrôlés une fois toutes les autres erreurs corrigées : "
-        f"« {o.field('taux_etat').label} » de 0 % ; « {o.field('duree_mois').label} » de 0 ; "
-        f"« {o.field('montant_attribue').label} » nul ou "
-        f"négatif ; « {o.field('acomptes').label} » négatifs ou supérieurs à la part de l'État ; "
+        f"« {o.field('state_rate').label} » de 0 % ; « {o.field('duration_months').label} » de 0 ; "
+        f"« {o.field('amount_granted').label} » nul ou "
+        f"négatif ; « {o.field('advances').label} » négatifs ou supérieurs à la part de l'État ; "
         "financements de l'État et des autres financeurs supérieurs au coût TTC.",
-        f"- « {o.field('autres_financeurs').label} » sans « {o.field('autres_financements').label} », "
+        f"- « {o.field('other_funders').label} » sans « {o.field('other_funding').label} », "
         "ou l'inverse (videz les deux lignes s'il n'y a pas d'autre financeur) ; montant nul ou négatif.",
-        f"- « {o.field('delegation_reference').label} » sans « {o.field('elu_delegue').label} » ; "
-        f"« {o.field('conventions_par_delegue').label} » à « oui » sans référence de délégation.",
+        f"- « {o.field('delegation_reference').label} » sans « {o.field('delegate').label} » ; "
+        f"« {o.field('conventions_signed_by_delegate').label} » à « oui » sans référence de délégation.",
         f"- Convention de type « {ConventionKind.GIFT.value} » et association sans "
         f"« {b.field('gift_category').label} » : un don n'est permis qu'aux organismes que cite "
         "l'article L3212-2 3° du CG3P.",
