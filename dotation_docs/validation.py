@@ -19,7 +19,6 @@ from dotation_docs.parsing import PARSERS, WARNINGS, InvalidValueError, describe
 from dotation_docs.report import Report
 from dotation_docs.schema import (
     BENEFICIARIES,
-    DEFAULT_INVOICE_DESCRIPTION,
     DEVICES,
     INVOICES,
     OPERATION,
@@ -29,7 +28,6 @@ from dotation_docs.schema import (
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
-__all__ = ["DEFAULT_INVOICE_DESCRIPTION", "GIFT_MAX_UNIT_VALUE", "validate"]
 # Plausible dates: a handover from 2000 to ten years ahead, the other dates of the
 # operation within five years of the handover (an invoice of 1850 is a typing slip).
 EARLIEST_HANDOVER = dt.date(2000, 1, 1)

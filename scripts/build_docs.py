@@ -56,8 +56,17 @@ from dotation_docs.model import ConventionKind  # noqa: E402
 from dotation_docs.parsing import expected  # noqa: E402
 from dotation_docs.pipeline import check_workbook  # noqa: E402
 from dotation_docs.rendering import build_environment, render  # noqa: E402
-from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, SHEETS, Layout, Sheet  # noqa: E402
-from dotation_docs.validation import DEFAULT_INVOICE_DESCRIPTION, GIFT_MAX_UNIT_VALUE  # noqa: E402
+from dotation_docs.schema import (  # noqa: E402
+    BENEFICIARIES,
+    DEFAULT_INVOICE_DESCRIPTION,
+    DEVICES,
+    INVOICES,
+    OPERATION,
+    SHEETS,
+    Layout,
+    Sheet,
+)
+from dotation_docs.validation import GIFT_MAX_UNIT_VALUE  # noqa: E402
 from dotation_docs.workbook import HEADER_SEARCH_ROWS  # noqa: E402
 
 SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
