@@ -26,7 +26,8 @@ from dotation_docs.funding import (
     AUTHORITY_MIN_SHARE,
     DeviceTotals,
     Funding,
-    device_totals,
+    batch_totals,
+    beneficiary_totals,
     financing_plan,
     invoice_eligible,
     to_whole_euros,
@@ -35,6 +36,42 @@ from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Do
 
 Context = dict[str, Any]
 APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
+
+# The French names of the operation's main funding amounts (``totaux.*`` in templates,
+# ``totaux`` in the manifest), in their order: attribute of :class:`Funding` → name.
+FUNDING_NAMES: dict[str, str] = {
+    "ht": "ht",
+    "vat": "tva",
+    "ttc": "ttc",
+    "eligible": "eligible",
+    "state_share": "part_etat",
+    "authority_share": "part_collectivite",
+    "advances": "acomptes",
+    "claimed": "montant_demande",
+}
+
+# Template variables renamed, old dotted name → new one. The old names still work (the
+# context keeps them as aliases) so that an agent's own templates keep rendering;
+# ``dotation modeles`` flags a template that uses them.
+DEPRECATED_VARIABLES: dict[str, str] = {
+    # ``totaux_beneficiaire.ttc`` (the value of a beneficiary's devices) read like
+    # ``totaux.ttc`` (the operation's invoices): the devices' figures say what they are.
+    "totaux_beneficiaire": "materiel_beneficiaire",
+    "totaux_beneficiaire.nombre": "materiel_beneficiaire.nombre",
+    "totaux_beneficiaire.categories": "materiel_beneficiaire.categories",
+    "totaux_beneficiaire.quantites": "materiel_beneficiaire.quantites",
+    "totaux_beneficiaire.ht": "materiel_beneficiaire.valeur_ht",
+    "totaux_beneficiaire.tva": "materiel_beneficiaire.valeur_tva",
+    "totaux_beneficiaire.ttc": "materiel_beneficiaire.valeur_ttc",
+    "totaux_beneficiaire.avec_imei": "materiel_beneficiaire.avec_imei",
+}
+
+
+def funding_amounts(funding: Funding) -> dict[str, Decimal]:
+    """Return the operation's main funding amounts under their French names
+    (:data:`FUNDING_NAMES`, in that order): the names of ``totaux`` in the templates
+    and in the manifest."""
+    return {name: getattr(funding, attribute) for attribute, name in FUNDING_NAMES.items()}
 
 # Workbook text that reads as French prose (names, titles, addresses, places, free
 # paragraphs) is printed with typographic apostrophes, like the templates' own words. The
@@ -87,6 +124,7 @@ def _contact(contact: Contact) -> Context:
 
 
 def _quantities(totals: DeviceTotals) -> Context:
+    """Return the counts of ``totals``: ``nombre``, ``categories``, ``quantites``."""
     categories = [
         {
             "libelle_singulier": c.category.singular,
@@ -101,10 +139,34 @@ def _quantities(totals: DeviceTotals) -> Context:
         "nombre": totals.count,
         "categories": categories,
         "quantites": format_list(c["texte"] for c in categories),
-        "ht": totals.ht,
-        "tva": totals.vat,
-        "ttc": totals.ttc,
     }
+
+
+def _devices_of(dotation: Dotation, beneficiary: Beneficiary) -> Context:
+    """Return ``materiel_beneficiaire``: what the beneficiary receives, counted, and
+    its value from the devices' unit prices (not from the invoices)."""
+    devices = dotation.devices_of(beneficiary)
+    totals = beneficiary_totals(dotation, beneficiary)
+    return {
+        **_quantities(totals),
+        "valeur_ht": totals.ht,
+        "valeur_tva": totals.vat,
+        "valeur_ttc": totals.ttc,
+        # the convention's annex has an IMEI column only when a device has an IMEI
+        "avec_imei": any(d.imei for d in devices),
+    }
+
+
+def _deprecated_aliases(context: Context) -> Context:
+    """Return the old names of :data:`DEPRECATED_VARIABLES` that ``context`` can fill:
+    each old group holds the values of its new one under the old names."""
+    groups: Context = {}
+    for old, new in DEPRECATED_VARIABLES.items():
+        old_group, _, old_name = old.partition(".")
+        new_group, _, new_name = new.partition(".")
+        if old_name and new_group in context:
+            groups.setdefault(old_group, {})[old_name] = context[new_group][new_name]
+    return groups
 
 
 def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
@@ -176,27 +238,20 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
     """Return the variables every document may use: ``operation``, ``collectivite``,
     ``etat``, ``totaux``, ``beneficiaires`` and ``associations``."""
     op = typeset(dotation.operation)
-    totals = _quantities(device_totals(dotation.devices))
+    totals = _quantities(batch_totals(dotation))
+    # Invoices are the source of truth for money; device sums are checked against them
+    # by the validation.
+    totals.update(funding_amounts(funding))
     totals.update(
         {
-            # Invoices are the source of truth for money; device sums are checked
-            # against them by the validation.
-            "ht": funding.ht,
-            "tva": funding.vat,
-            "ttc": funding.ttc,
-            "eligible": funding.eligible,
             "taux_etat": funding.rate,
             "taux_collectivite": 1 - funding.rate,
             "part_etat_sur_ttc": funding.state_share_of_ttc,
             "part_collectivite_sur_ttc": financing_plan(dotation, funding).authority_share_of_cost,
             "assiette": funding.rate_base.value,
             "part_etat_calculee": funding.computed_state_share,
-            "part_etat": funding.state_share,
-            "part_collectivite": funding.authority_share,
             "plafond": funding.cap,
             "est_plafonne": funding.is_capped,
-            "acomptes": funding.advances,
-            "montant_demande": funding.claimed,
             "part_etat_euros": funding.state_share_euros,
             "part_collectivite_euros": funding.authority_share_euros,
             "ttc_euros": funding.ttc_euros,
@@ -280,18 +335,19 @@ def beneficiary_context(
 ) -> Context:
     """Return the context of a document about one beneficiary (convention or handover
     record): the common variables (``common`` when already built for this job) plus
-    ``beneficiaire``, ``materiels`` and ``totaux_beneficiaire``."""
+    ``beneficiaire``, ``materiels`` and ``materiel_beneficiaire`` (and its old name,
+    see :data:`DEPRECATED_VARIABLES`)."""
     devices = dotation.devices_of(beneficiary)
+    own = {
+        "beneficiaire": _beneficiary(dotation, beneficiary),
+        "materiels": [_device(n, d) for n, d in enumerate(devices, start=1)],
+        "materiel_beneficiaire": _devices_of(dotation, beneficiary),
+    }
     return {
         **(common or common_context(dotation, funding)),
         **_document(title),
-        "beneficiaire": _beneficiary(dotation, beneficiary),
-        "materiels": [_device(n, d) for n, d in enumerate(devices, start=1)],
-        "totaux_beneficiaire": {
-            **_quantities(device_totals(devices)),
-            # the convention's annex has an IMEI column only when a device has an IMEI
-            "avec_imei": any(d.imei for d in devices),
-        },
+        **own,
+        **_deprecated_aliases(own),
     }
 
 

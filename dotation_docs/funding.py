@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from dotation_docs.model import Category, Device, Dotation, Invoice, Operation, RateBase
+from dotation_docs.model import Beneficiary, Category, Device, Dotation, Invoice, Operation, RateBase
 
 CENT = Decimal("0.01")
 EURO = Decimal("1")
@@ -155,8 +155,21 @@ def compute_funding(operation: Operation, invoices: Iterable[Invoice]) -> Fundin
 
 
 def batch_funding(dotation: Dotation) -> Funding:
-    """Return the financing of the whole workbook."""
-    return compute_funding(dotation.operation, dotation.invoices)
+    """Return the financing of the whole workbook, computed once per model: the
+    validation, the pipeline and the documents all get this same object."""
+    return dotation.derived("funding", lambda d: compute_funding(d.operation, d.invoices))
+
+
+def batch_totals(dotation: Dotation) -> DeviceTotals:
+    """Return the totals of every device of the workbook, computed once per model."""
+    return dotation.derived("device_totals", lambda d: device_totals(d.devices))
+
+
+def beneficiary_totals(dotation: Dotation, beneficiary: Beneficiary) -> DeviceTotals:
+    """Return the totals of the devices handed to ``beneficiary``, computed once per
+    model and beneficiary."""
+    return dotation.derived(("device_totals", beneficiary.identifier),
+                            lambda d: device_totals(d.devices_of(beneficiary)))
 
 
 def unpaid_invoices(dotation: Dotation) -> tuple[Invoice, ...]:
@@ -207,10 +220,17 @@ class FinancingPlan:
 
 
 def financing_plan(dotation: Dotation, funding: Funding | None = None) -> FinancingPlan:
-    """Return the final financing plan of ``dotation`` (``funding`` when already computed).
+    """Return the final financing plan of ``dotation``, computed once per model (from
+    ``funding`` instead when it is not the model's own :func:`batch_funding`).
     The authority's share may be negative when the funders pay more than the cost; the
     validation reports that as an error."""
-    funding = funding or batch_funding(dotation)
+    own = batch_funding(dotation)
+    if funding is None or funding is own:
+        return dotation.derived("financing_plan", lambda d: _financing_plan(d, own))
+    return _financing_plan(dotation, funding)
+
+
+def _financing_plan(dotation: Dotation, funding: Funding) -> FinancingPlan:
     op = dotation.operation
     others = op.other_funding or Decimal("0.00")
     return FinancingPlan(

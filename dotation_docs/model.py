@@ -1,16 +1,20 @@
 """Domain model: the validated operation, frozen and typed; it knows no file format.
 
 Money is ``Decimal`` rounded to the cent, dates are ``date``, strings are cleaned.
-Derived figures (totals, shares) live in :mod:`dotation_docs.funding`.
+Derived figures (totals, shares) are computed by :mod:`dotation_docs.funding`, once per
+model (:meth:`Dotation.derived` keeps them).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 
 
 class Category(enum.Enum):
@@ -222,6 +226,7 @@ class Dotation:
     devices: tuple[Device, ...]
     invoices: tuple[Invoice, ...]
     _by_beneficiary: dict[str, tuple[Device, ...]] = field(init=False, repr=False, compare=False)
+    _derived: dict[Hashable, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Index once: documents ask for each beneficiary's devices many times.
@@ -229,6 +234,18 @@ class Dotation:
         for d in self.devices:
             index.setdefault(d.beneficiary, []).append(d)
         object.__setattr__(self, "_by_beneficiary", {k: tuple(v) for k, v in index.items()})
+        object.__setattr__(self, "_derived", {})
+
+    def derived(self, key: Hashable, compute: Callable[[Dotation], T]) -> T:
+        """Return ``compute(self)``, computed on the first call for ``key`` and kept: the
+        model is frozen, so a figure derived from it (the funding, the totals) never
+        changes and is computed once per run (:mod:`dotation_docs.funding` names the keys).
+        A copy made with :func:`dataclasses.replace` starts with nothing computed."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute(self)
+            return value
 
     def devices_of(self, beneficiary: Beneficiary) -> tuple[Device, ...]:
         """Return the devices handed to ``beneficiary``, in workbook order."""

@@ -8,32 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_type_hints
 
 from dotation_docs.formatting import format_amount, format_percent
-from dotation_docs.funding import compute_funding, price_ttc
-from dotation_docs.funding import AUTHORITY_MIN_SHARE, financing_plan
-from dotation_docs.model import (
-    Beneficiary,
-    BeneficiaryKind,
-    Category,
-    Contact,
-    ConventionKind,
-    Device,
-    Dotation,
-    Invoice,
-    Operation,
-    RateBase,
-)
+from dotation_docs.funding import AUTHORITY_MIN_SHARE, batch_funding, financing_plan, price_ttc
+from dotation_docs.model import BeneficiaryKind, Category, ConventionKind, Dotation
 from dotation_docs.parsing import PARSERS, WARNINGS, InvalidValueError, describe, expected
 from dotation_docs.report import Report
-from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, Field, Sheet
+from dotation_docs.schema import (
+    BENEFICIARIES,
+    DEVICES,
+    INVOICES,
+    OPERATION,
+    Field,
+    Sheet,
+)
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
-DEFAULT_INVOICE_DESCRIPTION = "Matériel informatique reconditionné"
 # Plausible dates: a handover from 2000 to ten years ahead, the other dates of the
 # operation within five years of the handover (an invoice of 1850 is a typing slip).
 EARLIEST_HANDOVER = dt.date(2000, 1, 1)
@@ -48,13 +42,16 @@ def today() -> dt.date:
 
 @dataclass(slots=True)
 class Record:
-    """One parsed record: typed values (None when empty or invalid) and their cells."""
+    """One parsed record: model values keyed by field (None when empty or invalid),
+    their cells, and the values computed from them once (``computed``, keyed by the
+    model attribute they fill: a device's ``unit_price_ttc``)."""
 
     sheet: Sheet
     title: str
     row: int
     values: dict[str, Any]
     cells: dict[str, RawCell]
+    computed: dict[str, Any] = field(default_factory=dict)
 
     def cell(self, key: str) -> str | None:
         """Return the coordinate of field ``key`` in this record, if the column exists."""
@@ -72,6 +69,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     invoices = records.get(INVOICES.key, [])
 
     op = operation[0] if operation else None
+    _compute_prices(devices)
     _check_beneficiaries(beneficiaries, report)
     _check_unique(beneficiaries, "identifier", report)
     for key in ("inventory_number", "serial_number", "imei"):
@@ -156,7 +154,16 @@ def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
     message = warn(cell.value, value) if warn else None
     if message:
         report.warning(f"{f.label} : {message}", *where)
-    return value
+    return f.to_model(value)
+
+
+def _compute_prices(devices: list[Record]) -> None:
+    """Compute each device's TTC value once, when its price and rate are valid: the
+    checks and the model read it from ``computed``."""
+    for r in devices:
+        price, rate = r.values.get("unit_price_ht"), r.values.get("vat_rate")
+        if price is not None and rate is not None:
+            r.computed["unit_price_ttc"] = price_ttc(price, rate)
 
 
 def _fold(value: Any) -> str:
@@ -184,12 +191,13 @@ def _check_unique(records: list[Record], key: str, report: Report) -> None:
 
 
 def _check_beneficiaries(records: list[Record], report: Report) -> None:
+    siret = BENEFICIARIES.field("siret")
     for r in records:
-        is_association = r.values.get("kind") == BeneficiaryKind.ASSOCIATION.value
+        is_association = r.values.get("kind") is BeneficiaryKind.ASSOCIATION
         cell = r.cells.get("siret")
         if is_association and r.values.get("siret") is None and (cell is None or cell.is_empty):
             report.error(
-                "SIRET : cellule vide ; attendu : un numéro SIRET de 14 chiffres valide "
+                f"{siret.label} : cellule vide ; attendu : {expected(siret)} "
                 "(obligatoire pour une association).",
                 r.title, r.cell("siret") or r.cell("name"),
             )
@@ -241,7 +249,7 @@ def _label(sheet: Sheet, key: str) -> str:
 
 
 def _check_devices(devices: list[Record], op: Record | None, report: Report) -> None:
-    gift = op is not None and op.values.get("type_convention") == ConventionKind.GIFT.value
+    gift = op is not None and op.values.get("convention_kind") is ConventionKind.GIFT
     for r in devices:
         price, rate = r.values.get("unit_price_ht"), r.values.get("vat_rate")
         if price is not None and price <= 0:
@@ -256,8 +264,8 @@ def _check_devices(devices: list[Record], op: Record | None, report: Report) -> 
                 "taux inférieur à 100 % (ex. 20 %).",
                 r.title, r.cell("vat_rate"),
             )
-        if gift and price is not None and rate is not None and price > 0:
-            ttc = price_ttc(price, rate)
+        ttc = r.computed.get("unit_price_ttc")
+        if gift and ttc is not None and price > 0:
             if ttc > GIFT_MAX_UNIT_VALUE:
                 report.error(
                     f"{_label(DEVICES, 'unit_price_ht')} : valeur unitaire de {format_amount(ttc)} TTC, supérieure à "
@@ -267,7 +275,7 @@ def _check_devices(devices: list[Record], op: Record | None, report: Report) -> 
                     r.title, r.cell("unit_price_ht"),
                 )
         imei = r.cells.get("imei")
-        if r.values.get("category") == Category.SMARTPHONE.singular and imei is not None and imei.is_empty:
+        if r.values.get("category") is Category.SMARTPHONE and imei is not None and imei.is_empty:
             report.warning(
                 f"{_label(DEVICES, 'imei')} : cellule vide pour un smartphone ; l'IMEI identifie le "
                 "téléphone en cas de perte ou de vol.",
@@ -304,21 +312,21 @@ def _show(day: dt.date) -> str:
 def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> None:
     """Report implausible dates: a handover outside 2000 … ten years ahead, the other
     dates more than five years away from the handover."""
-    if op is None or op.values.get("remise_date") is None:
+    if op is None or op.values.get("handover_date") is None:
         return
-    handover = op.values["remise_date"]
+    handover = op.values["handover_date"]
     latest = _add_years(today(), HANDOVER_YEARS_AHEAD)
     if not EARLIEST_HANDOVER <= handover <= latest:
         report.error(
-            f"{_label(OPERATION, 'remise_date')} : {_show(handover)} ; attendu : une date entre "
+            f"{_label(OPERATION, 'handover_date')} : {_show(handover)} ; attendu : une date entre "
             f"le {_show(EARLIEST_HANDOVER)} et le {_show(latest)} (dix ans après "
             "aujourd'hui). Vérifiez l'année.",
-            op.title, op.cell("remise_date"),
+            op.title, op.cell("handover_date"),
         )
         return
     low = _add_years(handover, -YEARS_AROUND_HANDOVER)
     high = _add_years(handover, YEARS_AROUND_HANDOVER)
-    checks = [(op, OPERATION, k) for k in ("decision_date", "deliberation_date", "demande_date")]
+    checks = [(op, OPERATION, k) for k in ("decision_date", "deliberation_date", "claim_date")]
     checks += [(r, INVOICES, k) for r in invoices for k in ("date", "payment_date")]
     for record, sheet, key in checks:
         day = record.values.get(key)
@@ -339,12 +347,12 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
         ref = d.values.get("invoice")
         if ref is None:
             continue
-        price, rate = d.values.get("unit_price_ht"), d.values.get("vat_rate")
-        if price is None or rate is None:
+        price, ttc = d.values.get("unit_price_ht"), d.computed.get("unit_price_ttc")
+        if price is None or ttc is None:
             incomplete.add(_fold(ref))
             continue
         ht_by_invoice[_fold(ref)] += price
-        ttc_by_invoice[_fold(ref)] += price_ttc(price, rate)
+        ttc_by_invoice[_fold(ref)] += ttc
     for r in invoices:
         ref, ht, vat, ttc = (r.values.get(k) for k in ("reference", "amount_ht", "vat", "amount_ttc"))
         for key in ("amount_ht", "amount_ttc"):
@@ -412,112 +420,67 @@ def _check_unused(
 
 
 def _check_funding(dotation: Dotation, op: Record, report: Report) -> None:
-    funding = compute_funding(dotation.operation, dotation.invoices)
+    funding = batch_funding(dotation)
     o = dotation.operation
     if o.state_rate == 0:
-        report.error(f"{_label(OPERATION, 'taux_etat')} : 0 % ; attendu : un taux supérieur à 0 "
-                     "(ex. 80 %).", op.title, op.cell("taux_etat"))
+        report.error(f"{_label(OPERATION, 'state_rate')} : 0 % ; attendu : un taux supérieur à 0 "
+                     "(ex. 80 %).", op.title, op.cell("state_rate"))
     if o.duration_months < 1:
-        report.error(f"{_label(OPERATION, 'duree_mois')} : {o.duration_months} ; attendu : un nombre "
-                     "de mois d'au moins 1 (ex. 36).", op.title, op.cell("duree_mois"))
+        report.error(f"{_label(OPERATION, 'duration_months')} : {o.duration_months} ; attendu : un nombre "
+                     "de mois d'au moins 1 (ex. 36).", op.title, op.cell("duration_months"))
     if o.amount_granted <= 0:
-        report.error(f"{_label(OPERATION, 'montant_attribue')} : {format_amount(o.amount_granted)} ; "
+        report.error(f"{_label(OPERATION, 'amount_granted')} : {format_amount(o.amount_granted)} ; "
                      "attendu : le montant strictement positif inscrit dans la décision de l'État.",
-                     op.title, op.cell("montant_attribue"))
-    advances = _label(OPERATION, "acomptes")
+                     op.title, op.cell("amount_granted"))
+    advances = _label(OPERATION, "advances")
     if o.advances < 0:
         report.error(f"{advances} : {format_amount(o.advances)} ; attendu : un montant positif ou nul.",
-                     op.title, op.cell("acomptes"))
+                     op.title, op.cell("advances"))
     elif funding.claimed < 0:
         report.error(
             f"{advances} : {format_amount(o.advances)}, plus que la part de l'État "
             f"({format_amount(funding.state_share)}) ; vérifiez le montant des acomptes.",
-            op.title, op.cell("acomptes"),
+            op.title, op.cell("advances"),
         )
 
 
 def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoices: list[Record]) -> Dotation:
-    v = op.values
-    operation = Operation(
-        title=v["titre"], programme=v["programme"],
-        authority_name=v["collectivite_nom"], authority_siret=v["collectivite_siret"],
-        authority_address=v["collectivite_adresse"],
-        authority_representative_civility=v.get("collectivite_representant_civilite"),
-        authority_representative=v["collectivite_representant"],
-        authority_representative_title=v["collectivite_representant_qualite"],
-        delegate=v.get("elu_delegue"), delegate_title=v.get("elu_delegue_qualite"),
-        prefecture=v["prefecture"], prefecture_address=v.get("prefecture_adresse"),
-        claim_addressee=v["prefet_destinataire"],
-        salutation=v.get("prefet_formule_appel") or v["prefet_destinataire"],
-        state_representative=v["etat_representant"],
-        state_representative_title=v["etat_representant_qualite"],
-        handover_date=v["remise_date"], handover_time=v["remise_heure"],
-        handover_place=v["remise_lieu"], signature_town=v["signature_lieu"],
-        decision_reference=v["decision_reference"], decision_date=v["decision_date"],
-        deliberation_reference=v["deliberation_reference"], deliberation_date=v["deliberation_date"],
-        state_rate=v["taux_etat"], rate_base=RateBase(v["assiette"]),
-        amount_granted=v["montant_attribue"], advances=v.get("acomptes") or Decimal("0.00"),
-        claim_date=v.get("demande_date"),
-        iban=v["iban"], bic=v["bic"], account_holder=v.get("titulaire_compte"),
-        duration_months=v["duree_mois"],
-        convention_kind=ConventionKind(v.get("type_convention") or ConventionKind.LOAN.value),
-        convention_prefix=v.get("prefixe_convention") or "",
-        court=v["tribunal"],
-        authority_press=Contact(v["presse_collectivite_nom"], v["presse_collectivite_telephone"],
-                                v["presse_collectivite_courriel"]),
-        prefecture_press=Contact(v["presse_prefecture_nom"], v["presse_prefecture_telephone"],
-                                 v["presse_prefecture_courriel"]),
-        delegation_reference=v.get("delegation_reference"),
-        conventions_signed_by_delegate=v.get("conventions_par_delegue") == "oui",
-        signatory_function=v.get("signataire_fonction"),
-        forecast_eligible_expense=v.get("depense_previsionnelle"),
-        other_funders=v.get("autres_financeurs"), other_funding=v.get("autres_financements"),
-        accounting_office=v.get("poste_comptable"), accountant_title=v.get("comptable_qualite"),
-        case_officer=v.get("affaire_suivie_par"), case_officer_phone=v.get("affaire_suivie_telephone"),
-        case_officer_email=v.get("affaire_suivie_courriel"),
-        context=v.get("contexte"), objectives=v.get("objectifs"),
-    )
+    """Return the model, each record built generically from its sheet's fields; a
+    device's beneficiary and invoice are spelled as their sheets spell them."""
     ids = {_fold(r.values["identifier"]): r.values["identifier"] for r in beneficiaries}
     refs = {_fold(r.values["reference"]): r.values["reference"] for r in invoices}
+    for d in devices:
+        d.computed["beneficiary"] = ids[_fold(d.values["beneficiary"])]
+        d.computed["invoice"] = refs[_fold(d.values["invoice"])]
     return Dotation(
-        operation=operation,
-        beneficiaries=tuple(
-            Beneficiary(
-                identifier=b["identifier"], name=b["name"], kind=BeneficiaryKind(b["kind"]),
-                siret=b.get("siret"), rna=b.get("rna"), address=b["address"],
-                postcode=b["postcode"], town=b["town"],
-                representative_civility=b["representative_civility"],
-                representative_name=b["representative_name"],
-                representative_title=b["representative_title"],
-                email=b.get("email"), phone=b.get("phone"),
-                qpv_name=b["qpv_name"], qpv_code=b["qpv_code"], place_of_use=b["place_of_use"],
-                gift_category=b.get("gift_category"),
-            )
-            for b in (r.values for r in beneficiaries)
-        ),
-        devices=tuple(
-            Device(
-                inventory_number=d["inventory_number"], category=Category.from_label(d["category"]),
-                brand=d["brand"], model=d["model"], serial_number=d["serial_number"],
-                imei=d.get("imei"), accessories=d.get("accessories"),
-                condition=d.get("condition"),
-                unit_price_ht=d["unit_price_ht"], vat_rate=d["vat_rate"],
-                unit_price_ttc=price_ttc(d["unit_price_ht"], d["vat_rate"]),
-                invoice=refs[_fold(d["invoice"])], beneficiary=ids[_fold(d["beneficiary"])],
-            )
-            for d in (r.values for r in devices)
-        ),
-        invoices=tuple(
-            Invoice(
-                reference=i["reference"], supplier=i["supplier"], supplier_siret=i["supplier_siret"],
-                date=i["date"], description=i.get("description") or DEFAULT_INVOICE_DESCRIPTION,
-                amount_ht=i["amount_ht"], vat=i["vat"], amount_ttc=i["amount_ttc"],
-                mandate_number=i.get("mandate_number"), payment_date=i.get("payment_date"),
-            )
-            for i in (r.values for r in invoices)
-        ),
+        operation=build_record(op),
+        beneficiaries=tuple(build_record(r) for r in beneficiaries),
+        devices=tuple(build_record(r) for r in devices),
+        invoices=tuple(build_record(r) for r in invoices),
     )
 
+
+def build_record(record: Record) -> Any:
+    """Return the model object of ``record`` (an instance of its sheet's ``model``):
+    each field fills the attribute its key names (a dotted key fills a nested
+    dataclass), an empty cell gives the field's default, then the computed values."""
+    sheet = record.sheet
+    attributes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for f in sheet.fields:
+        value = record.values.get(f.key)
+        if value is None:
+            value = record.values.get(f.default_from) if f.default_from else f.default
+        head, _, tail = f.key.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            attributes[head] = value
+    if nested:
+        types = get_type_hints(sheet.model)
+        attributes.update({name: types[name](**values) for name, values in nested.items()})
+    attributes.update(record.computed)
+    return sheet.model(**attributes)
 
 # --- checks of issue #7: claim on paid invoices, financing plan, signatures, gifts ------
 
@@ -549,21 +512,21 @@ def _check_other_funding(op: Record | None, report: Report) -> None:
     """The other funders and their amount go together; the amount is positive."""
     if op is None:
         return
-    funders, amount = op.values.get("autres_financeurs"), op.values.get("autres_financements")
-    names, money = _label(OPERATION, "autres_financeurs"), _label(OPERATION, "autres_financements")
-    if _is_blank(op, "autres_financeurs") != _is_blank(op, "autres_financements"):
+    funders, amount = op.values.get("other_funders"), op.values.get("other_funding")
+    names, money = _label(OPERATION, "other_funders"), _label(OPERATION, "other_funding")
+    if _is_blank(op, "other_funders") != _is_blank(op, "other_funding"):
         if funders is not None:
             report.error(f"{money} : cellule vide alors que « {names} » est rempli ; attendu : "
                          "le montant total de ces financements (ou videz les deux lignes s'il n'y "
-                         "en a pas).", op.title, op.cell("autres_financements") or op.cell("autres_financeurs"))
+                         "en a pas).", op.title, op.cell("other_funding") or op.cell("other_funders"))
         elif amount is not None:
             report.error(f"{names} : cellule vide alors que « {money} » est rempli ; attendu : le "
                          "nom des autres financeurs (ou videz les deux lignes s'il n'y en a pas).",
-                         op.title, op.cell("autres_financeurs") or op.cell("autres_financements"))
+                         op.title, op.cell("other_funders") or op.cell("other_funding"))
     if amount is not None and amount <= 0:
         report.error(f"{money} : {format_amount(amount)} ; attendu : un montant strictement positif, "
                      "ou deux cellules vides s'il n'y a pas d'autre financeur.",
-                     op.title, op.cell("autres_financements"))
+                     op.title, op.cell("other_funding"))
 
 
 def _is_blank(record: Record, key: str) -> bool:
@@ -576,24 +539,24 @@ def _check_signature_delegation(op: Record | None, report: Report) -> None:
     if op is None:
         return
     v = op.values
-    reference, delegate = _label(OPERATION, "delegation_reference"), _label(OPERATION, "elu_delegue")
-    if v.get("delegation_reference") is not None and _is_blank(op, "elu_delegue"):
+    reference, delegate = _label(OPERATION, "delegation_reference"), _label(OPERATION, "delegate")
+    if v.get("delegation_reference") is not None and _is_blank(op, "delegate"):
         report.error(f"{reference} : remplie, mais « {delegate} » est vide ; attendu : le nom de l'élu "
                      "qui signe par délégation (ou videz la référence).",
                      op.title, op.cell("delegation_reference"))
-    if v.get("conventions_par_delegue") == "oui" and _is_blank(op, "delegation_reference"):
-        report.error(f"{_label(OPERATION, 'conventions_par_delegue')} : « oui », mais « {reference} » "
+    if v.get("conventions_signed_by_delegate") is True and _is_blank(op, "delegation_reference"):
+        report.error(f"{_label(OPERATION, 'conventions_signed_by_delegate')} : « oui », mais « {reference} » "
                      "est vide ; attendu : l'acte qui délègue la signature (ex. arrêté n° … du …), "
-                     "ou « non ».", op.title, op.cell("conventions_par_delegue"))
+                     "ou « non ».", op.title, op.cell("conventions_signed_by_delegate"))
 
 
 def _check_gift_categories(beneficiaries: list[Record], op: Record | None, report: Report) -> None:
     """A gift is allowed only to the bodies CG3P art. L3212-2 3° lists."""
-    if op is None or op.values.get("type_convention") != ConventionKind.GIFT.value:
+    if op is None or op.values.get("convention_kind") is not ConventionKind.GIFT:
         return
     f = BENEFICIARIES.field("gift_category")
     for r in beneficiaries:
-        if r.values.get("kind") != BeneficiaryKind.ASSOCIATION.value or not _is_blank(r, "gift_category"):
+        if r.values.get("kind") is not BeneficiaryKind.ASSOCIATION or not _is_blank(r, "gift_category"):
             continue
         report.error(
             f"{f.label} : cellule vide pour une association alors que le type de convention est "
@@ -606,13 +569,13 @@ def _check_gift_categories(beneficiaries: list[Record], op: Record | None, repor
 def _check_authority_share(dotation: Dotation, op: Record, report: Report) -> None:
     """The authority funds at least 20 % of the project itself (CGCT L1111-10 III)."""
     plan = financing_plan(dotation)
-    where = op.cell("autres_financements") or op.cell("montant_attribue")
+    where = op.cell("other_funding") or op.cell("amount_granted")
     if plan.authority_share < 0:
         report.error(
             f"les financements ({format_amount(plan.state_share)} de l'État"
             f"{f' et {format_amount(plan.other_funding)} des autres financeurs' if plan.other_funding else ''}) "
             f"dépassent le coût total de {format_amount(plan.total_cost)} TTC ; vérifiez "
-            f"« {_label(OPERATION, 'autres_financements')} ».",
+            f"« {_label(OPERATION, 'other_funding')} ».",
             op.title, where,
         )
     elif plan.authority_share_of_cost < AUTHORITY_MIN_SHARE:

@@ -388,9 +388,9 @@ def _read_form(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]
         value_cell = next((c for c in cells if c.column == 2), None)
         if label_cell is None or label_cell.is_empty:
             continue
-        label = normalize_label(str(label_cell.value))
-        if label in ("champ", "libelle", "information"):  # the optional header row
+        if spec.is_header(str(label_cell.value)):  # the optional header row
             continue
+        label = normalize_label(str(label_cell.value))
         f = by_name.get(label)
         if f is None:
             report.warning(

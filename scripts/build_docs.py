@@ -35,7 +35,13 @@ if str(ROOT) not in sys.path:  # run as ``python scripts/build_docs.py`` without
 
 from num2words import num2words  # noqa: E402
 
-from dotation_docs.context import beneficiary_context, claim_context, convention_title, press_context  # noqa: E402
+from dotation_docs.context import (  # noqa: E402
+    DEPRECATED_VARIABLES,
+    beneficiary_context,
+    claim_context,
+    convention_title,
+    press_context,
+)
 from dotation_docs.documents import (  # noqa: E402
     CLAIM_FILES,
     TEMPLATES,
@@ -50,8 +56,17 @@ from dotation_docs.model import ConventionKind  # noqa: E402
 from dotation_docs.parsing import expected  # noqa: E402
 from dotation_docs.pipeline import check_workbook  # noqa: E402
 from dotation_docs.rendering import build_environment, render  # noqa: E402
-from dotation_docs.schema import BENEFICIARIES, DEVICES, INVOICES, OPERATION, SHEETS, Layout, Sheet  # noqa: E402
-from dotation_docs.validation import DEFAULT_INVOICE_DESCRIPTION, GIFT_MAX_UNIT_VALUE  # noqa: E402
+from dotation_docs.schema import (  # noqa: E402
+    BENEFICIARIES,
+    DEFAULT_INVOICE_DESCRIPTION,
+    DEVICES,
+    INVOICES,
+    OPERATION,
+    SHEETS,
+    Layout,
+    Sheet,
+)
+from dotation_docs.validation import GIFT_MAX_UNIT_VALUE  # noqa: E402
 from dotation_docs.workbook import HEADER_SEARCH_ROWS  # noqa: E402
 
 SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
@@ -204,14 +219,14 @@ def _checks_section() -> list[str]:
         f"le don n'est possible que jusqu'à {gift_limit} par bien (décret n° 2022-791). "
         f"Choisissez « {ConventionKind.LOAN.value} » ou retirez ce matériel.",
         f"- Dans la feuille « {o.title} », contrôlés une fois toutes les autres erreurs corrigées : "
-        f"« {o.field('taux_etat').label} » de 0 % ; « {o.field('duree_mois').label} » de 0 ; "
-        f"« {o.field('montant_attribue').label} » nul ou "
-        f"négatif ; « {o.field('acomptes').label} » négatifs ou supérieurs à la part de l'État ; "
+        f"« {o.field('state_rate').label} » de 0 % ; « {o.field('duration_months').label} » de 0 ; "
+        f"« {o.field('amount_granted').label} » nul ou "
+        f"négatif ; « {o.field('advances').label} » négatifs ou supérieurs à la part de l'État ; "
         "financements de l'État et des autres financeurs supérieurs au coût TTC.",
-        f"- « {o.field('autres_financeurs').label} » sans « {o.field('autres_financements').label} », "
+        f"- « {o.field('other_funders').label} » sans « {o.field('other_funding').label} », "
         "ou l'inverse (videz les deux lignes s'il n'y a pas d'autre financeur) ; montant nul ou négatif.",
-        f"- « {o.field('delegation_reference').label} » sans « {o.field('elu_delegue').label} » ; "
-        f"« {o.field('conventions_par_delegue').label} » à « oui » sans référence de délégation.",
+        f"- « {o.field('delegation_reference').label} » sans « {o.field('delegate').label} » ; "
+        f"« {o.field('conventions_signed_by_delegate').label} » à « oui » sans référence de délégation.",
         f"- Convention de type « {ConventionKind.GIFT.value} » et association sans "
         f"« {b.field('gift_category').label} » : un don n'est permis qu'aux organismes que cite "
         "l'article L3212-2 3° du CG3P.",
@@ -555,11 +570,15 @@ VARIABLES: dict[str, Var] = {
         "prix_ttc": Var(AMOUNT, "Valeur unitaire TTC : prix HT × (1 + taux de TVA), arrondi au centime."),
         "facture": Var(TEXT, "Référence de la facture d'achat."),
     }),
-    **_prefixed("totaux_beneficiaire.", {
+    **_prefixed("materiel_beneficiaire.", {
         **_quantities("du bénéficiaire"),
-        "ht": Var(AMOUNT, "Somme des prix unitaires HT des matériels du bénéficiaire."),
-        "tva": Var(AMOUNT, "TTC − HT des matériels du bénéficiaire."),
-        "ttc": Var(AMOUNT, "Somme des valeurs unitaires TTC des matériels du bénéficiaire."),
+        "valeur_ht": Var(AMOUNT, "Valeur HT du matériel du bénéficiaire : somme des prix unitaires HT "
+                                 "de ses matériels (à ne pas confondre avec `totaux.ht`, le total des "
+                                 "factures de l'opération)."),
+        "valeur_tva": Var(AMOUNT, "TVA du matériel du bénéficiaire : valeur TTC − valeur HT."),
+        "valeur_ttc": Var(AMOUNT, "Valeur TTC du matériel du bénéficiaire : somme des valeurs "
+                                  "unitaires TTC de ses matériels (à ne pas confondre avec "
+                                  "`totaux.ttc`, le total des factures de l'opération)."),
         "avec_imei": Var(BOOLEAN, "Vrai si au moins un matériel du bénéficiaire a un IMEI : l'annexe "
                                   "de la convention a alors une colonne IMEI et la convention parle "
                                   "des cartes SIM et abonnements."),
@@ -612,6 +631,27 @@ VARIABLES: dict[str, Var] = {
     }),
 }
 
+
+
+def _deprecated(variables: dict[str, Var]) -> dict[str, Var]:
+    """Return the descriptions of the old names of DEPRECATED_VARIABLES, each with the
+    type of its new name (a renamed group's members included: the most precise
+    renaming wins)."""
+    old_names = {}
+    for path, var in variables.items():
+        renames = [(old, new) for old, new in DEPRECATED_VARIABLES.items()
+                   if path == new or path.startswith((new + ".", new + "[]"))]
+        if not renames:
+            continue
+        old, new = max(renames, key=lambda pair: len(pair[1]))
+        old_names[old + path[len(new):]] = Var(
+            var.type, f"Ancien nom de `{path}`, encore accepté ; `dotation modeles` le signale : "
+                      f"écrivez `{path}`.", var.filter)
+    return old_names
+
+
+VARIABLES.update(_deprecated(VARIABLES))
+
 # Top-level variables, in the order of the reference, with what each group holds.
 GROUPS: dict[str, str] = {
     "document": "Le document en cours.",
@@ -624,7 +664,8 @@ GROUPS: dict[str, str] = {
     "associations": "Les associations servies.",
     "beneficiaire": "Le bénéficiaire du document.",
     "materiels": "Les matériels remis au bénéficiaire du document.",
-    "totaux_beneficiaire": "Les totaux des matériels du bénéficiaire, calculés à partir des valeurs unitaires.",
+    "materiel_beneficiaire": "Le matériel remis au bénéficiaire du document : quantités et valeur, "
+                             "calculées à partir des valeurs unitaires.",
     "services": "Les services de la collectivité servis.",
     "financement": "Le plan de financement final (prévisionnel et réalisé), le montant dû et des "
                    "phrases prêtes à l'emploi construites à partir du taux, de l'assiette et du "
@@ -635,6 +676,9 @@ GROUPS: dict[str, str] = {
     "demande": "La demande de versement de la subvention.",
     "factures": "Les factures d'achat (feuille « Factures »).",
     "proces_verbaux": "Les procès-verbaux de remise joints à la demande.",
+    "totaux_beneficiaire": "Ancien nom de `materiel_beneficiaire` (ses montants s'appelaient `ht`, "
+                           "`tva` et `ttc`, comme ceux de `totaux`, qui sont ceux des factures de "
+                           "l'opération) ; il fonctionne encore, mais `dotation modeles` le signale.",
 }
 
 # Loop variable used in the examples for each list.
@@ -882,7 +926,7 @@ def _syntax_section(context: dict[str, Any]) -> list[str]:
         "  | `{%tr endfor %}` | | |",
         "",
         "- **Boucle dans un texte** : "
-        + example("{% for c in totaux_beneficiaire.categories %}{{ c.texte }}{% if not loop.last %} ; "
+        + example("{% for c in materiel_beneficiaire.categories %}{{ c.texte }}{% if not loop.last %} ; "
                   "{% endif %}{% endfor %}") + ".",
         "",
         "Règles à connaître :",
@@ -927,7 +971,7 @@ def _variables_section(sample: Sample, paths: dict[str, list[Any]]) -> list[str]
         "`materiels` : dans `{% for m in materiels %}`, écrivez `{{ m.numero_serie }}`.",
         "",
         f"Les exemples viennent du classeur d'exemple `{SAMPLE_NAME}` (pour `beneficiaire`, "
-        "`materiels` et `totaux_beneficiaire` : sa première association) ; pour une liste, "
+        "`materiels` et `materiel_beneficiaire` : sa première association) ; pour une liste, "
         "ceux de son premier élément renseigné. Types : texte ; montant (Decimal, en euros, "
         "au centime) ; montant en euros entiers ; taux (Decimal, fraction : `0.8` pour 80 %) ; "
         "date ; heure ; nombre entier ; booléen (vrai ou faux, pour `{% if %}`) ; liste (pour "

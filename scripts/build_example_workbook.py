@@ -66,11 +66,11 @@ EXPECTED_STATE_SHARE = Decimal("28921.00")
 LAPTOP, DESKTOP, TABLET, SMARTPHONE = (singular for _, singular, _ in schema.CATEGORIES)
 EXPECTED_COUNTS = {LAPTOP: 57, DESKTOP: 5, TABLET: 39, SMARTPHONE: 20}
 
-ASSOCIATION, AUTHORITY_SERVICE = schema.BENEFICIARY_KINDS
-MADAME, MONSIEUR = schema.CIVILITIES
+ASSOCIATION, AUTHORITY_SERVICE = schema.BENEFICIARIES.field("kind").choices
+MADAME, MONSIEUR = schema.BENEFICIARIES.field("representative_civility").choices
 
-# Header cells of the form sheet (not described by the schema).
-FORM_HEADERS = ("Champ", "Valeur")
+# Header cells of the form sheet.
+FORM_HEADERS = schema.OPERATION.header
 
 # Cosmetics.
 HEADER_FONT = Font(bold=True)
@@ -107,73 +107,73 @@ REFERENCES: dict[tuple[str, str], tuple[schema.Sheet, str]] = {
 def operation_values() -> dict[str, Any]:
     """Return the Opération sheet values keyed by schema field key."""
     return {
-        "titre": "Remise de matériel informatique reconditionné aux associations "
+        "title": "Remise de matériel informatique reconditionné aux associations "
                  "des quartiers prioritaires de Limoges Métropole",
         "programme": "Programme de l'Agence nationale de la cohésion des territoires (ANCT) "
                      "d'équipement en matériel informatique reconditionné pour la médiation "
                      "numérique",
-        "collectivite_nom": "Limoges Métropole",
-        "collectivite_siret": siret_from_siren("248719312", "0001"),
-        "collectivite_adresse": "19 rue Bernard Palissy, 87031 Limoges Cedex 1",
-        "collectivite_representant_civilite": "Monsieur",
-        "collectivite_representant": "Guillaume Guérin",
-        "collectivite_representant_qualite": "Président de Limoges Métropole",
-        "elu_delegue": "Ibrahima Dia",
-        "elu_delegue_qualite": "conseiller communautaire délégué à la politique de la ville "
+        "authority_name": "Limoges Métropole",
+        "authority_siret": siret_from_siren("248719312", "0001"),
+        "authority_address": "19 rue Bernard Palissy, 87031 Limoges Cedex 1",
+        "authority_representative_civility": "Monsieur",
+        "authority_representative": "Guillaume Guérin",
+        "authority_representative_title": "Président de Limoges Métropole",
+        "delegate": "Ibrahima Dia",
+        "delegate_title": "conseiller communautaire délégué à la politique de la ville "
                                "et à la lutte contre les discriminations",
         "delegation_reference": "arrêté n° 2020-0145 du 17 juillet 2020",
-        "conventions_par_delegue": "non",
-        "signataire_fonction": None,  # the representative's title
+        "conventions_signed_by_delegate": "non",
+        "signatory_function": None,  # the representative's title
         "prefecture": "Préfecture de la Haute-Vienne",
-        "prefecture_adresse": "1 rue de la Préfecture, 87031 Limoges Cedex 1",
+        "prefecture_address": "1 rue de la Préfecture, 87031 Limoges Cedex 1",
         # In February 2023 the Haute-Vienne was led by a préfète, Fabienne Balussou.
-        "prefet_destinataire": "Madame la Préfète de la Haute-Vienne",
-        "prefet_formule_appel": "Madame la Préfète",
-        "etat_representant": "Olivier du Cray",
-        "etat_representant_qualite": "administrateur de l'État",
-        "remise_date": dt.date(2023, 2, 3),
-        "remise_heure": dt.time(10, 30),
-        "remise_lieu": "Mission Locale de l'Agglomération de Limoges",
-        "signature_lieu": "Limoges",
+        "claim_addressee": "Madame la Préfète de la Haute-Vienne",
+        "salutation": "Madame la Préfète",
+        "state_representative": "Olivier du Cray",
+        "state_representative_title": "administrateur de l'État",
+        "handover_date": dt.date(2023, 2, 3),
+        "handover_time": dt.time(10, 30),
+        "handover_place": "Mission Locale de l'Agglomération de Limoges",
+        "signature_town": "Limoges",
         "decision_reference": "Arrêté préfectoral n° 87-2022-12-08-00003",
         "decision_date": dt.date(2022, 12, 8),
         "deliberation_reference": "n° 2022-11-24-015 du conseil communautaire",
         "deliberation_date": dt.date(2022, 11, 24),
-        "taux_etat": STATE_RATE,
-        "assiette": "HT",
-        "montant_attribue": EXPECTED_STATE_SHARE,
-        "depense_previsionnelle": EXPECTED_TOTAL_HT,
-        "autres_financeurs": None,
-        "autres_financements": None,
-        "acomptes": Decimal("0.00"),
-        "demande_date": None,
+        "state_rate": STATE_RATE,
+        "rate_base": "HT",
+        "amount_granted": EXPECTED_STATE_SHARE,
+        "forecast_eligible_expense": EXPECTED_TOTAL_HT,
+        "other_funders": None,
+        "other_funding": None,
+        "advances": Decimal("0.00"),
+        "claim_date": None,
         "iban": IBAN.generate("FR", bank_code="30001", branch_code="00506",
                               account_code="C8710000000").formatted,
         "bic": "BDFEFRPPCCT",
-        "titulaire_compte": "Trésorerie de Limoges Métropole",
-        "poste_comptable": "Service de gestion comptable de Limoges",
-        "comptable_qualite": "le comptable public",
-        "affaire_suivie_par": "Sandrine Peyroux, direction de la cohésion sociale",
-        "affaire_suivie_telephone": "05 55 45 79 34",
-        "affaire_suivie_courriel": "sandrine.peyroux@limoges-metropole.fr",
-        "duree_mois": 36,
-        "type_convention": "mise à disposition",
-        "prefixe_convention": "LM-2023-",
-        "tribunal": "tribunal administratif de Limoges",
-        "presse_collectivite_nom": "Émilie Roussel",
-        "presse_collectivite_telephone": "05 55 45 79 12",
-        "presse_collectivite_courriel": "emilie.roussel@limoges-metropole.fr",
-        "presse_prefecture_nom": "Julien Mazaud",
-        "presse_prefecture_telephone": "05 55 44 18 36",
-        "presse_prefecture_courriel": "julien.mazaud@haute-vienne.gouv.fr",
-        "contexte": (
+        "account_holder": "Trésorerie de Limoges Métropole",
+        "accounting_office": "Service de gestion comptable de Limoges",
+        "accountant_title": "le comptable public",
+        "case_officer": "Sandrine Peyroux, direction de la cohésion sociale",
+        "case_officer_phone": "05 55 45 79 34",
+        "case_officer_email": "sandrine.peyroux@limoges-metropole.fr",
+        "duration_months": 36,
+        "convention_kind": "mise à disposition",
+        "convention_prefix": "LM-2023-",
+        "court": "tribunal administratif de Limoges",
+        "authority_press.name": "Émilie Roussel",
+        "authority_press.phone": "05 55 45 79 12",
+        "authority_press.email": "emilie.roussel@limoges-metropole.fr",
+        "prefecture_press.name": "Julien Mazaud",
+        "prefecture_press.phone": "05 55 44 18 36",
+        "prefecture_press.email": "julien.mazaud@haute-vienne.gouv.fr",
+        "context": (
             "La crise sanitaire a révélé et creusé les inégalités face au numérique, qui pèsent "
             "d'abord sur les habitants des quartiers prioritaires de la politique de la ville. "
             "Début 2022, l'Agence nationale de la cohésion des territoires (ANCT) a ouvert une "
             "plateforme de matériel informatique reconditionné destinée aux acteurs de la "
             "médiation numérique des zones de revitalisation rurale et des quartiers prioritaires."
         ),
-        "objectifs": (
+        "objectives": (
             "Limoges Métropole a rejoint ce dispositif pour équiper le conseiller numérique "
             "installé depuis peu à la Cité de l'Emploi de Beaubreuil et pour soutenir les "
             "associations qui animent des ateliers numériques, individuels et collectifs, "
@@ -544,7 +544,7 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     for row in invoice_rows(bills):
         check_keys(schema.INVOICES, row)
 
-    assert stdnum_siret.is_valid(operation["collectivite_siret"])
+    assert stdnum_siret.is_valid(operation["authority_siret"])
     assert stdnum_iban.is_valid(operation["iban"])
 
     identifiers = [b["identifier"] for b in beneficiaries]
@@ -601,9 +601,9 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     assert total_ht == EXPECTED_TOTAL_HT, total_ht
     assert total_vat == EXPECTED_TOTAL_VAT, total_vat
     assert total_ttc == EXPECTED_TOTAL_TTC, total_ttc
-    assert total_ht * operation["taux_etat"] == EXPECTED_STATE_SHARE
-    assert operation["montant_attribue"] == EXPECTED_STATE_SHARE
-    for key in ("contexte", "objectifs"):
+    assert total_ht * operation["state_rate"] == EXPECTED_STATE_SHARE
+    assert operation["amount_granted"] == EXPECTED_STATE_SHARE
+    for key in ("context", "objectives"):
         assert len(operation[key]) <= 2000, key
     assert sum((d["unit_price_ht"] for d in devices), Decimal("0")) == EXPECTED_TOTAL_HT
 
@@ -765,9 +765,9 @@ def verify_written(path: Path) -> str:
     assert form[0] == FORM_HEADERS, form[0]
     assert [label for label, _ in form[1:]] == [f.label for f in schema.OPERATION.fields]
     form_values = {f.key: value for f, (_, value) in zip(schema.OPERATION.fields, form[1:])}
-    assert Decimal(str(form_values["taux_etat"])) == STATE_RATE
-    assert form_values["remise_date"] == dt.datetime(2023, 2, 3)
-    assert form_values["remise_heure"] == dt.time(10, 30)
+    assert Decimal(str(form_values["state_rate"])) == STATE_RATE
+    assert form_values["handover_date"] == dt.datetime(2023, 2, 3)
+    assert form_values["handover_time"] == dt.time(10, 30)
 
     beneficiaries = read_table(wb, schema.BENEFICIARIES)
     devices = read_table(wb, schema.DEVICES)

@@ -1094,9 +1094,9 @@ def _inventory_table(doc: Builder, with_imei: bool) -> None:
     cells = doc.row(
         table,
         [
-            f"Total : {{{{ totaux_beneficiaire.nombre | {EQUIPEMENTS} }}}}",
-            "{{ totaux_beneficiaire.ht | montant }}",
-            "{{ totaux_beneficiaire.ttc | montant }}",
+            f"Total : {{{{ materiel_beneficiaire.nombre | {EQUIPEMENTS} }}}}",
+            "{{ materiel_beneficiaire.valeur_ht | montant }}",
+            "{{ materiel_beneficiaire.valeur_ttc | montant }}",
         ],
         spans=[len(table.columns) - 2, 1, 1],
         bold=True,
@@ -1109,7 +1109,7 @@ def _inventory_table(doc: Builder, with_imei: bool) -> None:
 def convention_inventory(doc: Builder) -> None:
     """The annex's inventory: with an IMEI column when a device of the annex has an IMEI,
     without it otherwise (two tables, docxtpl keeps one)."""
-    doc.tag("if totaux_beneficiaire.avec_imei")
+    doc.tag("if materiel_beneficiaire.avec_imei")
     _inventory_table(doc, with_imei=True)
     doc.tag("else")
     _inventory_table(doc, with_imei=False)

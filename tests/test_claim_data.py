@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from cells import put
 from conftest import SAMPLE, errors_of, gift_categories, operation_row, set_operation, warnings_of
 
 from dotation_docs.context import (
@@ -58,10 +59,10 @@ def test_sample_amount_granted_and_forecast(dotation) -> None:
 
 def test_each_unpaid_invoice_is_named_with_its_cell(make_workbook) -> None:
     def mutate(wb):
-        ws = wb["Factures"]
-        ws["I3"].value = None  # RNL-2023-0019: no mandate
-        ws["J5"].value = None  # SVI-F2301-058: no payment date
-        ws["I4"].value = ws["J4"].value = None  # SVI-F2301-047: neither
+        put(wb, "Factures", "N° de mandat", 3, None)  # RNL-2023-0019: no mandate
+        put(wb, "Factures", "Date de paiement", 5, None)  # SVI-F2301-058: no payment date
+        for header in ("N° de mandat", "Date de paiement"):  # SVI-F2301-047: neither
+            put(wb, "Factures", header, 4, None)
 
     path = make_workbook(mutate)
     assert errors_of(path) == []
@@ -286,7 +287,7 @@ def test_gift_category_is_required_for_a_gift(make_workbook) -> None:
     def mutate(wb):
         set_operation(wb, "Type de convention", "don")
         gift_categories(wb, "association d'étudiants")
-        wb["Bénéficiaires"]["Q3"].value = None  # B02 has none
+        put(wb, "Bénéficiaires", "Catégorie du bénéficiaire du don", 3, None)  # B02 has none
 
     errors = [e for e in errors_of(make_workbook(mutate)) if e.startswith("Bénéficiaires")]
     assert errors == [
@@ -300,7 +301,7 @@ def test_gift_category_is_required_for_a_gift(make_workbook) -> None:
 
 def test_gift_category_is_exposed(make_workbook) -> None:
     def mutate(wb):
-        wb["Bénéficiaires"]["Q2"].value = "Association reconnue d'utilité publique"
+        put(wb, "Bénéficiaires", "Catégorie du bénéficiaire du don", 2, "Association reconnue d'utilité publique")
 
     checked = check_workbook(make_workbook(mutate))
     assert checked.report.errors == []

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cells import put
 from conftest import ROOT, SAMPLE, docx_text, errors_of, set_operation, warnings_of
 
 from dotation_docs import validation
@@ -50,7 +51,7 @@ def rewrite(source: Path, target: Path, part: str, change) -> Path:
     ("B" * 21, "21 caractères"),
 ])
 def test_identifier_outside_letters_digits_underscore(make_workbook, identifier: str, detail: str) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("A2", identifier))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Identifiant", 2, identifier))
     errors = errors_of(path)
     assert errors[0] == (
         f"Bénéficiaires!A2 : Identifiant : « {identifier} » n'est pas valide ({detail}) ; attendu : "
@@ -218,7 +219,7 @@ def test_escapes_in_inline_strings_reach_the_documents_as_line_breaks(tmp_path: 
 
 
 def test_invoice_of_1850_is_an_error(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Factures"].__setitem__("D3", datetime(1850, 1, 12)))
+    path = make_workbook(lambda wb: put(wb, "Factures", "Date", 3, datetime(1850, 1, 12)))
     assert errors_of(path) == [
         "Factures!D3 : Date : 12/01/1850 ; attendu : une date à moins de cinq ans de la remise du "
         "03/02/2023, soit entre le 03/02/2018 et le 03/02/2028. Vérifiez l'année."
@@ -246,7 +247,7 @@ def test_handover_ten_years_ahead_is_accepted(make_workbook, monkeypatch) -> Non
 def test_decision_and_payment_dates_far_from_the_handover(make_workbook) -> None:
     def mutate(wb):
         set_operation(wb, "Date de la décision de financement", datetime(2013, 2, 2))
-        wb["Factures"]["J3"] = datetime(2100, 1, 1)
+        put(wb, "Factures", "Date de paiement", 3, datetime(2100, 1, 1))
 
     errors = errors_of(make_workbook(mutate))
     assert len(errors) == 2
@@ -295,14 +296,14 @@ def test_title_longer_than_the_schema_allows(make_workbook) -> None:
 
 
 def test_name_longer_than_the_schema_allows(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("B2", "N" * 205))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Nom", 2, "N" * 205))
     [error] = errors_of(path)
     assert error.startswith("Bénéficiaires!B2 : Nom : texte de 205 caractères")
     assert error.endswith("attendu : 150 caractères au plus. Raccourcissez-le.")
 
 
 def test_huge_price_is_an_error_with_its_cell(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("I2", "1" + "0" * 30))
+    path = make_workbook(lambda wb: put(wb, "Matériel", "Prix unitaire HT", 2, "1" + "0" * 30))
     errors = errors_of(path)
     assert errors[0] == (
         "Matériel!I2 : Prix unitaire HT : « 1000000000000000000000000000000 » n'est pas valide (montant hors "
@@ -312,7 +313,7 @@ def test_huge_price_is_an_error_with_its_cell(make_workbook) -> None:
 
 
 def test_huge_number_cell_as_price(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("I2", 1e30))
+    path = make_workbook(lambda wb: put(wb, "Matériel", "Prix unitaire HT", 2, 1e30))
     assert errors_of(path)[0].startswith("Matériel!I2 : Prix unitaire HT : « 1000000000000000019884624838656 » n'est pas valide (montant")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import openpyxl
+from cells import column, put
 from conftest import SAMPLE, errors_of, gift_categories, operation_row, set_operation, warnings_of
 from stdnum.fr import siret
 
@@ -15,8 +16,11 @@ from dotation_docs.exceptions import WorkbookOpenError
 from dotation_docs.pipeline import check_workbook
 from dotation_docs.workbook import read_workbook
 
-# Columns of the sample workbook.
-SERIAL, IMEI, PRICE, INVOICE, BENEF = "E", "F", "I", "K", "L"
+# Columns of the sample workbook's Matériel sheet, found by their header.
+SERIAL, IMEI, PRICE, INVOICE, BENEF = (
+    column(openpyxl.load_workbook(SAMPLE, read_only=False)["Matériel"], header)
+    for header in ("N° de série", "IMEI", "Prix unitaire HT", "Facture", "Bénéficiaire")
+)
 
 
 def iban_with_wrong_rib_key() -> str:
@@ -117,10 +121,11 @@ def test_missing_operation_field(make_workbook) -> None:
 def test_headers_are_matched_tolerantly_and_unknown_columns_warned(make_workbook) -> None:
     def mutate(wb):
         ws = wb["Matériel"]
-        ws["E1"] = "  numero   DE\u00a0SERIE "
-        ws["I1"] = "PRIX UNITAIRE ht"
-        ws["M1"] = "Commentaire"
-        ws.move_range("A1:A122", cols=13)  # inventory numbers now in the last column
+        ws[f"{SERIAL}1"] = "  numero   DE\u00a0SERIE "
+        ws[f"{PRICE}1"] = "PRIX UNITAIRE ht"
+        ws.cell(1, ws.max_column + 1, "Commentaire")  # "Matériel!M1" below
+        inventory = column(ws, "N° d'inventaire")
+        ws.move_range(f"{inventory}1:{inventory}122", cols=ws.max_column)  # now the last column
 
     path = make_workbook(mutate)
     assert errors_of(path) == []
@@ -143,7 +148,7 @@ def test_empty_required_cell(make_workbook) -> None:
 
 
 def test_wrong_type(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Factures"].__setitem__("D3", "début janvier"))
+    path = make_workbook(lambda wb: put(wb, "Factures", "Date", 3, "début janvier"))
     assert errors_of(path) == [
         "Factures!D3 : Date : « début janvier » n'est pas valide ; attendu : une date (ex. 03/02/2023)."
     ]
@@ -151,10 +156,9 @@ def test_wrong_type(make_workbook) -> None:
 
 def test_amounts_and_dates_typed_as_french_text_are_accepted(make_workbook) -> None:
     def mutate(wb):
-        ws = wb["Factures"]
-        ws["F3"] = "1\u202f445,00 €"
-        ws["G3"] = "289 €"
-        ws["D3"] = "12/01/2023"
+        put(wb, "Factures", "Montant HT", 3, "1\u202f445,00 €")
+        put(wb, "Factures", "TVA", 3, "289 €")
+        put(wb, "Factures", "Date", 3, "12/01/2023")
         set_operation(wb, "Date de la remise", "03/02/2023")
         set_operation(wb, "Taux de l'État", "80 %")
 
@@ -166,7 +170,7 @@ def test_amounts_and_dates_typed_as_french_text_are_accepted(make_workbook) -> N
 
 
 def test_siret_checksum(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", "58143266300029"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "SIRET", 3, "58143266300029"))
     assert errors_of(path) == [
         "Bénéficiaires!D3 : SIRET : « 58143266300029 » n'est pas valide (la clé de contrôle est "
         "fausse : vérifiez les chiffres) ; attendu : un numéro SIRET de 14 chiffres valide."
@@ -175,12 +179,12 @@ def test_siret_checksum(make_workbook) -> None:
 
 def test_siret_of_la_poste_uses_its_own_rule(make_workbook) -> None:
     assert siret.is_valid("35600000000001")  # Luhn fails, La Poste's digit-sum rule passes
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", "356 000 000 00001"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "SIRET", 3, "356 000 000 00001"))
     assert errors_of(path) == []
 
 
 def test_association_without_siret(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("D3", None))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "SIRET", 3, None))
     assert errors_of(path) == [
         "Bénéficiaires!D3 : SIRET : cellule vide ; attendu : un numéro SIRET de 14 chiffres valide "
         "(obligatoire pour une association)."
@@ -188,7 +192,7 @@ def test_association_without_siret(make_workbook) -> None:
 
 
 def test_rna_format(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("E2", "W87238375"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "RNA", 2, "W87238375"))
     assert errors_of(path) == [
         "Bénéficiaires!E2 : RNA : « W87238375 » n'est pas valide ; attendu : un numéro RNA : « W » "
         "suivi de 9 chiffres (ex. W872001234)."
@@ -196,7 +200,7 @@ def test_rna_format(make_workbook) -> None:
 
 
 def test_qpv_code_format(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("O2", "QP87005"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005"))
     assert errors_of(path) == [
         "Bénéficiaires!O2 : Code QPV : « QP87005 » n'est pas valide ; attendu : un code QPV "
         "(ex. QP087005 ou QN08705M)."
@@ -204,7 +208,7 @@ def test_qpv_code_format(make_workbook) -> None:
 
 
 def test_qpv_code_of_the_2024_list_is_accepted(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("O2", "QN08705M"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QN08705M"))
     assert errors_of(path) == []
 
 
@@ -220,7 +224,7 @@ def test_iban_with_wrong_rib_key(make_workbook) -> None:
 
 
 def test_email(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("L4", "contact@@asso"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Courriel", 4, "contact@@asso"))
     assert errors_of(path) == [
         "Bénéficiaires!L4 : Courriel : « contact@@asso » n'est pas valide ; attendu : une adresse "
         "électronique (ex. prenom.nom@exemple.fr)."
@@ -228,7 +232,7 @@ def test_email(make_workbook) -> None:
 
 
 def test_category_outside_the_list(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("B7", "imprimante"))
+    path = make_workbook(lambda wb: put(wb, "Matériel", "Catégorie", 7, "imprimante"))
     assert errors_of(path) == [
         "Matériel!B7 : Catégorie : « imprimante » n'est pas valide ; attendu : une valeur de la liste : "
         "« ordinateur portable », « ordinateur fixe », « tablette », « smartphone »."
@@ -236,13 +240,13 @@ def test_category_outside_the_list(make_workbook) -> None:
 
 
 def test_category_matched_without_case_or_accents(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Matériel"].__setitem__("B2", "Ordinateur  PORTABLE"))
+    path = make_workbook(lambda wb: put(wb, "Matériel", "Catégorie", 2, "Ordinateur  PORTABLE"))
     assert errors_of(path) == []
 
 
 def test_zero_price_and_the_invoice_it_unbalances(make_workbook) -> None:
     def mutate(wb):
-        wb["Matériel"][f"{PRICE}2"] = 0
+        put(wb, "Matériel", "Prix unitaire HT", 2, 0)
 
     assert errors_of(make_workbook(mutate)) == [
         "Matériel!I2 : Prix unitaire HT : 0,00\xa0€ ; attendu : un montant strictement positif.",
@@ -253,7 +257,7 @@ def test_zero_price_and_the_invoice_it_unbalances(make_workbook) -> None:
 
 
 def test_invoice_total_must_match_its_devices_to_the_cent(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Factures"].__setitem__("F3", 1445.01))
+    path = make_workbook(lambda wb: put(wb, "Factures", "Montant HT", 3, 1445.01))
     assert errors_of(path) == [
         "Factures!F3 : Montant HT : la facture « RNL-2023-0019 » indique 1\u202f445,01\xa0€ HT, mais "
         "ses matériels (feuille « Matériel ») totalisent 1\u202f445,00\xa0€ HT (écart de 0,01\xa0€). "
@@ -321,7 +325,7 @@ def test_duplicate_imei(make_workbook) -> None:
 
 def test_duplicate_beneficiary_identifier_ignores_case(make_workbook) -> None:
     def mutate(wb):
-        wb["Bénéficiaires"]["A11"] = "b01"
+        put(wb, "Bénéficiaires", "Identifiant", 11, "b01")
         ws = wb["Matériel"]
         for r in range(2, 123):
             if ws[f"{BENEF}{r}"].value == "B10":
@@ -372,7 +376,7 @@ def test_association_without_device_is_a_warning(make_workbook) -> None:
 
 
 def test_formula_never_computed(make_workbook) -> None:
-    path = make_workbook(lambda wb: wb["Factures"].__setitem__("H3", "=F3+G3"))
+    path = make_workbook(lambda wb: put(wb, "Factures", "Montant TTC", 3, "=F3+G3"))
     assert errors_of(path) == [
         "Factures!H3 : Montant TTC : la formule « =F3+G3 » n'a pas de valeur calculée (le classeur "
         "a été écrit par un programme sans jamais être ouvert dans un tableur). Ouvrez-le dans "
@@ -407,9 +411,9 @@ def test_advances_above_the_state_share(make_workbook) -> None:
 
 def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
     def mutate(wb):
-        wb["Matériel"]["B7"] = "imprimante"
-        wb["Bénéficiaires"]["O2"] = "QP87005"
-        wb["Factures"]["D3"] = "hier"
+        put(wb, "Matériel", "Catégorie", 7, "imprimante")
+        put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005")
+        put(wb, "Factures", "Date", 3, "hier")
         set_operation(wb, "Courriel du contact presse de la préfecture", "presse")
 
     row = operation_row(openpyxl.load_workbook(SAMPLE), "Courriel du contact presse de la préfecture")
