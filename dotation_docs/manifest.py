@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 from dotation_docs import __version__
 from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Job, tool_folders, type_names
-from dotation_docs.funding import Funding, device_totals
+from dotation_docs.context import funding_amounts
+from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import Dotation
 
 log = logging.getLogger(__name__)
@@ -140,16 +141,11 @@ def _sha256(path: Path) -> str:
 
 def totals(dotation: Dotation, funding: Funding) -> dict[str, Any]:
     """Return the manifest's ``totaux``: devices per category and the funding figures."""
-    counts = device_totals(dotation.devices)
-    money = {
-        "ht": funding.ht, "tva": funding.vat, "ttc": funding.ttc, "eligible": funding.eligible,
-        "part_etat": funding.state_share, "part_collectivite": funding.authority_share,
-        "acomptes": funding.advances, "montant_demande": funding.claimed,
-    }
+    counts = batch_totals(dotation)
     return {
         "nombre_materiels": counts.count,
         "par_categorie": {c.category.value: c.count for c in counts.by_category},
-        **{k: str(v) for k, v in money.items()},
+        **{k: str(v) for k, v in funding_amounts(funding).items()},
     }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dotation_docs.documents import LABELS
 from dotation_docs.formatting import format_amount, format_list, format_percent, format_quantity, pluralize
-from dotation_docs.funding import Funding, device_totals
+from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import BeneficiaryKind, Dotation
 from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
@@ -21,7 +21,7 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
     kinds = Counter(b.kind for b in dotation.beneficiaries)
     n_assoc = kinds[BeneficiaryKind.ASSOCIATION]
     n_service = kinds[BeneficiaryKind.AUTHORITY_SERVICE]
-    totals = device_totals(dotation.devices)
+    totals = batch_totals(dotation)
     per_category = ", ".join(
         format_quantity(c.count, c.category.singular, c.category.plural) for c in totals.by_category
     )
