@@ -20,6 +20,7 @@ import click.parser
 import click.types
 
 from dotation_docs import __version__, pipeline
+from dotation_docs.blank_workbook import write_blank_workbook
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError
 from dotation_docs.summary import describe_changes, describe_template_set, describe_totals, describe_written
 
@@ -180,6 +181,24 @@ def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles:
 def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
     """Génère le dossier de demande de versement de la subvention de l'État."""
     _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser))
+
+
+@cli.command("nouveau", short_help="Crée un classeur vierge prêt à remplir.")
+@click.argument("fichier", metavar="FICHIER", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Remplace FICHIER s'il existe déjà (son contenu est perdu).")
+def new_command(fichier: Path, force: bool) -> None:
+    """Crée FICHIER, un classeur Excel vierge prêt à remplir pour une nouvelle opération.
+
+    Le classeur contient les feuilles Opération, Bénéficiaires, Matériel et Factures avec
+    tous leurs en-têtes, des listes déroulantes (catégorie, type de bénéficiaire, civilité,
+    type de convention…), des contrôles de saisie (dates, montants positifs, taux) et une
+    feuille « Aide » qui explique chaque colonne et les règles vérifiées. Un fichier
+    existant n'est jamais remplacé, sauf avec --force.
+
+    Exemple : dotation nouveau operation-2025.xlsx
+    """
+    path = write_blank_workbook(fichier, force=force)
+    click.echo(f"Classeur vierge créé : {path}\nRemplissez-le, puis vérifiez-le : dotation verifier {path}")
 
 
 def _report(written: pipeline.Written) -> None:
