@@ -205,7 +205,8 @@ class CompiledDocxTemplate:
         self._root = document.element
         body = self._root.body
         self._body_index = self._root.index(body)
-        self._body = _Part(env, _prepare_source(etree.tostring(body, encoding="unicode")))
+        body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
+        self._body = _Part(env, _prepare_source(body_xml))
         placeholder = etree.Comment(" dotation-docs: body ")
         self._root.replace(body, placeholder)
         shell = _serialize(self._root)
@@ -217,7 +218,7 @@ class CompiledDocxTemplate:
         self._marked_shell = bool(_MARK.search(shell.decode("utf-8")))
         # Inside the document, the body's start tag loses the namespace declarations its
         # ancestor already makes: the start tag the body has alone, and the one it gets there.
-        probe = etree.fromstring(etree.tostring(body), _BODY_PARSER)
+        probe = etree.fromstring(body_xml.encode("utf-8"), _BODY_PARSER)
         alone = etree.tostring(probe, encoding="UTF-8")
         self._root.replace(placeholder, probe)
         inside = _serialize(self._root)[len(before):-len(after) or None]
