@@ -25,9 +25,10 @@ import io
 import logging
 import re
 import struct
+import weakref
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +76,10 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 _BODY_PARSER = etree.XMLParser(recover=True)
 _W_T = qn("w:t")
 _W_R = qn("w:r")
+_MARKED_TEXTS = etree.XPath(
+    "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
+    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
+)
 _ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "])")
 _DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
 _DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
@@ -198,7 +203,8 @@ class CompiledDocxTemplate:
         sources = {name: getattr(props, name) or "" for name in rendering._TEXT_PROPERTIES}
         for name in (*rendering._TEXT_PROPERTIES, "title"):
             setattr(props, name, "")
-        text_env = env.overlay(autoescape=False)
+        fast_env = _fast_environment(env)
+        text_env = fast_env.overlay(autoescape=False)
         self._properties = {name: (source, _Part(text_env, source) if source else None)
                             for name, source in sources.items()}
         main = document.part
@@ -206,7 +212,7 @@ class CompiledDocxTemplate:
         body = self._root.body
         self._body_index = self._root.index(body)
         body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
-        self._body = _Part(env, _prepare_source(body_xml))
+        self._body = _Part(fast_env, _prepare_source(body_xml))
         placeholder = etree.Comment(" dotation-docs: body ")
         self._root.replace(body, placeholder)
         shell = _serialize(self._root)
@@ -230,10 +236,10 @@ class CompiledDocxTemplate:
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
                     xml = etree.tostring(parse_xml(rel.target_part.blob), encoding="unicode")
-                    self._headers.append((rel.target_part.partname[1:], _Part(env, _prepare_source(xml))))
+                    self._headers.append((rel.target_part.partname[1:], _Part(fast_env, _prepare_source(xml))))
         package = main.package
         self._footnotes = [
-            (part.partname[1:], part.blob, _Part(env, _prepare_source(part.blob.decode("utf-8"))))
+            (part.partname[1:], part.blob, _Part(fast_env, _prepare_source(part.blob.decode("utf-8"))))
             for part in package.iter_parts() if part.content_type == _FOOTNOTES
         ]
         self._core_name = package._core_properties_part.partname[1:]
@@ -285,7 +291,9 @@ class CompiledDocxTemplate:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
         xml = _render_xml(self._body, context)
-        body = _fix_tables(None, xml)
+        body = etree.fromstring(xml, _BODY_PARSER)
+        if _tables_need_fixing(body):
+            body = _fix_tables(None, xml)
         if "docPr" in xml:
             for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
                 element.attrib["id"] = str(number)
@@ -340,12 +348,56 @@ class CompiledDocxTemplate:
         else:
             xml = _render_xml(part, context)
         for _ in range(sections - 1):
-            xml = _render_xml(_Part(self.env, _prepare_source(xml)), context)
+            xml = _render_xml(_Part(_fast_environment(self.env), _prepare_source(xml)), context)
         if _MARK.search(xml):
             root = parse_xml(xml.encode("utf-8"))
             _apply_marks(root)
             return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
         return xml.encode("utf-8")
+
+
+_FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 65536
+
+
+def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``func`` (a French filter: a pure function of its arguments) remembering its
+    results: a batch formats the same amounts and dates over and over, and Babel is slow.
+    Values are told apart by type and ``repr`` (1, 1.0, True and Decimal("1.00") stay
+    apart); errors are not remembered, so they are raised again the same way."""
+    cache: dict[Any, Any] = {}
+
+    def memo(value: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            key = (type(value), value if type(value) is str else repr(value), args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # a list, a dict: not remembered
+            return func(value, *args, **kwargs)
+        try:
+            return cache[key]
+        except KeyError:
+            result = func(value, *args, **kwargs)
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key] = result
+            return result
+
+    memo.__name__ = name
+    return memo
+
+
+def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
+    """Return ``env`` with its French filters remembering their results (the same
+    environment otherwise: sandbox, autoescape, refused tags, error labels)."""
+    fast = _FAST_ENVS.get(env)
+    if fast is None:
+        fast = env.overlay()
+        fast.filters = {
+            name: _memoized(name, func) if name in rendering._FILTER_INPUTS else func
+            for name, func in env.filters.items()
+        }
+        _FAST_ENVS[env] = fast
+    return fast
 
 
 def compile_docx(path: Path, env: jinja2.Environment | None = None, *, level: int = DEFAULT_LEVEL) -> CompiledDocxTemplate:
@@ -366,11 +418,46 @@ def compile_docx(path: Path, env: jinja2.Environment | None = None, *, level: in
         raise TemplateError(f"le modèle « {path.name} » ne peut pas être lu : {describe_os_error(err)}.") from err
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _tables_need_fixing(tree: etree._Element) -> bool:
+    """Return whether docxtpl's ``fix_tables`` would change a table of ``tree``: a row with
+    more cells than the grid has columns, or no row spanning every column."""
+    if tree.nsmap.get("w") != _W[1:-1]:
+        return True
+    for table in tree.iter(_W + "tbl"):
+        grid = table.find(_W + "tblGrid")
+        if grid is None:
+            return True  # fix_tables fails on it: let it raise its own error
+        columns = len(grid.findall(_W + "gridCol"))
+        widest = 0
+        for row in table.iter(_W + "tr"):
+            cells = row.findall(_W + "tc")
+            if len(cells) > columns:
+                return True
+            width = 0
+            for cell in cells:  # as docxtpl counts: the first w:tcPr, its first w:gridSpan
+                properties = cell.find(_W + "tcPr")
+                span = None if properties is None else properties.find(_W + "gridSpan")
+                if span is None:
+                    width += 1
+                    continue
+                value = span.get(_W + "val")
+                if value is None or not value.isdigit():
+                    return True  # let fix_tables handle (or fail on) it
+                width += int(value)
+            widest = max(widest, width)
+        if widest < columns:
+            return True
+    return False
+
+
 def _split_marked_runs(root: etree._Element) -> bool:
     """Do the first step of :func:`rendering._apply_marks` (split the runs whose text
     carries marks) and return whether a mark is left anywhere, in which case its second step
     (a walk over every element, python-docx computing each paragraph's text) must run too."""
-    runs = {t.getparent() for t in root.iter(_W_T) if t.text and _MARK.search(t.text)}
+    runs = {t.getparent() for t in _MARKED_TEXTS(root)}  # w:t holds text only: its string value
     for run in runs:
         if run is not None and run.tag == _W_R:
             rendering._split_run(run)
