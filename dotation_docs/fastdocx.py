@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.opc.coreprops import CoreProperties
 from docx.oxml import parse_xml
 from docx.oxml.ns import qn
