@@ -73,7 +73,6 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 )
 # docxtpl's ``fix_tables`` parses the rendered body with this (forgiving) parser.
 _BODY_PARSER = etree.XMLParser(recover=True)
-_W_T = qn("w:t")
 _W_R = qn("w:r")
 _MARKED_TEXTS = etree.XPath(
     "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
