@@ -1,0 +1,224 @@
+"""Benchmark: a national-scale batch, the usual docxtpl loop against the compiled renderer.
+
+Builds a valid workbook of N beneficiaries (the sample's ten replicated N/10 times, with
+unique identifiers, serial and inventory numbers, IMEIs and invoice references), checks it
+with ``dotation verifier``, then measures in one run, on the same templates and contexts:
+
+(a) the usual docxtpl loop: a new ``DocxTemplate`` per document, ``render``, ``save``;
+(b) :mod:`dotation_docs.fastdocx`: each template compiled once, then ``render`` per document
+    (bytes identical to ``rendering.render``);
+(c) ``dotation generer`` in a fresh process (today's pipeline: read, validate, render, write),
+    wall time and peak memory (RSS, ``getrusage`` of the child processes);
+
+and the time to read and to validate the workbook. (a) and (b) are compared on the same
+documents (at most ``--limite``, spread over the batch: the docxtpl loop is slow); (b) is also
+timed over every Word document of the batch. Never part of the test run.
+
+    python benchmarks/batch.py --beneficiaires 1000
+    python benchmarks/batch.py --serie            # N = 10, 100, 1000: time per document
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import openpyxl  # noqa: E402
+from docxtpl import DocxTemplate  # noqa: E402
+from stdnum import luhn  # noqa: E402
+
+from dotation_docs import schema  # noqa: E402
+from dotation_docs.documents import plan_batch  # noqa: E402
+from dotation_docs.fastdocx import compile_docx  # noqa: E402
+from dotation_docs.funding import batch_funding  # noqa: E402
+from dotation_docs.rendering import build_environment  # noqa: E402
+from dotation_docs.validation import validate  # noqa: E402
+from dotation_docs.workbook import read_workbook  # noqa: E402
+
+SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
+TEMPLATES = ROOT / "templates"
+STAMP = datetime(2023, 2, 3)
+
+
+# --- The synthetic workbook ---------------------------------------------------------------
+
+
+def _columns(ws, sheet: schema.Sheet) -> dict[str, int]:
+    """Return field key -> column index (0-based) of a table sheet, from the schema's labels."""
+    header = [schema.normalize_label(str(c.value or "")) for c in ws[1]]
+    return {f.key: header.index(schema.normalize_label(f.label)) for f in sheet.fields
+            if schema.normalize_label(f.label) in header}
+
+
+def _imei(rng: random.Random) -> str:
+    body = "35" + "".join(rng.choice("0123456789") for _ in range(12))
+    return body + luhn.calc_check_digit(body)
+
+
+def build_workbook(beneficiaries: int, target: Path) -> Path:
+    """Write at ``target`` the sample replicated ``beneficiaries / 10`` times."""
+    copies = max(1, beneficiaries // 10)
+    wb = openpyxl.load_workbook(SAMPLE)
+    rng = random.Random(20230203)
+    ben_ws, dev_ws, inv_ws = (wb[s.title] for s in (schema.BENEFICIARIES, schema.DEVICES, schema.INVOICES))
+    ben, dev, inv = (_columns(ws, s) for ws, s in
+                     ((ben_ws, schema.BENEFICIARIES), (dev_ws, schema.DEVICES), (inv_ws, schema.INVOICES)))
+    rows = {ws.title: [list(r) for r in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
+            for ws in (ben_ws, dev_ws, inv_ws)}
+    serial = 0
+    for k in range(1, copies):
+        for row in rows[ben_ws.title]:
+            new = list(row)
+            new[ben["identifier"]] = f"{row[ben['identifier']]}_{k:04d}"
+            new[ben["name"]] = f"{row[ben['name']]} {k}"
+            ben_ws.append(new)
+        for row in rows[inv_ws.title]:
+            new = list(row)
+            new[inv["reference"]] = f"{row[inv['reference']]}-{k:04d}"
+            inv_ws.append(new)
+        for row in rows[dev_ws.title]:
+            serial += 1
+            new = list(row)
+            new[dev["inventory_number"]] = f"SYN-{serial:06d}"
+            new[dev["serial_number"]] = f"SYN{serial:07d}"
+            if row[dev["imei"]]:
+                new[dev["imei"]] = _imei(rng)
+            new[dev["invoice"]] = f"{row[dev['invoice']]}-{k:04d}"
+            new[dev["beneficiary"]] = f"{row[dev['beneficiary']]}_{k:04d}"
+            dev_ws.append(new)
+    # The amounts the State granted grow with the batch.
+    op_ws = wb[schema.OPERATION.title]
+    for key in ("montant_attribue", "autres_financements"):
+        label = schema.normalize_label(schema.OPERATION.field(key).label)
+        for row in op_ws.iter_rows(min_row=2):
+            if schema.normalize_label(str(row[0].value or "")) == label and row[1].value is not None:
+                row[1].value = float(Decimal(str(row[1].value)) * copies)
+    wb.save(target)
+    return target
+
+
+# --- Measures -----------------------------------------------------------------------------
+
+
+def docxtpl_loop(docs, env) -> None:
+    for d in docs:
+        tpl = DocxTemplate(TEMPLATES / d.template)
+        tpl.render(d.context, jinja_env=env, autoescape=True)
+        tpl.save(io.BytesIO())
+
+
+def compiled_loop(docs, compiled) -> None:
+    for d in docs:
+        compiled[d.template].render(d.context, title=d.title, timestamp=STAMP)
+
+
+def timed(job) -> float:
+    start = time.perf_counter()
+    job()
+    return time.perf_counter() - start
+
+
+def whole_batch(workbook: Path, output: Path) -> tuple[float, float]:
+    """Return the wall time of ``dotation generer`` in a fresh process and the peak RSS (MB)
+    of the child processes so far."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "dotation_docs", "generer", str(workbook), "-o", str(output)],
+                   check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run(beneficiaries: int, limit: int, batch: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workbook = build_workbook(beneficiaries, Path(tmp) / "classeur.xlsx")
+        check = subprocess.run([sys.executable, "-m", "dotation_docs", "verifier", str(workbook)],
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(f"classeur synthétique refusé :\n{check.stdout}{check.stderr}")
+        results: dict[str, float] = {}
+        if batch:
+            results["batch_s"], results["batch_mb"] = whole_batch(workbook, Path(tmp) / "sortie")
+        start = time.perf_counter()
+        raw = read_workbook(workbook)
+        results["read_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        dotation, report = validate(raw)
+        results["validate_s"] = time.perf_counter() - start
+        assert dotation is not None, report.format()
+        results["devices"] = len(dotation.devices)
+        docs = [d for d in plan_batch(dotation, batch_funding(dotation))
+                if d.template and d.template.endswith(".docx")]
+        env = build_environment()
+        start = time.perf_counter()
+        compiled = {name: compile_docx(TEMPLATES / name, env) for name in {d.template for d in docs}}
+        results["compile_s"] = time.perf_counter() - start
+        step = max(1, len(docs) // limit)
+        subset = docs[::step][:limit]
+        compiled_loop(subset[:5], compiled)  # warm-up
+        docxtpl_loop(subset[:2], env)
+        results["docs"], results["subset"] = len(docs), len(subset)
+        results["a_s"] = timed(lambda: docxtpl_loop(subset, env))
+        results["b_subset_s"] = timed(lambda: compiled_loop(subset, compiled))
+        results["b_all_s"] = timed(lambda: compiled_loop(docs, compiled))
+        results["self_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return results
+
+
+def report(n: int, r: dict[str, float]) -> None:
+    a_ms = r["a_s"] / r["subset"] * 1000
+    b_ms = r["b_subset_s"] / r["subset"] * 1000
+    all_ms = r["b_all_s"] / r["docs"] * 1000
+    print(f"\n== {n} bénéficiaires, {int(r['devices'])} matériels, {int(r['docs'])} documents Word ==")
+    print(f"lecture du classeur : {r['read_s']:.2f} s ; validation : {r['validate_s']:.2f} s "
+          f"(total {r['read_s'] + r['validate_s']:.2f} s)")
+    print(f"compilation des modèles (une fois) : {r['compile_s'] * 1000:.0f} ms")
+    print(f"mêmes {int(r['subset'])} documents :")
+    print(f"  (a) boucle docxtpl habituelle : {a_ms:7.1f} ms/document, {1000 / a_ms:7.1f} documents/s")
+    print(f"  (b) rendu compilé (fastdocx)  : {b_ms:7.2f} ms/document, {1000 / b_ms:7.1f} documents/s")
+    print(f"  rapport (b)/(a) : {a_ms / b_ms:.1f}x")
+    print(f"  (b) sur tout le lot : {all_ms:.2f} ms/document ({r['b_all_s']:.1f} s)")
+    if "batch_s" in r:
+        print(f"  (c) dotation generer complet (processus neuf) : {r['batch_s']:.1f} s, "
+              f"{r['docs'] / r['batch_s']:.1f} documents Word/s, mémoire de pointe {r['batch_mb']:.0f} Mo")
+    print(f"mémoire de pointe du banc lui-même : {r['self_mb']:.0f} Mo")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--beneficiaires", type=int, default=100, help="nombre de bénéficiaires (multiple de 10)")
+    parser.add_argument("--serie", action="store_true", help="N = 10, 100 et 1000 : temps par document")
+    parser.add_argument("--limite", type=int, default=150, help="documents comparés entre (a) et (b)")
+    parser.add_argument("--sans-lot", action="store_true", help="ne pas mesurer (c) dotation generer")
+    args = parser.parse_args()
+    print(f"machine : {platform.machine()}, {os.cpu_count()} cœurs, Python {platform.python_version()} ; "
+          f"{datetime.now():%Y-%m-%d %H:%M}")
+    sizes = [10, 100, 1000] if args.serie else [args.beneficiaires]
+    rows = []
+    for n in sizes:
+        r = run(n, args.limite, not args.sans_lot)
+        report(n, r)
+        rows.append((n, r))
+    if args.serie:
+        print("\nN     ms/document (a)  ms/document (b)  (b)/(a)")
+        for n, r in rows:
+            a_ms, b_ms = r["a_s"] / r["subset"] * 1000, r["b_subset_s"] / r["subset"] * 1000
+            print(f"{n:<5} {a_ms:15.1f} {b_ms:16.2f} {a_ms / b_ms:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

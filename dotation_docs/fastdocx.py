@@ -1,0 +1,548 @@
+"""Rendering, compiled once: a Word template prepared a single time per run, then filled
+for each document at a fraction of the cost of :func:`dotation_docs.rendering.render`.
+
+:func:`compile_docx` does once what docxtpl does for every document: it loads the template
+with python-docx, applies docxtpl's own XML preprocessing (``{%p``, ``{%tr``, ``{%tc``,
+``{%r``, tags split over several runs…) to the body, the headers, the footers and the
+footnotes, compiles each part and each document property with the sandboxed environment, and
+keeps every zip entry that rendering does not touch as already-compressed bytes.
+:meth:`CompiledDocxTemplate.render` then runs the compiled Jinja code, applies docxtpl's
+post-processing (line breaks and tabs, table grid, picture ids) and the tool's typography
+marks, and writes the zip itself, copying the untouched entries raw. Every part of the
+result is identical, byte for byte, to what :func:`rendering.render` writes for the same
+template and context (the zip bytes too, at the default compression level); errors are the
+same French :class:`TemplateError` naming the template.
+
+What the fast path does not reproduce falls back to :func:`rendering.render` for that
+template or that document (see :attr:`CompiledDocxTemplate.fallback_reason`): docxtpl
+objects in the context (``InlineImage``, ``Subdoc``, ``RichText``, ``Listing``), which need
+a ``DocxTemplate`` of their own.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import struct
+import weakref
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from docx.opc.coreprops import CoreProperties
+from docx.oxml import parse_xml
+from docx.oxml.ns import qn
+from docxtpl import DocxTemplate
+from lxml import etree
+
+from dotation_docs import rendering
+from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
+from dotation_docs.formatting import MARKS, plain_text, strip_marks
+from dotation_docs.rendering import (
+    ZIP_EPOCH,
+    _RenderFailure,
+    _translate_runtime,
+    _translate_syntax,
+    _UnsupportedTagError,
+    _where,
+    fit_property,
+)
+
+log = logging.getLogger(__name__)
+
+# Compression level of the rendered parts: zlib's default, the level ``normalize_zip`` uses,
+# so that the zip bytes are identical too. Level 1 is about twice as fast, a few % larger.
+DEFAULT_LEVEL = zlib.Z_DEFAULT_COMPRESSION
+_FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+_MARK = re.compile(f"[{''.join(MARKS)}]")
+_PARAGRAPH_BREAK = re.compile(r"<w:p([ >])")
+_PARAGRAPH_JOIN = re.compile(r"\n<w:p([ >])")
+_LISTING_CHARS = re.compile("[\t\a\n\f]")
+_DOCPR_XPATH = etree.XPath(
+    "//wp:docPr", namespaces={"wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"}
+)
+_SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
+    "./w:p/w:pPr/w:sectPr | ./w:sectPr",
+    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
+)
+# docxtpl's ``fix_tables`` parses the rendered body with this (forgiving) parser.
+_BODY_PARSER = etree.XMLParser(recover=True)
+_W_R = qn("w:r")
+_MARKED_TEXTS = etree.XPath(
+    "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
+    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
+)
+_ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "])")
+_DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
+_DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
+_EXTERNAL_ATTR = 0o644 << 16
+_patch_xml = DocxTemplate.patch_xml  # docxtpl's preprocessing; does not use its instance
+_resolve_listing = DocxTemplate.resolve_listing
+_fix_tables = DocxTemplate.fix_tables
+
+
+# --- Zip writing --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One compressed zip entry: its local header and data, and its central directory record
+    without the offset (packed when the archive is written)."""
+
+    local: bytes
+    central_head: bytes  # up to the relative offset of the local header
+    name: bytes
+
+    @classmethod
+    def compress(cls, name: str, data: bytes, level: int) -> _Entry:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+        packed = compressor.compress(data) + compressor.flush()
+        crc = zlib.crc32(data)
+        encoded, flags = _encode_name(name)
+        # Same fields as zipfile.ZipFile.writestr gives a ZipInfo dated ZIP_EPOCH.
+        local = struct.pack(
+            zipfile.structFileHeader, zipfile.stringFileHeader, 20, 0, flags, zipfile.ZIP_DEFLATED,
+            _DOS_TIME, _DOS_DATE, crc, len(packed), len(data), len(encoded), 0,
+        ) + encoded + packed
+        central_head = struct.pack(
+            "<4s4B4HL2L5H2L", zipfile.stringCentralDir, 20, 3, 20, 0, flags, zipfile.ZIP_DEFLATED,
+            _DOS_TIME, _DOS_DATE, crc, len(packed), len(data), len(encoded), 0, 0, 0, 0, _EXTERNAL_ATTR, 0,
+        )[:-4]
+        return cls(local, central_head, encoded)
+
+
+def _encode_name(name: str) -> tuple[bytes, int]:
+    try:
+        return name.encode("ascii"), 0
+    except UnicodeEncodeError:
+        return name.encode("utf-8"), 0x800
+
+
+def _write_zip(entries: list[_Entry]) -> bytes:
+    """Return the zip archive of ``entries``, laid out as :mod:`zipfile` lays it out."""
+    chunks: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for entry in entries:
+        chunks.append(entry.local)
+        central.append(entry.central_head + struct.pack("<L", offset) + entry.name)
+        offset += len(entry.local)
+    directory = b"".join(central)
+    end = struct.pack(
+        zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, len(entries), len(entries),
+        len(directory), offset, 0,
+    )
+    return b"".join(chunks) + directory + end
+
+
+# --- The compiled template ----------------------------------------------------------------
+
+
+class _Part:
+    """A rendered part: its Jinja template, or the error compiling it raised (raised again
+    when a document reaches this part, as docxtpl would)."""
+
+    def __init__(self, env: jinja2.Environment, source: str) -> None:
+        self.template: jinja2.Template | None = None
+        self.error: Exception | None = None
+        try:
+            self.template = env.from_string(source)
+        except jinja2.TemplateError as err:  # syntax, refused tag: reported per document
+            self.error = err
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        if self.error is not None:
+            raise self.error
+        assert self.template is not None
+        return self.template.render(context)
+
+
+def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
+    """docxtpl's ``render_xml_part`` without the compilation."""
+    xml = _PARAGRAPH_JOIN.sub(r"<w:p\1", part.render(context))
+    if "_" in xml:
+        xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    if _LISTING_CHARS.search(xml):  # otherwise resolve_listing changes nothing
+        xml = _resolve_listing(None, xml)
+    return xml
+
+
+def _prepare_source(xml: str) -> str:
+    """docxtpl's ``patch_xml`` then the line breaks ``render_xml_part`` adds before compiling."""
+    return _PARAGRAPH_BREAK.sub(r"\n<w:p\1", _patch_xml(None, xml))
+
+
+def _serialize(element: etree._Element) -> bytes:
+    """Serialize a part as python-docx saves it."""
+    return etree.tostring(element, encoding="UTF-8", standalone=True)
+
+
+class CompiledDocxTemplate:
+    """A Word template compiled once; :meth:`render` fills it for one document. Create it
+    with :func:`compile_docx`."""
+
+    def __init__(self, path: Path, env: jinja2.Environment, level: int = DEFAULT_LEVEL) -> None:
+        self.path = path
+        self.name = path.name
+        self.env = env
+        self.level = level
+        #: Why every document of this template goes through docxtpl's rendering (or None).
+        self.fallback_reason: str | None = None
+        self._preparer = _ContextPreparer()
+        doc = rendering._open_docx(path)  # TemplateError when it is not a usable .docx
+        document = doc.docx
+        props = document.core_properties
+        sources = {name: getattr(props, name) or "" for name in rendering._TEXT_PROPERTIES}
+        for name in (*rendering._TEXT_PROPERTIES, "title"):
+            setattr(props, name, "")
+        fast_env = _fast_environment(env)
+        text_env = fast_env.overlay(autoescape=False)
+        self._properties = {name: (source, _Part(text_env, source) if source else None)
+                            for name, source in sources.items()}
+        main = document.part
+        self._root = document.element
+        body = self._root.body
+        self._body_index = self._root.index(body)
+        body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
+        self._body = _Part(fast_env, _prepare_source(body_xml))
+        placeholder = etree.Comment(" dotation-docs: body ")
+        self._root.replace(body, placeholder)
+        shell = _serialize(self._root)
+        marker = b"<!-- dotation-docs: body -->"
+        if shell.count(marker) != 1:
+            raise AssertionError(f"{path.name}: cannot locate the body in the document")
+        before, after = shell.split(marker)
+        self._shell = (before, after)
+        self._marked_shell = bool(_MARK.search(shell.decode("utf-8")))
+        # Inside the document, the body's start tag loses the namespace declarations its
+        # ancestor already makes: the start tag the body has alone, and the one it gets there.
+        probe = etree.fromstring(body_xml.encode("utf-8"), _BODY_PARSER)
+        alone = etree.tostring(probe, encoding="UTF-8")
+        self._root.replace(placeholder, probe)
+        inside = _serialize(self._root)[len(before):-len(after) or None]
+        self._root.remove(probe)
+        self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
+        # Headers then footers, in the order docxtpl renders them.
+        self._headers: list[tuple[str, _Part]] = []
+        for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
+            for rel in main.rels.values():
+                if rel.reltype == uri and rel.target_part.blob:
+                    xml = etree.tostring(parse_xml(rel.target_part.blob), encoding="unicode")
+                    self._headers.append((rel.target_part.partname[1:], _Part(fast_env, _prepare_source(xml))))
+        package = main.package
+        self._footnotes = [
+            (part.partname[1:], part.blob, _Part(fast_env, _prepare_source(part.blob.decode("utf-8"))))
+            for part in package.iter_parts() if part.content_type == _FOOTNOTES
+        ]
+        self._core_name = package._core_properties_part.partname[1:]
+        self._core_xml = _serialize(props._element)
+        # The template as python-docx saves it once the properties are blanked: every entry
+        # rendering does not change keeps these bytes, compressed once here.
+        buffer = io.BytesIO()
+        document.save(buffer)
+        self._layout: list[_Entry | str] = []
+        rendered = {main.partname[1:], self._core_name, *(n for n, _ in self._headers),
+                    *(n for n, _, _ in self._footnotes)}
+        with zipfile.ZipFile(buffer) as saved:
+            for name in dict.fromkeys(info.filename for info in saved.infolist()):
+                if name in rendered:
+                    self._layout.append(name)
+                else:
+                    self._layout.append(_Entry.compress(name, saved.read(name), zlib.Z_DEFAULT_COMPRESSION))
+        self._main_name = main.partname[1:]
+
+    def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime) -> bytes:
+        element = parse_xml(self._core_xml)
+        props = CoreProperties(element)
+        for name, (source, part) in self._properties.items():
+            value = "" if part is None else fit_property(plain_text(part.render(context)))
+            setattr(props, name, value)
+        props.title = fit_property(plain_text(title))
+        props.created = props.modified = timestamp
+        props.revision = 1
+        props.last_modified_by = "dotation-docs"
+        return _serialize(element)
+
+    def render(self, context: Mapping[str, Any], *, title: str, timestamp: datetime) -> bytes:
+        """Return the document for ``context``, identical to :func:`rendering.render`'s.
+        Raises :class:`TemplateError` exactly as it does."""
+        context, foreign = self._preparer.prepare(context)
+        if foreign or self.fallback_reason:
+            return rendering.render(self.path, context, title=title, timestamp=timestamp, env=self.env)
+        try:
+            return self._render(context, title, timestamp)
+        except DotationError:
+            raise
+        except Exception as err:
+            translated = _translate(err, self.name)
+            if translated is None:
+                raise
+            raise translated from err
+
+    def _render(self, context: dict[str, Any], title: str, timestamp: datetime) -> bytes:
+        # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
+        # order docxtpl renders the parts, so that the first error is the same.
+        xml = _render_xml(self._body, context)
+        body = etree.fromstring(xml, _BODY_PARSER)
+        if _tables_need_fixing(body):
+            body = _fix_tables(None, xml)
+        if "docPr" in xml:
+            for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
+                element.attrib["id"] = str(number)
+        headers = [(name, self._render_header(part, context)) for name, part in self._headers]
+        notes = []
+        if self._footnotes:
+            sections = len(_SECTIONS_XPATH(body))
+            notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
+        parts: dict[str, bytes] = {}
+        document = None
+        if not self._marked_shell and not (_MARK.search(xml) and _split_marked_runs(body)):
+            # Alone, the body serializes as inside the document but for its start tag (which
+            # repeats the namespace declarations): spliced into the serialized document.
+            serialized = etree.tostring(body, encoding="UTF-8")
+            alone, inside = self._body_tags
+            if serialized.startswith(alone):
+                document = self._shell[0] + inside + serialized[len(alone):] + self._shell[1]
+        if document is None:
+            # Rare: a mark outside a run (the tool's own walk over the document cleans it),
+            # or a body whose start tag the template does not have.
+            root = self._root
+            root.insert(self._body_index, body)
+            try:
+                rendering._apply_marks(root)
+                document = _serialize(root)
+            finally:
+                root.remove(body)
+        parts: dict[str, bytes] = {self._main_name: document}
+        for name, element in headers:
+            parts[name] = _serialize(element)
+        for name, blob in notes:
+            parts[name] = blob
+        parts[self._core_name] = self._core(context, title, timestamp)
+        level = self.level
+        return _write_zip([
+            entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
+            for entry in self._layout
+        ])
+
+    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> etree._Element:
+        xml = _render_xml(part, context)
+        element = parse_xml(xml.encode("utf-8"))
+        if _MARK.search(xml):
+            _apply_marks(element)
+        return element
+
+    def _render_notes(self, blob: bytes, part: _Part, context: Mapping[str, Any], sections: int) -> bytes:
+        # docxtpl renders the footnotes once per section of the document, each time over
+        # the previous result.
+        if sections == 0:
+            xml = blob.decode("utf-8")
+        else:
+            xml = _render_xml(part, context)
+        for _ in range(sections - 1):
+            xml = _render_xml(_Part(_fast_environment(self.env), _prepare_source(xml)), context)
+        if _MARK.search(xml):
+            root = parse_xml(xml.encode("utf-8"))
+            _apply_marks(root)
+            return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+        return xml.encode("utf-8")
+
+
+_FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 65536
+
+
+def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``func`` (a French filter: a pure function of its arguments) remembering its
+    results: a batch formats the same amounts and dates over and over, and Babel is slow.
+    Values are told apart by type and ``repr`` (1, 1.0, True and Decimal("1.00") stay
+    apart); errors are not remembered, so they are raised again the same way."""
+    cache: dict[Any, Any] = {}
+
+    def memo(value: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            key = (type(value), value if type(value) is str else repr(value), args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # a list, a dict: not remembered
+            return func(value, *args, **kwargs)
+        try:
+            return cache[key]
+        except KeyError:
+            result = func(value, *args, **kwargs)
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[key] = result
+            return result
+
+    memo.__name__ = name
+    return memo
+
+
+def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
+    """Return ``env`` with its French filters remembering their results (the same
+    environment otherwise: sandbox, autoescape, refused tags, error labels)."""
+    fast = _FAST_ENVS.get(env)
+    if fast is None:
+        fast = env.overlay()
+        fast.filters = {
+            name: _memoized(name, func) if name in rendering._FILTER_INPUTS else func
+            for name, func in env.filters.items()
+        }
+        _FAST_ENVS[env] = fast
+    return fast
+
+
+def compile_docx(path: Path, env: jinja2.Environment | None = None, *, level: int = DEFAULT_LEVEL) -> CompiledDocxTemplate:
+    """Return the Word template at ``path`` compiled for ``env`` (the run's environment,
+    :func:`rendering.build_environment` by default). ``level`` is the deflate level of the
+    rendered parts. Raises :class:`TemplateError` when the template is missing, unreadable
+    or not a Word document, with :func:`rendering.render`'s message; mistakes inside the
+    template are reported by :meth:`CompiledDocxTemplate.render`, document by document, as
+    :func:`rendering.render` reports them."""
+    env = env or rendering.build_environment()
+    if not path.is_file():
+        raise TemplateError(f"modèle « {path.name} » introuvable dans le dossier « {path.parent} ».")
+    try:
+        return CompiledDocxTemplate(path, env, level)
+    except DotationError:
+        raise
+    except OSError as err:
+        raise TemplateError(f"le modèle « {path.name} » ne peut pas être lu : {describe_os_error(err)}.") from err
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _tables_need_fixing(tree: etree._Element) -> bool:
+    """Return whether docxtpl's ``fix_tables`` would change a table of ``tree``: a row with
+    more cells than the grid has columns, or no row spanning every column."""
+    if tree.nsmap.get("w") != _W[1:-1]:
+        return True
+    for table in tree.iter(_W + "tbl"):
+        grid = table.find(_W + "tblGrid")
+        if grid is None:
+            return True  # fix_tables fails on it: let it raise its own error
+        columns = len(grid.findall(_W + "gridCol"))
+        widest = 0
+        for row in table.iter(_W + "tr"):
+            cells = row.findall(_W + "tc")
+            if len(cells) > columns:
+                return True
+            width = 0
+            for cell in cells:  # as docxtpl counts: the first w:tcPr, its first w:gridSpan
+                properties = cell.find(_W + "tcPr")
+                span = None if properties is None else properties.find(_W + "gridSpan")
+                if span is None:
+                    width += 1
+                    continue
+                value = span.get(_W + "val")
+                if value is None or not value.isdigit():
+                    return True  # let fix_tables handle (or fail on) it
+                width += int(value)
+            widest = max(widest, width)
+        if widest < columns:
+            return True
+    return False
+
+
+def _split_marked_runs(root: etree._Element) -> bool:
+    """Do the first step of :func:`rendering._apply_marks` (split the runs whose text
+    carries marks) and return whether a mark is left anywhere, in which case its second step
+    (a walk over every element, python-docx computing each paragraph's text) must run too."""
+    runs = {t.getparent() for t in _MARKED_TEXTS(root)}  # w:t holds text only: its string value
+    for run in runs:
+        if run is not None and run.tag == _W_R:
+            rendering._split_run(run)
+    return bool(_ANY_MARK(root))
+
+
+def _apply_marks(root: etree._Element) -> None:
+    """Same result as :func:`rendering._apply_marks`, faster when no mark is left once the
+    runs carrying them are split (the usual case)."""
+    if _split_marked_runs(root):
+        rendering._apply_marks(root)  # finds no run left to split; cleans the other texts
+
+
+class _ContextPreparer:
+    """:func:`rendering._without_marks` (a copy of the context without typographic marks)
+    and whether the context holds a docxtpl object, remembering the containers already
+    prepared: every document's context shares the batch's lists (``beneficiaires``…),
+    which would otherwise be copied again for each document (a cost growing with the
+    batch). Contexts must not change once planned (they do not). An entry keeps its
+    original alive, so that its ``id`` cannot be reused while it is remembered."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._memo: dict[int, tuple[Any, Any, bool]] = {}
+
+    def prepare(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        found = False
+        result = {}
+        for key, item in context.items():  # the top level is new for each document
+            result[key], inner = self._prepare(item)
+            found = found or inner
+        return result, found
+
+    def _prepare(self, value: Any) -> tuple[Any, bool]:
+        if isinstance(value, str):
+            return (strip_marks(value) if _MARK.search(value) else value), False
+        if isinstance(value, (Mapping, list, tuple)):
+            known = self._memo.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1], known[2]
+            found = False
+            if isinstance(value, Mapping):
+                prepared: Any = {}
+                for key, item in value.items():
+                    prepared[key], inner = self._prepare(item)
+                    found = found or inner
+            else:
+                prepared = []
+                for item in value:
+                    copied, inner = self._prepare(item)
+                    prepared.append(copied)
+                    found = found or inner
+            if len(self._memo) >= self.size:
+                del self._memo[next(iter(self._memo))]
+            self._memo[id(value)] = (value, prepared, found)
+            return prepared, found
+        # InlineImage, Subdoc, RichText, Listing… (docxtpl.subdoc needs docxcompose: not imported)
+        return value, type(value).__module__.startswith("docxtpl")
+
+
+def _translate(err: BaseException, name: str) -> TemplateError | None:
+    """Return the TemplateError :func:`rendering.render` raises for ``err`` (a Word
+    template named ``name``), or None when ``err`` is a bug to let through."""
+    if isinstance(err, _UnsupportedTagError):
+        return TemplateError(
+            f"le modèle « {name} » utilise la balise « {err.message} »{_where(err.source, err.lineno, True)}, "
+            "qui n'est pas prise en charge : un modèle ne peut pas inclure, importer ou étendre un autre "
+            "fichier de modèle ; recopiez-en le contenu dans ce modèle."
+        )
+    if isinstance(err, jinja2.TemplateSyntaxError):
+        where = _where(err.source, err.lineno, True, excerpt="end of template" not in str(err.message).lower())
+        return TemplateError(
+            f"le modèle « {name} » contient une balise mal formée{where} : {_translate_syntax(err)}. "
+            "Vérifiez les accolades {{ … }} et {% … %}."
+        )
+    if isinstance(err, _RenderFailure):
+        where = "" if isinstance(err.original, jinja2.UndefinedError) else _where(err.source, err.lineno, True)
+        return TemplateError(f"le modèle « {name} » ne peut pas être rempli{where} : {_translate_runtime(err.original)}.")
+    if isinstance(err, jinja2.TemplateError):
+        return TemplateError(f"le modèle « {name} » ne peut pas être rempli : {_translate_runtime(err)}.")
+    if isinstance(err, etree.XMLSyntaxError):
+        return TemplateError(
+            f"le modèle « {name} » produit un document Word invalide (XML mal formé), "
+            "par exemple à cause du filtre « safe » : retirez-le."
+        )
+    if isinstance(err, UnicodeDecodeError):
+        return TemplateError(f"le modèle « {name} » n'est pas un texte UTF-8 ; enregistrez-le en UTF-8.")
+    if isinstance(err, OSError):
+        return TemplateError(f"le modèle « {name} » ne peut pas être lu : {describe_os_error(err)}.")
+    return None

@@ -1,0 +1,298 @@
+"""The compiled Word renderer gives the documents of ``rendering.render``, part for part."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from docx.shared import Cm
+from docxtpl import RichText
+from lxml import etree
+
+from dotation_docs import fastdocx
+from dotation_docs.documents import plan_batch
+from dotation_docs.exceptions import TemplateError
+from dotation_docs.fastdocx import compile_docx
+from dotation_docs.funding import batch_funding
+from dotation_docs.pipeline import check_workbook
+from dotation_docs.rendering import build_environment, render
+from tests.conftest import SAMPLE, docx_text
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+STAMP = datetime(2023, 2, 3)
+ENV = build_environment()
+
+
+def parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def canonical(xml: bytes) -> bytes:
+    return etree.tostring(etree.fromstring(xml), method="c14n")
+
+
+def assert_same_document(expected: bytes, actual: bytes) -> None:
+    """Every XML part equal after canonicalisation, every other part byte for byte, in the
+    same order; then the whole archive byte for byte (same compression level)."""
+    want, got = parts(expected), parts(actual)
+    assert list(got) == list(want)
+    for name, data in want.items():
+        if name.endswith((".xml", ".rels")):
+            assert canonical(got[name]) == canonical(data), name
+        assert got[name] == data, name
+    assert actual == expected
+
+
+def both(template: str | Path, context: dict[str, Any], title: str = "Titre") -> tuple[bytes | str, bytes | str]:
+    """Return each renderer's document, or its TemplateError message."""
+    path = template if isinstance(template, Path) else TEMPLATES / template
+    results: list[bytes | str] = []
+    compiled = compile_docx(path, ENV)
+    for job in (
+        lambda: render(path, context, title=title, timestamp=STAMP, env=ENV),
+        lambda: compiled.render(context, title=title, timestamp=STAMP),
+    ):
+        try:
+            results.append(job())
+        except TemplateError as err:
+            results.append(str(err))
+    return results[0], results[1]
+
+
+@pytest.fixture(scope="module")
+def sample_docs() -> list:
+    dotation = check_workbook(SAMPLE).dotation
+    return [d for d in plan_batch(dotation, batch_funding(dotation)) if d.template and d.template.endswith(".docx")]
+
+
+def test_every_sample_document_is_identical(sample_docs: list) -> None:
+    compiled = {p.name: compile_docx(p, ENV) for p in TEMPLATES.glob("*.docx")}  # every bundled template
+    # The sample lends its devices: its conventions are also rendered as gift conventions.
+    jobs = [(d.template, d) for d in sample_docs]
+    jobs += [("convention-don.docx", d) for d in sample_docs if d.template == "convention-mise-a-disposition.docx"]
+    assert {name for name, _ in jobs} == set(compiled)
+    for name, doc in jobs:
+        expected = render(TEMPLATES / name, doc.context, title=doc.title, timestamp=STAMP, env=ENV)
+        actual = compiled[name].render(doc.context, title=doc.title, timestamp=STAMP)
+        assert_same_document(expected, actual)
+    # Rendering twice with one compiled template gives the same bytes (nothing leaks).
+    doc = sample_docs[0]
+    first = compiled[doc.template].render(doc.context, title=doc.title, timestamp=STAMP)
+    assert compiled[doc.template].render(doc.context, title=doc.title, timestamp=STAMP) == first
+    assert "Beaubreuil" in docx_text(first)
+
+
+HOSTILE = {
+    "marks": "R&D <b>gras</b> \"guillemets\" 'apostrophe' > {{ 7*7 }} {% raw %}x{% endraw %} {# c #}"
+             " ligne 1\nligne 2\ttabulation \u2011 😀👩‍👩‍👧 \u200fعربي\u200e fin",
+    "long": ("Texte très long & <sûr> " * 220)[:5000],
+    "name": "Association " + "é" * 300,
+}
+
+
+def hostile(value: Any, text: str) -> Any:
+    """Return ``value`` with every string replaced by ``text``."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, dict):
+        return {key: hostile(item, text) for key, item in value.items()}
+    if isinstance(value, list):
+        return [hostile(item, text) for item in value]
+    return value
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(HOSTILE))
+def test_hostile_values_give_identical_documents_or_errors(sample_docs: list, variant: str) -> None:
+    text = HOSTILE[variant]
+    seen: dict[str, Any] = {}
+    for doc in sample_docs:
+        seen.setdefault(doc.template, doc)
+    rendered = 0
+    for name, doc in sorted(seen.items()):
+        expected, actual = both(name, hostile(doc.context, text), title=text)
+        if isinstance(expected, str):
+            assert actual == expected  # the same French error
+            continue
+        assert isinstance(actual, bytes)
+        assert_same_document(expected, actual)
+        rendered += 1
+        if variant == "marks":
+            body = parts(actual)["word/document.xml"].decode()
+            assert "R&amp;D &lt;b&gt;" in body
+            assert "{{ 7*7 }} {% raw %}x{% endraw %} {# c #} ligne 1" in docx_text(actual)
+    assert rendered >= 4  # most templates take any text
+
+
+def feature_template(tmp_path: Path, image: bool = True) -> Path:
+    """A template using each docxtpl feature the project relies on."""
+    document = docx.Document()
+    document.core_properties.author = "{{ auteur }}"
+    document.core_properties.subject = "Sujet : {{ sujet }}"
+    document.sections[0].header.paragraphs[0].text = "En-tête {{ nom }} {{ jour|date }}"
+    document.sections[0].footer.paragraphs[0].text = "Pied {{ numero|insecable }}"
+    document.add_paragraph("{%p if afficher %}")
+    document.add_paragraph("Affiché : {{ nom }}, le {{ jour|date }}, {{ rang|exposant }}")
+    document.add_paragraph("{%p endif %}")
+    paragraph = document.add_paragraph("Avant ")
+    paragraph.add_run("{%r if gras %}")
+    paragraph.add_run("gras").bold = True
+    paragraph.add_run("{%r endif %}")
+    paragraph.add_run(" {{r riche }} après")
+    split = document.add_paragraph("Tag coupé : {{ no")
+    split.add_run("m }}").italic = True
+    table = document.add_table(rows=3, cols=3)
+    table.rows[0].cells[0].text = "{%tr for m in materiels %}"
+    table.rows[1].cells[0].text = "{{ m.numero }}"
+    table.rows[1].cells[1].text = "{% cellbg m.couleur %}{{ m.serie }}"
+    table.rows[1].cells[2].text = "{{ m.prix|montant }}"
+    table.rows[2].cells[0].text = "{%tr endfor %}"
+    grid = document.add_table(rows=1, cols=4)
+    for cell, text in zip(grid.rows[0].cells, ("Début", "{%tc for c in colonnes %}", "{{ c }}", "{%tc endfor %}")):
+        cell.text = text
+    document.add_paragraph("Total : {{ total|montant }} {{ texte }}")
+    if image:
+        document.add_picture(io.BytesIO(tiny_png()), width=Cm(1))
+    path = tmp_path / "fonctions.docx"
+    document.save(str(path))
+    return path
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b"")
+
+
+def feature_context(**changes: Any) -> dict[str, Any]:
+    context = {
+        "auteur": "R&D <Limoges>", "sujet": "Don", "nom": "Centre « Les Clés »", "afficher": True,
+        "gras": True, "riche": "texte \u00absimple\u00bb", "jour": date(2023, 3, 1), "rang": "er",
+        "numero": "2023-03-01", "total": Decimal("1234.5"), "texte": "a\nb\tc",
+        "materiels": [
+            {"numero": 1, "serie": "SN-1 & <2>", "couleur": "FF0000", "prix": Decimal("10")},
+            {"numero": 2, "serie": "SN-2", "couleur": "00FF00", "prix": Decimal("1000.25")},
+        ],
+        "colonnes": ["A", "B", "C", "D"],
+    }
+    context.update(changes)
+    return context
+
+
+@pytest.mark.parametrize("changes", [{}, {"afficher": False, "gras": False, "materiels": [], "colonnes": ["X"]}])
+def test_each_docxtpl_feature_gives_identical_documents(tmp_path: Path, changes: dict) -> None:
+    expected, actual = both(feature_template(tmp_path), feature_context(**changes), title="Titre & <titre>")
+    assert isinstance(expected, bytes) and isinstance(actual, bytes)
+    assert_same_document(expected, actual)
+    text = docx_text(actual)
+    assert "Tag coupé : Centre « Les Clés »" in text
+    assert "En-tête Centre « Les Clés » 1er\u00a0mars 2023" in text.replace("\u202f", "\u00a0")
+    xml = parts(actual)["word/document.xml"].decode()
+    if changes:
+        assert "Affiché" not in text and "SN-1" not in text
+    else:
+        assert "Affiché" in text and "SN-1 &amp; &lt;2&gt;" in xml and 'w:fill="FF0000"' in xml
+        assert '<w:vertAlign w:val="superscript"/>' in xml  # « 1er », « er »
+        assert xml.count("<w:tc>") >= 4 + 6  # the columns of the {%tc loop
+    footer = parts(actual)["word/footer1.xml"].decode() if "word/footer1.xml" in parts(actual) else ""
+    assert "noBreakHyphen" in footer or "noBreakHyphen" in "".join(
+        v.decode() for k, v in parts(actual).items() if k.startswith("word/footer"))
+    props = docx.Document(io.BytesIO(actual)).core_properties
+    assert (props.author, props.subject, props.title) == ("R&D <Limoges>", "Sujet : Don", "Titre & <titre>")
+
+
+def test_a_long_title_is_shortened_like_render(tmp_path: Path) -> None:
+    expected, actual = both(feature_template(tmp_path, image=False), feature_context(), title="T" * 300)
+    assert_same_document(expected, actual)
+    assert docx.Document(io.BytesIO(actual)).core_properties.title == "T" * 254 + "…"
+
+
+def test_output_opens_in_python_docx_and_zipfile(tmp_path: Path) -> None:
+    compiled = compile_docx(feature_template(tmp_path), ENV, level=1)  # another level: other bytes
+    data = compiled.render(feature_context(), title="Titre", timestamp=STAMP)
+    expected = render(feature_template(tmp_path), feature_context(), title="Titre", timestamp=STAMP, env=ENV)
+    want, got = parts(expected), parts(data)
+    assert got == want
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert "Total : 1" in docx_text(data)
+
+
+@pytest.mark.parametrize("body, message_part", [
+    ("{{ inconnue }}", "la variable « inconnue » n'existe pas"),
+    ("{{ nom ", "balise mal formée"),
+    ("{% include 'x.docx' %}", "{% include %}"),
+    ("{{ nom|montant }}", "le filtre « montant »"),
+    ("{{ nom.__class__ }}", "interdit"),
+    ("{{ '<w:p>'|safe }}", "XML mal formé"),
+])
+def test_template_mistakes_give_the_same_french_error(tmp_path: Path, body: str, message_part: str) -> None:
+    document = docx.Document()
+    document.add_paragraph(f"Début {body} fin")
+    # docxtpl's parser of the body forgives bad XML; the header's does not.
+    document.sections[0].header.paragraphs[0].text = f"En-tête {body}"
+    path = tmp_path / "faux.docx"
+    document.save(str(path))
+    expected, actual = both(path, {"nom": "x"})
+    assert isinstance(expected, str) and message_part in expected and "faux.docx" in expected
+    assert actual == expected
+
+
+def test_bad_xml_in_the_body_is_recovered_the_same_way(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Début {{ '<w:p>'|safe }} fin")
+    path = tmp_path / "recupere.docx"
+    document.save(str(path))
+    expected, actual = both(path, {})
+    assert isinstance(expected, bytes) and isinstance(actual, bytes)
+    assert_same_document(expected, actual)
+
+
+def test_missing_or_broken_template_errors(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="introuvable"):
+        compile_docx(tmp_path / "absent.docx", ENV)
+    broken = tmp_path / "casse.docx"
+    broken.write_bytes(b"pas un zip")
+    with pytest.raises(TemplateError) as err:
+        compile_docx(broken, ENV)
+    with pytest.raises(TemplateError) as same:
+        render(broken, {}, title="t", timestamp=STAMP, env=ENV)
+    assert str(err.value) == str(same.value)
+
+
+def test_docxtpl_objects_in_the_context_fall_back_to_docxtpl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = feature_template(tmp_path, image=False)
+    compiled = compile_docx(path, ENV)
+    calls = []
+    original = fastdocx.rendering.render
+    monkeypatch.setattr(fastdocx.rendering, "render", lambda *a, **k: calls.append(a) or original(*a, **k))
+    rich = RichText("riche en rouge", color="FF0000", bold=True)
+    context = feature_context(riche=rich)
+    data = compiled.render(context, title="Titre", timestamp=STAMP)
+    assert len(calls) == 1  # docxtpl's own rendering
+    assert 'w:val="FF0000"' in parts(data)["word/document.xml"].decode()
+    assert data == original(path, context, title="Titre", timestamp=STAMP, env=ENV)
+    compiled.render(feature_context(), title="Titre", timestamp=STAMP)
+    assert len(calls) == 1  # plain contexts keep the fast path
+
+
+def test_a_template_can_be_forced_through_docxtpl(tmp_path: Path) -> None:
+    path = feature_template(tmp_path, image=False)
+    compiled = compile_docx(path, ENV)
+    compiled.fallback_reason = "essai"
+    assert_same_document(
+        render(path, feature_context(), title="T", timestamp=STAMP, env=ENV),
+        compiled.render(feature_context(), title="T", timestamp=STAMP),
+    )
