@@ -248,10 +248,10 @@ def test_same_schema_same_bytes(blank: Path) -> None:
 
 def test_long_or_comma_lists_go_to_a_hidden_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
     extra = schema.Sheet(
-        key="extra", title="Essai", layout=Layout.TABLE,
-        fields=(schema.Field("a", "Liste à virgule", Kind.CHOICE, choices=("un, deux", "trois")),
+        key="extra", title="Essai", layout=Layout.TABLE, model=dict,
+        fields=(schema.Field("a", "Liste à virgule", Kind.CHOICE, vocabulary={"un, deux": 1, "trois": 3}),
                 schema.Field("b", "Liste longue", Kind.CHOICE,
-                             choices=tuple(f"choix numéro {i:03d}" for i in range(30)))),
+                             vocabulary={f"choix numéro {i:03d}": i for i in range(30)})),
     )
     monkeypatch.setattr(schema, "SHEETS", schema.SHEETS + (extra,))
     wb = openpyxl.load_workbook(io.BytesIO(build_blank_workbook()))
