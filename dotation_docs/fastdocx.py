@@ -46,6 +46,7 @@ from dotation_docs.exceptions import DotationError, TemplateError, describe_os_e
 from dotation_docs.formatting import MARKS, plain_text, strip_marks
 from dotation_docs.rendering import (
     ZIP_EPOCH,
+    LoadedTemplate,
     _RenderFailure,
     _translate_runtime,
     _translate_syntax,
@@ -187,15 +188,16 @@ class CompiledDocxTemplate:
     """A Word template compiled once; :meth:`render` fills it for one document. Create it
     with :func:`compile_docx`."""
 
-    def __init__(self, path: Path, env: jinja2.Environment, level: int = DEFAULT_LEVEL) -> None:
-        self.path = path
-        self.name = path.name
+    def __init__(self, template: LoadedTemplate, env: jinja2.Environment, level: int = DEFAULT_LEVEL) -> None:
+        #: The template as loaded once (rendering and the fallback use its bytes only).
+        self.template = template
+        self.name = template.name
         self.env = env
         self.level = level
         #: Why every document of this template goes through docxtpl's rendering (or None).
         self.fallback_reason: str | None = None
         self._preparer = _ContextPreparer()
-        doc = rendering._open_docx(path)  # TemplateError when it is not a usable .docx
+        doc = rendering._open_docx(template)  # TemplateError when it is not a usable .docx
         document = doc.docx
         props = document.core_properties
         sources = {name: getattr(props, name) or "" for name in rendering._TEXT_PROPERTIES}
@@ -216,7 +218,7 @@ class CompiledDocxTemplate:
         shell = _serialize(self._root)
         marker = b"<!-- dotation-docs: body -->"
         if shell.count(marker) != 1:
-            raise AssertionError(f"{path.name}: cannot locate the body in the document")
+            raise AssertionError(f"{template.name}: cannot locate the body in the document")
         before, after = shell.split(marker)
         self._shell = (before, after)
         self._marked_shell = bool(_MARK.search(shell.decode("utf-8")))
@@ -274,7 +276,7 @@ class CompiledDocxTemplate:
         Raises :class:`TemplateError` exactly as it does."""
         context, foreign = self._preparer.prepare(context)
         if foreign or self.fallback_reason:
-            return rendering.render(self.path, context, title=title, timestamp=timestamp, env=self.env)
+            return rendering.render(self.template, context, title=title, timestamp=timestamp, env=self.env)
         try:
             return self._render(context, title, timestamp)
         except DotationError:
@@ -398,22 +400,19 @@ def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
     return fast
 
 
-def compile_docx(path: Path, env: jinja2.Environment | None = None, *, level: int = DEFAULT_LEVEL) -> CompiledDocxTemplate:
-    """Return the Word template at ``path`` compiled for ``env`` (the run's environment,
-    :func:`rendering.build_environment` by default). ``level`` is the deflate level of the
-    rendered parts. Raises :class:`TemplateError` when the template is missing, unreadable
-    or not a Word document, with :func:`rendering.render`'s message; mistakes inside the
-    template are reported by :meth:`CompiledDocxTemplate.render`, document by document, as
-    :func:`rendering.render` reports them."""
+def compile_docx(
+    template: LoadedTemplate | Path, env: jinja2.Environment | None = None, *, level: int = DEFAULT_LEVEL
+) -> CompiledDocxTemplate:
+    """Return the Word ``template`` compiled for ``env`` (the run's environment,
+    :func:`rendering.build_environment` by default), from the bytes loaded once (a path is
+    loaded first with :func:`rendering.load_template`). ``level`` is the deflate level of
+    the rendered parts. Raises :class:`TemplateError` when the template is missing,
+    unreadable or not a Word document, with :func:`rendering.render`'s message; mistakes
+    inside the template are reported by :meth:`CompiledDocxTemplate.render`, document by
+    document, as :func:`rendering.render` reports them."""
     env = env or rendering.build_environment()
-    if not path.is_file():
-        raise TemplateError(f"modèle « {path.name} » introuvable dans le dossier « {path.parent} ».")
-    try:
-        return CompiledDocxTemplate(path, env, level)
-    except DotationError:
-        raise
-    except OSError as err:
-        raise TemplateError(f"le modèle « {path.name} » ne peut pas être lu : {describe_os_error(err)}.") from err
+    loaded = template if isinstance(template, LoadedTemplate) else rendering.load_template(template)
+    return CompiledDocxTemplate(loaded, env, level)
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

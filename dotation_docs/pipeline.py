@@ -148,9 +148,15 @@ def _timestamp(dotation: Dotation) -> datetime:
 
 
 def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[OutputFile]:
-    """Return the bytes of every planned document, each template as loaded once."""
+    """Return the bytes of every planned document, each template as loaded once. Each Word
+    template of the run is compiled once (:mod:`dotation_docs.fastdocx`: the same bytes as
+    :func:`render`, which it falls back to for what it does not handle); HTML templates go
+    through :func:`render`, the expense statement through openpyxl."""
+    from dotation_docs.fastdocx import CompiledDocxTemplate, compile_docx  # kept local: heavy, Word only
+
     env = build_environment()
     stamp = _timestamp(dotation)
+    compiled: dict[str, CompiledDocxTemplate] = {}
     files = []
     for doc in docs:
         log.info("Rendu de %s", doc.path)
@@ -158,7 +164,14 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
             data = render_expense_statement(doc.context, timestamp=stamp)
         else:
             assert doc.template is not None
-            data = render(templates[doc.template], doc.context, title=doc.title, timestamp=stamp, env=env)
+            template = templates[doc.template]
+            if template.is_docx:
+                word = compiled.get(template.name)
+                if word is None:
+                    word = compiled[template.name] = compile_docx(template, env)
+                data = word.render(doc.context, title=doc.title, timestamp=stamp)
+            else:
+                data = render(template, doc.context, title=doc.title, timestamp=stamp, env=env)
         files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary))
     return files
 
