@@ -17,13 +17,14 @@ from docx.shared import Cm
 from docxtpl import RichText
 from lxml import etree
 
-from dotation_docs import fastdocx
+from dotation_docs import fastdocx, pipeline
 from dotation_docs.documents import plan_batch
 from dotation_docs.exceptions import TemplateError
 from dotation_docs.fastdocx import compile_docx
 from dotation_docs.funding import batch_funding
 from dotation_docs.pipeline import check_workbook
-from dotation_docs.rendering import build_environment, render
+from dotation_docs.rendering import build_environment, load_template, render
+from dotation_docs.templateset import load_template_set
 from tests.conftest import SAMPLE, docx_text
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -296,3 +297,39 @@ def test_a_template_can_be_forced_through_docxtpl(tmp_path: Path) -> None:
         render(path, feature_context(), title="T", timestamp=STAMP, env=ENV),
         compiled.render(feature_context(), title="T", timestamp=STAMP),
     )
+
+
+def test_compiles_from_the_loaded_bytes_without_reading_the_disk_again(tmp_path: Path) -> None:
+    path = feature_template(tmp_path, image=False)
+    loaded = load_template(path, "convention-pret.docx")  # the catalogue's name, not the file's
+    expected = render(loaded, feature_context(), title="Titre", timestamp=STAMP, env=ENV)
+    path.unlink()  # neither compiling, rendering nor the fallback may need the file
+    compiled = compile_docx(loaded, ENV)
+    assert compiled.template is loaded and compiled.name == "convention-pret.docx"
+    assert_same_document(expected, compiled.render(feature_context(), title="Titre", timestamp=STAMP))
+    compiled.fallback_reason = "essai"
+    assert_same_document(expected, compiled.render(feature_context(), title="Titre", timestamp=STAMP))
+
+
+def test_the_batch_compiles_each_word_template_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = check_workbook(SAMPLE)
+    dotation = checked.dotation
+    docs = plan_batch(dotation, batch_funding(dotation))
+    names = sorted({d.template for d in docs if d.template})
+    templates = load_template_set(names)
+    compiled: list[str] = []
+    original_compile = fastdocx.compile_docx
+    monkeypatch.setattr(fastdocx, "compile_docx", lambda t, *a, **k: compiled.append(t.name) or original_compile(t, *a, **k))
+    rendered: list[str] = []
+    original_render = pipeline.render
+    monkeypatch.setattr(pipeline, "render", lambda t, *a, **k: rendered.append(t.name) or original_render(t, *a, **k))
+    files = pipeline._render_all(docs, templates, dotation)
+    word = [d for d in docs if d.template and d.template.endswith(".docx")]
+    assert len(word) > len(set(compiled)) and sorted(compiled) == sorted({d.template for d in word})
+    assert rendered and all(name.endswith(".html") for name in rendered)  # Word never through render()
+    assert [f.path for f in files] == [d.path for d in docs]
+    by_path = {f.path: f.data for f in files}
+    first = word[0]
+    expected = render(templates[first.template], first.context, title=first.title,
+                      timestamp=pipeline._timestamp(dotation), env=ENV)
+    assert_same_document(expected, by_path[first.path])
