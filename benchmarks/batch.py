@@ -7,8 +7,9 @@ with ``dotation verifier``, then measures in one run, on the same templates and 
 (a) the usual docxtpl loop: a new ``DocxTemplate`` per document, ``render``, ``save``;
 (b) :mod:`dotation_docs.fastdocx`: each template compiled once, then ``render`` per document
     (bytes identical to ``rendering.render``);
-(c) ``dotation generer`` in a fresh process (today's pipeline: read, validate, render, write),
-    wall time and peak memory (RSS, ``getrusage`` of the child processes);
+(c) ``dotation generer`` in a fresh process (the whole pipeline: templates checked, read,
+    validate, render, with (b) for Word documents, write, manifest), wall time and peak memory
+    (RSS, ``getrusage`` of the child processes);
 
 and the time to read and to validate the workbook. (a) and (b) are compared on the same
 documents (at most ``--limite``, spread over the batch: the docxtpl loop is slow); (b) is also
@@ -45,7 +46,7 @@ from dotation_docs import schema  # noqa: E402
 from dotation_docs.documents import plan_batch  # noqa: E402
 from dotation_docs.fastdocx import compile_docx  # noqa: E402
 from dotation_docs.funding import batch_funding  # noqa: E402
-from dotation_docs.rendering import build_environment  # noqa: E402
+from dotation_docs.rendering import build_environment, load_template  # noqa: E402
 from dotation_docs.validation import validate  # noqa: E402
 from dotation_docs.workbook import read_workbook  # noqa: E402
 
@@ -102,7 +103,7 @@ def build_workbook(beneficiaries: int, target: Path) -> Path:
             dev_ws.append(new)
     # The amounts the State granted grow with the batch.
     op_ws = wb[schema.OPERATION.title]
-    for key in ("montant_attribue", "autres_financements"):
+    for key in ("amount_granted", "forecast_eligible_expense", "other_funding"):
         label = schema.normalize_label(schema.OPERATION.field(key).label)
         for row in op_ws.iter_rows(min_row=2):
             if schema.normalize_label(str(row[0].value or "")) == label and row[1].value is not None:
@@ -165,7 +166,7 @@ def run(beneficiaries: int, limit: int, batch: bool) -> dict[str, float]:
                 if d.template and d.template.endswith(".docx")]
         env = build_environment()
         start = time.perf_counter()
-        compiled = {name: compile_docx(TEMPLATES / name, env) for name in {d.template for d in docs}}
+        compiled = {name: compile_docx(load_template(TEMPLATES / name), env) for name in {d.template for d in docs}}
         results["compile_s"] = time.perf_counter() - start
         step = max(1, len(docs) // limit)
         subset = docs[::step][:limit]
