@@ -385,6 +385,7 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
         if key is None or ht is None or key in incomplete or key not in ht_by_invoice:
             continue
         devices_ht, devices_ttc = ht_by_invoice[key], ttc_by_invoice[key]
+        rounding = ROUNDING_PER_LINE * lines_by_invoice[key]
         if devices_ht != ht:
             report.error(
                 f"{_label(INVOICES, 'amount_ht')} : la facture « {ref} » indique {format_amount(ht)} HT, "
@@ -393,7 +394,7 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
                 "ou le montant de la facture.",
                 r.title, r.cell("amount_ht"),
             )
-        elif balanced and devices_ttc != ttc and abs(ttc - devices_ttc) <= ROUNDING_PER_LINE * lines_by_invoice[key]:
+        elif balanced and devices_ttc != ttc and abs(ttc - devices_ttc) <= rounding:
             report.warning(
                 f"{_label(INVOICES, 'amount_ttc')} : la facture « {ref} » indique {format_amount(ttc)} "
                 f"TTC et ses matériels {format_amount(devices_ttc)} TTC (arrondis de TVA ligne "
