@@ -24,7 +24,8 @@ from dotation_docs.schema import Field, Kind, normalize_label
 
 CENT = Decimal("0.01")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
+# Control characters and the characters XML cannot hold (lone surrogates included).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2007.\-/]")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,20}$", re.ASCII)
 _RNA = re.compile(r"^W\d{9}$", re.ASCII)

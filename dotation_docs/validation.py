@@ -28,6 +28,9 @@ from dotation_docs.schema import (
 from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
+# Gap between an invoice's TTC and its devices' TTC that rounding the VAT of each line
+# can explain: one cent per device line.
+ROUNDING_PER_LINE = Decimal("0.01")
 # Plausible dates: a handover from 2000 to ten years ahead, the other dates of the
 # operation within five years of the handover (an invoice of 1850 is a typing slip).
 EARLIEST_HANDOVER = dt.date(2000, 1, 1)
@@ -77,8 +80,10 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_unique(invoices, "reference", report)
     _check_references(devices, beneficiaries, invoices, raw, report)
     _check_devices(devices, op, report)
+    _check_vat_rates(devices, report)
     _check_not_empty(raw, devices, report)
     _check_dates(op, invoices, report)
+    _check_chronology(op, invoices, report)
     _check_invoices(invoices, devices, report)
     _check_unused(beneficiaries, devices, invoices, report)
     _check_unpaid_invoices(invoices, report)
@@ -342,11 +347,13 @@ def _check_dates(op: Record | None, invoices: list[Record], report: Report) -> N
 def _check_invoices(invoices: list[Record], devices: list[Record], report: Report) -> None:
     ht_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
     ttc_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    lines_by_invoice: dict[str, int] = defaultdict(int)
     incomplete: set[str] = set()  # invoices with a device whose price or rate is invalid
     for d in devices:
         ref = d.values.get("invoice")
         if ref is None:
             continue
+        lines_by_invoice[_fold(ref)] += 1
         price, ttc = d.values.get("unit_price_ht"), d.computed.get("unit_price_ttc")
         if price is None or ttc is None:
             incomplete.add(_fold(ref))
@@ -378,6 +385,7 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
         if key is None or ht is None or key in incomplete or key not in ht_by_invoice:
             continue
         devices_ht, devices_ttc = ht_by_invoice[key], ttc_by_invoice[key]
+        rounding = ROUNDING_PER_LINE * lines_by_invoice[key]
         if devices_ht != ht:
             report.error(
                 f"{_label(INVOICES, 'amount_ht')} : la facture « {ref} » indique {format_amount(ht)} HT, "
@@ -386,12 +394,24 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
                 "ou le montant de la facture.",
                 r.title, r.cell("amount_ht"),
             )
-        elif balanced and devices_ttc != ttc:
+        elif balanced and devices_ttc != ttc and abs(ttc - devices_ttc) <= rounding:
             report.warning(
                 f"{_label(INVOICES, 'amount_ttc')} : la facture « {ref} » indique {format_amount(ttc)} "
                 f"TTC et ses matériels {format_amount(devices_ttc)} TTC (arrondis de TVA ligne "
                 "par ligne) ; les documents de la demande utilisent la facture, les conventions "
                 "les valeurs unitaires.",
+                r.title, r.cell("amount_ttc"),
+            )
+        elif balanced and devices_ttc != ttc:
+            lines = lines_by_invoice[key]
+            report.warning(
+                f"{_label(INVOICES, 'amount_ttc')} : la facture « {ref} » indique {format_amount(ttc)} "
+                f"TTC, mais ses matériels (feuille « {DEVICES.title} ») totalisent "
+                f"{format_amount(devices_ttc)} TTC, soit un écart de "
+                f"{format_amount(abs(ttc - devices_ttc))} pour {lines} ligne{'s' if lines > 1 else ''} : "
+                "plus que les arrondis de TVA (un centime par ligne au plus). Vérifiez les taux de "
+                "TVA des matériels et la TVA de la facture ; les documents de la demande utilisent "
+                "la facture, les conventions les valeurs unitaires.",
                 r.title, r.cell("amount_ttc"),
             )
 
@@ -586,4 +606,76 @@ def _check_authority_share(dotation: Dotation, op: Record, report: Report) -> No
             f"{f' ; autres financeurs : {format_amount(plan.other_funding)}' if plan.other_funding else ''}) ; "
             "le maître d'ouvrage doit financer au moins 20 % du projet (CGCT, art. L1111-10 III).",
             op.title, where,
+        )
+
+
+# --- plausibility of dates and VAT rates -------------------------------------------------
+
+# French VAT rates (CGI art. 278 to 281 nonies), then those of Corsica (art. 297) and of
+# the overseas departments (art. 296), as fractions.
+FRENCH_VAT_RATES = frozenset(Decimal(r) for r in ("0", "0.021", "0.055", "0.1", "0.2"))
+LOCAL_VAT_RATES = frozenset(Decimal(r) for r in ("0.009", "0.0105", "0.085", "0.13"))
+
+
+def _check_chronology(op: Record | None, invoices: list[Record], report: Report) -> None:
+    """Warn about dates in the wrong order: a payment before its invoice or after today
+    (the claim certifies the payment), an invoice after the handover, a délibération
+    after the funding decision, a decision after the handover."""
+    values = op.values if op is not None else {}
+    handover, decision = values.get("handover_date"), values.get("decision_date")
+    deliberation = values.get("deliberation_date")
+    now = today()
+    paid, dated = _label(INVOICES, "payment_date"), _label(INVOICES, "date")
+    for r in invoices:
+        ref, day, payment = (r.values.get(k) for k in ("reference", "date", "payment_date"))
+        name = f"la facture « {ref} »" if ref is not None else "la facture"
+        if payment is not None and day is not None and payment < day:
+            report.warning(
+                f"{paid} : {_show(payment)}, avant la date de {name} ({_show(day)}) : une facture "
+                "n'est pas payée avant d'être émise. Vérifiez les deux dates.",
+                r.title, r.cell("payment_date"),
+            )
+        if payment is not None and payment > now:
+            report.warning(
+                f"{paid} : {_show(payment)}, après aujourd'hui ({_show(now)}) : la demande de "
+                f"versement certifie que {name} est payée. Vérifiez la date, ou videz-la tant que "
+                "la facture n'est pas payée.",
+                r.title, r.cell("payment_date"),
+            )
+        if day is not None and handover is not None and day > handover:
+            report.warning(
+                f"{dated} : {_show(day)}, après la remise du {_show(handover)} : {name} est datée "
+                "d'après la remise du matériel qu'elle porte. Vérifiez la date (jour et mois "
+                "inversés ?).",
+                r.title, r.cell("date"),
+            )
+    if op is None:
+        return
+    if deliberation is not None and decision is not None and deliberation > decision:
+        report.warning(
+            f"{_label(OPERATION, 'deliberation_date')} : {_show(deliberation)}, après la décision de "
+            f"financement du {_show(decision)} : la délibération précède la demande de subvention "
+            "et les conventions la citent. Vérifiez les deux dates.",
+            op.title, op.cell("deliberation_date"),
+        )
+    if decision is not None and handover is not None and decision > handover:
+        report.warning(
+            f"{_label(OPERATION, 'decision_date')} : {_show(decision)}, après la remise du "
+            f"{_show(handover)} : le matériel subventionné est remis une fois la subvention "
+            "accordée. Vérifiez les deux dates.",
+            op.title, op.cell("decision_date"),
+        )
+
+
+def _check_vat_rates(devices: list[Record], report: Report) -> None:
+    """Warn about a VAT rate that is not a French one (« 2 » typed for 20 %)."""
+    for r in devices:
+        rate = r.values.get("vat_rate")
+        if rate is None or rate >= 1 or rate in FRENCH_VAT_RATES or rate in LOCAL_VAT_RATES:
+            continue
+        report.warning(
+            f"{_label(DEVICES, 'vat_rate')} : {format_percent(rate)} n'est pas un taux de TVA "
+            "français (20 %, 10 %, 5,5 %, 2,1 % ou 0 %) ; le prix TTC du matériel en dépend. "
+            "Vérifiez le taux (ex. 20 %).",
+            r.title, r.cell("vat_rate"),
         )

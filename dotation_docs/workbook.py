@@ -54,6 +54,12 @@ _ROW_END = re.compile(rb"</(?:\w+:)?row\s*>")
 _MAX_PENDING = 1 << 20
 # Excel's escape of a character XML cannot hold, or of a literal "_x": _x000D_, _x005F_.
 _EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# Two escapes that make one UTF-16 surrogate pair (_xD83D__xDE00_) are one character.
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+# Characters an XML 1.0 document cannot hold (a lone surrogate would cut a rendered
+# document short). Tab, line feed, carriage return and vertical tab are kept: the
+# cleaner turns them into a space or a line break.
+_NOT_XML = re.compile("[\x00-\x08\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +192,22 @@ def decode_excel_escapes(text: str) -> str:
     ``_x000D_``)."""
     if "_x" not in text:
         return text
-    return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return _SURROGATE_PAIR.sub(_join_pair, text)
+
+
+def _join_pair(match: re.Match[str]) -> str:
+    high, low = (ord(c) for c in match.group())
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+
+
+def remove_invalid_characters(text: str) -> tuple[str, list[str]]:
+    """Return ``text`` without the characters XML cannot hold, and those characters
+    written as ``U+D800`` (in order, without repeats)."""
+    found = _NOT_XML.findall(text)
+    if not found:
+        return text, []
+    return _NOT_XML.sub("", text), [f"U+{ord(c):04X}" for c in dict.fromkeys(found)]
 
 
 def _read_sheets(path: Path, values: Any, formulas: Any, report: Report) -> RawWorkbook:
@@ -196,7 +217,7 @@ def _read_sheets(path: Path, values: Any, formulas: Any, report: Report) -> RawW
         title = _find_sheet(spec, values, report)
         if title is None:
             continue
-        rows = _zip_rows(values[title], formulas[title])
+        rows = _zip_rows(values[title], formulas[title], title, report)
         reader = _read_form if spec.layout is Layout.FORM else _read_table
         sheets[spec.key] = reader(spec, title, rows, report)
     return RawWorkbook(path=path, sheets=sheets, report=report)
@@ -356,9 +377,11 @@ def _compact(ws: Any) -> Any:
     return ws
 
 
-def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawCell]]]:
+def _zip_rows(
+    values_ws: Any, formulas_ws: Any, title: str, report: Report
+) -> Iterator[tuple[int, list[RawCell]]]:
     """Yield (row number, cells) for every non-empty row, pairing each computed value
-    with its formula."""
+    with its formula. A character no document can hold is removed, with a warning."""
     _compact(values_ws)
     _compact(formulas_ws)
     for value_row, formula_row in zip(values_ws.iter_rows(), formulas_ws.iter_rows(), strict=True):
@@ -371,10 +394,27 @@ def _zip_rows(values_ws: Any, formulas_ws: Any) -> Iterator[tuple[int, list[RawC
             error = str(value_cell.value) if value_cell.data_type == "e" else None
             value = value_cell.value
             if isinstance(value, str):
-                value = decode_excel_escapes(value)
+                value = _without_invalid_characters(
+                    decode_excel_escapes(value), title, value_cell.coordinate, report)
             cells.append(RawCell(value, value_cell.row, value_cell.column, uncomputed, error))
         if any(not c.is_empty for c in cells):
             yield cells[0].row, cells
+
+
+def _without_invalid_characters(text: str, title: str, coordinate: str, report: Report) -> str:
+    """Return ``text`` without the characters XML cannot hold, warning when there was one."""
+    kept, removed = remove_invalid_characters(text)
+    if removed:
+        plural = "s" if len(removed) > 1 else ""
+        shown = " ".join(kept.split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "…"
+        report.warning(
+            f"caractère{plural} invalide{plural} supprimé{plural} ({', '.join(removed)}) : les "
+            f"documents produits ne peuvent pas le{plural} contenir ; texte retenu : « {shown} ». "
+            "Vérifiez la cellule.",
+            title, coordinate,
+        )
+    return kept
 
 
 def _read_form(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]]], report: Report) -> RawSheet:
