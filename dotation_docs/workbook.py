@@ -31,6 +31,9 @@ from dotation_docs.exceptions import WorkbookOpenError, describe_os_error
 from dotation_docs.report import Report
 from dotation_docs.schema import SHEETS, Layout, Sheet, normalize_label
 
+# Largest workbook accepted, uncompressed: a sheet formatted down to row 1,048,576 takes
+# about 40 Mio, 100,000 devices about 150 Mio.
+MAX_EXPANDED_SIZE = 512 * 2**20
 # How far down to look for the header row of a table sheet (a title row may come first).
 HEADER_SEARCH_ROWS = 10
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -309,6 +312,17 @@ def _check_openable(path: Path) -> None:
             raise WorkbookOpenError(
                 f"Le fichier « {path} » n'est pas un classeur Excel (.xlsx) (c'est peut-être "
                 "un document Word ou une archive). Indiquez le classeur de l'opération."
+            )
+        # Python's zip reader never inflates an entry past its declared size: checking the
+        # declared sizes bounds what reading can cost (a « zip bomb » of spaces).
+        expanded = sum(info.file_size for info in z.infolist())
+        if expanded > MAX_EXPANDED_SIZE:
+            raise WorkbookOpenError(
+                f"Le classeur « {path} » occupe {expanded // 2**20} Mio une fois décompressé, plus "
+                f"que les {MAX_EXPANDED_SIZE // 2**20} Mio admis (un classeur de 100 000 lignes de "
+                "matériel en occupe bien moins) : il contient sans doute un contenu parasite. "
+                "Ouvrez-le dans Excel ou LibreOffice, copiez les feuilles utiles dans un classeur "
+                "neuf et enregistrez-le au format .xlsx."
             )
 
 

@@ -406,3 +406,23 @@ def test_workbook_without_xlsx_extension_is_read_with_a_true_warning(
         f"le fichier « {name} » n'a pas l'extension .xlsx ({suffix}) ; il a été lu comme un classeur "
         f"Excel. Renommez-le en « {renamed} » pour l'ouvrir dans un tableur."
     ]
+
+
+def test_a_zip_bomb_workbook_is_refused_before_reading(tmp_path) -> None:
+    # 1 Gio of spaces before </worksheet> compresses to about 1 Mo: refused from the zip's
+    # declared sizes, in French, without inflating anything.
+    import zipfile as _zip
+
+    from dotation_docs.exceptions import WorkbookOpenError
+    from dotation_docs.workbook import MAX_EXPANDED_SIZE, read_workbook
+
+    target = tmp_path / "bombe.xlsx"
+    with _zip.ZipFile(SAMPLE) as source, _zip.ZipFile(target, "w", _zip.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            out.writestr(info, source.read(info))
+        with out.open("xl/padding.xml", "w", force_zip64=True) as padding:
+            chunk = b" " * 2**20
+            for _ in range(MAX_EXPANDED_SIZE // 2**20 + 1):
+                padding.write(chunk)
+    with pytest.raises(WorkbookOpenError, match=r"une fois décompressé, plus que les 512 Mio admis"):
+        read_workbook(target)
