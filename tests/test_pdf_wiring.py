@@ -238,7 +238,7 @@ def test_demande_pdf_dossier_parts_in_order_with_the_agents_attachments(tmp_path
 
 def test_missing_soffice_stops_before_anything_with_the_install_command(tmp_path: Path, runner) -> None:
     out = tmp_path / "lot"
-    generate_batch(SAMPLE, out)
+    generate_claim(SAMPLE, out)
     before = snapshot(out)
     empty = tmp_path / "vide"
     empty.mkdir()
@@ -259,7 +259,7 @@ def test_missing_soffice_stops_before_anything_with_the_install_command(tmp_path
     assert snapshot(out) == before
     # without --pdf the tool never needs LibreOffice
     fresh = tmp_path / "sans-pdf"
-    result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(fresh)], env=env)
+    result = runner.invoke(cli, ["demande", str(SAMPLE), "-o", str(fresh)], env=env)
     assert result.exit_code == 0, result.output
     assert not list(fresh.rglob("*.pdf"))
 
@@ -285,14 +285,14 @@ def test_a_conversion_failure_names_the_file_and_leaves_the_previous_batch_intac
     tmp_path: Path, fake_soffice: Path, make_workbook, monkeypatch: pytest.MonkeyPatch, runner
 ) -> None:
     out = tmp_path / "lot"
-    generate_batch(SAMPLE, out, pdf=PdfOptions())
+    generate_claim(SAMPLE, out, pdf=PdfOptions())
     before = snapshot(out)
     changed = make_workbook(lambda wb: set_operation(wb, "Lieu de la remise", "Salle des fêtes de Beaubreuil"))
-    monkeypatch.setenv("FAKE_SOFFICE_FAIL", "3")  # the third document of the run: B02's convention
-    result = runner.invoke(cli, ["generer", str(changed), "-o", str(out), "--pdf"])
+    monkeypatch.setenv("FAKE_SOFFICE_FAIL", "3")  # the third document of the run: the financing plan
+    result = runner.invoke(cli, ["demande", str(changed), "-o", str(out), "--pdf"])
     assert result.exit_code == 1, result.output
-    assert ("Erreur : la conversion en PDF a échoué pour 1 document(s) sur 25 ; rien n'a été écrit, le lot "
-            "précédent est intact :\n  - conventions/B02-convention-sport-loisirs-de-l-aurence.docx : LibreOffice "
+    assert ("Erreur : la conversion en PDF a échoué pour 1 document(s) sur 14 ; rien n'a été écrit, le lot "
+            "précédent est intact :\n  - demande-subvention/3-plan-de-financement.docx : LibreOffice "
             "n'a pas pu le convertir") in result.output
     assert snapshot(out) == before
 
@@ -301,12 +301,13 @@ def test_a_conversion_failure_names_the_file_and_leaves_the_previous_batch_intac
 def test_an_interrupted_conversion_leaves_the_previous_batch_intact(tmp_path: Path, fake_soffice: Path,
                                                                    make_workbook) -> None:
     out = tmp_path / "lot"
-    generate_batch(SAMPLE, out, pdf=PdfOptions())
+    generate_claim(SAMPLE, out, pdf=PdfOptions())
     before = snapshot(out)
     changed = make_workbook(lambda wb: set_operation(wb, "Lieu de la remise", "Salle des fêtes de Beaubreuil"))
+    fake_soffice.unlink()  # the log of this run only
     env = dict(os.environ, PYTHONPATH=str(ROOT), FAKE_SOFFICE_FAIL="hang")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dotation_docs", "generer", str(changed), "-o", str(out), "--pdf"],
+        [sys.executable, "-m", "dotation_docs", "demande", str(changed), "-o", str(out), "--pdf"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
@@ -354,10 +355,12 @@ def test_generer_pdf_with_libreoffice(tmp_path: Path, monkeypatch: pytest.Monkey
         record = next((out / "proces-verbaux").glob(f"{identifier}-*.pdf")).read_bytes()
         assert all(serial in text_of(record) for serial in serials[identifier])
     assert written.pdf is not None and len(written.pdf.converted) == 25
-    # same workbook, same bytes: the PDFs are reproducible
+    # same workbook, same bytes: another run (another LibreOffice process) gives identical PDFs
     again = tmp_path / "encore"
-    generate_batch(SAMPLE, again, pdf=PdfOptions())
-    assert snapshot(again) == snapshot(out)
+    generate_beneficiary(SAMPLE, "B02", again, pdf=PdfOptions())
+    for pdf in sorted(again.glob("*/*.pdf")):
+        assert pdf.read_bytes() == (out / pdf.relative_to(again)).read_bytes(), pdf.name
+    assert len(list(again.glob("*/*.pdf"))) == 2
 
 
 @pytest.mark.libreoffice
