@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 DEFAULT_OUTPUT = Path("output")
 
 __all__ = [
-    "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder", "default_templates_dir",
+    "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder",
+    "default_templates_dir",
     "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
 ]
 
@@ -324,8 +325,8 @@ def _template_specs(job_specs: list[DocumentSpec], pdf: bool) -> list[DocumentSp
     if not pdf:
         return job_specs
     names = {str(s.type) for s in job_specs}
-    parts = [spec_of(t) for s in job_specs if s.renderer is Renderer.DOSSIER for t, _title in s.parts]
-    return job_specs + [p for p in dict.fromkeys(parts) if str(p.type) not in names]
+    parts = dict.fromkeys(str(t) for s in job_specs if s.renderer is Renderer.DOSSIER for t, _title in s.parts)
+    return job_specs + [spec_of(t) for t in parts if t not in names]
 
 
 def _dossier_only_documents(dossiers: list[DocumentSpec], docs: list[PlannedDocument],
@@ -334,12 +335,13 @@ def _dossier_only_documents(dossiers: list[DocumentSpec], docs: list[PlannedDocu
     ``demande``: every handover record), planned to be rendered and converted for the
     dossier only, never written as such."""
     planned = {str(d.type) for d in docs}
-    missing = [spec_of(t) for s in dossiers for t, _title in s.parts if str(t) not in planned]
-    return plan(list(dict.fromkeys(missing)), given) if missing else []
+    missing = dict.fromkeys(str(t) for s in dossiers for t, _title in s.parts if str(t) not in planned)
+    return plan([spec_of(t) for t in missing], given) if missing else []
 
 
 def _planned_dossier(spec: DocumentSpec) -> PlannedDocument:
-    return PlannedDocument(spec.type, spec.path(None), spec.title(None, None), None, {}, None, spec.renderer)  # type: ignore[arg-type]
+    title = spec.title(None, None)  # type: ignore[arg-type]  # a dossier's title needs no input
+    return PlannedDocument(spec.type, spec.path(None), title, None, {}, None, spec.renderer)
 
 
 def _pdf_timestamp(dotation: Dotation) -> datetime:

@@ -16,14 +16,12 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import openpyxl
 import pytest
 from conftest import SAMPLE, set_operation
 from pypdf import PdfReader, PdfWriter
