@@ -101,7 +101,7 @@ overwrite_option = click.option(
 pdf_option = click.option(
     "--pdf", is_flag=True,
     help="Convertit aussi en PDF chaque document Word et Excel écrit (même nom, à côté de lui), par "
-    "LibreOffice ; « generer » et « demande » écrivent en plus le dossier de demande en un seul PDF.",
+    "LibreOffice ; generer et demande écrivent en plus le dossier de demande en un seul PDF.",
 )
 pdfa_option = click.option(
     "--pdfa", is_flag=True,
@@ -109,8 +109,8 @@ pdfa_option = click.option(
 )
 soffice_option = click.option(
     "--soffice", metavar="CHEMIN", default=None,
-    help="Programme LibreOffice à utiliser pour --pdf (par défaut : la variable DOTATION_SOFFICE, puis "
-    "« soffice » dans le PATH).",
+    help="Programme LibreOffice à utiliser pour --pdf (sinon la variable DOTATION_SOFFICE, puis "
+    "soffice dans le PATH).",
 )
 
 
