@@ -22,7 +22,13 @@ import click.types
 from dotation_docs import __version__, pipeline
 from dotation_docs.blank_workbook import write_blank_workbook
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError
-from dotation_docs.summary import describe_changes, describe_template_set, describe_totals, describe_written
+from dotation_docs.summary import (
+    describe_changes,
+    describe_pdf,
+    describe_template_set,
+    describe_totals,
+    describe_written,
+)
 
 # click's own messages, in French (click looks them up through gettext at run time).
 _FRENCH = {
@@ -93,6 +99,26 @@ overwrite_option = click.option(
     "programme qui portent le nom d'un document à écrire.",
 )
 
+pdf_option = click.option(
+    "--pdf", is_flag=True,
+    help="Convertit aussi en PDF chaque document Word et Excel écrit (même nom, à côté de lui), par "
+    "LibreOffice ; generer et demande écrivent en plus le dossier de demande en un seul PDF.",
+)
+pdfa_option = click.option(
+    "--pdfa", is_flag=True,
+    help="Comme --pdf, au format d'archivage PDF/A-2b (le dossier de demande passe par Ghostscript).",
+)
+soffice_option = click.option(
+    "--soffice", metavar="CHEMIN", default=None,
+    help="Programme LibreOffice à utiliser pour --pdf (sinon la variable DOTATION_SOFFICE, puis "
+    "soffice dans le PATH).",
+)
+
+
+def _pdf_options(pdf: bool, pdfa: bool, soffice: str | None) -> pipeline.PdfOptions | None:
+    """--pdfa implies --pdf; without either, no PDF and no LibreOffice."""
+    return pipeline.PdfOptions(pdfa=pdfa, soffice=soffice) if pdf or pdfa else None
+
 
 @click.group("dotation", context_settings=CONTEXT, subcommand_metavar="COMMANDE [ARGUMENTS]...")
 @click.version_option(__version__, "-V", "--version", prog_name="dotation", message="%(prog)s %(version)s")
@@ -149,12 +175,16 @@ def templates_command(modeles: Path | None) -> None:
 @output_option
 @templates_option
 @overwrite_option
-def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
+@pdf_option
+@pdfa_option
+@soffice_option
+def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
+                     soffice: str | None) -> None:
     """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention.
 
     Les fichiers que vous ajoutez dans le dossier de sortie ne sont jamais touchés.
     """
-    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser))
+    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice)))
 
 
 @cli.command("convention", short_help="Régénère les documents d'un bénéficiaire.")
@@ -163,14 +193,19 @@ def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser
 @output_option
 @templates_option
 @overwrite_option
-def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
+@pdf_option
+@pdfa_option
+@soffice_option
+def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None, ecraser: bool,
+                       pdf: bool, pdfa: bool, soffice: str | None) -> None:
     """Régénère la convention et le procès-verbal d'un seul bénéficiaire.
 
     BENEFICIAIRE est son identifiant (ex. B01), son nom (accents et majuscules
     ignorés) ou une partie de son nom propre à lui seul. Les autres fichiers ne sont
     pas modifiés.
     """
-    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser))
+    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser,
+                                          _pdf_options(pdf, pdfa, soffice)))
 
 
 @cli.command("demande", short_help="Génère le dossier de demande de subvention.")
@@ -178,9 +213,18 @@ def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles:
 @output_option
 @templates_option
 @overwrite_option
-def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool) -> None:
-    """Génère le dossier de demande de versement de la subvention de l'État."""
-    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser))
+@pdf_option
+@pdfa_option
+@soffice_option
+def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
+                  soffice: str | None) -> None:
+    """Génère le dossier de demande de versement de la subvention de l'État.
+
+    Avec --pdf, écrit aussi demande-subvention/dossier-demande-subvention.pdf : les pièces
+    de la demande, chaque procès-verbal de remise, puis les PDF que vous avez mis dans
+    demande-subvention/pieces-jointes/.
+    """
+    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice)))
 
 
 @cli.command("nouveau", short_help="Crée un classeur vierge prêt à remplir.")
@@ -209,7 +253,10 @@ def _report(written: pipeline.Written) -> None:
     if written.chosen is not None:
         click.echo(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
     click.echo(describe_written(written.output, written.files))
-    for line in describe_changes(written.removed, written.foreign):
+    if written.pdf is not None:
+        for line in describe_pdf(written.pdf):
+            click.echo(line)
+    for line in describe_changes(written.removed, written.foreign, pdf=written.pdf is not None):
         click.echo(line)
     click.echo(describe_totals(written.dotation, written.funding))
     for note in written.notes:

@@ -7,6 +7,14 @@ and its French labels. Jobs (:class:`Job`) are selections from it; the folders a
 replaces, the manifest's folders and the summaries' labels are derived from it. Adding a
 document type is one :func:`register` call (or one entry below) plus a template.
 
+PDF types are in the catalogue too. Every Word or spreadsheet type has a PDF companion
+(:func:`pdf_companion`, type ``<type>_pdf``, same folder and file name with ``.pdf``, same
+jobs and beneficiaries), added with it: a job's scope therefore covers the PDFs of the
+types it produces, and a run without ``--pdf`` removes the PDFs of the documents it
+rewrites. The claim dossier is one entry (:data:`CLAIM_DOSSIER`) that declares its parts,
+in order, and the folder of the agent's attachments. :func:`plan` plans the rendered
+types only; :func:`plan_pdf` the PDFs of the rendered documents.
+
 Nothing is rendered or written here. File names are built from the beneficiary's
 identifier (validated to letters, digits, ``-`` and ``_``) and a slug of its name, never
 from a path in the data.
@@ -57,6 +65,14 @@ class Renderer(enum.Enum):
     WORD = "word"
     HTML = "html"
     SPREADSHEET = "spreadsheet"
+    PDF = "pdf"  # converted from another type's document by LibreOffice (``--pdf``)
+    DOSSIER = "dossier"  # PDFs of other types merged into one (``--pdf``)
+
+
+#: Renderers of the documents made from the workbook (the others are made from them).
+RENDERED = frozenset({Renderer.WORD, Renderer.HTML, Renderer.SPREADSHEET})
+#: Renderers whose documents LibreOffice converts to PDF (.docx, .xlsx).
+CONVERTIBLE = frozenset({Renderer.WORD, Renderer.SPREADSHEET})
 
 
 class Applies(enum.Enum):
@@ -82,6 +98,10 @@ HANDOVERS_DIR = "proces-verbaux"
 PRESS_DIR = "communique"
 CLAIM_DIR = "demande-subvention"
 MANIFEST = "manifeste.json"
+# The agent's PDFs appended to the claim dossier (never changed by the tool).
+ATTACHMENTS_DIR = f"{CLAIM_DIR}/pieces-jointes"
+#: Manifest type of the claim dossier (``demande-subvention/dossier-demande-subvention.pdf``).
+CLAIM_DOSSIER = "dossier_demande"
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,11 @@ class DocumentSpec:
     beneficiary, title)`` its template context. ``paid_invoices_only``: the type rests on
     paid invoices (the claim file), and the full batch leaves it out while one is unpaid.
     ``label`` is French (singular, plural) for the summaries.
+
+    ``source``: for a PDF type, the type it is converted from. ``parts``: for a dossier,
+    the (type, French bookmark title) of its parts in order (a type given once per
+    beneficiary gets one part each, « title – B01 name »), then the PDFs of the
+    ``attachments`` folder, in name order.
     """
 
     type: str
@@ -119,6 +144,9 @@ class DocumentSpec:
     title: Callable[[Inputs, Beneficiary | None], str]
     context: Callable[[Inputs, Beneficiary | None, str], Context]
     paid_invoices_only: bool = False
+    source: str | None = None
+    parts: tuple[tuple[str, str], ...] = ()
+    attachments: str | None = None
 
     @property
     def template_names(self) -> tuple[str, ...]:
@@ -152,6 +180,7 @@ class PlannedDocument:
     context: dict[str, Any]
     beneficiary: str | None = None
     renderer: Renderer | None = None
+    source: str | None = None  # a PDF: the path of the document it is converted from
 
     @property
     def kind(self) -> Renderer:
@@ -218,6 +247,25 @@ def claim_document(title: str) -> dict[str, Any]:
     return {"title": lambda _inputs, _b: title, "context": make_context}
 
 
+def produced(title: str) -> dict[str, Any]:
+    """Title and (empty) context of a type made from other documents, not from a template."""
+    return {"title": lambda _inputs, _b: title, "context": lambda _inputs, _b, _title: {}}
+
+
+def pdf_companion(spec: DocumentSpec) -> DocumentSpec:
+    """Return the PDF type of ``spec`` (a Word or spreadsheet type): ``<type>_pdf``, the
+    same folder, file name with ``.pdf``, beneficiaries and jobs, converted from it."""
+    def file_name(beneficiary: Beneficiary | None) -> str:
+        stem, _dot, _suffix = spec.file_name(beneficiary).rpartition(".")
+        return f"{stem}.pdf"
+
+    return DocumentSpec(
+        f"{spec.type}_pdf", spec.folder, file_name, None, Renderer.PDF, spec.applies, spec.jobs,
+        (f"{spec.label[0]} (PDF)", f"{spec.label[1]} (PDF)"), spec.title, lambda _inputs, _b, _title: {},
+        paid_invoices_only=spec.paid_invoices_only, source=str(spec.type),
+    )
+
+
 _BATCH = frozenset({Job.BATCH})
 _BENEFICIARY = frozenset({Job.BATCH, Job.BENEFICIARY})
 _CLAIM = frozenset({Job.BATCH, Job.CLAIM})
@@ -278,23 +326,40 @@ CATALOGUE: list[DocumentSpec] = [
         Renderer.WORD, Applies.OPERATION, _CLAIM, ("attestation d'achèvement", "attestations d'achèvement"),
         paid_invoices_only=True, **claim_document("Certificat d'achèvement et de conformité"),
     ),
+    DocumentSpec(
+        CLAIM_DOSSIER, CLAIM_DIR, fixed("dossier-demande-subvention.pdf"), None, Renderer.DOSSIER,
+        Applies.OPERATION, _CLAIM, ("dossier de demande (PDF)", "dossiers de demande (PDF)"),
+        paid_invoices_only=True, **produced("Dossier de demande de subvention"),
+        parts=(
+            (DocumentType.CLAIM_LETTER, "Lettre de demande"),
+            (DocumentType.EXPENSE_STATEMENT, "État récapitulatif des dépenses"),
+            (DocumentType.FINANCING_PLAN, "Plan de financement"),
+            (DocumentType.CERTIFICATE, "Certificat d'achèvement et de conformité"),
+            (DocumentType.HANDOVER, "Procès-verbal de remise"),
+        ),
+        attachments=ATTACHMENTS_DIR,
+    ),
 ]
+CATALOGUE += [pdf_companion(s) for s in list(CATALOGUE) if s.renderer in CONVERTIBLE]
 
 
 def register(spec: DocumentSpec) -> None:
-    """Add a type of document to the catalogue (after the others). Raises ValueError
-    when its type name, a template name or its folder clashes with another type's."""
+    """Add a type of document to the catalogue (after the others), with its PDF
+    companion when it is a Word or spreadsheet type. Raises ValueError when its type
+    name, a template name or its folder clashes with another type's."""
+    added = [spec, pdf_companion(spec)] if spec.renderer in CONVERTIBLE else [spec]
     for other in CATALOGUE:
-        if other.type == spec.type:
-            raise ValueError(f"document type {spec.type!r} already registered")
+        for new in added:
+            if other.type == new.type:
+                raise ValueError(f"document type {new.type!r} already registered")
         if set(other.template_names) & set(spec.template_names):
             raise ValueError(f"template of {spec.type!r} already used by {other.type!r}")
-    CATALOGUE.append(spec)
+    CATALOGUE.extend(added)
 
 
 def unregister(type_name: str) -> None:
-    """Remove a type of document from the catalogue (for tests)."""
-    CATALOGUE[:] = [s for s in CATALOGUE if s.type != type_name]
+    """Remove a type of document, and its PDF companion, from the catalogue (for tests)."""
+    CATALOGUE[:] = [s for s in CATALOGUE if s.type != type_name and s.source != type_name]
 
 
 def specs(job: Job | None = None) -> list[DocumentSpec]:
@@ -352,7 +417,8 @@ def _templates() -> dict[Any, str]:
 TEMPLATES: Mapping[Any, str] = _Derived(_templates)
 # File name and title of each document of the subsidy claim file.
 CLAIM_FILES: Mapping[str, tuple[str, str]] = _Derived(lambda: {
-    s.type: (s.file_name(None), s.title(None, None)) for s in CATALOGUE if s.paid_invoices_only  # type: ignore[arg-type]
+    s.type: (s.file_name(None), s.title(None, None))  # type: ignore[arg-type]
+    for s in CATALOGUE if s.paid_invoices_only and s.renderer in RENDERED
 })
 # The folder of each type (manifest type name → folder).
 TYPE_FOLDERS: Mapping[str, str] = _Derived(lambda: {str(s.type): s.folder for s in CATALOGUE})
@@ -404,10 +470,11 @@ def _planned(spec: DocumentSpec, given: Inputs, beneficiary: Beneficiary | None)
 def plan(
     selected: Iterable[DocumentSpec], given: Inputs, beneficiaries: Iterable[Beneficiary] | None = None
 ) -> list[PlannedDocument]:
-    """Return the documents of the ``selected`` types: for each beneficiary (every
-    handed-over one when None) its documents in catalogue order, then the
+    """Return the documents of the ``selected`` types made from the workbook (PDF types
+    and dossiers are left to :func:`plan_pdf` and the runner): for each beneficiary
+    (every handed-over one when None) its documents in catalogue order, then the
     operation-level documents."""
-    chosen = list(selected)
+    chosen = [s for s in selected if s.renderer in RENDERED]
     people = handed_over(given.dotation) if beneficiaries is None else tuple(beneficiaries)
     docs = [
         _planned(spec, given, b)
@@ -416,6 +483,21 @@ def plan(
         if spec.applies is not Applies.OPERATION and _applies_to(spec, b)
     ]
     return docs + [_planned(spec, given, None) for spec in chosen if spec.applies is Applies.OPERATION]
+
+
+def plan_pdf(selected: Iterable[DocumentSpec], docs: Iterable[PlannedDocument]) -> list[PlannedDocument]:
+    """Return the PDFs of the ``selected`` PDF types for the planned ``docs`` they are
+    converted from, in the order of ``docs``: each beside its source, same name with
+    ``.pdf``."""
+    companions = {s.source: s for s in selected if s.renderer is Renderer.PDF and s.source is not None}
+    found = []
+    for doc in docs:
+        spec = companions.get(str(doc.type))
+        if spec is not None:
+            stem, _dot, _suffix = doc.path.rpartition(".")
+            found.append(PlannedDocument(spec.type, f"{stem}.pdf", doc.title, None, {}, doc.beneficiary,
+                                         Renderer.PDF, doc.path))
+    return found
 
 
 def plan_beneficiary(

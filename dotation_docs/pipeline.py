@@ -1,5 +1,6 @@
 """Pipeline: the user's jobs, through one runner (:func:`run_job`): check the templates
-→ read and validate the workbook → plan the selected document types → render → write.
+→ read and validate the workbook → plan the selected document types → render → (with
+``--pdf``) convert to PDF and assemble the claim dossier → write.
 
 One function per command; the command line only calls these and prints their result.
 """
@@ -9,29 +10,37 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 from dotation_docs import manifest, outputdir
 from dotation_docs.documents import (
     CLAIM_DIR,
+    CONVERTIBLE,
+    RENDERED,
     DocumentSpec,
+    Inputs,
     Job,
     PlannedDocument,
     Renderer,
     inputs,
     plan,
+    plan_pdf,
+    spec_of,
     specs,
     template_names,
 )
-from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError
+from dotation_docs.dossier import find_ghostscript, merge_dossier
+from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError, OutputError, describe_os_error
 from dotation_docs.formatting import format_list, pluralize
 from dotation_docs.funding import Funding, batch_funding, unpaid_invoices
 from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
+from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
 from dotation_docs.schema import INVOICES, normalize_label
@@ -53,7 +62,8 @@ log = logging.getLogger(__name__)
 DEFAULT_OUTPUT = Path("output")
 
 __all__ = [
-    "DEFAULT_OUTPUT", "Checked", "Written", "check_workbook", "check_template_folder", "default_templates_dir",
+    "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder",
+    "default_templates_dir",
     "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
 ]
 
@@ -90,11 +100,36 @@ class Checked:
         return " ; ".join(parts) + " puis relancez."
 
 
+@dataclass(frozen=True)
+class PdfOptions:
+    """What ``--pdf``/``--pdfa``/``--soffice`` ask for: PDF (or PDF/A-2b with ``pdfa``)
+    beside every .docx and .xlsx of the run, through the LibreOffice ``soffice`` (found
+    by :func:`pdf.find_soffice` when None)."""
+
+    pdfa: bool = False
+    soffice: str | None = None
+
+
+@dataclass
+class PdfWritten:
+    """What the PDF step made: the documents converted (paths of their sources), the
+    claim dossier's path (None when the run has none), its part count and the agent's
+    attachments it includes (paths), the attachments left out (not PDF)."""
+
+    pdfa: bool
+    converted: list[str] = field(default_factory=list)
+    dossier: str | None = None
+    dossier_parts: int = 0
+    attachments: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Written:
     """Result of a job that wrote files: the files written (the manifest last), the
     previous files removed, the foreign files left in the tool's folders, notes for the
-    user, and the beneficiary chosen from a partial name (``convention``)."""
+    user, the beneficiary chosen from a partial name (``convention``) and what the PDF
+    step made (None without ``--pdf``)."""
 
     output: Path
     files: list[OutputFile]
@@ -106,6 +141,7 @@ class Written:
     foreign: list[str] = field(default_factory=list)
     chosen: Beneficiary | None = None
     warnings: list[str] = field(default_factory=list)
+    pdf: PdfWritten | None = None
 
 
 def check_template_folder(folder: Path | None) -> tuple[TemplateSet, TemplateCheck]:
@@ -247,30 +283,182 @@ def run_job(
     templates: Path | None = None,
     overwrite: bool = False,
     beneficiary: str | None = None,
+    pdf: PdfOptions | None = None,
 ) -> Written:
     """Run one job: check the templates its document types use (before the workbook is
-    read), read and validate ``workbook``, plan the documents, render them and write them
-    into ``output`` under the output-folder contract (the files replaced are those of the
-    job's types in the catalogue). ``beneficiary`` names the beneficiary of ``convention``.
+    read), read and validate ``workbook``, plan the documents, render them, with ``pdf``
+    convert every .docx/.xlsx to PDF (one LibreOffice process) and assemble the claim
+    dossier, and write everything into ``output`` under the output-folder contract (the
+    files replaced are those of the job's types in the catalogue, PDF types included: a
+    run without ``pdf`` removes the PDFs of the documents it rewrites). ``beneficiary``
+    names the beneficiary of ``convention``.
 
-    Raises TemplateError (every template problem listed), InvalidWorkbookError (nothing
-    written), BeneficiaryNotFoundError, OutputConflictError (unless ``overwrite``),
-    OutputBusyError or OutputError."""
+    Raises SofficeNotFoundError and GhostscriptNotFoundError (``pdf``, before anything
+    is read or written), TemplateError (every template problem listed),
+    InvalidWorkbookError (nothing written), BeneficiaryNotFoundError,
+    PdfConversionError and DossierError (nothing written), OutputConflictError (unless
+    ``overwrite``), OutputBusyError or OutputError."""
     outputdir.check_output_folder(output)
-    template_set, template_check = prepare_templates(specs(job), templates)
+    soffice = find_soffice(pdf.soffice) if pdf is not None else None
+    job_specs = specs(job)
+    template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
-    selection = _select(job, specs(job), dotation, beneficiary)
-    docs = plan(selection.specs, inputs(dotation, funding), selection.beneficiaries)
-    _check_unique_paths(docs)
+    selection = _select(job, job_specs, dotation, beneficiary)
+    chosen = [s for s in selection.specs if pdf is not None or s.renderer in RENDERED]
+    given = inputs(dotation, funding)
+    docs = plan(chosen, given, selection.beneficiaries)
+    conversions = plan_pdf(chosen, docs)
+    dossiers = [s for s in chosen if s.renderer is Renderer.DOSSIER]
+    extra = _dossier_only_documents(dossiers, docs, given)
+    ghostscript = find_ghostscript() if pdf is not None and pdf.pdfa and dossiers else None
+    _check_unique_paths(docs + conversions + [_planned_dossier(s) for s in dossiers])
     header = manifest.header(workbook, dotation, funding)
+    pdf_written = None
     with outputdir.locked(output) as folder:
-        files = _render_all(docs, template_set, dotation)
+        rendered = _render_all(docs + extra, template_set, dotation)
+        files = rendered[:len(docs)]
+        if pdf is not None:
+            assert soffice is not None
+            pdf_files, pdf_written = _pdf_step(
+                rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript
+            )
+            files += pdf_files
         result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
     notes = ([folder.repaired] if folder.repaired else []) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
-                   result.foreign, selection.chosen, template_check.warnings)
+                   result.foreign, selection.chosen, template_check.warnings, pdf_written)
+
+
+def _template_specs(job_specs: list[DocumentSpec], pdf: bool) -> list[DocumentSpec]:
+    """The types whose templates a run loads: the job's, and with ``pdf`` the parts of
+    its dossiers that the job does not produce (``demande`` renders the handover records
+    for its dossier)."""
+    if not pdf:
+        return job_specs
+    names = {str(s.type) for s in job_specs}
+    parts = dict.fromkeys(str(t) for s in job_specs if s.renderer is Renderer.DOSSIER for t, _title in s.parts)
+    return job_specs + [spec_of(t) for t in parts if t not in names]
+
+
+def _dossier_only_documents(dossiers: list[DocumentSpec], docs: list[PlannedDocument],
+                            given: Inputs) -> list[PlannedDocument]:
+    """The parts of the ``dossiers`` that the job does not write itself (for
+    ``demande``: every handover record), planned to be rendered and converted for the
+    dossier only, never written as such."""
+    planned = {str(d.type) for d in docs}
+    missing = dict.fromkeys(str(t) for s in dossiers for t, _title in s.parts if str(t) not in planned)
+    return plan([spec_of(t) for t in missing], given) if missing else []
+
+
+def _planned_dossier(spec: DocumentSpec) -> PlannedDocument:
+    title = spec.title(None, None)  # type: ignore[arg-type]  # a dossier's title needs no input
+    return PlannedDocument(spec.type, spec.path(None), title, None, {}, None, spec.renderer)
+
+
+def _pdf_timestamp(dotation: Dotation) -> datetime:
+    # The PDFs carry the same date as the .docx/.xlsx properties: the operation's.
+    return _timestamp(dotation).replace(tzinfo=UTC)
+
+
+def _pdf_step(
+    rendered: list[OutputFile], conversions: list[PlannedDocument], dossiers: list[DocumentSpec], output: Path,
+    dotation: Dotation, options: PdfOptions, soffice: str, ghostscript: str | None,
+) -> tuple[list[OutputFile], PdfWritten]:
+    """Convert every rendered .docx/.xlsx (the dossier-only parts included) in one
+    LibreOffice process, then merge each dossier; return the PDF files to write (still
+    in memory: they go through the same atomic write as the rest) and what was made."""
+    date = _pdf_timestamp(dotation)
+    sources = [f for f in rendered if spec_of(f.type).renderer in CONVERTIBLE]
+    pdfs = _convert(sources, options, soffice, date)
+    by_path = {f.path: f for f in rendered}
+    files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary) for c in conversions if c.source]
+    made = PdfWritten(options.pdfa, [c.source for c in conversions if c.source])
+    for spec in dossiers:
+        parts = _dossier_parts(spec, sources, pdfs, dotation)
+        attachments, skipped = _attachments(output, spec)
+        made.attachments += [path for path, _data in attachments]
+        made.skipped += skipped
+        parts += [(f"Pièce jointe – {path.rsplit('/', 1)[1]}", data) for path, data in attachments]
+        log.info("Assemblage du dossier %s (%d pièces)", spec.path(None), len(parts))
+        data = merge_dossier(parts, pdfa=options.pdfa, title=spec.title(None, None),  # type: ignore[arg-type]
+                             ghostscript=ghostscript, creation_date=date)
+        files.append(OutputFile(spec.path(None), data, str(spec.type)))
+        made.dossier, made.dossier_parts = spec.path(None), len(parts)
+    assert all(c.source in by_path for c in conversions)
+    return files, made
+
+
+def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date: datetime) -> dict[str, bytes]:
+    """Return the PDF of each of ``sources`` (by path), converted in ONE LibreOffice
+    process from a private temporary copy (the output folder is not touched). Raises
+    PdfConversionError naming each file not converted, by its path in the output
+    folder."""
+    if not sources:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="dotation-sources-", ignore_cleanup_errors=True) as tmp:
+        staged: dict[Path, str] = {}
+        for f in sources:
+            path = Path(tmp, *f.path.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f.data)
+            staged[path] = f.path
+        log.info("Conversion en %s de %d documents par LibreOffice", "PDF/A-2b" if options.pdfa else "PDF",
+                 len(staged))
+        try:
+            pdfs = convert_to_pdf(list(staged), pdfa=options.pdfa, soffice=soffice, creation_date=date)
+        except PdfConversionError as err:
+            failed = {staged.get(p, str(p)): reason for p, reason in err.failed.items()}
+            lines = [f"  - {path} : {reason}" for path, reason in failed.items()]
+            raise PdfConversionError(
+                f"la conversion en PDF a échoué pour {len(failed)} document(s) sur {len(staged)} ; rien n'a été "
+                "écrit, le lot précédent est intact :\n" + "\n".join(lines),
+                converted={Path(staged[p]): data for p, data in err.converted.items()},
+                failed={Path(path): reason for path, reason in failed.items()},
+            ) from err
+    return {staged[p]: data for p, data in pdfs.items()}
+
+
+def _dossier_parts(spec: DocumentSpec, sources: list[OutputFile], pdfs: dict[str, bytes],
+                   dotation: Dotation) -> list[tuple[str, bytes]]:
+    """The (bookmark title, PDF) of each part of the dossier ``spec`` declares, in its
+    order; per beneficiary, in the order of the plan (the workbook's)."""
+    names = {b.identifier: b.name for b in dotation.beneficiaries}
+    parts = []
+    for type_name, title in spec.parts:
+        for f in sources:
+            if f.type == str(type_name):
+                label = f"{title} – {f.beneficiary} {names[f.beneficiary]}" if f.beneficiary else title
+                parts.append((label, pdfs[f.path]))
+    return parts
+
+
+def _attachments(output: Path, spec: DocumentSpec) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The agent's PDFs in the dossier's attachments folder, in name order (path,
+    bytes), and the other files of that folder (left out). The tool only reads them."""
+    if spec.attachments is None:
+        return [], []
+    folder = output / spec.attachments
+    try:
+        entries = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.name.casefold(), p.name))
+    except FileNotFoundError:
+        return [], []
+    except OSError as err:
+        raise OutputError(f"impossible de lire le dossier des pièces jointes « {folder} » : "
+                          f"{describe_os_error(err)}. Rien n'a été écrit.") from err
+    found, skipped = [], []
+    for path in entries:
+        rel = f"{spec.attachments}/{path.name}"
+        if path.suffix.lower() != ".pdf":
+            skipped.append(rel)
+            continue
+        try:
+            found.append((rel, path.read_bytes()))
+        except OSError as err:
+            raise OutputError(f"impossible de lire la pièce jointe « {path} » : {describe_os_error(err)}. "
+                              "Rien n'a été écrit.") from err
+    return found, skipped
 
 
 def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
@@ -336,23 +524,27 @@ def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
 
 
 def generate_batch(
-    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
+    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
+    pdf: PdfOptions | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
     left out while an invoice is unpaid (see :func:`funding.unpaid_invoices`; a note names
-    them). The tool's previous files that this batch no longer has are removed. Raises
-    like :func:`run_job`."""
-    return run_job(Job.BATCH, workbook, output, templates, overwrite)
+    them). The tool's previous files that this batch no longer has are removed. With
+    ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
+    :func:`run_job`."""
+    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf)
 
 
 def generate_claim(
-    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False
+    workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
+    pdf: PdfOptions | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
-    number or no payment date, and like :func:`run_job`."""
-    return run_job(Job.CLAIM, workbook, output, templates, overwrite)
+    number or no payment date, and like :func:`run_job`. With ``pdf``, the PDFs of the
+    claim's documents and the dossier (the handover records rendered for it only)."""
+    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf)
 
 
 def _search_key(text: str) -> str:
@@ -410,10 +602,10 @@ def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
 
 def generate_beneficiary(
     workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None,
-    overwrite: bool = False,
+    overwrite: bool = False, pdf: PdfOptions | None = None,
 ) -> Written:
     """Rewrite the convention and handover record of one beneficiary only; its previous
     files under another name (it was renamed) are removed, every other file keeps its
     bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
     :func:`run_job`."""
-    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query)
+    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Protocol
 
-from dotation_docs.documents import LABELS
+from dotation_docs.documents import LABELS, Renderer, spec_of
 from dotation_docs.formatting import format_amount, format_list, format_percent, format_quantity, pluralize
 from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import BeneficiaryKind, Dotation
@@ -54,14 +55,25 @@ def kind_names() -> dict[str, tuple[str, str]]:
     return {**LABELS, "manifeste": ("manifeste", "manifestes")}
 
 
+def _is_pdf_type(kind: str) -> bool:
+    try:
+        return spec_of(kind).renderer is Renderer.PDF
+    except KeyError:
+        return False
+
+
 def describe_written(output: Path, files: list[OutputFile]) -> str:
-    """Return what was written and where: counts per kind of document and folders."""
+    """Return what was written and where: counts per kind of document (the PDFs beside
+    the documents counted together) and folders."""
     counts = Counter(str(f.type) for f in files)
     names = kind_names()
     unnamed = set(counts) - set(names)
     if unnamed:  # every file written is a type of the catalogue: a bug
         raise ValueError(f"files of unknown types: {sorted(unnamed)}")
-    parts = [format_quantity(counts[kind], *names[kind]) for kind in names if counts[kind]]
+    parts = [format_quantity(counts[kind], *names[kind]) for kind in names if counts[kind] and not _is_pdf_type(kind)]
+    n_pdf = sum(n for kind, n in counts.items() if _is_pdf_type(kind))
+    if n_pdf:
+        parts.insert(len(parts) - ("manifeste" in counts), format_quantity(n_pdf, "PDF", "PDF"))
     folders = sorted({str(output / f.path.split("/")[0]) for f in files if "/" in f.path})
     n = len(files)
     return (
@@ -75,15 +87,63 @@ def _some(paths: list[str]) -> str:
     return shown + (f" et {len(paths) - SHOWN_NAMES} autres" if len(paths) > SHOWN_NAMES else "")
 
 
-def describe_changes(removed: list[str], foreign: list[str]) -> list[str]:
+class PdfMade(Protocol):
+    """What the PDF step made (``pipeline.PdfWritten``)."""
+
+    pdfa: bool
+    converted: list[str]
+    dossier: str | None
+    dossier_parts: int
+    attachments: list[str]
+    skipped: list[str]
+
+
+def describe_pdf(made: PdfMade) -> list[str]:
+    """Return the lines on the PDFs of a run with ``--pdf``: how many documents were
+    converted, and the claim dossier with its parts and attachments."""
+    kind = "PDF/A-2b" if made.pdfa else "PDF"
+    n = len(made.converted)
+    lines = [
+        f"PDF : {n} {pluralize(n, 'document converti', 'documents convertis')} en {kind} par LibreOffice, "
+        f"chacun à côté de son fichier Word ou Excel."
+    ]
+    if made.dossier is not None:
+        k = len(made.attachments)
+        names = [path.rsplit("/", 1)[-1] for path in made.attachments]
+        attached = (f", dont {k} {pluralize(k, 'pièce jointe', 'pièces jointes')} : {_some(names)}"
+                    if k else ", aucune pièce jointe")
+        lines.append(
+            f"Dossier de demande ({kind}) : {made.dossier} ({made.dossier_parts} "
+            f"{pluralize(made.dossier_parts, 'pièce', 'pièces')}{attached})."
+        )
+    if made.skipped:
+        lines.append(
+            f"Pièces jointes laissées hors du dossier, car ce ne sont pas des PDF : {_some(made.skipped)} "
+            "(enregistrez-les en PDF pour les y ajouter)."
+        )
+    return lines
+
+
+def describe_changes(removed: list[str], foreign: list[str], *, pdf: bool = True) -> list[str]:
     """Return the lines on the previous files removed and the agent's own files left in
-    the tool's folders (none when there is nothing to say)."""
+    the tool's folders (none when there is nothing to say). Without ``pdf`` (a run
+    without ``--pdf``), the PDFs removed are named apart: their documents were rewritten
+    without them."""
     lines = []
-    if removed:
-        n = len(removed)
+    stale = [] if pdf else [path for path in removed if path.lower().endswith(".pdf")]
+    others = [path for path in removed if path not in stale]
+    if others:
+        n = len(others)
         lines.append(
             f"Ancien lot : {n} {pluralize(n, 'fichier supprimé', 'fichiers supprimés')} "
-            f"(ce lot ne {pluralize(n, 'le', 'les')} produit plus) : {_some(removed)}."
+            f"(ce lot ne {pluralize(n, 'le', 'les')} produit plus) : {_some(others)}."
+        )
+    if stale:
+        n = len(stale)
+        lines.append(
+            f"PDF périmés : {n} {pluralize(n, 'PDF supprimé', 'PDF supprimés')}, "
+            f"{pluralize(n, 'son document a été réécrit', 'leurs documents ont été réécrits')} sans --pdf : "
+            f"{_some(stale)}. Relancez avec --pdf pour {pluralize(n, 'le', 'les')} refaire."
         )
     if foreign:
         lines.append(

@@ -70,7 +70,8 @@ def test_derived_tables_follow_the_catalogue() -> None:
     assert set(TYPE_FOLDERS) == set(names)
     assert Scope.batch().types == frozenset(names)
     assert Scope.claim().types == {str(s.type) for s in documents.CATALOGUE if s.paid_invoices_only}
-    assert Scope.of_beneficiary("B01").types == {"convention", "proces_verbal"}
+    # the PDF companions are in the scope: a run without --pdf removes the stale PDFs
+    assert Scope.of_beneficiary("B01").types == {"convention", "proces_verbal", "convention_pdf", "proces_verbal_pdf"}
     assert documents.TEMPLATES[documents.DocumentType.HANDOVER] == "proces-verbal-remise.docx"
 
 
@@ -80,7 +81,10 @@ def test_the_synthetic_operation_plans_every_type(filled: bool) -> None:
 
     dotation = synthetic_dotation(filled)
     docs = documents.plan_batch(dotation, batch_funding(dotation))
-    assert {str(d.type) for d in docs} == {str(s.type) for s in documents.CATALOGUE}
+    rendered = {str(s.type) for s in documents.CATALOGUE if s.renderer in documents.RENDERED}
+    assert {str(d.type) for d in docs} == rendered
+    pdfs = documents.plan_pdf(documents.specs(), docs)
+    assert {str(d.type) for d in pdfs} == {str(s.type) for s in documents.CATALOGUE if s.renderer is documents.Renderer.PDF}
 
 
 def test_a_file_outside_the_jobs_scope_is_a_bug_not_a_silent_drop(tmp_path: Path) -> None:
