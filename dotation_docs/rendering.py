@@ -104,6 +104,54 @@ class FilterError(jinja2.TemplateRuntimeError):
     its message is French and names the filter and, when known, the expression filtered."""
 
 
+class SizeLimitError(jinja2.TemplateRuntimeError):
+    """Raised (inside rendering) when a template computes a number, a text or a list too
+    large to be a document's content (``10**10**10``, ``'x' * 10**10``,
+    ``range(10**9)``): refused at once instead of exhausting the time or the memory."""
+
+
+# Limits of what template code may compute (far beyond any document's needs).
+MAX_RANGE = 100_000  # items of range(), as Jinja's own sandbox
+MAX_SEQUENCE = 1_000_000  # characters of a text, items of a list, built by * or +
+MAX_INT_BITS = 10_000  # about 3 000 decimal digits
+
+
+def _safe_range(*args: int) -> range:
+    """``range`` for templates: at most MAX_RANGE items."""
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise SizeLimitError(
+            f"range() produirait {len(rng)} éléments, plus que les {MAX_RANGE} permis dans un modèle"
+        )
+    return rng
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+
+def _checked_binop(operator: str, left: Any, right: Any) -> None:
+    """Raise SizeLimitError when ``left operator right`` would be too large to compute."""
+    number = "une expression produirait un nombre de plus de 3 000 chiffres (calcul refusé)"
+    sequence = "une expression produirait un texte ou une liste de plus d'un million de caractères ou d'éléments (calcul refusé)"
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        if left.bit_length() * right > MAX_INT_BITS:
+            raise SizeLimitError(number)
+    elif operator == "*":
+        if isinstance(left, int) and isinstance(right, int):
+            if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SizeLimitError(number)
+            return
+        for seq, times in ((left, right), (right, left)):
+            size = _size(seq)
+            if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
+                raise SizeLimitError(sequence)
+    elif operator == "+":
+        left_size, right_size = _size(left), _size(right)
+        if left_size is not None and right_size is not None and left_size + right_size > MAX_SEQUENCE:
+            raise SizeLimitError(sequence)
+
+
 class _RenderFailure(jinja2.TemplateError):
     """Any error raised by template code while rendering, with the template line it came from."""
 
@@ -148,6 +196,17 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     filters, for the error messages."""
 
     template_class = _Template
+    # Power and repetition go through call_binop, which refuses results too large to
+    # compute (they are no longer folded at compile time either).
+    intercepted_binops = frozenset({"**", "*", "+"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _safe_range
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        _checked_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
 
     def from_string(  # type: ignore[override]
         self,
@@ -743,7 +802,7 @@ _UNSAFE = re.compile(r"access to attribute '([^']+)' of '([^']+)' object is unsa
 def _translate_runtime(err: BaseException) -> str:
     """Return the French reason why a template could not be filled."""
     message = str(getattr(err, "message", None) or err)
-    if isinstance(err, FilterError):
+    if isinstance(err, (FilterError, SizeLimitError)):
         return message
     if isinstance(err, jinja2.TemplateSyntaxError):
         return _translate_syntax(err)
