@@ -288,6 +288,7 @@ def public_dir():  # type: ignore[no-untyped-def]
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_real_unprivileged_user_gets_french_sentences(tmp_path: Path, public_dir: Path) -> None:
     """The hostile tester's commands, run for real as ``nobody``."""
     probe = _run_as_nobody(["--version"], public_dir)
