@@ -68,6 +68,11 @@ def _stat(output: Path) -> os.stat_result | None:
     try:
         return os.stat(output)
     except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(output):
+            raise OutputError(
+                f"« {output} » est un lien symbolique qui ne mène à aucun dossier existant : indiquez avec -o "
+                "un dossier de sortie, ou recréez le dossier vers lequel il pointe."
+            ) from None
         return None
     except OSError as err:
         raise OutputError(

@@ -125,9 +125,12 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         if not os.path.lexists(target):
             continue
         entry = listed.get(f.path.casefold())
+        current = _sha256_file(target)
+        if current == f.sha256:
+            continue  # already these very bytes (a lost manifest, a rerun): nothing to lose
         if entry is None:
             collisions.append(f.path)
-        elif entry.sha256 != _sha256_file(target):
+        elif entry.sha256 != current:
             edited.append(f.path)
     if blocked:
         raise OutputError(

@@ -254,6 +254,16 @@ def test_a_workbook_that_cannot_be_reached_is_one_french_sentence(runner, tmp_pa
     )
 
 
+def test_an_output_that_is_a_dangling_link_is_said(runner, tmp_path: Path) -> None:
+    link = tmp_path / "sortie"
+    link.symlink_to(tmp_path / "disparu")
+    result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(link)])
+    assert (result.exit_code, result.output) == (
+        1, f"Erreur : « {link} » est un lien symbolique qui ne mène à aucun dossier existant : indiquez avec -o un "
+        "dossier de sortie, ou recréez le dossier vers lequel il pointe.\n"
+    )
+
+
 # --- F4: click does not check readability ----------------------------------------------------------
 
 
@@ -265,6 +275,13 @@ def test_click_does_not_check_readability(runner, tmp_path: Path, monkeypatch) -
     result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "o"), "-m", str(TEMPLATES)])
     assert result.exit_code == 0, result.output
     assert "readable" not in result.output and "Utilisation" not in result.output
+
+
+def test_path_options_are_described_in_french(runner) -> None:
+    for command in ("generer", "convention", "demande"):
+        result = runner.invoke(cli, [command, "--help"])
+        assert "-o, --sortie DOSSIER" in result.output and "-m, --modeles DOSSIER" in result.output
+        assert "par défaut :" in result.output and "PATH" not in result.output and "default:" not in result.output
 
 
 def _as_nobody() -> list[str]:
@@ -323,6 +340,15 @@ def test_real_unprivileged_user_gets_french_sentences(tmp_path: Path, public_dir
     assert not (public_dir / "o").exists()
 
 
+def test_a_lost_manifest_with_identical_files_is_not_a_conflict(runner, batch: Path) -> None:
+    """Output is deterministic: files with the very bytes to write lose nothing."""
+    (batch / "manifeste.json").unlink()
+    result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(batch)])
+    assert result.exit_code == 0, result.output
+    assert "ne viennent pas de l'outil" not in result.output
+    assert B02_CONVENTION in listed(batch)
+
+
 # --- F5: only the tool's own leftovers are removed --------------------------------------------------
 
 
@@ -375,6 +401,12 @@ except TemplateError as err:
         ("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
          "un texte ou une liste de plus d'un million"),
         ("{{ range(10 ** 9) | list }}", "range() produirait 1000000000 éléments, plus que les 100000 permis"),
+        ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+         "les boucles sur range() dépasseraient 1000000 tours en tout dans ce modèle"),
+        ("{{ 'ab' | center(10 ** 8) }}", "le filtre « center » recevrait une largeur de plus d'un million"),
+        ("{{ 'ab' | indent(10 ** 8) }}", "le filtre « indent » recevrait une largeur de plus d'un million"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "une macro s'appelle elle-même sans fin"),
+        ("{{ 'a'.format }}", "une expression affiche une fonction au lieu d'une valeur"),
     ],
 )
 def test_huge_computations_are_refused_at_once(payload: str, reason: str) -> None:
@@ -390,10 +422,11 @@ def test_ordinary_arithmetic_and_repetition_still_work() -> None:
 
     from dotation_docs.rendering import LoadedTemplate, render
 
-    source = "{{ 2 ** 10 }} {{ '-' * 3 }}{{ 3 * '=' }} {{ 'a' + 'b' }} {{ [1] + [2] }} {{ 1.5 * 2 }} {{ range(3) | list }}"
+    source = ("{{ 2 ** 10 }} {{ '-' * 3 }}{{ 3 * '=' }} {{ 'a' + 'b' }} {{ [1] + [2] }} {{ 1.5 * 2 }} {{ range(3) | list }}"
+              " {{ 'ab' | center(4) }}|{{ 'a{}'.format(1) }}")
     out = render(LoadedTemplate("communique-de-presse.html", Path("x"), source.encode()), {}, title="t",
                  timestamp=datetime(2023, 1, 1))
-    assert out.decode("utf-8") == "1024 ---=== ab [1, 2] 3.0 [0, 1, 2]"
+    assert out.decode("utf-8") == "1024 ---=== ab [1, 2] 3.0 [0, 1, 2]  ab |a1"
 
 
 def test_a_huge_computation_in_a_template_folder_stops_generer(runner, tmp_path: Path) -> None:
