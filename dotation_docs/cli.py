@@ -63,6 +63,7 @@ _FRENCH = {
     "{name} {filename!r} does not exist.": "{filename!r} n'existe pas.",
     "{name} {filename!r} is a file.": "{filename!r} est un fichier, pas un dossier.",
     "{name} {filename!r} is not writable.": "{filename!r} n'est pas accessible en écriture.",
+    "default: {default}": "par défaut : {default}",
 }
 
 
@@ -83,14 +84,16 @@ for _module in (click.core, click.decorators, click.exceptions, click.formatting
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 # Paths are checked by the pipeline (one French sentence, exit 1), not by click.Path's
-# own checks (English-shaped messages, exit 2 and a usage block).
-workbook_argument = click.argument("classeur", type=click.Path(path_type=Path), metavar="CLASSEUR")
+# own checks (English-shaped messages, exit 2 and a usage block): click.Path checks
+# readability unless told not to, and nothing else is asked of it.
+PATH = click.Path(path_type=Path, readable=False)
+workbook_argument = click.argument("classeur", type=PATH, metavar="CLASSEUR")
 output_option = click.option(
-    "-o", "--sortie", type=click.Path(path_type=Path), default=pipeline.DEFAULT_OUTPUT,
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT,
     show_default=True, help="Dossier où écrire les documents.",
 )
 templates_option = click.option(
-    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
+    "-m", "--modeles", type=PATH, metavar="DOSSIER", default=None,
     help="Dossier des modèles Word et HTML (par défaut : les modèles fournis).",
 )
 overwrite_option = click.option(
@@ -134,7 +137,7 @@ def cli(verbeux: bool) -> None:
 @workbook_argument
 @click.option("--strict", is_flag=True, help="Traite les avertissements comme des erreurs.")
 @click.option(
-    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
+    "-m", "--modeles", type=PATH, metavar="DOSSIER", default=None,
     help="Vérifie aussi les modèles de ce dossier (complétés par les modèles fournis).",
 )
 def verify_command(classeur: Path, strict: bool, modeles: Path | None) -> None:
@@ -156,7 +159,7 @@ def verify_command(classeur: Path, strict: bool, modeles: Path | None) -> None:
 
 @cli.command("modeles", short_help="Liste et vérifie les modèles.")
 @click.option(
-    "-m", "--modeles", type=click.Path(path_type=Path), default=None,
+    "-m", "--modeles", type=PATH, metavar="DOSSIER", default=None,
     help="Votre dossier de modèles (les modèles qu'il n'a pas sont pris parmi les modèles fournis).",
 )
 def templates_command(modeles: Path | None) -> None:

@@ -22,8 +22,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -40,9 +42,14 @@ log = logging.getLogger(__name__)
 LOCK_NAME = ".dotation.lock"
 JOURNAL_NAME = ".dotation-journal.json"
 STAGING_PREFIX = ".dotation-staging-"
-# Every hidden entry the tool leaves while it works starts with this (staging folders,
-# the journal and its temporary file; older versions used ``.dotation-XXXX`` folders).
+JOURNAL_TMP_NAME = JOURNAL_NAME + ".tmp"
+# The hidden entries the tool leaves while it works, and only those, are its leftovers:
+# a staging folder (``tempfile.mkdtemp`` suffix), older versions' ``.dotation-XXXXXXXX``
+# folders, the journal's temporary file. Anything else named ``.dotation-…`` is the agent's.
 WORK_PREFIX = ".dotation-"
+_STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]+")
+_OLD_STAGING_NAME = re.compile(re.escape(WORK_PREFIX) + r"[a-z0-9_]{8}")
+_STAGED_NAME = re.compile(r"r?[0-9]+")
 JOURNAL_VERSION = 1
 
 
@@ -55,13 +62,76 @@ class Folder:
     repaired: str | None = None
 
 
+def _stat(output: Path) -> os.stat_result | None:
+    """The status of the output folder (followed if it is a link), None when it does not
+    exist; OutputError when it cannot be reached (a parent folder the user cannot enter)."""
+    try:
+        return os.stat(output)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(output):
+            raise OutputError(
+                f"« {output} » est un lien symbolique qui ne mène à aucun dossier existant : indiquez avec -o "
+                "un dossier de sortie, ou recréez le dossier vers lequel il pointe."
+            ) from None
+        return None
+    except OSError as err:
+        raise OutputError(
+            f"impossible d'accéder au dossier de sortie « {output} » : {describe_os_error(err)}."
+        ) from err
+
+
 def check_output_folder(output: Path) -> None:
-    """Raise OutputError when ``output`` exists and is not a folder."""
-    if output.exists() and not output.is_dir():
+    """Raise OutputError when ``output`` exists and is not a folder, or cannot be reached."""
+    status = _stat(output)
+    if status is not None and not stat.S_ISDIR(status.st_mode):
         raise OutputError(
             f"« {output} » est un fichier, pas un dossier : indiquez avec -o un dossier de sortie "
             "(il est créé s'il n'existe pas)."
         )
+
+
+def _examine(root: Path, rel: str) -> tuple[str, str]:
+    """Look at ``root/rel`` with ``lstat``, one component at a time from ``root`` down, and
+    return what it is with the component concerned: ``absent`` (nothing to follow),
+    ``file`` (a regular file reached through real folders only), ``link`` (a component
+    or the entry is a symbolic link), ``blocked`` (a component above is not a folder),
+    ``other`` (a folder or a special file), ``error`` (cannot be looked at)."""
+    path = root
+    parts = PurePosixPath(rel).parts
+    for depth, part in enumerate(parts, start=1):
+        path = path / part
+        shown = PurePosixPath(*parts[:depth]).as_posix()
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "absent", shown
+        except OSError as err:
+            return "error", describe_os_error(err)
+        if stat.S_ISLNK(mode):
+            return "link", shown
+        if depth < len(parts) and not stat.S_ISDIR(mode):
+            return "blocked", shown
+        if depth == len(parts):
+            return ("file" if stat.S_ISREG(mode) else "other"), ("un dossier" if stat.S_ISDIR(mode) else "")
+    return "absent", rel
+
+
+def target_problem(output: Path, rel: str) -> str | None:
+    """Return why the tool must not write, replace or remove ``output/rel``, in French
+    (None when it may): a folder on the way, or the entry itself, is a symbolic link (it
+    could lead out of the output folder, so it is never followed), a component above is
+    not a folder, or the entry is not a regular file (a folder, a named pipe…)."""
+    kind, detail = _examine(output, rel)
+    if kind == "link":
+        return (f"« {rel} » est un lien symbolique" if detail == rel
+                else f"« {rel} » passe par « {detail} », qui est un lien symbolique")
+    if kind == "blocked":
+        return f"« {rel} » passe par « {detail} », qui n'est pas un dossier"
+    if kind == "other":
+        return f"« {rel} » est {detail or 'un fichier spécial (tube, périphérique…)'}, pas un document"
+    if kind == "error":
+        return f"« {rel} » est inaccessible ({detail})"
+    return None
 
 
 @contextlib.contextmanager
@@ -71,7 +141,7 @@ def locked(output: Path) -> Iterator[Folder]:
     the lock, OutputError when the folder cannot be created or locked. A folder this
     call created is removed again if it is still empty at the end."""
     check_output_folder(output)
-    created = not output.exists()
+    created = _stat(output) is None
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -182,7 +252,7 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _write_journal(output: Path, journal: dict[str, Any]) -> None:
-    tmp = output / (JOURNAL_NAME + ".tmp")
+    tmp = output / JOURNAL_TMP_NAME
     _write_file(tmp, json.dumps(journal, ensure_ascii=True, indent=1).encode("ascii"))
     os.replace(tmp, output / JOURNAL_NAME)
     _fsync_dir(output)
@@ -199,6 +269,13 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: S
     (or put back by the next command, as the message says)."""
     if not writes:
         raise ValueError("replace_files needs at least the manifest")
+    problems = [p for p in (target_problem(output, rel) for rel, _data in writes) if p]
+    problems += [p for p in (target_problem(output, rel) for rel in removals) if p]
+    if problems:
+        raise OutputError(
+            f"l'outil n'écrit ni ne supprime rien dans « {output} » à travers un lien ou à la place d'un dossier : "
+            + " ; ".join(problems) + ". Rien n'a été écrit."
+        )
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output))
     except OSError as err:
@@ -306,17 +383,23 @@ def _rollback(output: Path, staging: Path, journal: dict[str, Any]) -> None:
     """Put every backup back and remove the new files that had no previous version.
     Idempotent: a second call after an interruption does the rest."""
     for op in reversed(journal["operations"]):
-        target = output / _checked_relative(op["target"])
+        rel = _checked_relative(op["target"])
+        if _examine(output, rel)[0] == "link":
+            # A journal is the tool's, but a link may lead out of the output folder: never followed.
+            log.warning("opération du journal ignorée (lien symbolique) : %s", rel)
+            continue
+        target = output / rel
         backup = staging / _checked_relative(op["backup"])
         if _lexists(backup):
             os.replace(backup, target)
         elif not op["existed"] and op["new"] is not None:
             staged = staging / _checked_relative(op["new"])
-            if _lexists(target) and not _lexists(staged):
+            if _examine(output, rel)[0] == "file" and not _lexists(staged):
                 target.unlink()
     for rel in reversed(journal.get("created_dirs", [])):
-        with contextlib.suppress(OSError):
-            (output / _checked_relative(rel)).rmdir()
+        if _examine(output, _checked_relative(rel))[0] == "other":  # a real folder (rmdir: if empty)
+            with contextlib.suppress(OSError):
+                (output / rel).rmdir()
 
 
 def _remove_empty_parents(output: Path, removals: Sequence[str]) -> None:
@@ -350,8 +433,10 @@ def _read_journal(output: Path) -> dict[str, Any] | None:
         if not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION:
             raise ValueError("unknown journal")
         _checked_relative(data["staging"])
-        if not str(data["staging"]).startswith(WORK_PREFIX) or "/" in data["staging"]:
+        if not _STAGING_NAME.fullmatch(data["staging"]):
             raise ValueError("staging outside the output folder")
+        if _examine(output, data["staging"])[0] not in ("absent", "other"):
+            raise ValueError("staging folder is a link or a file")
         for op in data["operations"]:
             _checked_relative(op["target"])
             _checked_relative(op["backup"])
@@ -404,6 +489,7 @@ def recover(output: Path) -> str | None:
                     f"le dossier « {output} » contient un lancement interrompu qui ne peut pas être réparé : "
                     f"{describe_os_error(err)}. Corrigez ce problème, puis relancez."
                 ) from err
+    removed = []
     for leftover in _leftovers(output):
         log.info("suppression du reste d'un lancement interrompu : %s", leftover)
         if leftover.is_dir() and not leftover.is_symlink():
@@ -411,15 +497,54 @@ def recover(output: Path) -> str | None:
         else:
             with contextlib.suppress(OSError):
                 leftover.unlink()
+        if not _lexists(leftover):
+            removed.append(leftover.name)
+    if removed:
+        cleaned = f"les fichiers temporaires d'un lancement interrompu ont été supprimés ({', '.join(removed)})."
+        note = f"{note[:-1]} ; {cleaned}" if note else cleaned
     return note
 
 
-def _leftovers(output: Path) -> list[Path]:
+def _is_staging_layout(folder: Path, strict: bool) -> bool:
+    """True when ``folder`` holds nothing but the tool's ``new``/``old`` folders (and, when
+    ``strict``, only the numbered files the tool puts in them)."""
     try:
-        entries = list(output.iterdir())
+        top = list(os.scandir(folder))
+        if any(e.name not in ("new", "old") or not e.is_dir(follow_symlinks=False) for e in top):
+            return False
+        if strict:
+            for sub in top:
+                if any(not _STAGED_NAME.fullmatch(e.name) or not e.is_file(follow_symlinks=False)
+                       for e in os.scandir(sub.path)):
+                    return False
+    except OSError:
+        return False
+    return True
+
+
+def _leftovers(output: Path) -> list[Path]:
+    """The entries of ``output`` that an interrupted run of the tool left, and only those:
+    a staging folder with the tool's layout, the journal's temporary file (a regular
+    file). Anything else, even named ``.dotation-…``, is the agent's and stays."""
+    try:
+        entries = list(os.scandir(output))
     except OSError:
         return []
-    return sorted(p for p in entries if p.name.startswith(WORK_PREFIX) and p.name != JOURNAL_NAME)
+    found = []
+    for e in entries:
+        try:
+            if e.name == JOURNAL_TMP_NAME:
+                ours = e.is_file(follow_symlinks=False)
+            elif _STAGING_NAME.fullmatch(e.name) or _OLD_STAGING_NAME.fullmatch(e.name):
+                ours = e.is_dir(follow_symlinks=False) and _is_staging_layout(
+                    Path(e.path), strict=bool(_STAGING_NAME.fullmatch(e.name)))
+            else:
+                ours = False
+        except OSError:
+            ours = False
+        if ours:
+            found.append(output / e.name)
+    return sorted(found)
 
 
 @dataclass
@@ -454,7 +579,10 @@ def inspect(output: Path) -> Inspection:
     """Return the state of ``output`` without repairing or locking anything (for
     commands that only read). Raises nothing."""
     state = Inspection(output)
-    if not output.is_dir():
+    try:
+        if not stat.S_ISDIR(os.stat(output).st_mode):
+            return state
+    except OSError:
         return state
     state.interrupted = _lexists(output / JOURNAL_NAME)
     state.leftovers = [p.name for p in _leftovers(output)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -35,7 +36,13 @@ from dotation_docs.documents import (
     template_names,
 )
 from dotation_docs.dossier import find_ghostscript, merge_dossier
-from dotation_docs.exceptions import BeneficiaryNotFoundError, InvalidWorkbookError, OutputError, describe_os_error
+from dotation_docs.exceptions import (
+    BeneficiaryNotFoundError,
+    InvalidWorkbookError,
+    OutputError,
+    TemplateError,
+    describe_os_error,
+)
 from dotation_docs.formatting import format_list, pluralize
 from dotation_docs.funding import Funding, batch_funding, unpaid_invoices
 from dotation_docs.manifest import Scope
@@ -144,10 +151,27 @@ class Written:
     pdf: PdfWritten | None = None
 
 
+def check_reachable(templates: Path | None) -> None:
+    """Raise TemplateError when the templates folder cannot even be looked at (a parent
+    folder the user cannot enter): ``stat`` then fails with an error other than « not
+    found », which the templates check would meet as a crash."""
+    if templates is None:
+        return
+    try:
+        os.stat(templates)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # said in French by the templates check
+    except OSError as err:
+        raise TemplateError(
+            f"impossible d'accéder au dossier de modèles « {templates} » : {describe_os_error(err)}."
+        ) from err
+
+
 def check_template_folder(folder: Path | None) -> tuple[TemplateSet, TemplateCheck]:
     """Return the templates of every document type (the agent's ``folder`` first, then
     the bundled ones) and their check (``dotation modeles``). Raises TemplateError when
     ``folder`` cannot be used."""
+    check_reachable(folder)
     templates = load_template_set(template_names(), folder)
     return templates, check_templates(templates)
 
@@ -301,6 +325,7 @@ def run_job(
     outputdir.check_output_folder(output)
     soffice = find_soffice(pdf.soffice) if pdf is not None else None
     job_specs = specs(job)
+    check_reachable(templates)
     template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
@@ -326,7 +351,7 @@ def run_job(
             )
             files += pdf_files
         result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
-    notes = ([folder.repaired] if folder.repaired else []) + selection.notes(result, header)
+    notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
 
@@ -463,6 +488,17 @@ def _attachments(output: Path, spec: DocumentSpec) -> tuple[list[tuple[str, byte
 
 def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
     return []
+
+
+def _left_notes(result: WriteResult) -> list[str]:
+    """The note on the previous manifest's entries the tool would not remove."""
+    if not result.left:
+        return []
+    return [
+        f"des entrées de l'ancien manifeste n'ont pas été supprimées ni suivies, car ce ne sont pas des documents "
+        f"que l'outil peut remplacer : {' ; '.join(result.left)}. Le manifeste ne les liste plus ; ils sont "
+        "laissés tels quels."
+    ]
 
 
 def _unpaid_described(unpaid: tuple[Invoice, ...]) -> str:

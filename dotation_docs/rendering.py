@@ -88,7 +88,14 @@ _NOTES = (
 )
 
 
-def _finalize(value: Any) -> Any:
+@jinja2.pass_eval_context  # needs the run time: no printing folded at compile time, unchecked
+def _finalize(_eval_ctx: Any, value: Any) -> Any:
+    if callable(value) and not isinstance(value, str):
+        # ``{{ 'a'.format }}`` would print « <built-in method …  at 0x7f…> »: an address, so
+        # two runs would no longer give the same bytes.
+        raise PrintedFunctionError(
+            "une expression affiche une fonction au lieu d'une valeur (parenthèses oubliées ?)"
+        )
     return "" if value is None else value
 
 
@@ -102,6 +109,85 @@ class _UnsupportedTagError(jinja2.TemplateSyntaxError):
 class FilterError(jinja2.TemplateRuntimeError):
     """Raised (inside rendering) when a French filter receives a value it cannot format;
     its message is French and names the filter and, when known, the expression filtered."""
+
+
+class PrintedFunctionError(jinja2.TemplateRuntimeError):
+    """Raised (inside rendering) when a template prints a function instead of a value."""
+
+
+class SizeLimitError(jinja2.TemplateRuntimeError):
+    """Raised (inside rendering) when a template computes a number, a text or a list too
+    large to be a document's content (``10**10**10``, ``'x' * 10**10``,
+    ``range(10**9)``): refused at once instead of exhausting the time or the memory."""
+
+
+# Limits of what template code may compute (far beyond any document's needs).
+MAX_RANGE = 100_000  # items of range(), as Jinja's own sandbox
+MAX_RANGE_WORK = 1_000_000  # items of all the range() calls of one rendering (nested loops)
+MAX_SEQUENCE = 1_000_000  # characters of a text, items of a list, built by * or +
+MAX_INT_BITS = 10_000  # about 3 000 decimal digits
+
+
+@jinja2.pass_context
+def _safe_range(context: jinja2.runtime.Context, *args: int) -> range:
+    """``range`` for templates: at most MAX_RANGE items per call, MAX_RANGE_WORK for all
+    the calls of one rendering (two nested loops of 99 999 turns would run for hours)."""
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise SizeLimitError(
+            f"range() produirait {len(rng)} éléments, plus que les {MAX_RANGE} permis dans un modèle"
+        )
+    used = getattr(context, "_dotation_range_work", 0) + len(rng)
+    context._dotation_range_work = used  # type: ignore[attr-defined]  # one Context per rendering
+    if used > MAX_RANGE_WORK:
+        raise SizeLimitError(
+            f"les boucles sur range() dépasseraient {MAX_RANGE_WORK} tours en tout dans ce modèle (boucles "
+            "imbriquées ?)"
+        )
+    return rng
+
+
+def _width_checked(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's filter ``name`` (``center``, ``indent``, ``wordwrap``), refusing a width
+    beyond MAX_SEQUENCE (``"ab"|center(10**8)`` would write 100 Mo)."""
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        values = list(args) + list(kwargs.values())
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_SEQUENCE for v in values):
+            raise SizeLimitError(f"le filtre « {name} » recevrait une largeur de plus d'un million de caractères")
+        return func(*args, **kwargs)
+
+    checked.__name__ = name
+    for attribute in ("jinja_pass_arg",):
+        if hasattr(func, attribute):
+            setattr(checked, attribute, getattr(func, attribute))
+    return checked
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else None
+
+
+def _checked_binop(operator: str, left: Any, right: Any) -> None:
+    """Raise SizeLimitError when ``left operator right`` would be too large to compute."""
+    number = "une expression produirait un nombre de plus de 3 000 chiffres (calcul refusé)"
+    sequence = "une expression produirait un texte ou une liste de plus d'un million de caractères ou d'éléments (calcul refusé)"
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        if left.bit_length() * right > MAX_INT_BITS:
+            raise SizeLimitError(number)
+    elif operator == "*":
+        if isinstance(left, int) and isinstance(right, int):
+            if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SizeLimitError(number)
+            return
+        for seq, times in ((left, right), (right, left)):
+            size = _size(seq)
+            if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
+                raise SizeLimitError(sequence)
+    elif operator == "+":
+        left_size, right_size = _size(left), _size(right)
+        if left_size is not None and right_size is not None and left_size + right_size > MAX_SEQUENCE:
+            raise SizeLimitError(sequence)
 
 
 class _RenderFailure(jinja2.TemplateError):
@@ -148,6 +234,19 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     filters, for the error messages."""
 
     template_class = _Template
+    # Power and repetition go through call_binop, which refuses results too large to
+    # compute (they are no longer folded at compile time either).
+    intercepted_binops = frozenset({"**", "*", "+"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.globals["range"] = _safe_range
+        for name in ("center", "indent", "wordwrap"):
+            self.filters[name] = _width_checked(name, self.filters[name])
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        _checked_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
 
     def from_string(  # type: ignore[override]
         self,
@@ -743,8 +842,10 @@ _UNSAFE = re.compile(r"access to attribute '([^']+)' of '([^']+)' object is unsa
 def _translate_runtime(err: BaseException) -> str:
     """Return the French reason why a template could not be filled."""
     message = str(getattr(err, "message", None) or err)
-    if isinstance(err, FilterError):
+    if isinstance(err, (FilterError, SizeLimitError, PrintedFunctionError)):
         return message
+    if isinstance(err, RecursionError):
+        return "une macro s'appelle elle-même sans fin"
     if isinstance(err, jinja2.TemplateSyntaxError):
         return _translate_syntax(err)
     if isinstance(err, jinja2.UndefinedError):

@@ -87,9 +87,9 @@ def check_folder(folder: Path) -> list[str]:
         raise TemplateError(f"« {folder} » est un fichier : indiquez avec -m le dossier qui contient les modèles.")
     try:
         names = os.listdir(folder)
+        return sorted(n for n in names if (folder / n).is_file())  # is_file raises without the x right
     except OSError as err:
         raise TemplateError(f"le dossier de modèles « {folder} » est illisible : {describe_os_error(err)}.") from err
-    return sorted(n for n in names if (folder / n).is_file())
 
 
 def _ignored(name: str) -> bool:

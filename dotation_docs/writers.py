@@ -31,7 +31,7 @@ from dotation_docs.manifest import (
     manifest_entry,
     read_manifest,
 )
-from dotation_docs.outputdir import replace_files
+from dotation_docs.outputdir import replace_files, target_problem
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,15 @@ class OutputFile:
 class WriteResult:
     """What a run did to the output folder: ``written`` (the manifest last), the
     previous files ``removed``, the ``foreign`` files (not the tool's) left in its
-    folders, and the ``previous`` manifest (None when there was none)."""
+    folders, the previous manifest's entries ``left`` alone (each with why: a symbolic
+    link, a folder…, which the tool never removes; the new manifest no longer lists
+    them), and the ``previous`` manifest (None when there was none)."""
 
     written: list[OutputFile]
     removed: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     previous: dict[str, Any] | None = None
+    left: list[str] = field(default_factory=list)
 
 
 def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
@@ -91,35 +94,55 @@ class _Plan:
     kept: list[Entry]
     edited: list[str]
     collisions: list[str]
+    left: list[str]
 
 
 def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope) -> _Plan:
     """Decide what the run removes and keeps, and which existing files it would
-    overwrite or remove although they are not as the tool wrote them."""
+    overwrite or remove although they are not as the tool wrote them. Only regular files
+    reached through real folders are ever replaced or removed: a previous entry that is a
+    folder, a symbolic link or lies beyond one is left alone (and dropped from the
+    manifest); a new document that would go there stops the run (OutputError)."""
     new_paths = {f.path.casefold() for f in files}
     listed = {e.path.casefold(): e for e in previous}
     kept = [e for e in previous if not scope.covers(e) and e.path.casefold() not in new_paths]
-    removals = [e.path for e in previous if scope.covers(e) and e.path.casefold() not in new_paths]
-    edited, collisions = [], []
+    removals, left = [], []
+    for e in previous:
+        if scope.covers(e) and e.path.casefold() not in new_paths:
+            problem = target_problem(output, e.path)
+            if problem is None:
+                removals.append(e.path)
+            else:
+                log.info("entrée du manifeste laissée telle quelle : %s", problem)
+                left.append(problem)
+    edited, collisions, blocked = [], [], []
     for f in files:
         target = output / f.path
+        problem = target_problem(output, f.path)
+        if problem is not None:
+            blocked.append(problem)
+            continue
         if not os.path.lexists(target):
             continue
-        if target.is_dir() and not target.is_symlink():
-            raise OutputError(
-                f"un dossier « {target} » occupe la place d'un document à écrire : renommez-le ou déplacez-le, "
-                "puis relancez. Rien n'a été écrit."
-            )
         entry = listed.get(f.path.casefold())
+        current = _sha256_file(target)
+        if current == f.sha256:
+            continue  # already these very bytes (a lost manifest, a rerun): nothing to lose
         if entry is None:
             collisions.append(f.path)
-        elif entry.sha256 != _sha256_file(target):
+        elif entry.sha256 != current:
             edited.append(f.path)
+    if blocked:
+        raise OutputError(
+            f"des documents à écrire ne peuvent pas être mis en place dans « {output} » : " + " ; ".join(blocked)
+            + ". L'outil n'écrit jamais à travers un lien symbolique ni à la place d'un dossier : renommez, "
+            "déplacez ou remplacez par un vrai dossier ce qui occupe ces chemins, puis relancez. Rien n'a été écrit."
+        )
     for rel in removals:
         target = output / rel
         if os.path.lexists(target) and listed[rel.casefold()].sha256 != _sha256_file(target):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions))
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), left)
 
 
 def _conflict_message(output: Path, plan: _Plan) -> str:
@@ -195,4 +218,4 @@ def write_batch(
     except OSError as err:  # the batch is written; only the summary is incomplete
         log.warning("liste des fichiers étrangers impossible : %s", describe_os_error(err))
         foreign = []
-    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest)
+    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest, plan.left)

@@ -204,7 +204,7 @@ def test_a_filter_on_the_wrong_type_names_the_filter_and_the_variable(tmp_path: 
         ("{{ 1 / 0 }}", "une expression divise par zéro"),
         ("{{ operation.lieu_signature + 1 }}", "une expression ne peut pas être calculée"),
         ("{{ beneficiaires[999] }}", "n'existe pas"),
-        ("{{ range(10**9) | list }}", "une expression produit un nombre ou une suite trop grande"),
+        ("{{ range(10**9) | list }}", "range() produirait 1000000000 éléments, plus que les 100000 permis dans un modèle"),
     ],
 )
 def test_runtime_mistakes_in_an_html_template(tmp_path: Path, planned, source: str, expected: str) -> None:
