@@ -9,6 +9,7 @@ checks that every variable the templates use exists here.
 from __future__ import annotations
 
 import dataclasses
+import re
 import unicodedata
 from decimal import Decimal
 from typing import Any
@@ -515,16 +516,20 @@ def signatures_context(op: Operation) -> Context:
 
 
 def officials_context(op: Operation) -> list[Context]:
-    """Return the officials the workbook names for the ceremony, in protocol order: the
-    State's representative, the authority's representative, then the delegate."""
+    """Return the officials the workbook says attend the handover, in protocol order: the
+    State's representative, then the delegate, or the authority's representative when
+    there is no delegate (the person who hands the devices over). The invitation and the
+    press release name the same people; the authority's representative is not said to
+    attend when a delegate hands the devices over."""
     officials = [
         {"nom": op.state_representative, "qualite": op.state_representative_title,
          "institution": op.prefecture, "est_etat": True},
-        {"nom": op.authority_representative, "qualite": op.authority_representative_title,
-         "institution": op.authority_name, "est_etat": False},
     ]
     if op.delegate:
         officials.append({"nom": op.delegate, "qualite": op.delegate_title or "",
+                          "institution": op.authority_name, "est_etat": False})
+    else:
+        officials.append({"nom": op.authority_representative, "qualite": op.authority_representative_title,
                           "institution": op.authority_name, "est_etat": False})
     return officials
 
@@ -536,9 +541,13 @@ def _base_words(base: RateBase) -> str:
     return f"du montant {base.value}"
 
 
-def _rest_description(funding: Funding) -> str:
-    """Return what the State does not pay, in words: the part of the base it leaves plus
-    the VAT when the base is HT (e.g. « 20 % du montant HT et la TVA »)."""
+def _rest_description(funding: Funding, has_others: bool = False) -> str:
+    """Return what the authority pays, in words, when it pays all that the State does not:
+    the part of the base the State leaves plus the VAT when the base is HT (e.g. « 20 % du
+    montant HT et la TVA »); empty when other funders pay part of it (the rest is then no
+    simple part of the base)."""
+    if has_others:
+        return ""
     vat = funding.rate_base is RateBase.HT and funding.vat > 0
     if funding.is_capped:
         part = f"la part {_base_words(funding.rate_base)} que l{APOSTROPHE}État ne finance pas"
@@ -562,16 +571,31 @@ def _rest_phrase(description: str, amount: str) -> str:
     return f"le reste, soit {description}, {amount}" if description else f"le reste, soit {amount}"
 
 
+def others_designation(names: str | None) -> str:
+    """Return the other funders of the operation as prose names them, without guessing
+    their article: « l’autre financeur de l’opération (Région Nouvelle-Aquitaine) », or
+    « les autres financeurs de l’opération (…) » when ``names`` lists several (a comma, a
+    semicolon, « et » or « / »)."""
+    if not names:
+        return f"les autres financeurs de l{APOSTROPHE}opération"
+    plural = re.search(r"[,;/]| et ", names) is not None
+    head = "les autres financeurs" if plural else f"l{APOSTROPHE}autre financeur"
+    return f"{head} de l{APOSTROPHE}opération ({names})"
+
+
 def financing_context(dotation: Dotation, funding: Funding) -> Context:
     """Return the ``financement`` variables: the final financing plan (forecast beside
     actual), the amount due, and ready-made French phrases built from the workbook's rate,
     base and amount granted (never a hard-coded rate)."""
     op = typeset(dotation.operation)
     plan = financing_plan(dotation, funding)
-    rest = funding.ttc - funding.state_share
-    rest_euros = funding.ttc_euros - funding.state_share_euros
-    description = _rest_description(funding)
     has_others = op.other_funding is not None
+    # What the authority pays: TTC − State − other funders (funding.py's rules); in whole
+    # euros, the truncated TTC minus the truncated shares, so that the printed parts add
+    # up to the printed total.
+    rest = funding.authority_share
+    rest_euros = funding.authority_share_euros
+    description = _rest_description(funding, has_others)
     return {
         "cout_total": funding.ttc,
         "cout_total_ht": funding.ht,
@@ -588,6 +612,8 @@ def financing_context(dotation: Dotation, funding: Funding) -> Context:
         "part_etat_pourcentage": plan.state_share_of_cost,
         "autres_financeurs": op.other_funders,
         "autres_financements": op.other_funding,
+        "autres_financements_euros": to_whole_euros(op.other_funding) if has_others else None,
+        "autres_designation": others_designation(op.other_funders) if has_others else None,
         "autres_neant": not has_others,
         "autres_pourcentage": plan.other_funding_of_cost if has_others else None,
         "part_collectivite": plan.authority_share,
@@ -604,5 +630,5 @@ def financing_context(dotation: Dotation, funding: Funding) -> Context:
         "texte_taux_assiette_euros": _rate_and_base(funding, format_whole_euros(funding.eligible),
                                                     format_whole_euros(op.amount_granted)),
         "texte_reste": _rest_phrase(description, format_amount(rest)),
-        "texte_reste_euros": _rest_phrase(description, format_whole_euros(to_whole_euros(rest_euros))),
+        "texte_reste_euros": _rest_phrase(description, format_whole_euros(rest_euros)),
     }

@@ -238,6 +238,39 @@ def test_preamble_states_the_cap_when_it_bites(generate) -> None:
             "finance pas et la TVA, 18 381,50 €") in text
 
 
+def other_funder(wb) -> None:
+    set_operation(wb, "Montant de la subvention attribuée", 25000)
+    set_operation(wb, "Acomptes reçus", 7500)
+    set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine")
+    set_operation(wb, "Montant des autres financements", 3000)
+
+
+def test_preamble_and_publicity_clause_name_the_other_funders(generate) -> None:
+    # 43 381,50 − 25 000,00 (State, capped) − 3 000,00 (Region) = 15 381,50 for the authority.
+    loan = plain(docx_text(convention(generate(other_funder), "B02")))
+    assert ("dans la limite de la subvention attribuée (25 000,00 €), soit 25 000,00 € ; par "
+            "l’autre financeur de l’opération (Région Nouvelle-Aquitaine) à hauteur de 3 000,00 € ; "
+            "le reste, soit 15 381,50 €, est à la charge de Limoges Métropole.") in loan
+    assert "18 381,50" not in loan
+    # gift: 121 devices at 240 € TTC = 29 040 − 80 % × 24 200 = 19 360 − 3 000 = 6 680
+    donation = plain(docx_text(convention(generate(other_funder, gift), "B02")))
+    assert ("à hauteur de 3 000,00 € ; le reste, soit 6 680,00 €, est à la charge de Limoges "
+            "Métropole.") in donation
+    for text in (loan, donation):
+        assert ("« avec le soutien de l’État et de Limoges Métropole », en citant aussi le soutien "
+                "apporté par l’autre financeur de l’opération (Région Nouvelle-Aquitaine)") in text
+
+
+def test_several_other_funders_are_plural(generate) -> None:
+    def several(wb):
+        set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine et Département de la Haute-Vienne")
+        set_operation(wb, "Montant des autres financements", 3000)
+
+    text = plain(docx_text(convention(generate(several), "B01")))
+    assert ("par les autres financeurs de l’opération (Région Nouvelle-Aquitaine et Département de "
+            "la Haute-Vienne) à hauteur de 3 000,00 € ; le reste, soit 11 460,50 €, est à la charge") in text
+
+
 # --- item 20: « 1er » in superscript --------------------------------------------------------------
 
 

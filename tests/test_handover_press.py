@@ -156,6 +156,23 @@ def test_release_words_follow_the_workbook_rate(make_workbook) -> None:
     assert f"80{NBSP}%" not in text
 
 
+def test_release_names_the_other_funders_and_the_whole_euros_add_up(make_workbook) -> None:
+    def mutate(wb):
+        set_operation(wb, "Montant de la subvention attribuée", 25000)
+        set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine")
+        set_operation(wb, "Montant des autres financements", "3 000,50 €")
+
+    path = make_workbook(mutate)
+    for doc_type in (DocumentType.PRESS, DocumentType.PRESS_HTML):
+        text = rendered(path, doc_type).replace(NBSP, " ").replace(NNBSP, " ")
+        # 43 381 (TTC truncated) − 25 000 − 3 000 (Region truncated) = 15 381: the printed
+        # parts add up to the printed total.
+        assert ("soit 25 000 €, et l’autre financeur de l’opération (Région Nouvelle-Aquitaine) à "
+                "hauteur de 3 000 € ; Limoges Métropole prend en charge le reste, soit 15 381 €. "
+                "Le coût total de l’opération s’élève à 43 381 € TTC.") in text
+        assert "18 381" not in text
+
+
 def test_release_prints_the_agent_paragraphs_and_no_claim_of_its_own(batch: Path, sample_model) -> None:
     op = sample_model.operation
     for text in press_texts(batch):
@@ -198,12 +215,25 @@ def test_invitation_names_date_time_place_officials_and_contacts(batch: Path, sa
         assert f"Lieu{NBSP}: Mission Locale de l’Agglomération de Limoges" in text
         for name, title in (
             (op.state_representative, op.state_representative_title),
-            (op.authority_representative, op.authority_representative_title),
             (op.delegate, op.delegate_title),
         ):
             assert f"{name}, {title.replace(chr(39), '’')}" in text
+        # the President is the signatory, not said to attend: the release does not name him
+        assert op.authority_representative not in text
         for contact in (op.authority_press, op.prefecture_press):
             assert contact.name in text and contact.phone in text and contact.email in text
+
+
+def test_invitation_and_release_name_the_same_officials(batch: Path) -> None:
+    release = press_texts(batch)[0]
+    invitation = invitation_texts(batch)[0]
+    attending = re.search(r"En présence de\n(.*?)\nL’opération", invitation, re.S).group(1)
+    names = re.findall(r"^(.*?), ", attending, re.M)
+    assert names == ["Olivier du Cray", "Ibrahima Dia"]
+    opening = re.search(r"Le vendredi 3\xa0février 2023, [^.]*\.", release).group(0)
+    for name in names:
+        assert name in opening
+    assert "Guillaume Guérin" not in opening
 
 
 def test_invitation_without_a_delegate_lists_two_officials(make_workbook) -> None:
