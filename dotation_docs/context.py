@@ -99,6 +99,40 @@ PROSE_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+# The gift categories of the workbook (short labels, schema.GIFT_CATEGORIES) in the words of
+# CG3P art. L3212-2 3° (as amended by loi n° 2022-217, art. 178), for a contract to print.
+GIFT_CATEGORY_WORDS: dict[str, str] = {
+    "association de parents d'élèves": "association de parents d’élèves",
+    "association de soutien scolaire": "association de soutien scolaire",
+    "association reconnue d'utilité publique": "association reconnue d’utilité publique",
+    "organisme de réemploi agréé ESUS": (
+        "organisme de réutilisation et de réemploi agréé « entreprise solidaire d’utilité "
+        "sociale » en application du II de l’article L. 3332-17-1 du code du travail"
+    ),
+    "association d'intérêt général (précarité)": (
+        "association reconnue d’intérêt général dont l’objet statutaire est d’équiper, de former "
+        "et d’accompagner des personnes en situation de précarité"
+    ),
+    "association d'étudiants": "association d’étudiants",
+}
+# The categories that may resell the devices to people in precarious situations at a
+# solidarity price (L3212-2 3°, last sentence); every other body may not sell them at all.
+SOLIDARITY_RESALE_CATEGORIES = frozenset({
+    "association reconnue d'utilité publique",
+    "association d'intérêt général (précarité)",
+})
+
+
+def gift_category_words(category: str | None) -> str | None:
+    """Return the statute's words for the gift ``category`` (a short label of the workbook),
+    with no-break spaces inside the guillemets; None when there is no category. An unknown
+    label is returned as typed, apostrophes made typographic."""
+    if category is None:
+        return None
+    words = GIFT_CATEGORY_WORDS.get(category, typographic_apostrophes(category))
+    return words.replace("« ", "«\u00a0").replace(" »", "\u00a0»").replace("L. ", "L.\u00a0")
+
+
 def typeset(item: Any) -> Any:
     """Return a copy of ``item`` (an :class:`Operation`, :class:`Contact`,
     :class:`Beneficiary`, :class:`Device` or :class:`Invoice`) whose prose fields
@@ -171,6 +205,7 @@ def _deprecated_aliases(context: Context) -> Context:
 
 
 def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
+    category = b.gift_category
     b = typeset(b)
     return {
         "identifiant": b.identifier,
@@ -193,6 +228,8 @@ def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
         "numero_convention": convention_number(dotation, b),
         "nombre_materiels": len(dotation.devices_of(b)),
         "categorie_don": b.gift_category,
+        "categorie_don_texte": gift_category_words(category),
+        "revente_solidaire": category in SOLIDARITY_RESALE_CATEGORIES,
     }
 
 
@@ -273,6 +310,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "duree_mois": op.duration_months,
             "type_convention": op.convention_kind.value,
             "est_don": op.convention_kind is ConventionKind.GIFT,
+            "decision_reforme": op.reform_decision,
             "tribunal": op.court,
             "iban": op.iban,
             "bic": op.bic,

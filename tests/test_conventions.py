@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation
+from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation, warnings_of
 from docx.oxml.ns import qn
 
 from dotation_docs.pipeline import generate_batch
@@ -203,12 +203,78 @@ def test_sim_cards_are_mentioned_only_when_a_device_has_an_imei(sample_batch: Pa
 
 def test_gift_convention_cites_the_category_and_the_300_euro_threshold(generate) -> None:
     text = plain(docx_text(convention(generate(gift), "B02")))
-    category = "association reconnue d['’]utilité publique"  # workbook value: either apostrophe
-    assert re.search("Catégorie d’organisme \\(article L. 3212-2, 3°, du code général de la "
-                     f"propriété des personnes publiques\\) : {category}\n", text)
-    assert re.search(f"déclare appartenir à la catégorie « {category} » des organismes auxquels "
-                     "le 3° de l’article L. 3212-2", text)
+    category = "association reconnue d’utilité publique"
+    assert ("Catégorie d’organisme (article L. 3212-2, 3°, du code général de la "
+            f"propriété des personnes publiques) : {category}\n") in text
+    assert ("déclare relever, parmi les organismes auxquels le 3° de l’article L. 3212-2 du code "
+            "général de la propriété des personnes publiques permet de céder gratuitement du "
+            f"matériel informatique, de la catégorie suivante : {category} ;") in text
     assert "n’excède pas le seuil de 300 € fixé par l’article D. 3212-3" in text
+
+
+def categories(*values: str):
+    def mutate(wb) -> None:
+        ws = wb["Bénéficiaires"]
+        header = [c.value for c in ws[1]]
+        column = header.index("Catégorie du bénéficiaire du don") + 1
+        for row, value in enumerate(values, start=2):
+            ws.cell(row, column).value = value
+    return mutate
+
+
+def test_gift_category_in_the_statute_words_and_resale_only_for_rup_and_general_interest(generate) -> None:
+    output = generate(gift, categories(
+        "association de soutien scolaire", "association d'intérêt général (précarité)",
+        "organisme de réemploi agréé ESUS", "association reconnue d'utilité publique"))
+    school, general, esus, rup = (plain(docx_text(convention(output, b))) for b in ("B01", "B02", "B03", "B04"))
+    assert ("de la catégorie suivante : association reconnue d’intérêt général dont l’objet "
+            "statutaire est d’équiper, de former et d’accompagner des personnes en situation de "
+            "précarité ;") in general
+    assert ("organisme de réutilisation et de réemploi agréé « entreprise solidaire d’utilité "
+            "sociale » en application du II de l’article L. 3332-17-1 du code du travail") in esus
+    assert "(précarité)" not in general and "ESUS" not in esus
+    resale = "à un prix solidaire n’excédant pas les seuils fixés par décret"
+    ban = "ne pas prêter, louer, revendre ni céder le matériel, même à titre gratuit"
+    for text in (general, rup):
+        assert resale in text and ban not in text
+    for text in (school, esus):
+        assert ban in text and resale not in text
+
+
+def test_gift_convention_states_the_reform_or_leaves_it_blank(generate, make_workbook) -> None:
+    text = plain(docx_text(convention(generate(gift), "B02")))
+    assert "n’a pas l’emploi" not in text
+    assert "Vu la décision de réforme du matériel cédé (réf. : ………" in text
+    assert ("La Collectivité déclare que ses services n’ont plus l’emploi du matériel cédé par la "
+            "présente convention et qu’elle l’a réformé par la décision visée ci-dessus.") in text
+    assert "pendant la durée des engagements prévue à l’article 4" in article(text, "Contrôle")
+    warnings = warnings_of(make_workbook(gift))
+    assert any("Décision de réforme du matériel : cellule vide alors que le type de convention est "
+               "« don »" in w and "n'ont plus l'emploi" in w for w in warnings), warnings
+
+    def reformed(wb):
+        set_operation(wb, "Décision de réforme du matériel", "arrêté n° 2023-0021 du 30 janvier 2023")
+
+    text = plain(docx_text(convention(generate(gift, reformed), "B02")))
+    assert "Vu la décision de réforme du matériel cédé (réf. : arrêté n° 2023-0021 du 30 janvier 2023) ;" in text
+    assert not any("réforme" in w for w in warnings_of(make_workbook(lambda wb: (gift(wb), reformed(wb)))))
+
+
+def test_loan_conventions_cite_no_reform_and_warn_nothing(sample_batch: Path) -> None:
+    text = plain(docx_text(convention(sample_batch, "B01")))
+    assert "réforme du matériel cédé" not in text
+    # the end-of-term gift cites L. 3212-3, which applies L. 3212-2 to the authority
+    assert ("au 3° de l’article L. 3212-2 du code général de la propriété des personnes publiques, "
+            "applicable à la Collectivité en vertu de l’article L. 3212-3 du même code") in text
+    assert not any("réforme" in w for w in warnings_of(SAMPLE))
+
+
+def test_association_signatory_is_empowered(sample_batch: Path) -> None:
+    text = plain(docx_text(convention(sample_batch, "B03")))
+    assert ("Représentant : Madame Sophie Marchand, Directrice, dûment habilitée à signer la "
+            "présente convention\n") in text
+    text = plain(docx_text(convention(sample_batch, "B02")))
+    assert re.search(r"Représentant : Monsieur [^\n]*, dûment habilité à signer la présente convention\n", text)
 
 
 def test_loan_convention_has_no_gift_category(sample_batch: Path) -> None:
