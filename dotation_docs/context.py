@@ -37,6 +37,7 @@ from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Do
 
 Context = dict[str, Any]
 APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
+NBSP = "\u00a0"
 
 # The French names of the operation's main funding amounts (``totaux.*`` in templates,
 # ``totaux`` in the manifest), in their order: attribute of :class:`Funding` → name.
@@ -165,7 +166,7 @@ def _quantities(totals: DeviceTotals) -> Context:
             "libelle_singulier": c.category.singular,
             "libelle_pluriel": c.category.plural,
             "nombre": c.count,
-            "texte": format_quantity(c.count, c.category.singular, c.category.plural),
+            "texte": format_quantity(c.count, c.category.singular, c.category.plural, space=NBSP),
         }
         for c in totals.by_category
         if c.count
@@ -365,7 +366,9 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
 
 
 def _document(title: str) -> Context:
-    return {"document": {"titre": title}}
+    """Return ``document.titre``: ``title`` as the footers print it, a no-break space
+    after « n° » (the file's title property keeps the plain title)."""
+    return {"document": {"titre": re.sub(r"\b([nN]°) ", rf"\1{NBSP}", title)}}
 
 
 def beneficiary_context(

@@ -28,8 +28,9 @@ Templates use docxtpl's Jinja syntax and only the variables defined in
   turns them into typographic apostrophes and no-break spaces (before « : ; ! ? » », after
   « « » and « L. »), never inside a Jinja tag. In the documents built with
   ``Builder.nbsp_numbers`` (the conventions, so far), it also puts a no-break space after
-  « n° », between a number and its unit (« 48 heures », « 300 € ») and between a day and its
-  month (« 6 janvier 1978 »); elsewhere « n° » still keeps a plain space.
+  « n° » and « article » (« article 7 », « article L. 3212-2 »), between a number and its
+  unit (« 48 heures », « 300 € ») and between a day and its month (« 6 janvier 1978 »);
+  elsewhere « n° » still keeps a plain space.
 * ``**bold**``, ``__italic__`` and ``^superscript^`` (« 1^er^ juillet 1901 ») mark
   formatting inside a paragraph; a Jinja tag is never split across runs.
 * ``{%p … %}`` statements get a paragraph of their own (docxtpl removes it), ``{%tr … %}``
@@ -125,6 +126,8 @@ def typography(text: str, nbsp_numbers: bool = False) -> str:
         s = re.sub(r"\b([LDR])\. (?=\d)", r"\1." + NBSP, s)  # article L. 3212-2
         if nbsp_numbers:
             s = re.sub(r"\b([nN]°) ", r"\1" + NBSP, s)
+            # « article 7 », « article L. 3212-2 »: the word stays with its number
+            s = re.sub(r"\b([aA]rticles?) (?=\d|[LDR]\.\s?\d)", r"\1" + NBSP, s)
             s = NUMBER_UNIT_RE.sub(r"\1" + NBSP, s)
             if i and parts[i - 1].startswith("{{"):
                 s = TAG_UNIT_RE.sub(NBSP, s)

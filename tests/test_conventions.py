@@ -134,7 +134,7 @@ def test_insurance_covers_theft_and_damage_at_refurbished_value_not_loss(sample_
 def test_aid_in_kind_states_its_value_and_who_records_it(sample_batch: Path) -> None:
     text = docx_text(convention(sample_batch, "B01"))
     aid = article(text, "Gratuité et aide en nature")
-    assert f"subvention en nature au sens de l’article 9-1 de la loi n°{NBSP}2000-321" in aid
+    assert f"subvention en nature au sens de l’article{NBSP}9-1 de la loi n°{NBSP}2000-321" in aid
     assert f"d’une valeur de 5{NNBSP}679,18{NBSP}€ TTC (4{NNBSP}732,65{NBSP}€ HT)" in aid
     assert "contributions volontaires en nature" in aid
     assert ("liste des concours attribués à des tiers en nature ou en subventions, annexée à son "
@@ -368,12 +368,19 @@ def test_no_break_spaces_in_the_convention_literal_text(sample_batch: Path) -> N
     assert f"6{NBSP}janvier 1978" in text
     assert f"48{NBSP}heures" in text
     assert f"36{NBSP}mois" in text  # a value followed by its unit
-    # none left in the template's words: only in workbook values and in the footer (the
-    # document title, also the file's title property)
-    footer = "Convention de mise à disposition n° LM-2023-B01 – Beaubreuil Numérique Solidaire"
-    for value in ("n° 2022-11-24-015", "n° 87-2022", footer):
+    # the footer prints the document title with a no-break space after « n° » (the file's
+    # title property keeps the plain title)
+    footer = f"Convention de mise à disposition n°{NBSP}LM-2023-B01 – Beaubreuil Numérique Solidaire"
+    assert footer in text
+    assert docx.Document(str(convention(sample_batch, "B01"))).core_properties.title == footer.replace(NBSP, " ")
+    # none left in the template's words: only in workbook values
+    for value in ("n° 2022-11-24-015", "n° 87-2022"):
         text = text.replace(value, "")
     assert "n° " not in text
+    # « article » stays with its number, a count with its noun
+    assert not re.search(r"articles? (\d|[LDR]\.)", text)
+    assert f"l’article{NBSP}L.{NBSP}3212-2" in docx_text(convention(sample_batch, "B01"))
+    assert re.search(f"comprend \\d+{NBSP}ordinateurs? portables?", text)
 
 
 def test_other_templates_keep_their_spaces() -> None:

@@ -134,7 +134,7 @@ def test_release_is_written_after_the_event_with_the_venue_in_the_opening(batch:
         opening = re.search(r"Le vendredi 3\xa0février 2023, [^.]*\.", text).group(0)
         assert "Mission Locale de l’Agglomération de Limoges" in opening
         assert "ont remis" in opening and "remettent" not in text
-        assert f"121 équipements informatiques reconditionnés" in opening
+        assert f"121{NBSP}équipements informatiques reconditionnés" in opening
 
 
 def test_release_financing_sentence_gives_rate_base_amounts_and_the_rest(batch: Path) -> None:
