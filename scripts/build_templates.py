@@ -1132,15 +1132,18 @@ def build_convention(kind: str, texts: Path) -> Builder:
 
 # --- handover record -----------------------------------------------------------------------
 
+# The record is the reference when a device comes back: a serial number of up to 20
+# characters holds on one line, even of wide letters (4,6 cm: 20 characters of 0,78 em at
+# 8 pt plus the cell margins); the category and the model share one column so that
+# « Observations » leaves room to write a remark.
 HANDOVER_COLUMNS = [
     Column("N°", 0.7, "center"),
-    Column("Catégorie", 2.0),
-    Column("Marque et modèle", 2.4),
-    Column("N° de série / IMEI", 3.4),
-    Column("N°\nd'inventaire", 2.1),
-    Column("Accessoires", 2.0),
-    Column("État", 2.3),
-    Column("Observations", 2.1),
+    Column("Désignation", 2.9),
+    Column("N° de série / IMEI", 4.6),
+    Column("N°\nd'inventaire", 2.2),
+    Column("Accessoires", 1.9),
+    Column("État", 2.0),
+    Column("Observations", 2.7),
 ]
 assert abs(sum(c.width for c in HANDOVER_COLUMNS) - PORTRAIT_WIDTH / Cm(1)) < 0.01
 
@@ -1173,8 +1176,7 @@ def handover_devices(doc: Builder) -> None:
     doc.tag_row(table, "for m in materiels")
     doc.row(table, [
         "{{ m.numero }}",
-        "{{ m.categorie | capitalize }}",
-        "{{ m.designation }}",
+        "{{ m.categorie | capitalize }}\n{{ m.designation }}",
         "{{ m.numero_serie }}{% if m.imei %}\nIMEI {{ m.imei }}{% endif %}",
         "{{ m.numero_inventaire }}",
         "{{ m.accessoires or '—' }}",

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import docx
+from docx.oxml.ns import qn
 import pytest
 from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation
 from test_variants import cheap_devices
@@ -102,6 +103,21 @@ def test_tested_box_is_offered_and_never_ticked(batch: Path) -> None:
 
 
 # --- item 16: the condition as the workbook says ------------------------------------------
+
+
+def test_record_columns_hold_a_20_character_serial_and_room_for_remarks(batch: Path) -> None:
+    document = docx.Document(str(record(batch, "B01")))
+    [table] = [t for t in document.tables if t.rows[0].cells[0].text == "N°"]
+    header = [c.text for c in table.rows[0].cells]
+    grid = [int(g.get(qn("w:w"))) for g in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+    widths = dict(zip(header, grid))  # twips: 567 a centimetre
+    # 20 characters of 0,78 em at 8 pt (124,8 pt, as the annex's column) plus the cell margins
+    assert widths["N° de série / IMEI"] >= 20 * 0.78 * 8 * 20 + 2 * 57 - 5  # 4,6 cm, to the twip
+    assert widths["Observations"] >= 1500  # ≥ 2,6 cm to write a remark by hand
+    assert sum(grid) <= 17 * 567 + 1
+    first = dict(zip(header, (c.text for c in table.rows[1].cells)))
+    category, model = first["Désignation"].split("\n")  # the category above the model
+    assert category in ("Ordinateur portable", "Ordinateur fixe", "Tablette", "Smartphone") and model
 
 
 def test_condition_column_prints_the_workbook_value_or_a_dash(batch: Path, sample_model) -> None:
