@@ -150,6 +150,9 @@ def test_release_is_written_after_the_event_with_the_venue_in_the_opening(batch:
         opening = re.search(r"Le vendredi 3\xa0février 2023, [^.]*\.", text).group(0)
         assert "Mission Locale de l’Agglomération de Limoges" in opening
         assert "ont remis" in opening and "remettent" not in text
+        assert "cérémonie" not in text  # the workbook speaks of a handover, nothing more
+        # « leur part »: some devices went to the authority's own service
+        assert "Les associations ont reçu leur part gratuitement, par une convention de mise" in text
         assert f"121{NBSP}équipements informatiques reconditionnés" in opening
 
 
