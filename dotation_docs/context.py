@@ -9,6 +9,7 @@ checks that every variable the templates use exists here.
 from __future__ import annotations
 
 import dataclasses
+import re
 import unicodedata
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,7 @@ from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Do
 
 Context = dict[str, Any]
 APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
+NBSP = "\u00a0"
 
 # The French names of the operation's main funding amounts (``totaux.*`` in templates,
 # ``totaux`` in the manifest), in their order: attribute of :class:`Funding` → name.
@@ -98,6 +100,40 @@ PROSE_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+# The gift categories of the workbook (short labels, schema.GIFT_CATEGORIES) in the words of
+# CG3P art. L3212-2 3° (as amended by loi n° 2022-217, art. 178), for a contract to print.
+GIFT_CATEGORY_WORDS: dict[str, str] = {
+    "association de parents d'élèves": "association de parents d’élèves",
+    "association de soutien scolaire": "association de soutien scolaire",
+    "association reconnue d'utilité publique": "association reconnue d’utilité publique",
+    "organisme de réemploi agréé ESUS": (
+        "organisme de réutilisation et de réemploi agréé « entreprise solidaire d’utilité "
+        "sociale » en application du II de l’article L. 3332-17-1 du code du travail"
+    ),
+    "association d'intérêt général (précarité)": (
+        "association reconnue d’intérêt général dont l’objet statutaire est d’équiper, de former "
+        "et d’accompagner des personnes en situation de précarité"
+    ),
+    "association d'étudiants": "association d’étudiants",
+}
+# The categories that may resell the devices to people in precarious situations at a
+# solidarity price (L3212-2 3°, last sentence); every other body may not sell them at all.
+SOLIDARITY_RESALE_CATEGORIES = frozenset({
+    "association reconnue d'utilité publique",
+    "association d'intérêt général (précarité)",
+})
+
+
+def gift_category_words(category: str | None) -> str | None:
+    """Return the statute's words for the gift ``category`` (a short label of the workbook),
+    with no-break spaces inside the guillemets; None when there is no category. An unknown
+    label is returned as typed, apostrophes made typographic."""
+    if category is None:
+        return None
+    words = GIFT_CATEGORY_WORDS.get(category, typographic_apostrophes(category))
+    return words.replace("« ", "«\u00a0").replace(" »", "\u00a0»").replace("L. ", "L.\u00a0")
+
+
 def typeset(item: Any) -> Any:
     """Return a copy of ``item`` (an :class:`Operation`, :class:`Contact`,
     :class:`Beneficiary`, :class:`Device` or :class:`Invoice`) whose prose fields
@@ -130,7 +166,7 @@ def _quantities(totals: DeviceTotals) -> Context:
             "libelle_singulier": c.category.singular,
             "libelle_pluriel": c.category.plural,
             "nombre": c.count,
-            "texte": format_quantity(c.count, c.category.singular, c.category.plural),
+            "texte": format_quantity(c.count, c.category.singular, c.category.plural, space=NBSP),
         }
         for c in totals.by_category
         if c.count
@@ -170,6 +206,7 @@ def _deprecated_aliases(context: Context) -> Context:
 
 
 def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
+    category = b.gift_category
     b = typeset(b)
     return {
         "identifiant": b.identifier,
@@ -192,6 +229,8 @@ def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
         "numero_convention": convention_number(dotation, b),
         "nombre_materiels": len(dotation.devices_of(b)),
         "categorie_don": b.gift_category,
+        "categorie_don_texte": gift_category_words(category),
+        "revente_solidaire": category in SOLIDARITY_RESALE_CATEGORIES,
     }
 
 
@@ -272,6 +311,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "duree_mois": op.duration_months,
             "type_convention": op.convention_kind.value,
             "est_don": op.convention_kind is ConventionKind.GIFT,
+            "decision_reforme": op.reform_decision,
             "tribunal": op.court,
             "iban": op.iban,
             "bic": op.bic,
@@ -326,7 +366,9 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
 
 
 def _document(title: str) -> Context:
-    return {"document": {"titre": title}}
+    """Return ``document.titre``: ``title`` as the footers print it, a no-break space
+    after « n° » (the file's title property keeps the plain title)."""
+    return {"document": {"titre": re.sub(r"\b([nN]°) ", rf"\1{NBSP}", title)}}
 
 
 def beneficiary_context(
@@ -515,16 +557,20 @@ def signatures_context(op: Operation) -> Context:
 
 
 def officials_context(op: Operation) -> list[Context]:
-    """Return the officials the workbook names for the ceremony, in protocol order: the
-    State's representative, the authority's representative, then the delegate."""
+    """Return the officials the workbook says attend the handover, in protocol order: the
+    State's representative, then the delegate, or the authority's representative when
+    there is no delegate (the person who hands the devices over). The invitation and the
+    press release name the same people; the authority's representative is not said to
+    attend when a delegate hands the devices over."""
     officials = [
         {"nom": op.state_representative, "qualite": op.state_representative_title,
          "institution": op.prefecture, "est_etat": True},
-        {"nom": op.authority_representative, "qualite": op.authority_representative_title,
-         "institution": op.authority_name, "est_etat": False},
     ]
     if op.delegate:
         officials.append({"nom": op.delegate, "qualite": op.delegate_title or "",
+                          "institution": op.authority_name, "est_etat": False})
+    else:
+        officials.append({"nom": op.authority_representative, "qualite": op.authority_representative_title,
                           "institution": op.authority_name, "est_etat": False})
     return officials
 
@@ -536,9 +582,13 @@ def _base_words(base: RateBase) -> str:
     return f"du montant {base.value}"
 
 
-def _rest_description(funding: Funding) -> str:
-    """Return what the State does not pay, in words: the part of the base it leaves plus
-    the VAT when the base is HT (e.g. « 20 % du montant HT et la TVA »)."""
+def _rest_description(funding: Funding, has_others: bool = False) -> str:
+    """Return what the authority pays, in words, when it pays all that the State does not:
+    the part of the base the State leaves plus the VAT when the base is HT (e.g. « 20 % du
+    montant HT et la TVA »); empty when other funders pay part of it (the rest is then no
+    simple part of the base)."""
+    if has_others:
+        return ""
     vat = funding.rate_base is RateBase.HT and funding.vat > 0
     if funding.is_capped:
         part = f"la part {_base_words(funding.rate_base)} que l{APOSTROPHE}État ne finance pas"
@@ -562,16 +612,31 @@ def _rest_phrase(description: str, amount: str) -> str:
     return f"le reste, soit {description}, {amount}" if description else f"le reste, soit {amount}"
 
 
+def others_designation(names: str | None) -> str:
+    """Return the other funders of the operation as prose names them, without guessing
+    their article: « l’autre financeur de l’opération (Région Nouvelle-Aquitaine) », or
+    « les autres financeurs de l’opération (…) » when ``names`` lists several (a comma, a
+    semicolon, « et » or « / »)."""
+    if not names:
+        return f"les autres financeurs de l{APOSTROPHE}opération"
+    plural = re.search(r"[,;/]| et ", names) is not None
+    head = "les autres financeurs" if plural else f"l{APOSTROPHE}autre financeur"
+    return f"{head} de l{APOSTROPHE}opération ({names})"
+
+
 def financing_context(dotation: Dotation, funding: Funding) -> Context:
     """Return the ``financement`` variables: the final financing plan (forecast beside
     actual), the amount due, and ready-made French phrases built from the workbook's rate,
     base and amount granted (never a hard-coded rate)."""
     op = typeset(dotation.operation)
     plan = financing_plan(dotation, funding)
-    rest = funding.ttc - funding.state_share
-    rest_euros = funding.ttc_euros - funding.state_share_euros
-    description = _rest_description(funding)
     has_others = op.other_funding is not None
+    # What the authority pays: TTC − State − other funders (funding.py's rules); in whole
+    # euros, the truncated TTC minus the truncated shares, so that the printed parts add
+    # up to the printed total.
+    rest = funding.authority_share
+    rest_euros = funding.authority_share_euros
+    description = _rest_description(funding, has_others)
     return {
         "cout_total": funding.ttc,
         "cout_total_ht": funding.ht,
@@ -588,6 +653,8 @@ def financing_context(dotation: Dotation, funding: Funding) -> Context:
         "part_etat_pourcentage": plan.state_share_of_cost,
         "autres_financeurs": op.other_funders,
         "autres_financements": op.other_funding,
+        "autres_financements_euros": to_whole_euros(op.other_funding) if has_others else None,
+        "autres_designation": others_designation(op.other_funders) if has_others else None,
         "autres_neant": not has_others,
         "autres_pourcentage": plan.other_funding_of_cost if has_others else None,
         "part_collectivite": plan.authority_share,
@@ -604,5 +671,5 @@ def financing_context(dotation: Dotation, funding: Funding) -> Context:
         "texte_taux_assiette_euros": _rate_and_base(funding, format_whole_euros(funding.eligible),
                                                     format_whole_euros(op.amount_granted)),
         "texte_reste": _rest_phrase(description, format_amount(rest)),
-        "texte_reste_euros": _rest_phrase(description, format_whole_euros(to_whole_euros(rest_euros))),
+        "texte_reste_euros": _rest_phrase(description, format_whole_euros(rest_euros)),
     }

@@ -183,11 +183,15 @@ def pluralize(count: int, singular: str, plural: str) -> str:
     return singular if _FRENCH.plural_form(count) == "one" else plural
 
 
-def format_quantity(count: int, singular: str, plural: str, thousands_separator: str = NNBSP) -> str:
-    """Return the count followed by the agreed noun, e.g. '57 ordinateurs portables', '1 tablette'.
+def format_quantity(
+    count: int, singular: str, plural: str, thousands_separator: str = NNBSP, space: str = " ",
+) -> str:
+    """Return the count followed by the agreed noun, e.g. '57 ordinateurs portables', '1 tablette';
+    ``space`` joins them (the documents pass a no-break space: a number never ends a line
+    without its noun).
 
     Raises TypeError for float, None, str; ValueError if not finite."""
-    return f"{format_number(count, thousands_separator)} {pluralize(count, singular, plural)}"
+    return f"{format_number(count, thousands_separator)}{space}{pluralize(count, singular, plural)}"
 
 
 def amount_in_words(value: Decimal | int) -> str:
@@ -253,7 +257,7 @@ def make_filters(thousands_separator: str = NNBSP) -> dict[str, Callable[..., st
         "heure": format_time,
         "liste": format_list,
         "pluriel": pluralize,
-        "quantite": functools.partial(format_quantity, **sep),
+        "quantite": functools.partial(format_quantity, **sep, space=NBSP),
         "en_lettres": amount_in_words,
         "siret": format_siret,
         "iban": format_iban,

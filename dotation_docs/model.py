@@ -140,6 +140,7 @@ class Operation:
     case_officer_email: str | None = None
     context: str | None = None
     objectives: str | None = None
+    reform_decision: str | None = None
 
     @property
     def cap(self) -> Decimal:

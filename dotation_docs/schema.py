@@ -315,6 +315,11 @@ OPERATION = Sheet(
         F("convention_kind", "Type de convention", Kind.CHOICE, required=False,
           vocabulary=CONVENTION_KINDS, default=ConventionKind.LOAN,
           description="« mise à disposition » (par défaut) ou « don » (valeur unitaire ≤ 300 €)."),
+        F("reform_decision", "Décision de réforme du matériel", Kind.TEXT, required=False,
+          description="Pour un « don » : la décision par laquelle la collectivité a réformé le "
+                      "matériel dont ses services n'ont plus l'emploi (CG3P, art. L3212-2 3°), citée "
+                      "par la convention de don ; vide : la convention laisse la référence à compléter.",
+          example="décision n° 2023-012 du 2 février 2023", max_length=TITLE_MAX),
         F("convention_prefix", "Préfixe des numéros de convention", Kind.TEXT, required=False, default="",
           description="Début du numéro de chaque convention, suivi de l'identifiant du bénéficiaire.",
           example="LM-2023-", max_length=30),

@@ -225,7 +225,7 @@ def _write_title(ws: Worksheet, context: Mapping[str, Any]) -> int:
         6,
         f"Décision attributive : {operation['decision_reference']} du {format_date(operation['decision_date'])}",
     )
-    _merged_line(ws, 7, f"Service de l'État : {context['etat']['prefecture']}")
+    _merged_line(ws, 7, f"Service de l’État : {context['etat']['prefecture']}")
     return 9
 
 
@@ -309,9 +309,9 @@ def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
                       MONEY_FORMAT))
     lines += [
         (f"Dépense éligible réalisée ({base}) :", totals["eligible"], MONEY_FORMAT),
-        ("Taux de l'État :", totals["taux_etat"], _percent_format(totals["taux_etat"])),
+        ("Taux de l’État :", totals["taux_etat"], _percent_format(totals["taux_etat"])),
         ("Montant de la subvention attribuée :", claim.get("montant_attribue", totals["plafond"]), MONEY_FORMAT),
-        ("Subvention de l'État (taux × dépense réalisée, dans la limite du montant attribué) :",
+        ("Subvention de l’État (taux × dépense réalisée, dans la limite du montant attribué) :",
          totals["part_etat"], MONEY_FORMAT),
     ]
     advances = totals.get("acomptes") or Decimal(0)
@@ -350,7 +350,8 @@ SIGNATURE_ROOM = 70.0  # points: room for the signatures and the stamps
 def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
     """Write, side by side, the public accountant's "Vu et certifié conforme" block (its
     office and title, or dotted lines to fill in by hand) and the authorising officer's
-    "Certifié exact" block, with room for signatures and stamps; return the row after."""
+    "Certifié exact" block; under both, room for the signatures and the stamps, then the
+    captions « (signature et cachet …) »; return the row after."""
     claim_date = context["demande"].get("date")
     when = format_date_short(claim_date) if claim_date is not None else BLANK_DATE
     authority = context["collectivite"]
@@ -360,25 +361,34 @@ def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) ->
         (authority.get("comptable_poste") or BLANK_LINE, None),
         (authority.get("comptable_qualite") or BLANK_LINE, None),
         (f"À {BLANK_LINE[:12]}, le {BLANK_DATE}", None),
-        ("(signature et cachet du comptable public)", note),
     ]
     officer = [
         (f"Certifié exact, à {context['operation']['lieu_signature']}, le {when}", BOLD),
         (authority.get("signataire_fonction") or authority["representant_qualite"], None),
         (authority["representant"], None),
-        ("(signature et cachet de l'ordonnateur)", note),
     ]
-    for index in range(max(len(accountant), len(officer))):
-        heights = []
-        for block, (first, last) in ((accountant, ACCOUNTANT_COLUMNS), (officer, OFFICER_COLUMNS)):
-            if index < len(block):
-                text, font = block[index]
+    captions = [
+        ("(signature et cachet du comptable public)", note),
+        ("(signature et cachet de l’ordonnateur)", note),
+    ]
+    blocks = ((accountant, ACCOUNTANT_COLUMNS), (officer, OFFICER_COLUMNS))
+
+    def write_row(lines: Sequence[tuple[str, Font | None] | None]) -> None:
+        heights = [LINE_HEIGHT]
+        for line, (first, last) in zip(lines, (columns for _, columns in blocks)):
+            if line is not None:
+                text, font = line
                 _merged_line(ws, row, text, first=first, last=last, font=font, horizontal="center")
                 heights.append(ws.row_dimensions[row].height)
         ws.row_dimensions[row].height = max(heights)
+
+    for index in range(max(len(accountant), len(officer))):
+        write_row([block[index] if index < len(block) else None for block, _ in blocks])
         row += 1
-    # Room for the signatures and the stamps, inside the print area.
+    # Room for the signatures and the stamps, between the names and the captions.
     ws.row_dimensions[row].height = SIGNATURE_ROOM
+    row += 1
+    write_row(captions)
     return row + 1
 
 
@@ -417,12 +427,28 @@ PAGE_FILL = Decimal("0.92")
 KEEP_WITH_END = 3  # invoice rows printed with the total and the certification blocks
 
 
+# Share of the printable width the table is scaled to: spreadsheet applications draw a
+# column a little wider than the estimate below (LibreOffice printed the last column alone
+# on a second page at the exact fit), so the scale keeps a margin.
+WIDTH_FILL = Decimal("0.90")
+
+
+def table_width() -> float:
+    """Return the width of the table's columns in points at 100 %: a column ``w``
+    characters wide is ~7 px a character plus 5 px of padding, 0.75 pt a pixel."""
+    return sum(w * 7 + 5 for _, w in COLUMNS) * 0.75
+
+
+def printable_width() -> float:
+    """Return the printable width of the page, in points."""
+    return PAGE_WIDTH - 2 * MARGIN_SIDE * 72
+
+
 def print_scale() -> int:
-    """Return the print scale (percent) at which the table fits the page's width: column
-    widths in characters are ~7 px each plus 5 px of padding, 0.75 pt a pixel."""
-    width = sum(w * 7 + 5 for _, w in COLUMNS) * 0.75
-    printable = PAGE_WIDTH - 2 * MARGIN_SIDE * 72
-    return max(10, min(100, math.floor(printable / width * 100)))
+    """Return the print scale (percent) at which every column of the table fits the
+    page's width with a margin (:data:`WIDTH_FILL`): never a column alone on a page."""
+    fill = float(WIDTH_FILL)
+    return max(10, min(100, math.floor(printable_width() * fill / table_width() * 100)))
 
 
 def _set_page(ws: Worksheet, header_row: int, last_row: int) -> None:

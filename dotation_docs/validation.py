@@ -90,6 +90,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_other_funding(op, report)
     _check_signature_delegation(op, report)
     _check_gift_categories(beneficiaries, op, report)
+    _check_reform_decision(op, report)
 
     dotation = None
     if op is not None and not report.errors:
@@ -584,6 +585,26 @@ def _check_gift_categories(beneficiaries: list[Record], op: Record | None, repor
             f"l'article L3212-2 3° du CG3P ; attendu : {expected(f)}.",
             r.title, r.cell("gift_category") or r.cell("name"),
         )
+
+
+def _check_reform_decision(op: Record | None, report: Report) -> None:
+    """A gift under CG3P art. L3212-2 3° (L3212-3) is of equipment the services no longer
+    use: the convention cites the decision that reformed it (warning: it prints a blank
+    to complete when the decision is missing)."""
+    if op is None or op.values.get("convention_kind") is not ConventionKind.GIFT:
+        return
+    if not _is_blank(op, "reform_decision"):
+        return
+    label = _label(OPERATION, "reform_decision")
+    report.warning(
+        f"{label} : cellule vide alors que le type de convention est « {ConventionKind.GIFT.value} » ; "
+        "un don au titre de l'article L3212-2 3° du CG3P (appliqué par l'article L3212-3) ne porte "
+        "que sur du matériel dont les services de la collectivité n'ont plus l'emploi et qu'elle a "
+        "réformé : du matériel acheté pour l'opération n'en est pas. Indiquez la décision de "
+        "réforme (ex. arrêté n° … du …) ; à défaut, les conventions de don laissent sa référence à "
+        "compléter à la main.",
+        op.title, op.cell("reform_decision") or op.cell("convention_kind"),
+    )
 
 
 def _check_authority_share(dotation: Dotation, op: Record, report: Report) -> None:

@@ -363,6 +363,12 @@ _BENEFICIARY = {
     "categorie_don": Var(TEXT, "Catégorie d'organisme auquel un don est permis (CG3P, art. L3212-2 3°), "
                                "ex. « association d'étudiants » ; vide possible (obligatoire pour une "
                                "association quand la convention est un don)."),
+    "categorie_don_texte": Var(TEXT, "Cette catégorie dans les mots de l'article L3212-2 3° du CG3P, pour "
+                                     "la convention de don (« association reconnue d’intérêt général dont "
+                                     "l’objet statutaire est d’équiper… ») ; vide possible."),
+    "revente_solidaire": Var(BOOLEAN, "Vrai si la catégorie permet de revendre le matériel à prix "
+                                      "solidaire (association reconnue d'utilité publique ou d'intérêt "
+                                      "général) ; sinon, ni vente ni cession."),
 }
 
 _SIGNATURE = {
@@ -419,6 +425,8 @@ VARIABLES: dict[str, Var] = {
         "duree_mois": Var(INTEGER, "Durée de la convention, en mois."),
         "type_convention": Var(TEXT, "Type de convention : « mise à disposition » ou « don »."),
         "est_don": Var(BOOLEAN, "Vrai si le type de convention est « don »."),
+        "decision_reforme": Var(TEXT, "Décision de réforme du matériel (don) ; vide : la convention de "
+                                      "don laisse sa référence à compléter."),
         "tribunal": Var(TEXT, "Tribunal administratif compétent."),
         "iban": Var(TEXT, "IBAN du compte qui reçoit la subvention, sans espaces.", "iban"),
         "bic": Var(TEXT, "BIC de ce compte."),
@@ -517,6 +525,11 @@ VARIABLES: dict[str, Var] = {
         "part_etat_pourcentage": Var(RATE, "Part de l'État rapportée au coût total TTC."),
         "autres_financeurs": Var(TEXT, "Autres financeurs ; vide : « néant »."),
         "autres_financements": Var(AMOUNT, "Montant des autres financements ; vide s'il n'y en a pas."),
+        "autres_financements_euros": Var(WHOLE_EUROS, "Le même en euros entiers (tronqués), pour le "
+                                                      "communiqué ; vide s'il n'y en a pas."),
+        "autres_designation": Var(TEXT, "Les autres financeurs nommés sans article : « l’autre financeur de "
+                                        "l’opération (Région Nouvelle-Aquitaine) », « les autres financeurs "
+                                        "de l’opération (…) » ; vide s'il n'y en a pas."),
         "autres_neant": Var(BOOLEAN, "Vrai s'il n'y a pas d'autre financeur (imprimer « néant »)."),
         "autres_pourcentage": Var(RATE, "Part des autres financeurs dans le coût total TTC ; vide s'il n'y "
                                         "en a pas."),
@@ -528,11 +541,14 @@ VARIABLES: dict[str, Var] = {
         "acomptes": Var(AMOUNT, _ADVANCES),
         "acomptes_neant": Var(BOOLEAN, "Vrai s'il n'y a pas d'acompte (imprimer « néant »)."),
         "montant_du": Var(AMOUNT, "Montant dû : part de l'État − acomptes."),
-        "reste": Var(AMOUNT, "Ce que l'État ne paie pas : coût TTC − part de l'État."),
-        "reste_euros": Var(WHOLE_EUROS, "Le même en euros entiers, pour le communiqué."),
+        "reste": Var(AMOUNT, "Ce que paie la collectivité : coût TTC − part de l'État − autres financeurs."),
+        "reste_euros": Var(WHOLE_EUROS, "Le même en euros entiers, pour le communiqué : TTC tronqué − part "
+                                        "de l'État tronquée − autres financements tronqués (les parts "
+                                        "imprimées font le total imprimé)."),
         "reste_description": Var(TEXT, "Ce reste en mots, d'après le taux, l'assiette et le plafond : "
                                        "« 20 % du montant HT et la TVA », « 20 % du montant TTC », « la "
-                                       "part du montant HT que l’État ne finance pas et la TVA »…"),
+                                       "part du montant HT que l’État ne finance pas et la TVA »… ; vide "
+                                       "quand d'autres financeurs participent."),
         "texte_taux_assiette": Var(TEXT, "Taux et assiette de l'État en mots : « 80 % du montant HT "
                                          "(36 151,25 € HT) », suivi de « , dans la limite de la subvention "
                                          "attribuée (…) » quand le montant attribué s'applique."),
@@ -543,8 +559,9 @@ VARIABLES: dict[str, Var] = {
     **_prefixed("signatures.convention.", _SIGNATURE),
     **_prefixed("signatures.proces_verbal.", _SIGNATURE),
     **_prefixed("signatures.demande.", _SIGNATURE),
-    "officiels": Var(LIST, "Officiels que nomme le classeur, pour l'invitation presse : le représentant "
-                           "de l'État, le représentant de la collectivité, puis l'élu délégué s'il y en a un."),
+    "officiels": Var(LIST, "Officiels présents à la remise, pour l'invitation presse (les mêmes que le "
+                           "communiqué) : le représentant de l'État, puis l'élu délégué, ou à défaut le "
+                           "représentant de la collectivité."),
     **_prefixed("officiels[].", {
         "nom": Var(TEXT, "Prénom et nom."),
         "qualite": Var(TEXT, "Qualité."),

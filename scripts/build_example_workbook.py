@@ -158,6 +158,7 @@ def operation_values() -> dict[str, Any]:
         "case_officer_email": "sandrine.peyroux@limoges-metropole.fr",
         "duration_months": 36,
         "convention_kind": "mise à disposition",
+        "reform_decision": None,  # a loan: no gift, no reform
         "convention_prefix": "LM-2023-",
         "court": "tribunal administratif de Limoges",
         "authority_press.name": "Émilie Roussel",

@@ -28,8 +28,9 @@ Templates use docxtpl's Jinja syntax and only the variables defined in
   turns them into typographic apostrophes and no-break spaces (before « : ; ! ? » », after
   « « » and « L. »), never inside a Jinja tag. In the documents built with
   ``Builder.nbsp_numbers`` (the conventions, so far), it also puts a no-break space after
-  « n° », between a number and its unit (« 48 heures », « 300 € ») and between a day and its
-  month (« 6 janvier 1978 »); elsewhere « n° » still keeps a plain space.
+  « n° » and « article » (« article 7 », « article L. 3212-2 »), between a number and its
+  unit (« 48 heures », « 300 € ») and between a day and its month (« 6 janvier 1978 »);
+  elsewhere « n° » still keeps a plain space.
 * ``**bold**``, ``__italic__`` and ``^superscript^`` (« 1^er^ juillet 1901 ») mark
   formatting inside a paragraph; a Jinja tag is never split across runs.
 * ``{%p … %}`` statements get a paragraph of their own (docxtpl removes it), ``{%tr … %}``
@@ -125,6 +126,8 @@ def typography(text: str, nbsp_numbers: bool = False) -> str:
         s = re.sub(r"\b([LDR])\. (?=\d)", r"\1." + NBSP, s)  # article L. 3212-2
         if nbsp_numbers:
             s = re.sub(r"\b([nN]°) ", r"\1" + NBSP, s)
+            # « article 7 », « article L. 3212-2 »: the word stays with its number
+            s = re.sub(r"\b([aA]rticles?) (?=\d|[LDR]\.\s?\d)", r"\1" + NBSP, s)
             s = NUMBER_UNIT_RE.sub(r"\1" + NBSP, s)
             if i and parts[i - 1].startswith("{{"):
                 s = TAG_UNIT_RE.sub(NBSP, s)
@@ -1129,15 +1132,18 @@ def build_convention(kind: str, texts: Path) -> Builder:
 
 # --- handover record -----------------------------------------------------------------------
 
+# The record is the reference when a device comes back: a serial number of up to 20
+# characters holds on one line, even of wide letters (4,6 cm: 20 characters of 0,78 em at
+# 8 pt plus the cell margins); the category and the model share one column so that
+# « Observations » leaves room to write a remark.
 HANDOVER_COLUMNS = [
     Column("N°", 0.7, "center"),
-    Column("Catégorie", 2.0),
-    Column("Marque et modèle", 2.4),
-    Column("N° de série / IMEI", 3.4),
-    Column("N°\nd'inventaire", 2.1),
-    Column("Accessoires", 2.0),
-    Column("État", 2.3),
-    Column("Observations", 2.1),
+    Column("Désignation", 2.9),
+    Column("N° de série / IMEI", 4.6),
+    Column("N°\nd'inventaire", 2.2),
+    Column("Accessoires", 1.9),
+    Column("État", 2.0),
+    Column("Observations", 2.7),
 ]
 assert abs(sum(c.width for c in HANDOVER_COLUMNS) - PORTRAIT_WIDTH / Cm(1)) < 0.01
 
@@ -1170,8 +1176,7 @@ def handover_devices(doc: Builder) -> None:
     doc.tag_row(table, "for m in materiels")
     doc.row(table, [
         "{{ m.numero }}",
-        "{{ m.categorie | capitalize }}",
-        "{{ m.designation }}",
+        "{{ m.categorie | capitalize }}\n{{ m.designation }}",
         "{{ m.numero_serie }}{% if m.imei %}\nIMEI {{ m.imei }}{% endif %}",
         "{{ m.numero_inventaire }}",
         "{{ m.accessoires or '—' }}",

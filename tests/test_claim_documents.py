@@ -157,6 +157,8 @@ def test_letter_shows_what_the_instructor_checks(sample_texts) -> None:
     assert line_after(letter, "Acomptes déjà perçus") == "néant"
     assert line_after(letter, "Montant dû : subvention retenue, moins les acomptes") == money("28921,00")
     assert "plafond appliqué" not in letter
+    assert "Demande de versement de la subvention de l'État" in flat(letter)  # no advance: no « solde »
+    assert "solde" not in letter
 
 
 def test_letter_amount_due_with_a_cap_that_bites_and_advances(make_workbook, tmp_path) -> None:
@@ -174,6 +176,8 @@ def test_letter_amount_due_with_a_cap_that_bites_and_advances(make_workbook, tmp
     assert line_after(letter, "Acomptes déjà perçus") == "− " + money("7500,00")
     assert line_after(letter, "Montant dû : subvention retenue, moins les acomptes") == money("17500,00")
     assert f"la somme de {money('17500,00')} (dix-sept mille cinq cents euros)" in letter
+    # advances were received: the letter asks for the balance
+    assert "Demande de versement du solde de la subvention de l'État" in flat(letter)
     assert "néant" not in letter
     plan = flat(texts[PLAN])
     assert ("Subvention de l'État : 80 % × 36 151,25 € HT = 28 921,00 €, ramenée au montant attribué de "
@@ -266,7 +270,7 @@ def test_certificate_states_the_operation_its_cost_financing_and_dates(sample_te
     # First purchase: the earliest invoice of the sample (9 January 2023); completion: the handover.
     assert "le premier achat de l'opération date du 9 janvier 2023 (date de la première facture)" in certificate
     assert "achevée le 3 février 2023, date de la remise du matériel aux bénéficiaires" in certificate
-    assert "son coût final s'élève à 36 151,25 € HT, soit 7 230,25 € de TVA et 43 381,50 € TTC" in certificate
+    assert "son coût final s'élève à 36 151,25 € HT, plus 7 230,25 € de TVA, soit 43 381,50 € TTC" in certificate
     assert ("État, 28 921,00 € (66,67 % du coût total TTC) ; autres financeurs : néant ; "
             "Limoges Métropole, 14 460,50 € (33,33 %)") in certificate
     lines = sample_texts[CERTIFICATE].split("\n")

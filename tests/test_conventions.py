@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation
+from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation, warnings_of
 from docx.oxml.ns import qn
 
 from dotation_docs.pipeline import generate_batch
@@ -134,7 +134,7 @@ def test_insurance_covers_theft_and_damage_at_refurbished_value_not_loss(sample_
 def test_aid_in_kind_states_its_value_and_who_records_it(sample_batch: Path) -> None:
     text = docx_text(convention(sample_batch, "B01"))
     aid = article(text, "Gratuité et aide en nature")
-    assert f"subvention en nature au sens de l’article 9-1 de la loi n°{NBSP}2000-321" in aid
+    assert f"subvention en nature au sens de l’article{NBSP}9-1 de la loi n°{NBSP}2000-321" in aid
     assert f"d’une valeur de 5{NNBSP}679,18{NBSP}€ TTC (4{NNBSP}732,65{NBSP}€ HT)" in aid
     assert "contributions volontaires en nature" in aid
     assert ("liste des concours attribués à des tiers en nature ou en subventions, annexée à son "
@@ -203,12 +203,78 @@ def test_sim_cards_are_mentioned_only_when_a_device_has_an_imei(sample_batch: Pa
 
 def test_gift_convention_cites_the_category_and_the_300_euro_threshold(generate) -> None:
     text = plain(docx_text(convention(generate(gift), "B02")))
-    category = "association reconnue d['’]utilité publique"  # workbook value: either apostrophe
-    assert re.search("Catégorie d’organisme \\(article L. 3212-2, 3°, du code général de la "
-                     f"propriété des personnes publiques\\) : {category}\n", text)
-    assert re.search(f"déclare appartenir à la catégorie « {category} » des organismes auxquels "
-                     "le 3° de l’article L. 3212-2", text)
+    category = "association reconnue d’utilité publique"
+    assert ("Catégorie d’organisme (article L. 3212-2, 3°, du code général de la "
+            f"propriété des personnes publiques) : {category}\n") in text
+    assert ("déclare relever, parmi les organismes auxquels le 3° de l’article L. 3212-2 du code "
+            "général de la propriété des personnes publiques permet de céder gratuitement du "
+            f"matériel informatique, de la catégorie suivante : {category} ;") in text
     assert "n’excède pas le seuil de 300 € fixé par l’article D. 3212-3" in text
+
+
+def categories(*values: str):
+    def mutate(wb) -> None:
+        ws = wb["Bénéficiaires"]
+        header = [c.value for c in ws[1]]
+        column = header.index("Catégorie du bénéficiaire du don") + 1
+        for row, value in enumerate(values, start=2):
+            ws.cell(row, column).value = value
+    return mutate
+
+
+def test_gift_category_in_the_statute_words_and_resale_only_for_rup_and_general_interest(generate) -> None:
+    output = generate(gift, categories(
+        "association de soutien scolaire", "association d'intérêt général (précarité)",
+        "organisme de réemploi agréé ESUS", "association reconnue d'utilité publique"))
+    school, general, esus, rup = (plain(docx_text(convention(output, b))) for b in ("B01", "B02", "B03", "B04"))
+    assert ("de la catégorie suivante : association reconnue d’intérêt général dont l’objet "
+            "statutaire est d’équiper, de former et d’accompagner des personnes en situation de "
+            "précarité ;") in general
+    assert ("organisme de réutilisation et de réemploi agréé « entreprise solidaire d’utilité "
+            "sociale » en application du II de l’article L. 3332-17-1 du code du travail") in esus
+    assert "(précarité)" not in general and "ESUS" not in esus
+    resale = "à un prix solidaire n’excédant pas les seuils fixés par décret"
+    ban = "ne pas prêter, louer, revendre ni céder le matériel, même à titre gratuit"
+    for text in (general, rup):
+        assert resale in text and ban not in text
+    for text in (school, esus):
+        assert ban in text and resale not in text
+
+
+def test_gift_convention_states_the_reform_or_leaves_it_blank(generate, make_workbook) -> None:
+    text = plain(docx_text(convention(generate(gift), "B02")))
+    assert "n’a pas l’emploi" not in text
+    assert "Vu la décision de réforme du matériel cédé (réf. : ………" in text
+    assert ("La Collectivité déclare que ses services n’ont plus l’emploi du matériel cédé par la "
+            "présente convention et qu’elle l’a réformé par la décision visée ci-dessus.") in text
+    assert "pendant la durée des engagements prévue à l’article 4" in article(text, "Contrôle")
+    warnings = warnings_of(make_workbook(gift))
+    assert any("Décision de réforme du matériel : cellule vide alors que le type de convention est "
+               "« don »" in w and "n'ont plus l'emploi" in w for w in warnings), warnings
+
+    def reformed(wb):
+        set_operation(wb, "Décision de réforme du matériel", "arrêté n° 2023-0021 du 30 janvier 2023")
+
+    text = plain(docx_text(convention(generate(gift, reformed), "B02")))
+    assert "Vu la décision de réforme du matériel cédé (réf. : arrêté n° 2023-0021 du 30 janvier 2023) ;" in text
+    assert not any("réforme" in w for w in warnings_of(make_workbook(lambda wb: (gift(wb), reformed(wb)))))
+
+
+def test_loan_conventions_cite_no_reform_and_warn_nothing(sample_batch: Path) -> None:
+    text = plain(docx_text(convention(sample_batch, "B01")))
+    assert "réforme du matériel cédé" not in text
+    # the end-of-term gift cites L. 3212-3, which applies L. 3212-2 to the authority
+    assert ("au 3° de l’article L. 3212-2 du code général de la propriété des personnes publiques, "
+            "applicable à la Collectivité en vertu de l’article L. 3212-3 du même code") in text
+    assert not any("réforme" in w for w in warnings_of(SAMPLE))
+
+
+def test_association_signatory_is_empowered(sample_batch: Path) -> None:
+    text = plain(docx_text(convention(sample_batch, "B03")))
+    assert ("Représentant : Madame Sophie Marchand, Directrice, dûment habilitée à signer la "
+            "présente convention\n") in text
+    text = plain(docx_text(convention(sample_batch, "B02")))
+    assert re.search(r"Représentant : Monsieur [^\n]*, dûment habilité à signer la présente convention\n", text)
 
 
 def test_loan_convention_has_no_gift_category(sample_batch: Path) -> None:
@@ -236,6 +302,39 @@ def test_preamble_states_the_cap_when_it_bites(generate) -> None:
     assert ("80 % du montant HT (36 151,25 € HT), dans la limite de la subvention attribuée "
             "(25 000,00 €), soit 25 000,00 € ; le reste, soit la part du montant HT que l’État ne "
             "finance pas et la TVA, 18 381,50 €") in text
+
+
+def other_funder(wb) -> None:
+    set_operation(wb, "Montant de la subvention attribuée", 25000)
+    set_operation(wb, "Acomptes reçus", 7500)
+    set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine")
+    set_operation(wb, "Montant des autres financements", 3000)
+
+
+def test_preamble_and_publicity_clause_name_the_other_funders(generate) -> None:
+    # 43 381,50 − 25 000,00 (State, capped) − 3 000,00 (Region) = 15 381,50 for the authority.
+    loan = plain(docx_text(convention(generate(other_funder), "B02")))
+    assert ("dans la limite de la subvention attribuée (25 000,00 €), soit 25 000,00 € ; par "
+            "l’autre financeur de l’opération (Région Nouvelle-Aquitaine) à hauteur de 3 000,00 € ; "
+            "le reste, soit 15 381,50 €, est à la charge de Limoges Métropole.") in loan
+    assert "18 381,50" not in loan
+    # gift: 121 devices at 240 € TTC = 29 040 − 80 % × 24 200 = 19 360 − 3 000 = 6 680
+    donation = plain(docx_text(convention(generate(other_funder, gift), "B02")))
+    assert ("à hauteur de 3 000,00 € ; le reste, soit 6 680,00 €, est à la charge de Limoges "
+            "Métropole.") in donation
+    for text in (loan, donation):
+        assert ("« avec le soutien de l’État et de Limoges Métropole », en citant aussi le soutien "
+                "apporté par l’autre financeur de l’opération (Région Nouvelle-Aquitaine)") in text
+
+
+def test_several_other_funders_are_plural(generate) -> None:
+    def several(wb):
+        set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine et Département de la Haute-Vienne")
+        set_operation(wb, "Montant des autres financements", 3000)
+
+    text = plain(docx_text(convention(generate(several), "B01")))
+    assert ("par les autres financeurs de l’opération (Région Nouvelle-Aquitaine et Département de "
+            "la Haute-Vienne) à hauteur de 3 000,00 € ; le reste, soit 11 460,50 €, est à la charge") in text
 
 
 # --- item 20: « 1er » in superscript --------------------------------------------------------------
@@ -269,12 +368,19 @@ def test_no_break_spaces_in_the_convention_literal_text(sample_batch: Path) -> N
     assert f"6{NBSP}janvier 1978" in text
     assert f"48{NBSP}heures" in text
     assert f"36{NBSP}mois" in text  # a value followed by its unit
-    # none left in the template's words: only in workbook values and in the footer (the
-    # document title, also the file's title property)
-    footer = "Convention de mise à disposition n° LM-2023-B01 – Beaubreuil Numérique Solidaire"
-    for value in ("n° 2022-11-24-015", "n° 87-2022", footer):
+    # the footer prints the document title with a no-break space after « n° » (the file's
+    # title property keeps the plain title)
+    footer = f"Convention de mise à disposition n°{NBSP}LM-2023-B01 – Beaubreuil Numérique Solidaire"
+    assert footer in text
+    assert docx.Document(str(convention(sample_batch, "B01"))).core_properties.title == footer.replace(NBSP, " ")
+    # none left in the template's words: only in workbook values
+    for value in ("n° 2022-11-24-015", "n° 87-2022"):
         text = text.replace(value, "")
     assert "n° " not in text
+    # « article » stays with its number, a count with its noun
+    assert not re.search(r"articles? (\d|[LDR]\.)", text)
+    assert f"l’article{NBSP}L.{NBSP}3212-2" in docx_text(convention(sample_batch, "B01"))
+    assert re.search(f"comprend \\d+{NBSP}ordinateurs? portables?", text)
 
 
 def test_other_templates_keep_their_spaces() -> None:

@@ -347,14 +347,15 @@ def test_filters_bind_separator():
     assert filters["montant"](Decimal("28921")) == "28\xa0921,00\xa0€"
     assert filters["euros"](Decimal("28921.99")) == "28\xa0921\xa0€"
     assert filters["nombre"](1000) == "1\xa0000"
-    assert filters["quantite"](1000, "tablette", "tablettes") == "1\xa0000 tablettes"
+    assert filters["quantite"](1000, "tablette", "tablettes") == "1\xa0000\xa0tablettes"
     assert make_filters()["montant"](Decimal("28921")) == "28\u202f921,00\xa0€"
 
 
 def test_filters_usage_with_arguments():
     filters = make_filters()
     assert filters["pluriel"](2, "tablette", "tablettes") == "tablettes"
-    assert filters["quantite"](1, "tablette", "tablettes") == "1 tablette"
+    # in the documents, a number never ends a line without its noun
+    assert filters["quantite"](1, "tablette", "tablettes") == "1\xa0tablette"
     assert filters["en_lettres"](Decimal("80")) == "quatre-vingts euros"
     assert filters["exposant"]("e") == f"{SUPERSCRIPT_START}e{SUPERSCRIPT_END}"
 
@@ -407,5 +408,5 @@ def test_filters_in_a_jinja_template():
         "soit {{ total | en_lettres }} ; {{ absent | date }}{{ k | pluriel('poste', 'postes') }}"
     )
     rendered = template.render(n=2, total=Decimal("1000000"), absent=None, k=1)
-    expected = "2 tablettes pour 1\u202f000\u202f000,00\xa0€, soit un million d\u2019euros ; poste"
+    expected = "2\xa0tablettes pour 1\u202f000\u202f000,00\xa0€, soit un million d\u2019euros ; poste"
     assert rendered == expected

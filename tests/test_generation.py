@@ -123,7 +123,8 @@ def test_press_release_has_the_real_figures(batch: Path) -> None:
     html = (batch / "communique" / "communique-de-presse.html").read_text(encoding="utf-8")
     assert "COMMUNIQUÉ DE PRESSE" in text
     for content in (text, html):
-        assert "57 ordinateurs portables, 5 ordinateurs fixes, 39 tablettes et 20 smartphones" in content
+        assert (f"57{NBSP}ordinateurs portables, 5{NBSP}ordinateurs fixes, 39{NBSP}tablettes et "
+                f"20{NBSP}smartphones") in content
         assert f"28{NNBSP}921{NBSP}€" in content
         assert f"14{NNBSP}460{NBSP}€" in content
     assert "Sport &amp; Loisirs de l’Aurence" in html
@@ -136,7 +137,7 @@ def test_claim_letter_asks_for_the_state_share_in_figures_and_words(batch: Path)
     assert f"28{NNBSP}921,00{NBSP}€" in text
     assert "vingt-huit mille neuf cent vingt et un euros" in text
     assert "Arrêté préfectoral n° 87-2022-12-08-00003" in text.replace(NBSP, " ")  # kept on one line
-    assert f"à 9 associations et au service «{NBSP}Cité de l’Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
+    assert f"à 9{NBSP}associations et au service «{NBSP}Cité de l’Emploi de Beaubreuil – conseiller numérique{NBSP}» de " \
         "Limoges Métropole" in text
     assert "Madame la Préfète,\n" in text and "agréer, Madame la Préfète, l’expression" in text
     assert f"36{NNBSP}151,25{NBSP}€" in text

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import docx
+from docx.oxml.ns import qn
 import pytest
 from conftest import SAMPLE, TEMPLATES, docx_text, gift_categories, set_operation
 from test_variants import cheap_devices
@@ -104,6 +105,21 @@ def test_tested_box_is_offered_and_never_ticked(batch: Path) -> None:
 # --- item 16: the condition as the workbook says ------------------------------------------
 
 
+def test_record_columns_hold_a_20_character_serial_and_room_for_remarks(batch: Path) -> None:
+    document = docx.Document(str(record(batch, "B01")))
+    [table] = [t for t in document.tables if t.rows[0].cells[0].text == "N°"]
+    header = [c.text for c in table.rows[0].cells]
+    grid = [int(g.get(qn("w:w"))) for g in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+    widths = dict(zip(header, grid))  # twips: 567 a centimetre
+    # 20 characters of 0,78 em at 8 pt (124,8 pt, as the annex's column) plus the cell margins
+    assert widths["N° de série / IMEI"] >= 20 * 0.78 * 8 * 20 + 2 * 57 - 5  # 4,6 cm, to the twip
+    assert widths["Observations"] >= 1500  # ≥ 2,6 cm to write a remark by hand
+    assert sum(grid) <= 17 * 567 + 1
+    first = dict(zip(header, (c.text for c in table.rows[1].cells)))
+    category, model = first["Désignation"].split("\n")  # the category above the model
+    assert category in ("Ordinateur portable", "Ordinateur fixe", "Tablette", "Smartphone") and model
+
+
 def test_condition_column_prints_the_workbook_value_or_a_dash(batch: Path, sample_model) -> None:
     checked = 0
     for b in sample_model.beneficiaries:
@@ -134,7 +150,10 @@ def test_release_is_written_after_the_event_with_the_venue_in_the_opening(batch:
         opening = re.search(r"Le vendredi 3\xa0février 2023, [^.]*\.", text).group(0)
         assert "Mission Locale de l’Agglomération de Limoges" in opening
         assert "ont remis" in opening and "remettent" not in text
-        assert f"121 équipements informatiques reconditionnés" in opening
+        assert "cérémonie" not in text  # the workbook speaks of a handover, nothing more
+        # « leur part »: some devices went to the authority's own service
+        assert "Les associations ont reçu leur part gratuitement, par une convention de mise" in text
+        assert f"121{NBSP}équipements informatiques reconditionnés" in opening
 
 
 def test_release_financing_sentence_gives_rate_base_amounts_and_the_rest(batch: Path) -> None:
@@ -154,6 +173,23 @@ def test_release_words_follow_the_workbook_rate(make_workbook) -> None:
     assert f"à hauteur de 50{NBSP}% du montant HT (36{NNBSP}151{NBSP}€ HT)" in text
     assert f"le reste, soit 50{NBSP}% du montant HT et la TVA" in text
     assert f"80{NBSP}%" not in text
+
+
+def test_release_names_the_other_funders_and_the_whole_euros_add_up(make_workbook) -> None:
+    def mutate(wb):
+        set_operation(wb, "Montant de la subvention attribuée", 25000)
+        set_operation(wb, "Autres financeurs", "Région Nouvelle-Aquitaine")
+        set_operation(wb, "Montant des autres financements", "3 000,50 €")
+
+    path = make_workbook(mutate)
+    for doc_type in (DocumentType.PRESS, DocumentType.PRESS_HTML):
+        text = rendered(path, doc_type).replace(NBSP, " ").replace(NNBSP, " ")
+        # 43 381 (TTC truncated) − 25 000 − 3 000 (Region truncated) = 15 381: the printed
+        # parts add up to the printed total.
+        assert ("soit 25 000 €, et l’autre financeur de l’opération (Région Nouvelle-Aquitaine) à "
+                "hauteur de 3 000 € ; Limoges Métropole prend en charge le reste, soit 15 381 €. "
+                "Le coût total de l’opération s’élève à 43 381 € TTC.") in text
+        assert "18 381" not in text
 
 
 def test_release_prints_the_agent_paragraphs_and_no_claim_of_its_own(batch: Path, sample_model) -> None:
@@ -198,12 +234,25 @@ def test_invitation_names_date_time_place_officials_and_contacts(batch: Path, sa
         assert f"Lieu{NBSP}: Mission Locale de l’Agglomération de Limoges" in text
         for name, title in (
             (op.state_representative, op.state_representative_title),
-            (op.authority_representative, op.authority_representative_title),
             (op.delegate, op.delegate_title),
         ):
             assert f"{name}, {title.replace(chr(39), '’')}" in text
+        # the President is the signatory, not said to attend: the release does not name him
+        assert op.authority_representative not in text
         for contact in (op.authority_press, op.prefecture_press):
             assert contact.name in text and contact.phone in text and contact.email in text
+
+
+def test_invitation_and_release_name_the_same_officials(batch: Path) -> None:
+    release = press_texts(batch)[0]
+    invitation = invitation_texts(batch)[0]
+    attending = re.search(r"En présence de\n(.*?)\nL’opération", invitation, re.S).group(1)
+    names = re.findall(r"^(.*?), ", attending, re.M)
+    assert names == ["Olivier du Cray", "Ibrahima Dia"]
+    opening = re.search(r"Le vendredi 3\xa0février 2023, [^.]*\.", release).group(0)
+    for name in names:
+        assert name in opening
+    assert "Guillaume Guérin" not in opening
 
 
 def test_invitation_without_a_delegate_lists_two_officials(make_workbook) -> None:

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from conftest import SAMPLE
 from openpyxl.cell.cell import MergedCell
+from openpyxl.utils import get_column_letter
 
 from dotation_docs.context import claim_context
 from dotation_docs.funding import batch_funding
@@ -181,7 +182,7 @@ def _value_next_to(sheet, label):
     return sheet.cell(row=_row_of(sheet, label), column=7)
 
 
-SHARE = "Subvention de l'État (taux × dépense réalisée, dans la limite du montant attribué) :"
+SHARE = "Subvention de l’État (taux × dépense réalisée, dans la limite du montant attribué) :"
 DUE = "Montant dû (montant demandé) :"
 
 
@@ -196,7 +197,7 @@ def test_summary_lines(sheet):
     eligible = _value_next_to(sheet, "Dépense éligible réalisée (HT) :")
     assert Decimal(str(eligible.value)) == Decimal("36151.25")
     assert eligible.number_format == MONEY_FORMAT
-    rate = _value_next_to(sheet, "Taux de l'État :")
+    rate = _value_next_to(sheet, "Taux de l’État :")
     assert Decimal(str(rate.value)) == Decimal("0.8")
     assert rate.number_format == "0\\ %"
     share = _value_next_to(sheet, SHARE)
@@ -211,7 +212,7 @@ def test_summary_lines_with_cap_and_advances(tmp_path, dotation):
                        forecast_eligible_expense=None)
     sheet = _load(_render(tmp_path / "etat.xlsx", context))
     labels = [
-        "Dépense éligible réalisée (HT) :", "Taux de l'État :", "Montant de la subvention attribuée :",
+        "Dépense éligible réalisée (HT) :", "Taux de l’État :", "Montant de la subvention attribuée :",
         SHARE, "Acomptes déjà perçus :", DUE,
     ]
     rows = [_row_of(sheet, label) for label in labels]
@@ -270,11 +271,23 @@ def test_missing_mandate_and_payment_date_give_empty_cells(tmp_path, dotation):
 def test_certification_block_without_claim_date(tmp_path, dotation):
     sheet = _load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=None)))
     start = _row_of(sheet, "Certifié exact, à Limoges, le ………………", column=9)
-    assert [sheet.cell(row=start + n, column=9).value for n in range(1, 4)] == [
+    assert [sheet.cell(row=start + n, column=9).value for n in range(1, 7)] == [
         "Le Président de Limoges Métropole",
         "Guillaume Guérin",
-        "(signature et cachet de l'ordonnateur)",
+        None,  # the accountant's block is one line longer
+        None,  # room to sign between the name and the caption
+        "(signature et cachet de l’ordonnateur)",
+        None,
     ]
+    assert sheet.row_dimensions[start + 4].height >= 60
+
+
+def test_labels_have_typographic_apostrophes(sheet):
+    texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Service de l’État : Préfecture de la Haute-Vienne" in texts
+    assert "Taux de l’État :" in texts
+    assert any(t.startswith("Subvention de l’État (") for t in texts)
+    assert not [t for t in texts if "'" in t]
 
 
 def test_certification_block_with_claim_date(tmp_path, dotation):
@@ -303,7 +316,14 @@ def test_page_setup(sheet):
     # A fixed scale (manual page breaks are ignored with "fit to page"), at which the
     # 13 columns fit the width of an A4 landscape page.
     assert not sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert 60 <= int(sheet.page_setup.scale) <= 80
+    assert 55 <= int(sheet.page_setup.scale) <= 80
+    # Every column fits the printable width with a margin, so that no column (the
+    # « Observations ») prints alone on a page of its own.
+    from dotation_docs.spreadsheet import COLUMNS, PAGE_WIDTH, MARGIN_SIDE
+
+    width = sum(sheet.column_dimensions[get_column_letter(c)].width * 7 + 5
+                for c in range(1, len(COLUMNS) + 1)) * 0.75
+    assert width * int(sheet.page_setup.scale) / 100 <= 0.9 * (PAGE_WIDTH - 2 * MARGIN_SIDE * 72)
     assert sheet.print_title_rows == f"${header}:${header}"
     assert sheet.freeze_panes == f"A{header + 1}"
     assert sheet.column_dimensions["F"].width >= 20
@@ -344,11 +364,13 @@ def test_accountant_block_beside_the_officer_block(sheet):
     row = _row_of(sheet, "Vu et certifié conforme aux écritures du comptable public", column=2)
     assert sheet.cell(row=row, column=9).value.startswith("Certifié exact, à Limoges, le ")
     assert sheet.cell(row=row, column=2).font.b
-    office, title, when, note = (sheet.cell(row=row + n, column=2).value for n in range(1, 5))
+    office, title, when, room, note = (sheet.cell(row=row + n, column=2).value for n in range(1, 6))
     assert (office, title) == ("Service de gestion comptable de Limoges", "le comptable public")
     assert when.startswith("À ……") and when.endswith(", le ………………")  # filled in by hand
+    # room for signatures and stamps between the title and the caption
+    assert room is None and sheet.row_dimensions[row + 4].height >= 60
     assert note == "(signature et cachet du comptable public)"
-    assert sheet.row_dimensions[row + 5].height >= 60  # room for signatures and stamps
+    assert sheet.cell(row=row + 5, column=9).value == "(signature et cachet de l’ordonnateur)"
     assert sheet.print_area == f"'État récapitulatif'!$A$1:$M${row + 5}"
 
 

@@ -86,8 +86,8 @@ def test_custom_template_folder_is_used(tmp_path: Path) -> None:
     generate_claim(SAMPLE, output, templates)  # the claim does not use the press template
     generate_batch(SAMPLE, output, templates)
     assert (output / "communique" / "communique-de-presse.html").read_text(encoding="utf-8") == (
-        "<h1>Limoges Métropole</h1><p>57 ordinateurs portables, 5 ordinateurs fixes, "
-        "39 tablettes et 20 smartphones</p>"
+        f"<h1>Limoges Métropole</h1><p>57{NBSP}ordinateurs portables, 5{NBSP}ordinateurs fixes, "
+        f"39{NBSP}tablettes et 20{NBSP}smartphones</p>"
     )
 
 
@@ -120,5 +120,5 @@ def test_quantities_leave_out_empty_categories_and_use_the_singular_for_one() ->
     smaller = dataclasses.replace(dotation, devices=(laptop, tablet, dataclasses.replace(
         laptop, serial_number="X", inventory_number="Y")))
     context = press_context(smaller, batch_funding(smaller))
-    assert context["totaux"]["quantites"] == "2 ordinateurs portables et 1 tablette"
+    assert context["totaux"]["quantites"] == f"2{NBSP}ordinateurs portables et 1{NBSP}tablette"
     assert context["totaux"]["nombre"] == 3
