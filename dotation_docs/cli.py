@@ -140,9 +140,17 @@ def cli(verbeux: bool) -> None:
     "-m", "--modeles", type=PATH, metavar="DOSSIER", default=None,
     help="Vérifie aussi les modèles de ce dossier (complétés par les modèles fournis).",
 )
-def verify_command(classeur: Path, strict: bool, modeles: Path | None) -> None:
+@click.option(
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT, show_default=True,
+    help="Dossier de sortie dont signaler un lancement interrompu (rien n'y est écrit).",
+)
+def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: Path) -> None:
     """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé ; avec -m,
-    vérifie aussi les modèles."""
+    vérifie aussi les modèles. Signale aussi un lancement interrompu dans le dossier de
+    sortie, sans rien y réparer ni écrire."""
+    interrupted = pipeline.interrupted_run(sortie)
+    if interrupted:
+        click.echo(f"Attention : {interrupted}")
     checked = pipeline.check_workbook(classeur, strict, modeles)
     click.echo(f"Classeur : {classeur}")
     if checked.templates is not None:

@@ -151,6 +151,12 @@ class Written:
     pdf: PdfWritten | None = None
 
 
+def interrupted_run(output: Path) -> str | None:
+    """Return a French sentence when an interrupted run left ``output`` to repair (for
+    commands that only read: nothing is locked, repaired or written), else None."""
+    return outputdir.inspect(output).describe()
+
+
 def check_reachable(templates: Path | None) -> None:
     """Raise TemplateError when the templates folder cannot even be looked at (a parent
     folder the user cannot enter): ``stat`` then fails with an error other than « not

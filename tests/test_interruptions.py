@@ -376,3 +376,25 @@ def test_two_real_runs_on_one_folder(tmp_path: Path) -> None:
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     assert {d["fichier"] for d in manifest["documents"]} | {MANIFEST} == set(snapshot(folder))
     assert tool_leftovers(folder) == []
+
+
+def test_verifier_reports_an_interrupted_run_without_repairing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dotation_docs.cli import cli
+    from dotation_docs.outputdir import JOURNAL_NAME
+
+    output = tmp_path / "sortie"
+    output.mkdir()
+    journal = output / JOURNAL_NAME
+    journal.write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["verifier", str(SAMPLE), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"Attention : un lancement interrompu a laissé le dossier « {output} » à réparer : la prochaine "
+        "commande qui écrit (generer, convention ou demande) remettra en place un lot complet.\n"
+    )
+    assert journal.read_text(encoding="utf-8") == "{}"  # read only: nothing repaired
+    clean = CliRunner().invoke(cli, ["verifier", str(SAMPLE), "-o", str(tmp_path / "absent")])
+    assert clean.exit_code == 0 and "Attention" not in clean.output
+    assert not (tmp_path / "absent").exists()
