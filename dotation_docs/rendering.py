@@ -90,7 +90,7 @@ _NOTES = (
 
 @jinja2.pass_eval_context  # needs the run time: no printing folded at compile time, unchecked
 def _finalize(_eval_ctx: Any, value: Any) -> Any:
-    if callable(value) and not isinstance(value, str):
+    if callable(value) and not isinstance(value, (str, jinja2.Undefined)):
         # ``{{ 'a'.format }}`` would print « <built-in method …  at 0x7f…> »: an address, so
         # two runs would no longer give the same bytes.
         raise PrintedFunctionError(
