@@ -90,8 +90,6 @@ _NOTES = (
 
 @jinja2.pass_eval_context  # needs the run time: no printing folded at compile time, unchecked
 def _finalize(_eval_ctx: Any, value: Any) -> Any:
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # StrictUndefined: the « variable does not exist » error, not the one below
     if callable(value) and not isinstance(value, (str, jinja2.Undefined)):
         # ``{{ 'a'.format }}`` would print « <built-in method …  at 0x7f…> »: an address, so
         # two runs would no longer give the same bytes.
