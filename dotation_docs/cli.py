@@ -114,7 +114,7 @@ pdfa_option = click.option(
 soffice_option = click.option(
     "--soffice", metavar="CHEMIN", default=None,
     help="Programme LibreOffice à utiliser pour --pdf (sinon la variable DOTATION_SOFFICE, puis "
-    "soffice dans le PATH).",
+    "soffice parmi les programmes installés).",
 )
 
 
