@@ -32,6 +32,7 @@ from dotation_docs import schema
 from dotation_docs.exceptions import OutputError, OutputExistsError, describe_os_error
 from dotation_docs.rendering import normalize_zip
 from dotation_docs.schema import Field, Kind, Layout, Sheet
+from dotation_docs.spreadsheet import set_properties
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def build_blank_workbook() -> bytes:
     if lists.sheet is not None:
         wb.move_sheet(lists.sheet, offset=len(wb.sheetnames) - 1 - wb.index(lists.sheet))
     wb.active = 0
-    _set_properties(wb)
+    set_properties(wb, TIMESTAMP, DOCUMENT_TITLE)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         # Not wb.save(): openpyxl's save_workbook stamps "modified" with the current time.
@@ -518,16 +519,6 @@ def _field(sheet: Sheet, label: str) -> Field:
 
 
 # --- file --------------------------------------------------------------------------------
-
-
-def _set_properties(wb: Workbook) -> None:
-    props = wb.properties
-    props.creator = CREATOR
-    props.lastModifiedBy = CREATOR
-    props.title = DOCUMENT_TITLE
-    props.created = TIMESTAMP
-    props.modified = TIMESTAMP
-    props.language = "fr-FR"
 
 
 def _exists(path: Path) -> OutputExistsError:

@@ -107,7 +107,7 @@ def render_expense_statement(context: Mapping[str, Any], *, timestamp: datetime)
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_TITLE
-    _set_properties(wb, timestamp)
+    set_properties(wb, timestamp)
 
     invoices: Sequence[Mapping[str, Any]] = context["factures"]
     sums = _sums(invoices)
@@ -502,13 +502,16 @@ def _set_row_breaks(ws: Worksheet, header_row: int, total_row: int, last_row: in
         ws.row_breaks.append(Break(id=keep_from - 1))
 
 
-def _set_properties(wb: Workbook, timestamp: datetime) -> None:
+def set_properties(wb: Workbook, timestamp: datetime, title: str = DOCUMENT_TITLE) -> None:
+    """Give ``wb`` the tool's fixed document properties (creator, title, French language,
+    ``timestamp`` as creation and modification date), so that the same input gives the
+    same bytes."""
     if timestamp.tzinfo is not None:
         timestamp = timestamp.astimezone(timezone.utc).replace(tzinfo=None)
     props = wb.properties
     props.creator = CREATOR
     props.lastModifiedBy = CREATOR
-    props.title = DOCUMENT_TITLE
+    props.title = title
     props.created = timestamp
     props.modified = timestamp
     props.language = "fr-FR"
