@@ -21,7 +21,7 @@ import click.types
 
 from dotation_docs import __version__, pipeline
 from dotation_docs.blank_workbook import write_blank_workbook
-from dotation_docs.exceptions import InvalidWorkbookError, TemplateError
+from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, label
 from dotation_docs.summary import (
     describe_changes,
     describe_pdf,
@@ -37,7 +37,6 @@ _FRENCH = {
     "Commands": "Commandes ",
     "Show this message and exit.": "Affiche cette aide et quitte.",
     "Show the version and exit.": "Affiche la version et quitte.",
-    "Error: {message}": "Erreur : {message}",
     "Try '{command} {option}' for help.": "Pour l'aide : « {command} {option} ».",
     "Missing {param_type}": "{param_type} manquant",
     "Missing argument": "Argument manquant",
@@ -68,6 +67,8 @@ _FRENCH = {
 
 
 def _fr(message: str) -> str:
+    if message == "Error: {message}":  # styled at each use: NO_COLOR is read then
+        return label("Erreur :", "red") + " {message}"
     return _FRENCH.get(message, gettext.gettext(message))
 
 
@@ -150,7 +151,7 @@ def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: P
     sortie, sans rien y réparer ni écrire."""
     interrupted = pipeline.interrupted_run(sortie)
     if interrupted:
-        click.echo(f"Attention : {interrupted}")
+        click.echo(f"{label('Attention :', 'yellow')} {interrupted}")
     checked = pipeline.check_workbook(classeur, strict, modeles)
     click.echo(f"Classeur : {classeur}")
     if checked.templates is not None:
@@ -258,9 +259,9 @@ def new_command(fichier: Path, force: bool) -> None:
 
 def _report(written: pipeline.Written) -> None:
     for warning in written.warnings:
-        click.echo(f"Avertissement – {warning}")
+        click.echo(f"{label('Avertissement –', 'yellow')} {warning}")
     for issue in written.report.warnings:
-        click.echo(f"Avertissement – {issue}")
+        click.echo(f"{label('Avertissement –', 'yellow')} {issue}")
     if written.chosen is not None:
         click.echo(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
     click.echo(describe_written(written.output, written.files))
@@ -271,7 +272,7 @@ def _report(written: pipeline.Written) -> None:
         click.echo(line)
     click.echo(describe_totals(written.dotation, written.funding))
     for note in written.notes:
-        click.echo(f"Attention : {note}")
+        click.echo(f"{label('Attention :', 'yellow')} {note}")
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -8,9 +8,21 @@ with status 1. Any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import os
 from typing import IO, Any
 
 import click
+
+
+def label(text: str, colour: str) -> str:
+    """``text`` (« Erreur : », « Attention : »…) styled in ``colour`` for a terminal.
+
+    ``click.echo`` drops the styling when the stream it writes to is not a terminal
+    (a pipe, a file), so scripts and logs never see escape codes; ``NO_COLOR`` (any
+    value, https://no-color.org) turns it off on a terminal too."""
+    if os.environ.get("NO_COLOR"):
+        return text
+    return click.style(text, fg=colour, bold=True)
 
 
 class DotationError(click.ClickException):
@@ -20,7 +32,7 @@ class DotationError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         # click's own prefix is "Error:" (English); the agent reads French.
-        click.echo(f"Erreur : {self.format_message()}", file=file, err=True)
+        click.echo(f"{label('Erreur :', 'red')} {self.format_message()}", file=file, err=True)
 
 
 class WorkbookOpenError(DotationError):
