@@ -1166,7 +1166,7 @@ def handover_facts(doc: Builder) -> None:
             "\nReprésentant : {{ beneficiaire.civilite }} {{ beneficiaire.representant }}, "
             "{{ beneficiaire.qualite }}",
         ),
-        ("Quartier prioritaire", "{{ beneficiaire.qpv_nom }} ({{ beneficiaire.qpv_code }})"),
+        ("{{ beneficiaire.territoire.intitule }}", "{{ beneficiaire.territoire.designation }}"),
         ("Lieu d'utilisation", "{{ beneficiaire.lieu_utilisation }}"),
     ])
 
