@@ -40,7 +40,7 @@ class Kind(enum.Enum):
     RNA = "un numéro RNA : « W » suivi de 9 chiffres (ex. W872001234)"
     QPV = "un code QPV (ex. QP087005 ou QN08705M)"
     TERRITORY_CODE = ("le code du territoire desservi : un code QPV (ex. QP087005 ou QN08705M) "
-                      "pour un QPV ; le code INSEE de la commune, 5 caractères (ex. 79171, ou 2A004 "
+                      "pour un QPV ; le code INSEE de la commune, 5 caractères (ex. 79339, ou 2A004 "
                       "en Corse), pour une ZRR ou une FRR")
     IBAN = "un IBAN valide (ex. FR76 3000 1007 9412 3456 7890 185)"
     BIC = "un BIC valide de 8 ou 11 caractères (ex. BDFEFRPPCCT)"
@@ -378,7 +378,7 @@ BENEFICIARIES = Sheet(
           aliases=("Type de territoire desservi",),
           description="« QPV » : quartier prioritaire de la politique de la ville ; « ZRR » : "
                       "commune classée en zone de revitalisation rurale ; « FRR » : commune classée "
-                      "France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
+                      "en zone France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
         F("territory_name", "Territoire desservi", Kind.TEXT,
           aliases=("QPV desservi", "Nom du QPV", "Quartier", "Commune desservie"),
           description="Nom du quartier prioritaire, ou de la commune classée ZRR ou FRR.",

@@ -713,7 +713,7 @@ INSEE_CODE = re.compile(r"^((0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5])\d{3}|2[AB]\d{3}|9
 _EXPECTED_CODE = {
     TerritoryKind.QPV: "un code QPV (ex. QP087005 ou QN08705M)",
     TerritoryKind.ZRR: ("le code INSEE de la commune, 5 caractères : le département sur 2 chiffres "
-                        "(2A ou 2B en Corse) puis 3 chiffres (ex. 79171 ou 2A004) ; ce n'est pas "
+                        "(2A ou 2B en Corse) puis 3 chiffres (ex. 79339 ou 2A004) ; ce n'est pas "
                         "le code postal"),
 }
 

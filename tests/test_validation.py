@@ -200,15 +200,15 @@ def test_rna_format(make_workbook) -> None:
 
 
 def test_qpv_code_format(make_workbook) -> None:
-    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code du territoire", 2, "QP87005"))
     assert errors_of(path) == [
-        "Bénéficiaires!O2 : Code QPV : « QP87005 » n'est pas valide ; attendu : un code QPV "
-        "(ex. QP087005 ou QN08705M)."
+        "Bénéficiaires!P2 : Code du territoire : « QP87005 » n'est pas un code QPV ; attendu pour un "
+        "QPV (colonne « Type de territoire » vide ou « QPV ») : un code QPV (ex. QP087005 ou QN08705M)."
     ]
 
 
 def test_qpv_code_of_the_2024_list_is_accepted(make_workbook) -> None:
-    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QN08705M"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code du territoire", 2, "QN08705M"))
     assert errors_of(path) == []
 
 
@@ -362,7 +362,7 @@ def test_association_without_device_is_a_warning(make_workbook) -> None:
         ws = wb["Bénéficiaires"]
         ws.append(["B11", "Les Nouveaux Lecteurs", "association", "58143266300028",
                    None, "1 rue de la Paix", "87000", "Limoges", "Madame", "Anne Dupuis", "Présidente",
-                   None, None, "Beaubreuil", "QP087005", "Salle municipale"])
+                   None, None, "QPV", "Beaubreuil", "QP087005", "Salle municipale"])
 
     path = make_workbook(mutate)
     assert errors_of(path) == []
@@ -412,14 +412,14 @@ def test_advances_above_the_state_share(make_workbook) -> None:
 def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
     def mutate(wb):
         put(wb, "Matériel", "Catégorie", 7, "imprimante")
-        put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005")
+        put(wb, "Bénéficiaires", "Code du territoire", 2, "QP87005")
         put(wb, "Factures", "Date", 3, "hier")
         set_operation(wb, "Courriel du contact presse de la préfecture", "presse")
 
     row = operation_row(openpyxl.load_workbook(SAMPLE), "Courriel du contact presse de la préfecture")
     errors = errors_of(make_workbook(mutate))
     assert [e.split(" : ")[0] for e in errors] == [
-        f"Opération!B{row}", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
+        f"Opération!B{row}", "Bénéficiaires!P2", "Matériel!B7", "Factures!D3",
     ]
 
 
