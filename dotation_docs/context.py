@@ -342,7 +342,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "objectifs": op.objectives,
         },
         "collectivite": {
-            "nom": op.authority_name,
+            **authority_names(op.authority_name),
             "siret": op.authority_siret,
             "adresse": op.authority_address,
             "representant_civilite": op.authority_representative_civility,
@@ -578,6 +578,47 @@ def territories_context(kinds: list[TerritoryKind]) -> Context:
         "des_court": " et ".join(f"des {p[2]}" for p in parts),
         "formule_courte": " et ".join(f"les {p[2]}" for p in parts),
     }
+
+
+# --- the authority's name in a sentence ---------------------------------------------------
+
+# First words of an authority's name that call for an article: « la Communauté de communes
+# du … », « le Syndicat mixte … ». A name such as « Limoges Métropole » takes none.
+_FEMININE_HEADS = ("communauté", "métropole", "eurométropole", "commune", "ville", "région",
+                   "collectivité", "agglomération")
+_MASCULINE_HEADS = ("syndicat", "département", "conseil", "pôle", "établissement", "centre", "pays")
+_TYPED_ARTICLES = ("la ", "le ", "les ", "l'", "l\u2019")
+
+
+def authority_names(name: str) -> Context:
+    """Return the authority's name as sentences need it: ``nom`` (as headings print it),
+    ``article``, ``le_nom`` (« la Communauté de communes du … », « Limoges Métropole »),
+    ``du_nom`` (« de la Communauté … », « du Syndicat … », « de Limoges Métropole ») and
+    ``au_nom`` (« à la Communauté … », « au Syndicat … »). The article comes from the first
+    word (« Communauté », « Syndicat »…), or from a lower-case article typed before the name
+    (« le Grand Poitiers »)."""
+    article = ""
+    for typed in _TYPED_ARTICLES:
+        if name.startswith(typed):  # lower case only: « La Rochelle … » is a proper name
+            article, name = typed.replace("'", APOSTROPHE), name[len(typed):].lstrip()
+            name = name[:1].upper() + name[1:]
+            break
+    else:
+        head = name.split(" ", 1)[0].casefold()
+        if head in _FEMININE_HEADS or head in _MASCULINE_HEADS:
+            if _starts_with_vowel(name):
+                article = f"l{APOSTROPHE}"
+            else:
+                article = "la " if head in _FEMININE_HEADS else "le "
+    noun = f"{article}{name}"
+    folded = noun.casefold()
+    if folded.startswith("le "):  # « au Syndicat … », « au Mans Métropole »
+        to = f"au {noun[3:]}"
+    elif folded.startswith("les "):
+        to = f"aux {noun[4:]}"
+    else:
+        to = f"à {noun}"
+    return {"nom": name, "article": article, "le_nom": noun, "du_nom": of_place(noun), "au_nom": to}
 
 
 # --- signatories ---------------------------------------------------------------------------

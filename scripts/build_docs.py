@@ -478,6 +478,16 @@ VARIABLES: dict[str, Var] = {
         "objectifs": Var(TEXT, "Paragraphe « Objectifs de la collectivité » (communiqué) ; vide possible."),
     }),
     **_prefixed("collectivite.", {
+        "article": Var(TEXT, "Article qui précède le nom dans une phrase : « la », « le », « l’ » ou "
+                             "rien (« Limoges Métropole »), selon le premier mot du nom (« Communauté », "
+                             "« Syndicat »…) ou un article écrit en minuscules devant le nom dans le "
+                             "classeur (« le Grand Poitiers »)."),
+        "le_nom": Var(TEXT, "Le nom avec son article, dans une phrase : « la Communauté de communes "
+                            "du … », « Limoges Métropole »."),
+        "du_nom": Var(TEXT, "Le nom précédé de « de », contracté : « de la Communauté … », « du "
+                            "Syndicat … », « de Limoges Métropole »."),
+        "au_nom": Var(TEXT, "Le nom précédé de « à », contracté : « à la Communauté … », « au "
+                            "Syndicat … », « à Limoges Métropole »."),
         "nom": Var(TEXT, "Nom de la collectivité."),
         "siret": Var(TEXT, "SIRET de la collectivité, 14 chiffres.", "siret"),
         "adresse": Var(TEXT, "Adresse complète de la collectivité."),

@@ -24,6 +24,7 @@ from test_golden import GOLDEN, golden_name, readable
 
 from dotation_docs.context import (
     DEPRECATED_VARIABLES,
+    authority_names,
     beneficiary_context,
     common_context,
     convention_title,
@@ -159,6 +160,37 @@ def test_the_rural_figures_computed_by_hand(zrr_batch: Path) -> None:
             "limite de la subvention attribuée (6 500 €), soit 6 500 €") in press
     assert "prend en charge le reste, soit la part du montant TTC que l’État ne finance pas, 1 705 €." in press
     assert "Le coût total de l’opération s’élève à 8 205 € TTC." in press
+
+
+def test_the_authority_takes_its_article_in_sentences(zrr_batch: Path) -> None:
+    texts = {p.name: plain(every_text(p)) for p in zrr_batch.rglob("*") if p.suffix in (".docx", ".html")}
+    everything = "\n".join(texts.values())
+    for wrong in (" de Communauté de communes", " à Communauté de communes", "et Communauté de communes",
+                  ", Communauté de communes"):
+        assert wrong not in everything, wrong
+    assert "l’État a attribué à la Communauté de communes du Pays de Sèvre et Thouet une subvention" in (
+        texts["1-lettre-de-demande.docx"])
+    assert "au nom de l’État et de la Communauté de communes du Pays de Sèvre et Thouet, 22 équipements" in (
+        texts["communique-de-presse.docx"])
+    assert "est à la charge de la Communauté de communes du Pays de Sèvre et Thouet." in (
+        texts["B01-convention-gatine-numerique-solidaire.docx"])
+
+
+@pytest.mark.parametrize(("name", "le", "du", "au"), [
+    ("Limoges Métropole", "Limoges Métropole", "de Limoges Métropole", "à Limoges Métropole"),
+    ("Communauté de communes du Val", "la Communauté de communes du Val", "de la Communauté de communes du Val",
+     "à la Communauté de communes du Val"),
+    ("Syndicat mixte du Pays", "le Syndicat mixte du Pays", "du Syndicat mixte du Pays", "au Syndicat mixte du Pays"),
+    ("Agglomération du Choletais", "l’Agglomération du Choletais", "de l’Agglomération du Choletais",
+     "à l’Agglomération du Choletais"),
+    ("le Grand Poitiers", "le Grand Poitiers", "du Grand Poitiers", "au Grand Poitiers"),
+    ("Le Mans Métropole", "Le Mans Métropole", "du Mans Métropole", "au Mans Métropole"),
+    ("Angoulême Agglo", "Angoulême Agglo", "d’Angoulême Agglo", "à Angoulême Agglo"),
+])
+def test_authority_names(name: str, le: str, du: str, au: str) -> None:
+    names = authority_names(name)
+    assert (names["le_nom"], names["du_nom"], names["au_nom"]) == (le, du, au)
+    assert names["nom"] == ("Grand Poitiers" if name == "le Grand Poitiers" else name)
 
 
 def test_no_money_sentence_of_the_rural_batch_speaks_of_the_ht_base(zrr_batch: Path) -> None:
