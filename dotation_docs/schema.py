@@ -373,12 +373,6 @@ BENEFICIARIES = Sheet(
           example="Présidente", max_length=TITLE_MAX),
         F("email", "Courriel", Kind.EMAIL, required=False, aliases=("E-mail", "Email", "Adresse électronique")),
         F("phone", "Téléphone", Kind.PHONE, required=False),
-        F("territory_kind", "Type de territoire", Kind.CHOICE, required=False,
-          vocabulary=TERRITORY_KINDS, default=TerritoryKind.QPV,
-          aliases=("Type de territoire desservi",),
-          description="« QPV » : quartier prioritaire de la politique de la ville ; « ZRR » : "
-                      "commune classée en zone de revitalisation rurale ; « FRR » : commune classée "
-                      "en zone France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
         F("territory_name", "Territoire desservi", Kind.TEXT,
           aliases=("QPV desservi", "Nom du QPV", "Quartier", "Commune desservie"),
           description="Nom du quartier prioritaire, ou de la commune classée ZRR ou FRR.",
@@ -395,6 +389,13 @@ BENEFICIARIES = Sheet(
           vocabulary=GIFT_CATEGORIES, aliases=("Catégorie de bénéficiaire",),
           description="Organisme auquel un don est permis (CG3P, art. L3212-2 3°) ; obligatoire "
                       "pour une association quand le type de convention est « don »."),
+        # Added with ZRR/FRR (issue #11), last: the columns of older workbooks keep their place.
+        F("territory_kind", "Type de territoire", Kind.CHOICE, required=False,
+          vocabulary=TERRITORY_KINDS, default=TerritoryKind.QPV,
+          aliases=("Type de territoire desservi",),
+          description="« QPV » : quartier prioritaire de la politique de la ville ; « ZRR » : "
+                      "commune classée en zone de revitalisation rurale ; « FRR » : commune classée "
+                      "en zone France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
     ),
 )
 

@@ -279,12 +279,12 @@ INSEE = ("le code INSEE de la commune, 5 caractères : le département sur 2 chi
 ])
 def test_a_code_that_does_not_fit_its_kind_names_cell_found_and_expected(make_workbook, kind, code, message) -> None:
     assert errors_of(make_workbook(lambda wb: _territory(wb, kind, code))) == [
-        f"Bénéficiaires!P2 : Code du territoire : {message}"]
+        f"Bénéficiaires!O2 : Code du territoire : {message}"]
 
 
 def test_an_unknown_kind_is_reported_once(make_workbook) -> None:
     errors = errors_of(make_workbook(lambda wb: _territory(wb, "ZUS", "79339")))
-    assert errors == ["Bénéficiaires!N2 : Type de territoire : « ZUS » n'est pas valide ; attendu : une "
+    assert errors == ["Bénéficiaires!R2 : Type de territoire : « ZUS » n'est pas valide ; attendu : une "
                       "valeur de la liste : « QPV », « ZRR », « FRR »."]
 
 

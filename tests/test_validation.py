@@ -202,7 +202,7 @@ def test_rna_format(make_workbook) -> None:
 def test_qpv_code_format(make_workbook) -> None:
     path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code du territoire", 2, "QP87005"))
     assert errors_of(path) == [
-        "Bénéficiaires!P2 : Code du territoire : « QP87005 » n'est pas un code QPV ; attendu pour un "
+        "Bénéficiaires!O2 : Code du territoire : « QP87005 » n'est pas un code QPV ; attendu pour un "
         "QPV (colonne « Type de territoire » vide ou « QPV ») : un code QPV (ex. QP087005 ou QN08705M)."
     ]
 
@@ -362,7 +362,7 @@ def test_association_without_device_is_a_warning(make_workbook) -> None:
         ws = wb["Bénéficiaires"]
         ws.append(["B11", "Les Nouveaux Lecteurs", "association", "58143266300028",
                    None, "1 rue de la Paix", "87000", "Limoges", "Madame", "Anne Dupuis", "Présidente",
-                   None, None, "QPV", "Beaubreuil", "QP087005", "Salle municipale"])
+                   None, None, "Beaubreuil", "QP087005", "Salle municipale"])
 
     path = make_workbook(mutate)
     assert errors_of(path) == []
@@ -419,7 +419,7 @@ def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
     row = operation_row(openpyxl.load_workbook(SAMPLE), "Courriel du contact presse de la préfecture")
     errors = errors_of(make_workbook(mutate))
     assert [e.split(" : ")[0] for e in errors] == [
-        f"Opération!B{row}", "Bénéficiaires!P2", "Matériel!B7", "Factures!D3",
+        f"Opération!B{row}", "Bénéficiaires!O2", "Matériel!B7", "Factures!D3",
     ]
 
 
