@@ -953,6 +953,7 @@ def save_deterministic(wb: Workbook, path: Path, timestamp: dt.datetime = FIXED_
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 entry.external_attr = 0o644 << 16
                 target.writestr(entry, source.read(info.filename))
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a sample is for everyone to read
         os.replace(tmp_name, path)
     except BaseException:
         os.unlink(tmp_name)
