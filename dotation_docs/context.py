@@ -21,6 +21,7 @@ from dotation_docs.formatting import (
     format_percent,
     format_quantity,
     format_whole_euros,
+    of_place,
     typographic_apostrophes,
 )
 from dotation_docs.funding import (
@@ -33,7 +34,17 @@ from dotation_docs.funding import (
     invoice_eligible,
     to_whole_euros,
 )
-from dotation_docs.model import Beneficiary, Contact, ConventionKind, Device, Dotation, Invoice, Operation, RateBase
+from dotation_docs.model import (
+    Beneficiary,
+    Contact,
+    ConventionKind,
+    Device,
+    Dotation,
+    Invoice,
+    Operation,
+    RateBase,
+    TerritoryKind,
+)
 
 Context = dict[str, Any]
 APOSTROPHE = "\u2019"  # typographic apostrophe, as in the templates
@@ -66,7 +77,14 @@ DEPRECATED_VARIABLES: dict[str, str] = {
     "totaux_beneficiaire.tva": "materiel_beneficiaire.valeur_tva",
     "totaux_beneficiaire.ttc": "materiel_beneficiaire.valeur_ttc",
     "totaux_beneficiaire.avec_imei": "materiel_beneficiaire.avec_imei",
+    # Issue #11: a beneficiary serves a territory of a kind (QPV, ZRR, FRR), no longer a
+    # QPV only. Every beneficiary (``beneficiaires[]``, ``associations[]``… too) keeps the
+    # old keys.
+    "beneficiaire.qpv_nom": "beneficiaire.territoire.nom",
+    "beneficiaire.qpv_code": "beneficiaire.territoire.code",
 }
+# The old keys of a beneficiary, kept inside each beneficiary: old key → key of ``territoire``.
+_BENEFICIARY_OLD_KEYS = {"qpv_nom": "nom", "qpv_code": "code"}
 
 
 def funding_amounts(funding: Funding) -> dict[str, Decimal]:
@@ -92,7 +110,7 @@ PROSE_FIELDS: dict[type, tuple[str, ...]] = {
     ),
     Contact: ("name",),
     Beneficiary: (
-        "name", "address", "town", "representative_name", "representative_title", "qpv_name",
+        "name", "address", "town", "representative_name", "representative_title", "territory_name",
         "place_of_use", "gift_category",
     ),
     Device: ("brand", "model", "accessories", "condition"),
@@ -200,7 +218,9 @@ def _deprecated_aliases(context: Context) -> Context:
     for old, new in DEPRECATED_VARIABLES.items():
         old_group, _, old_name = old.partition(".")
         new_group, _, new_name = new.partition(".")
-        if old_name and new_group in context:
+        # A key renamed inside its group (``beneficiaire.qpv_nom``) is kept by the group
+        # itself (see _beneficiary); only renamed groups are built here.
+        if old_name and old_group != new_group and new_group in context:
             groups.setdefault(old_group, {})[old_name] = context[new_group][new_name]
     return groups
 
@@ -208,6 +228,7 @@ def _deprecated_aliases(context: Context) -> Context:
 def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
     category = b.gift_category
     b = typeset(b)
+    territory = territory_context(b.territory_kind, b.territory_name, b.territory_code)
     return {
         "identifiant": b.identifier,
         "nom": b.name,
@@ -223,8 +244,9 @@ def _beneficiary(dotation: Dotation, b: Beneficiary) -> Context:
         "qualite": b.representative_title,
         "courriel": b.email,
         "telephone": b.phone,
-        "qpv_nom": b.qpv_name,
-        "qpv_code": b.qpv_code,
+        "territoire": territory,
+        # Old names (DEPRECATED_VARIABLES), kept so that an agent's templates still render.
+        **{old: territory[new] for old, new in _BENEFICIARY_OLD_KEYS.items()},
         "lieu_utilisation": b.place_of_use,
         "numero_convention": convention_number(dotation, b),
         "nombre_materiels": len(dotation.devices_of(b)),
@@ -320,7 +342,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "objectifs": op.objectives,
         },
         "collectivite": {
-            "nom": op.authority_name,
+            **authority_names(op.authority_name),
             "siret": op.authority_siret,
             "adresse": op.authority_address,
             "representant_civilite": op.authority_representative_civility,
@@ -359,6 +381,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
         "beneficiaires": [_beneficiary(dotation, b) for b in dotation.beneficiaries if dotation.devices_of(b)],
         "associations": [_beneficiary(dotation, b) for b in dotation.associations if dotation.devices_of(b)],
         "services": [_beneficiary(dotation, b) for b in dotation.authority_services if dotation.devices_of(b)],
+        "territoires": territories_context(
+            [b.territory_kind for b in dotation.beneficiaries if dotation.devices_of(b)]),
         "financement": financing_context(dotation, funding),
         "signatures": signatures_context(op),
         "officiels": officials_context(op),
@@ -465,6 +489,136 @@ def claim_context(
             if b.identifier in handover_files
         ],
     }
+
+
+# --- served territories (issue #11) ------------------------------------------------------
+
+# Per kind: the label of the handover record's table, the collective noun phrase (plural, no
+# article), the same with the acronym, its short form (headlines), and the phrase that
+# qualifies a commune.
+_TERRITORY_WORDS: dict[TerritoryKind, dict[str, str]] = {
+    TerritoryKind.QPV: {
+        "intitule": "Quartier prioritaire",
+        "ensemble": "quartiers prioritaires de la politique de la ville",
+        "ensemble_sigle": "quartiers prioritaires de la politique de la ville (QPV)",
+        "court": "quartiers prioritaires",
+    },
+    TerritoryKind.ZRR: {
+        "intitule": "Commune (ZRR)",
+        "ensemble": "communes classées en zone de revitalisation rurale",
+        "ensemble_sigle": "communes classées en zone de revitalisation rurale (ZRR)",
+        "classement": "classée en zone de revitalisation rurale",
+    },
+    TerritoryKind.FRR: {
+        "intitule": "Commune (FRR)",
+        "ensemble": "communes classées en zone France Ruralités Revitalisation",
+        "ensemble_sigle": "communes classées en zone France Ruralités Revitalisation (FRR)",
+        "classement": "classée en zone France Ruralités Revitalisation",
+    },
+}
+
+
+def territory_context(kind: TerritoryKind, name: str, code: str) -> Context:
+    """Return ``beneficiaire.territoire``: the served territory's kind, label, name and code,
+    and the phrases the documents print about it (« des habitants du quartier prioritaire
+    Beaubreuil (QP087005) », « des habitants de la commune de Vasles (code INSEE 79340),
+    classée en zone de revitalisation rurale »)."""
+    words = _TERRITORY_WORDS[kind]
+    if kind.is_rural:
+        designation = f"{name} (code INSEE{NBSP}{code})"
+        habitants = f"des habitants de la commune {of_place(designation)}, {words['classement']}"
+        short = f"commune {of_place(name)}"
+    else:
+        designation = f"{name} ({code})"
+        habitants = f"des habitants du quartier prioritaire {designation}"
+        short = f"quartier {name}"
+    return {
+        "type": kind.value,
+        "libelle": kind.label,
+        "nom": name,
+        "code": code,
+        "est_qpv": not kind.is_rural,
+        "est_rural": kind.is_rural,
+        "intitule": words["intitule"],
+        "designation": designation,
+        "court": short,
+        "habitants": habitants,
+        "ensemble": f"des {words['ensemble']}",
+    }
+
+
+def territories_context(kinds: list[TerritoryKind]) -> Context:
+    """Return ``territoires``: the kinds of territory the operation serves, in the order
+    QPV, ZRR, FRR, and the phrases that name them all, for one kind or a mix (« les quartiers
+    prioritaires de la politique de la ville », « les communes classées en zone de
+    revitalisation rurale », « les quartiers prioritaires et les communes rurales (ZRR) »)."""
+    present = [k for k in TerritoryKind if k in kinds] or [TerritoryKind.QPV]
+    rural = [k for k in present if k.is_rural]
+    parts: list[tuple[str, str, str]] = []  # (noun phrase, with acronyms, short)
+    if TerritoryKind.QPV in present:
+        w = _TERRITORY_WORDS[TerritoryKind.QPV]
+        parts.append((w["ensemble"], w["ensemble_sigle"], w["court"]))
+    if rural:
+        acronyms = " et ".join(k.value for k in rural)
+        parts.append((
+            "communes classées en " + " ou en ".join(
+                _TERRITORY_WORDS[k]["ensemble"].removeprefix("communes classées en ") for k in rural),
+            "communes classées en " + " ou en ".join(
+                _TERRITORY_WORDS[k]["ensemble_sigle"].removeprefix("communes classées en ") for k in rural),
+            f"communes rurales ({acronyms})",
+        ))
+    return {
+        "types": [k.value for k in present],
+        "est_mixte": len(parts) > 1,
+        "a_qpv": TerritoryKind.QPV in present,
+        "a_rural": bool(rural),
+        "formule": " et ".join(f"les {p[0]}" for p in parts),
+        "formule_sigle": " et ".join(f"les {p[1]}" for p in parts),
+        "des": " et ".join(f"des {p[0]}" for p in parts),
+        "des_court": " et ".join(f"des {p[2]}" for p in parts),
+        "formule_courte": " et ".join(f"les {p[2]}" for p in parts),
+    }
+
+
+# --- the authority's name in a sentence ---------------------------------------------------
+
+# First words of an authority's name that call for an article: « la Communauté de communes
+# du … », « le Syndicat mixte … ». A name such as « Limoges Métropole » takes none.
+_FEMININE_HEADS = ("communauté", "métropole", "eurométropole", "commune", "ville", "région",
+                   "collectivité", "agglomération")
+_MASCULINE_HEADS = ("syndicat", "département", "conseil", "pôle", "établissement", "centre", "pays")
+_TYPED_ARTICLES = ("la ", "le ", "les ", "l'", "l\u2019")
+
+
+def authority_names(name: str) -> Context:
+    """Return the authority's name as sentences need it: ``nom`` (as headings print it),
+    ``article``, ``le_nom`` (« la Communauté de communes du … », « Limoges Métropole »),
+    ``du_nom`` (« de la Communauté … », « du Syndicat … », « de Limoges Métropole ») and
+    ``au_nom`` (« à la Communauté … », « au Syndicat … »). The article comes from the first
+    word (« Communauté », « Syndicat »…), or from a lower-case article typed before the name
+    (« le Grand Poitiers »)."""
+    article = ""
+    for typed in _TYPED_ARTICLES:
+        if name.startswith(typed):  # lower case only: « La Rochelle … » is a proper name
+            article, name = typed.replace("'", APOSTROPHE), name[len(typed):].lstrip()
+            name = name[:1].upper() + name[1:]
+            break
+    else:
+        head = name.split(" ", 1)[0].casefold()
+        if head in _FEMININE_HEADS or head in _MASCULINE_HEADS:
+            if _starts_with_vowel(name):
+                article = f"l{APOSTROPHE}"
+            else:
+                article = "la " if head in _FEMININE_HEADS else "le "
+    noun = f"{article}{name}"
+    folded = noun.casefold()
+    if folded.startswith("le "):  # « au Syndicat … », « au Mans Métropole »
+        to = f"au {noun[3:]}"
+    elif folded.startswith("les "):
+        to = f"aux {noun[4:]}"
+    else:
+        to = f"à {noun}"
+    return {"nom": name, "article": article, "le_nom": noun, "du_nom": of_place(noun), "au_nom": to}
 
 
 # --- signatories ---------------------------------------------------------------------------

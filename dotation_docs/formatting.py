@@ -1,6 +1,7 @@
 """French formatting of amounts, dates, lists and numbers in words, used as template filters."""
 
 import functools
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, time
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -212,6 +213,22 @@ def amount_in_words(value: Decimal | int) -> str:
     if cents:
         words += f" et {num2words(cents, lang='fr', to='cardinal')} {pluralize(cents, 'centime', 'centimes')}"
     return words
+
+
+def of_place(name: str) -> str:
+    """Return the place ``name`` headed by « de » as French contracts it: « de Niort »,
+    « d’Airvault », « du Tallud » (Le Tallud), « des Aubiers » (Les Aubiers), « de La
+    Chapelle-Thireuil ». An « h » is never elided (aspirated or not: no rule to guess)."""
+    text = name.strip()
+    folded = text.casefold()
+    if folded.startswith("le "):
+        return f"du {text[3:]}"
+    if folded.startswith("les "):
+        return f"des {text[4:]}"
+    first = unicodedata.normalize("NFD", text[:1])[:1].casefold()
+    if first and first in "aeiouy":
+        return f"d\u2019{text}"
+    return f"de {text}"
 
 
 def format_siret(siret: str) -> str:

@@ -68,6 +68,33 @@ class ConventionKind(enum.Enum):
     GIFT = "don"
 
 
+class TerritoryKind(enum.Enum):
+    """The kind of territory a beneficiary serves: the programme equips digital mediation
+    in the priority neighbourhoods of urban policy and in rural areas (ZRR, replaced from
+    1 July 2024 by France Ruralités Revitalisation, loi n° 2023-1322, art. 73)."""
+
+    QPV = "QPV"
+    ZRR = "ZRR"
+    FRR = "FRR"
+
+    @property
+    def label(self) -> str:
+        """French label with its acronym, e.g. « zone de revitalisation rurale (ZRR) »."""
+        return _TERRITORY_LABELS[self.value]
+
+    @property
+    def is_rural(self) -> bool:
+        """True for the rural kinds (ZRR, FRR), whose territory is a commune."""
+        return self is not TerritoryKind.QPV
+
+
+_TERRITORY_LABELS = {
+    "QPV": "quartier prioritaire de la politique de la ville (QPV)",
+    "ZRR": "zone de revitalisation rurale (ZRR)",
+    "FRR": "France Ruralités Revitalisation (FRR)",
+}
+
+
 class RateBase(enum.Enum):
     """Amount the State's rate applies to."""
 
@@ -165,10 +192,11 @@ class Beneficiary:
     representative_title: str
     email: str | None
     phone: str | None
-    qpv_name: str
-    qpv_code: str
+    territory_name: str
+    territory_code: str
     place_of_use: str
     gift_category: str | None = None
+    territory_kind: TerritoryKind = TerritoryKind.QPV
 
     @property
     def signs_convention(self) -> bool:

@@ -139,6 +139,19 @@ def parse_qpv(value: Any, field: Field | None = None) -> str:
     return text
 
 
+def parse_territory_code(value: Any, field: Field | None = None) -> str:
+    """Return the code of a served territory, compact and upper case (``qp 087 005`` gives
+    ``QP087005``; a number cell that lost the leading zero of an INSEE code, ``1053``, gives
+    ``01053``). Its form depends on the territory's kind: the validation checks it
+    (:func:`dotation_docs.validation.check_territories`)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1000 <= value < 10000:
+        value = f"{int(value):05d}"
+    text = _compact(value)
+    if not text:
+        raise InvalidValueError("la cellule ne contient que des espaces")
+    return text
+
+
 def parse_iban(value: Any, field: Field | None = None) -> str:
     """Return the compact IBAN; the French RIB key is checked, not only mod 97."""
     try:
@@ -370,6 +383,7 @@ PARSERS: dict[Kind, Callable[[Any, Field | None], Any]] = {
     Kind.SIRET: parse_siret,
     Kind.RNA: parse_rna,
     Kind.QPV: parse_qpv,
+    Kind.TERRITORY_CODE: parse_territory_code,
     Kind.IBAN: parse_iban,
     Kind.BIC: parse_bic,
     Kind.EMAIL: parse_email,

@@ -26,6 +26,7 @@ from dotation_docs.model import (
     Invoice,
     Operation,
     RateBase,
+    TerritoryKind,
 )
 
 
@@ -38,6 +39,9 @@ class Kind(enum.Enum):
     SIRET = "un numéro SIRET de 14 chiffres valide"
     RNA = "un numéro RNA : « W » suivi de 9 chiffres (ex. W872001234)"
     QPV = "un code QPV (ex. QP087005 ou QN08705M)"
+    TERRITORY_CODE = ("le code du territoire desservi : un code QPV (ex. QP087005 ou QN08705M) "
+                      "pour un QPV ; le code INSEE de la commune, 5 caractères (ex. 79339, ou 2A004 "
+                      "en Corse), pour une ZRR ou une FRR")
     IBAN = "un IBAN valide (ex. FR76 3000 1007 9412 3456 7890 185)"
     BIC = "un BIC valide de 8 ou 11 caractères (ex. BDFEFRPPCCT)"
     EMAIL = "une adresse électronique (ex. prenom.nom@exemple.fr)"
@@ -176,6 +180,7 @@ def _labels(*labels: str) -> dict[str, str]:
 BENEFICIARY_KINDS: dict[str, BeneficiaryKind] = {k.value: k for k in BeneficiaryKind}
 CONVENTION_KINDS: dict[str, ConventionKind] = {k.value: k for k in ConventionKind}
 RATE_BASES: dict[str, RateBase] = {b.value: b for b in RateBase}
+TERRITORY_KINDS: dict[str, TerritoryKind] = {k.value: k for k in TerritoryKind}
 DEVICE_CATEGORIES: dict[str, Category] = {c.singular: c for c in Category}
 CIVILITIES = _labels("Madame", "Monsieur")
 YES_NO = {"oui": True, "non": False}
@@ -368,9 +373,15 @@ BENEFICIARIES = Sheet(
           example="Présidente", max_length=TITLE_MAX),
         F("email", "Courriel", Kind.EMAIL, required=False, aliases=("E-mail", "Email", "Adresse électronique")),
         F("phone", "Téléphone", Kind.PHONE, required=False),
-        F("qpv_name", "QPV desservi", Kind.TEXT, aliases=("Nom du QPV", "Quartier"), example="Beaubreuil",
-          max_length=NAME_MAX),
-        F("qpv_code", "Code QPV", Kind.QPV, example="QP087005"),
+        F("territory_name", "Territoire desservi", Kind.TEXT,
+          aliases=("QPV desservi", "Nom du QPV", "Quartier", "Commune desservie"),
+          description="Nom du quartier prioritaire, ou de la commune classée ZRR ou FRR.",
+          example="Beaubreuil", max_length=NAME_MAX),
+        F("territory_code", "Code du territoire", Kind.TERRITORY_CODE,
+          aliases=("Code QPV", "Code INSEE", "Code INSEE de la commune"),
+          description="Code QPV pour un QPV ; code INSEE de la commune (pas son code postal) "
+                      "pour une ZRR ou une FRR.",
+          example="QP087005"),
         F("place_of_use", "Lieu d'utilisation", Kind.TEXT,
           description="Lieu où le matériel sera utilisé pour la médiation numérique.",
           max_length=ADDRESS_MAX),
@@ -378,6 +389,13 @@ BENEFICIARIES = Sheet(
           vocabulary=GIFT_CATEGORIES, aliases=("Catégorie de bénéficiaire",),
           description="Organisme auquel un don est permis (CG3P, art. L3212-2 3°) ; obligatoire "
                       "pour une association quand le type de convention est « don »."),
+        # Added with ZRR/FRR (issue #11), last: the columns of older workbooks keep their place.
+        F("territory_kind", "Type de territoire", Kind.CHOICE, required=False,
+          vocabulary=TERRITORY_KINDS, default=TerritoryKind.QPV,
+          aliases=("Type de territoire desservi",),
+          description="« QPV » : quartier prioritaire de la politique de la ville ; « ZRR » : "
+                      "commune classée en zone de revitalisation rurale ; « FRR » : commune classée "
+                      "en zone France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
     ),
 )
 

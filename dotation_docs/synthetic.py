@@ -48,7 +48,7 @@ _OVERRIDES: dict[type, dict[str, Any]] = {
         "claim_date": date(2023, 3, 1), "forecast_eligible_expense": Decimal("1250.00"),
         "other_funding": Decimal("100.00"), "authority_representative_civility": "Madame",
     },
-    Beneficiary: {"postcode": "87000", "siret": "21870085600017", "rna": "W872000000", "qpv_code": "QN08701M",
+    Beneficiary: {"postcode": "87000", "siret": "21870085600017", "rna": "W872000000", "territory_code": "QN08701M",
                   "representative_civility": "Madame", "email": "contact@example.org", "phone": "05 55 00 00 00"},
     Device: {"imei": "490154203237518", "unit_price_ht": UNIT_HT, "vat_rate": VAT_RATE,
              "unit_price_ttc": UNIT_HT * (1 + VAT_RATE), "invoice": INVOICE},

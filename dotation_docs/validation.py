@@ -7,6 +7,7 @@ when there is no error.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -14,7 +15,7 @@ from typing import Any, get_type_hints
 
 from dotation_docs.formatting import format_amount, format_percent
 from dotation_docs.funding import AUTHORITY_MIN_SHARE, batch_funding, financing_plan, price_ttc
-from dotation_docs.model import BeneficiaryKind, Category, ConventionKind, Dotation
+from dotation_docs.model import BeneficiaryKind, Category, ConventionKind, Dotation, TerritoryKind
 from dotation_docs.parsing import PARSERS, WARNINGS, InvalidValueError, describe, expected
 from dotation_docs.report import Report
 from dotation_docs.schema import (
@@ -74,6 +75,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     op = operation[0] if operation else None
     _compute_prices(devices)
     _check_beneficiaries(beneficiaries, report)
+    check_territories(beneficiaries, report)  # issue #11: QPV, ZRR and FRR
     _check_unique(beneficiaries, "identifier", report)
     for key in ("inventory_number", "serial_number", "imei"):
         _check_unique(devices, key, report)
@@ -700,3 +702,62 @@ def _check_vat_rates(devices: list[Record], report: Report) -> None:
             "Vérifiez le taux (ex. 20 %).",
             r.title, r.cell("vat_rate"),
         )
+
+
+# --- served territories (issue #11): the code's form follows the territory's kind -------
+
+QPV_CODE = re.compile(r"^(QP\d{2}[\dAB]\d{3}|QN\d{2}[\dAB]\d{2}[A-Z])$", re.ASCII)
+# A commune's INSEE code: département (01 to 95 but 20, 2A/2B for Corsica) + 3 digits, or an
+# overseas département/collectivity (971 to 978) + 2 digits.
+INSEE_CODE = re.compile(r"^((0[1-9]|1\d|2[1-9]|[3-8]\d|9[0-5])\d{3}|2[AB]\d{3}|97[1-8]\d{2})$", re.ASCII)
+_EXPECTED_CODE = {
+    TerritoryKind.QPV: "un code QPV (ex. QP087005 ou QN08705M)",
+    TerritoryKind.ZRR: ("le code INSEE de la commune, 5 caractères : le département sur 2 chiffres "
+                        "(2A ou 2B en Corse) puis 3 chiffres (ex. 79339 ou 2A004) ; ce n'est pas "
+                        "le code postal"),
+}
+
+
+def territory_code_problem(kind: TerritoryKind, code: str) -> str | None:
+    """Return why ``code`` (compact, upper case) is not a code of a territory of ``kind``,
+    in French, naming what is expected; None when it is one."""
+    kind_label = _label(BENEFICIARIES, "territory_kind")
+    expected_code = _EXPECTED_CODE[TerritoryKind.ZRR if kind.is_rural else TerritoryKind.QPV]
+    if not kind.is_rural:
+        if QPV_CODE.fullmatch(code):
+            return None
+        hint = (f" ; « {code} » a la forme d'un code INSEE de commune : pour une commune classée ZRR "
+                f"ou FRR, écrivez « ZRR » ou « FRR » en colonne « {kind_label} »"
+                if INSEE_CODE.fullmatch(code) else "")
+        return (f"« {code} » n'est pas un code QPV ; attendu pour un QPV (colonne « {kind_label} » "
+                f"vide ou « QPV ») : {expected_code}{hint}.")
+    if INSEE_CODE.fullmatch(code):
+        return None
+    if QPV_CODE.fullmatch(code):
+        hint = f" ; « {code} » est un code QPV : pour un quartier prioritaire, écrivez « QPV » en colonne « {kind_label} »"
+    elif re.fullmatch(r"20\d{3}", code):
+        hint = " ; en Corse, le code INSEE commence par 2A ou 2B"
+    else:
+        hint = ""
+    return (f"« {code} » n'est pas un code INSEE de commune ; attendu pour une commune classée "
+            f"{kind.value} : {expected_code}{hint}.")
+
+
+def check_territories(beneficiaries: list[Record], report: Report) -> None:
+    """Report each territory code whose form does not fit the territory's kind (an empty
+    « Type de territoire », or no such column, means QPV: older workbooks are QPV only)."""
+    label = _label(BENEFICIARIES, "territory_code")
+    for r in beneficiaries:
+        code = r.values.get("territory_code")
+        if code is None:
+            continue
+        kind_cell = r.cells.get("territory_kind")
+        kind = r.values.get("territory_kind")
+        if kind is None:
+            if kind_cell is not None and not kind_cell.is_empty:
+                continue  # the kind itself is wrong, and already reported
+            kind = TerritoryKind.QPV
+        problem = territory_code_problem(kind, code)
+        if problem:
+            report.error(f"{label} : {problem}", r.title, r.cell("territory_code"))
+            r.values["territory_code"] = None

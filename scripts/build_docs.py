@@ -354,8 +354,31 @@ _BENEFICIARY = {
     "qualite": Var(TEXT, "Qualité du représentant (ex. Présidente)."),
     "courriel": Var(TEXT, "Adresse électronique ; vide possible."),
     "telephone": Var(TEXT, "Téléphone ; vide possible."),
-    "qpv_nom": Var(TEXT, "Nom du quartier prioritaire (QPV) desservi."),
-    "qpv_code": Var(TEXT, "Code du QPV desservi."),
+    "territoire.type": Var(TEXT, "Type du territoire desservi (colonne « Type de territoire ») : "
+                                 "« QPV », « ZRR » ou « FRR »."),
+    "territoire.libelle": Var(TEXT, "Le type en toutes lettres, avec son sigle : « quartier prioritaire "
+                                    "de la politique de la ville (QPV) », « zone de revitalisation "
+                                    "rurale (ZRR) », « France Ruralités Revitalisation (FRR) »."),
+    "territoire.nom": Var(TEXT, "Nom du quartier prioritaire, ou de la commune classée ZRR ou FRR."),
+    "territoire.code": Var(TEXT, "Code QPV, ou code INSEE de la commune."),
+    "territoire.est_qpv": Var(BOOLEAN, "Vrai pour un quartier prioritaire."),
+    "territoire.est_rural": Var(BOOLEAN, "Vrai pour une commune classée ZRR ou FRR."),
+    "territoire.intitule": Var(TEXT, "Intitulé de la ligne du procès-verbal : « Quartier prioritaire », "
+                                     "« Commune (ZRR) » ou « Commune (FRR) »."),
+    "territoire.designation": Var(TEXT, "Nom et code : « Beaubreuil (QP087005) », « Vasles (code INSEE "
+                                        "79339) »."),
+    "territoire.court": Var(TEXT, "Forme brève : « quartier Beaubreuil », « commune de Vasles » "
+                                  "(« d’ », « du », « des » selon le nom)."),
+    "territoire.habitants": Var(TEXT, "« des habitants du quartier prioritaire Beaubreuil (QP087005) », "
+                                      "« des habitants de la commune de Vasles (code INSEE 79339), "
+                                      "classée en zone de revitalisation rurale »."),
+    "territoire.ensemble": Var(TEXT, "Tous les territoires de ce type, avec « des » : « des quartiers "
+                                     "prioritaires de la politique de la ville », « des communes "
+                                     "classées en zone de revitalisation rurale »…"),
+    "qpv_nom": Var(TEXT, "Ancien nom de `territoire.nom`, encore accepté ; `dotation modeles` le "
+                         "signale : écrivez `territoire.nom`."),
+    "qpv_code": Var(TEXT, "Ancien nom de `territoire.code`, encore accepté ; `dotation modeles` le "
+                          "signale : écrivez `territoire.code`."),
     "lieu_utilisation": Var(TEXT, "Lieu où le matériel sera utilisé."),
     "numero_convention": Var(TEXT, "Numéro de la convention : préfixe de la feuille « Opération » suivi de "
                                    "l'identifiant ; vide pour un service de la collectivité (pas de convention)."),
@@ -411,6 +434,25 @@ _BASE = "Assiette du taux : « HT » ou « TTC »."
 
 VARIABLES: dict[str, Var] = {
     "document.titre": Var(TEXT, "Titre du document, repris dans la propriété « Titre » du fichier Word."),
+    **_prefixed("territoires.", {
+        "types": Var(LIST, "Les types de territoire des bénéficiaires servis, dans l'ordre QPV, ZRR, FRR."),
+        "types[]": Var(TEXT, "Un type : « QPV », « ZRR » ou « FRR »."),
+        "est_mixte": Var(BOOLEAN, "Vrai quand l'opération sert à la fois des quartiers prioritaires et "
+                                  "des communes rurales (ZRR ou FRR)."),
+        "a_qpv": Var(BOOLEAN, "Vrai si un bénéficiaire sert un quartier prioritaire."),
+        "a_rural": Var(BOOLEAN, "Vrai si un bénéficiaire sert une commune classée ZRR ou FRR."),
+        "formule": Var(TEXT, "Les territoires servis, avec « les » : « les quartiers prioritaires de la "
+                             "politique de la ville », « les communes classées en zone de "
+                             "revitalisation rurale », ou les deux joints par « et »."),
+        "formule_sigle": Var(TEXT, "La même, avec les sigles : « … de la ville (QPV) »."),
+        "formule_courte": Var(TEXT, "Forme brève : « les quartiers prioritaires », « les communes "
+                                    "rurales (ZRR) », « les quartiers prioritaires et les communes "
+                                    "rurales (ZRR) »."),
+        "des": Var(TEXT, "La formule avec « des » : « des quartiers prioritaires de la politique de "
+                         "la ville »…"),
+        "des_court": Var(TEXT, "La forme brève avec « des » (titres) : « des quartiers prioritaires », "
+                               "« des communes rurales (ZRR et FRR) »…"),
+    }),
     **_prefixed("operation.", {
         "titre": Var(TEXT, "Intitulé de l'opération."),
         "programme": Var(TEXT, "Programme national de financement."),
@@ -436,6 +478,16 @@ VARIABLES: dict[str, Var] = {
         "objectifs": Var(TEXT, "Paragraphe « Objectifs de la collectivité » (communiqué) ; vide possible."),
     }),
     **_prefixed("collectivite.", {
+        "article": Var(TEXT, "Article qui précède le nom dans une phrase : « la », « le », « l’ » ou "
+                             "rien (« Limoges Métropole »), selon le premier mot du nom (« Communauté », "
+                             "« Syndicat »…) ou un article écrit en minuscules devant le nom dans le "
+                             "classeur (« le Grand Poitiers »)."),
+        "le_nom": Var(TEXT, "Le nom avec son article, dans une phrase : « la Communauté de communes "
+                            "du … », « Limoges Métropole »."),
+        "du_nom": Var(TEXT, "Le nom précédé de « de », contracté : « de la Communauté … », « du "
+                            "Syndicat … », « de Limoges Métropole »."),
+        "au_nom": Var(TEXT, "Le nom précédé de « à », contracté : « à la Communauté … », « au "
+                            "Syndicat … », « à Limoges Métropole »."),
         "nom": Var(TEXT, "Nom de la collectivité."),
         "siret": Var(TEXT, "SIRET de la collectivité, 14 chiffres.", "siret"),
         "adresse": Var(TEXT, "Adresse complète de la collectivité."),
@@ -677,6 +729,8 @@ GROUPS: dict[str, str] = {
     "etat": "La préfecture, le représentant de l'État et le contact presse de la préfecture.",
     "totaux": "Les totaux du lot : quantités (feuille « Matériel ») et financement, calculé à partir "
               "des factures, qui font foi pour les montants.",
+    "territoires": "Les types de territoire que sert l'opération (quartiers prioritaires, communes "
+                   "classées ZRR ou FRR) et les formules qui les nomment, pour un type ou un mélange.",
     "beneficiaires": "Tous les bénéficiaires servis.",
     "associations": "Les associations servies.",
     "beneficiaire": "Le bénéficiaire du document.",

@@ -1,14 +1,17 @@
-"""Build the example workbook ``data/exemple-limoges-2023.xlsx``.
+"""Build the example workbooks ``data/exemple-limoges-2023.xlsx`` and ``data/exemple-zrr.xlsx``.
 
-The workbook reproduces the Limoges Métropole handover of refurbished IT equipment of
-3 February 2023. Every sheet title, header label, number format and drop-down list is
+The first reproduces the Limoges Métropole handover of refurbished IT equipment of
+3 February 2023 (priority neighbourhoods, QPV). The second (``--variant zrr``) is a fictitious
+rural communauté de communes whose beneficiaries serve communes classified ZRR or FRR: tablets
+and laptops only, the State's rate on the TTC amount, a grant that caps the State's share and
+an advance already received. Every sheet title, header label, number format and drop-down list is
 taken from :mod:`dotation_docs.schema`, in schema order, so the example can never drift
 from the format the reader expects. People, associations, identifiers and references are
 fictitious but valid (SIRET, IMEI, IBAN checksums pass).
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. python scripts/build_example_workbook.py [--output PATH]
+    PYTHONPATH=. python scripts/build_example_workbook.py [--variant limoges|zrr] [--output PATH]
 
 The output is byte-for-byte deterministic: fixed document properties, fixed ZIP entry
 timestamps and a seeded random generator for serial numbers and identifiers.
@@ -50,6 +53,7 @@ if str(REPO_ROOT) not in sys.path:  # run as ``python scripts/build_example_work
 
 from dotation_docs import schema  # noqa: E402
 DEFAULT_OUTPUT = REPO_ROOT / "data" / "exemple-limoges-2023.xlsx"
+ZRR_OUTPUT = REPO_ROOT / "data" / "exemple-zrr.xlsx"
 
 SEED = 20230203
 FIXED_TIMESTAMP = dt.datetime(2023, 1, 31, 9, 0, 0)
@@ -201,9 +205,10 @@ def random_siret(rng: random.Random) -> str:
     return siret_from_siren(siren, f"{rng.randint(1, 3):04d}")
 
 
-def random_rna(rng: random.Random) -> str:
-    """Return an RNA number of an association declared in Haute-Vienne."""
-    return "W872" + "".join(rng.choices(string.digits, k=6))
+def random_rna(rng: random.Random, prefix: str = "W872") -> str:
+    """Return an RNA number of an association declared in the département of ``prefix``
+    (``W872``: Haute-Vienne)."""
+    return prefix + "".join(rng.choices(string.digits, k=10 - len(prefix)))
 
 
 def unique(factory: Callable[[], str], seen: set[str]) -> str:
@@ -230,10 +235,13 @@ class Beneficiary:
     title: str
     email: str
     phone: str
-    qpv_name: str
+    territory_name: str
     place_of_use: str
     # Devices received: laptops, desktops, tablets, smartphones.
     allocation: tuple[int, int, int, int]
+    town: str = "Limoges"
+    territory_kind: str = "QPV"
+    territory_code: str | None = None  # None: the QPV's code in QPV_CODES
 
 
 # QPV codes (2015–2023 format), one per quarter.
@@ -307,29 +315,30 @@ BENEFICIARIES = (
 )
 
 
-def beneficiary_rows(rng: random.Random) -> list[dict[str, Any]]:
+def beneficiary_rows(rng: random.Random, variant: Variant) -> list[dict[str, Any]]:
     """Return the Bénéficiaires rows keyed by schema field key."""
     sirets: set[str] = set()
     rnas: set[str] = set()
     rows = []
-    for b in BENEFICIARIES:
+    for b in variant.beneficiaries:
         is_association = b.kind == ASSOCIATION
         rows.append({
             "identifier": b.identifier,
             "name": b.name,
             "kind": b.kind,
             "siret": unique(lambda: random_siret(rng), sirets) if is_association else None,
-            "rna": unique(lambda: random_rna(rng), rnas) if b.has_rna else None,
+            "rna": unique(lambda: random_rna(rng, variant.rna_prefix), rnas) if b.has_rna else None,
             "address": b.address,
             "postcode": b.postcode,
-            "town": "Limoges",
+            "town": b.town,
             "representative_civility": b.civility,
             "representative_name": b.representative,
             "representative_title": b.title,
             "email": b.email,
             "phone": b.phone,
-            "qpv_name": b.qpv_name,
-            "qpv_code": QPV_CODES[b.qpv_name],
+            "territory_kind": b.territory_kind,
+            "territory_name": b.territory_name,
+            "territory_code": b.territory_code or QPV_CODES[b.territory_name],
             "place_of_use": b.place_of_use,
             "gift_category": None,  # loans only: no gift category needed
         })
@@ -469,7 +478,7 @@ def invoices(rng: random.Random) -> tuple[Invoice, ...]:
     )
 
 
-def device_rows(rng: random.Random, bills: Iterable[Invoice]) -> list[dict[str, Any]]:
+def device_rows(rng: random.Random, bills: Iterable[Invoice], variant: Variant) -> list[dict[str, Any]]:
     """Return the Matériel rows keyed by schema field key, in inventory order, each
     device allocated to a beneficiary according to the beneficiaries' allocations."""
     serials: set[str] = set()
@@ -480,7 +489,7 @@ def device_rows(rng: random.Random, bills: Iterable[Invoice]) -> list[dict[str, 
             m = lot.model
             for _ in range(lot.count):
                 rows.append({
-                    "inventory_number": f"LM-NUM-{len(rows) + 1:04d}",
+                    "inventory_number": f"{variant.inventory_prefix}{len(rows) + 1:04d}",
                     "category": m.category,
                     "brand": m.brand,
                     "model": m.model,
@@ -496,7 +505,7 @@ def device_rows(rng: random.Random, bills: Iterable[Invoice]) -> list[dict[str, 
                 })
     # Allocate each category's devices to shuffled beneficiary slots.
     for index, (_, category, _) in enumerate(schema.CATEGORIES):
-        slots = [b.identifier for b in BENEFICIARIES for _ in range(b.allocation[index])]
+        slots = [b.identifier for b in variant.beneficiaries for _ in range(b.allocation[index])]
         rng.shuffle(slots)
         devices = [row for row in rows if row["category"] == category]
         assert len(devices) == len(slots), (category, len(devices), len(slots))
@@ -534,7 +543,7 @@ def check_keys(sheet: schema.Sheet, values: dict[str, Any]) -> None:
             assert values[f.key] in f.choices, (sheet.key, f.key, values[f.key])
 
 
-def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
+def check_invariants(variant: Variant, operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
                      devices: list[dict[str, Any]], bills: tuple[Invoice, ...]) -> None:
     """Assert, in Decimal, everything the example promises before writing it."""
     check_keys(schema.OPERATION, operation)
@@ -549,24 +558,21 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     assert stdnum_iban.is_valid(operation["iban"])
 
     identifiers = [b["identifier"] for b in beneficiaries]
-    assert identifiers == [f"B{n:02d}" for n in range(1, 11)]
-    kinds = Counter(b["kind"] for b in beneficiaries)
-    assert kinds == {ASSOCIATION: 9, AUTHORITY_SERVICE: 1}, kinds
+    assert identifiers == [f"B{n:02d}" for n in range(1, len(identifiers) + 1)]
     for b in beneficiaries:
         if b["kind"] == ASSOCIATION:
             assert stdnum_siret.is_valid(b["siret"]), b
-            assert b["rna"] is None or (b["rna"].startswith("W87") and len(b["rna"]) == 10
+            assert b["rna"] is None or (b["rna"].startswith(variant.rna_prefix) and len(b["rna"]) == 10
                                         and b["rna"][1:].isdigit()), b
         else:
             assert b["siret"] is None and b["rna"] is None, b
-    assert sum(1 for b in beneficiaries if b["kind"] == ASSOCIATION and not b["rna"]) == 1
     assert any("&" in b["name"] and "'" in b["name"] for b in beneficiaries)
-    # One code per quarter and one quarter per code.
-    quarters = {(b["qpv_name"], b["qpv_code"]) for b in beneficiaries}
-    assert len({q for q, _ in quarters}) == len({c for _, c in quarters}) == len(quarters)
+    # One code per territory and one territory per code.
+    territories = {(b["territory_name"], b["territory_code"]) for b in beneficiaries}
+    assert len({t for t, _ in territories}) == len({c for _, c in territories}) == len(territories)
 
     counts = Counter(d["category"] for d in devices)
-    assert counts == EXPECTED_COUNTS, counts
+    assert counts == variant.expected_counts, counts
     per_beneficiary = Counter(d["beneficiary"] for d in devices)
     assert set(per_beneficiary) == set(identifiers), per_beneficiary
     assert len({d["inventory_number"] for d in devices}) == len(devices)
@@ -580,7 +586,7 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
         else:
             assert d["imei"] is None, d
     imeis = [d["imei"] for d in devices if d["imei"]]
-    assert len(set(imeis)) == len(imeis) == EXPECTED_COUNTS[SMARTPHONE]
+    assert len(set(imeis)) == len(imeis) == variant.expected_counts.get(SMARTPHONE, 0)
 
     references = [bill.reference for bill in bills]
     assert len(set(references)) == len(references)
@@ -588,7 +594,7 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     assert all(bill.mandate_number and bill.payment_date for bill in bills)
     for bill in bills:
         assert stdnum_siret.is_valid(bill.supplier.siret), bill.supplier
-        assert bill.date.year == 2023 and bill.date.month == 1, bill.reference
+        assert bill.date <= operation["handover_date"], bill.reference
         on_bill = sum((d["unit_price_ht"] for d in devices if d["invoice"] == bill.reference),
                       Decimal("0"))
         assert on_bill == bill.amount_ht, (bill.reference, on_bill, bill.amount_ht)
@@ -599,14 +605,219 @@ def check_invariants(operation: dict[str, Any], beneficiaries: list[dict[str, An
     total_ht = sum((bill.amount_ht for bill in bills), Decimal("0"))
     total_vat = sum((bill.vat for bill in bills), Decimal("0"))
     total_ttc = sum((bill.amount_ttc for bill in bills), Decimal("0"))
-    assert total_ht == EXPECTED_TOTAL_HT, total_ht
-    assert total_vat == EXPECTED_TOTAL_VAT, total_vat
-    assert total_ttc == EXPECTED_TOTAL_TTC, total_ttc
-    assert total_ht * operation["state_rate"] == EXPECTED_STATE_SHARE
-    assert operation["amount_granted"] == EXPECTED_STATE_SHARE
+    assert total_ht == variant.expected_ht, total_ht
+    assert total_vat == variant.expected_vat, total_vat
+    assert total_ttc == variant.expected_ttc, total_ttc
+    base = total_ttc if operation["rate_base"] == "TTC" else total_ht
+    computed = (base * operation["state_rate"]).quantize(CENT)
+    assert min(computed, operation["amount_granted"]) == variant.expected_state_share, computed
     for key in ("context", "objectives"):
         assert len(operation[key]) <= 2000, key
-    assert sum((d["unit_price_ht"] for d in devices), Decimal("0")) == EXPECTED_TOTAL_HT
+    assert sum((d["unit_price_ht"] for d in devices), Decimal("0")) == variant.expected_ht
+    variant.check(operation, beneficiaries, bills)
+
+
+def check_limoges(operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
+                  bills: tuple[Invoice, ...]) -> None:
+    """What the Limoges sample reproduces: nine associations (one without RNA) and one
+    service, January invoices, 80 % of the HT amount exactly as granted."""
+    kinds = Counter(b["kind"] for b in beneficiaries)
+    assert kinds == {ASSOCIATION: 9, AUTHORITY_SERVICE: 1}, kinds
+    assert sum(1 for b in beneficiaries if b["kind"] == ASSOCIATION and not b["rna"]) == 1
+    assert all(b["territory_kind"] == "QPV" for b in beneficiaries)
+    for bill in bills:
+        assert bill.date.year == 2023 and bill.date.month == 1, bill.reference
+    total_ht = sum((bill.amount_ht for bill in bills), Decimal("0"))
+    assert total_ht * operation["state_rate"] == EXPECTED_STATE_SHARE
+    assert operation["amount_granted"] == EXPECTED_STATE_SHARE
+
+
+# ----------------------------------------------------------------------- the ZRR sample
+# A fictitious communauté de communes of the Deux-Sèvres; its people, associations and
+# references are invented. The communes and their INSEE codes are real; their ZRR or FRR
+# classification here is illustrative.
+
+ZRR_STATE_RATE = Decimal("0.80")
+ZRR_GRANTED = Decimal("6500.00")  # 80 % of the forecast 8 125,00 € TTC
+ZRR_ADVANCES = Decimal("1950.00")  # 30 % of the grant, paid at the start
+ZRR_TOTAL_HT = Decimal("6838.00")
+ZRR_TOTAL_VAT = Decimal("1367.60")
+ZRR_TOTAL_TTC = Decimal("8205.60")
+ZRR_COUNTS = {LAPTOP: 12, TABLET: 10}
+
+
+def zrr_operation_values() -> dict[str, Any]:
+    """Return the Opération sheet values of the rural sample, keyed by schema field key."""
+    return {
+        "title": "Remise de matériel informatique reconditionné aux acteurs de la médiation "
+                 "numérique du Pays de Sèvre et Thouet",
+        "programme": "Programme de l'Agence nationale de la cohésion des territoires (ANCT) "
+                     "d'équipement en matériel informatique reconditionné pour la médiation "
+                     "numérique",
+        "authority_name": "Communauté de communes du Pays de Sèvre et Thouet",
+        "authority_siret": siret_from_siren("200041788", "0001"),
+        "authority_address": "2 place du Minage, 79600 Airvault",
+        "authority_representative_civility": "Madame",
+        "authority_representative": "Sylvie Garnaud",
+        "authority_representative_title": "Présidente de la Communauté de communes du Pays de "
+                                          "Sèvre et Thouet",
+        "delegate": "Jean-Marc Pinault",
+        "delegate_title": "vice-président chargé du numérique et des services au public",
+        "delegation_reference": "arrêté n° 2024-017 du 3 juin 2024",
+        "conventions_signed_by_delegate": "oui",
+        "signatory_function": None,
+        "prefecture": "Préfecture des Deux-Sèvres",
+        "prefecture_address": "4 rue Du Guesclin, 79099 Niort Cedex 9",
+        "claim_addressee": "Monsieur le Préfet des Deux-Sèvres",
+        "salutation": "Monsieur le Préfet",
+        "state_representative": "Anne-Laure Fradin",
+        "state_representative_title": "secrétaire générale de la préfecture des Deux-Sèvres",
+        "handover_date": dt.date(2024, 10, 15),
+        "handover_time": dt.time(14, 30),
+        "handover_place": "Espace France Services d'Airvault",
+        "signature_town": "Airvault",
+        "decision_reference": "Arrêté préfectoral n° 79-2024-06-20-00012",
+        "decision_date": dt.date(2024, 6, 20),
+        "deliberation_reference": "n° 2024-05-23-042 du conseil communautaire",
+        "deliberation_date": dt.date(2024, 5, 23),
+        "state_rate": ZRR_STATE_RATE,
+        "rate_base": "TTC",
+        "amount_granted": ZRR_GRANTED,
+        "forecast_eligible_expense": Decimal("8125.00"),
+        "other_funders": None,
+        "other_funding": None,
+        "advances": ZRR_ADVANCES,
+        "claim_date": dt.date(2024, 11, 5),
+        "iban": IBAN.generate("FR", bank_code="30001", branch_code="00810",
+                              account_code="C7910000000").formatted,
+        "bic": "BDFEFRPPCCT",
+        "account_holder": "Trésorerie de la Communauté de communes du Pays de Sèvre et Thouet",
+        "accounting_office": "Service de gestion comptable de Parthenay",
+        "accountant_title": "le comptable public",
+        "case_officer": "Nathalie Bouchereau, service des solidarités",
+        "case_officer_phone": "05 49 63 27 14",
+        "case_officer_email": "n.bouchereau@cc-sevre-thouet.fr",
+        "duration_months": 36,
+        "convention_kind": "mise à disposition",
+        "reform_decision": None,
+        "convention_prefix": "CCST-2024-",
+        "court": "tribunal administratif de Poitiers",
+        "authority_press.name": "Julie Fradet",
+        "authority_press.phone": "05 49 63 27 10",
+        "authority_press.email": "communication@cc-sevre-thouet.fr",
+        "prefecture_press.name": "Bureau de la communication interministérielle",
+        "prefecture_press.phone": "05 49 08 68 68",
+        "prefecture_press.email": "pref-communication@deux-sevres.gouv.fr",
+        "context": (
+            "Dans les communes rurales de la Gâtine et du Thouet, l'éloignement des services "
+            "publics rend les démarches en ligne incontournables, alors qu'une partie des "
+            "habitants n'a ni équipement ni accompagnement. L'Agence nationale de la cohésion "
+            "des territoires (ANCT) met à la disposition des collectivités du matériel "
+            "informatique reconditionné destiné aux acteurs de la médiation numérique."
+        ),
+        "objectives": (
+            "La Communauté de communes du Pays de Sèvre et Thouet équipe les associations qui "
+            "animent des permanences numériques dans les bourgs et la conseillère numérique de "
+            "son espace France Services, au plus près des habitants."
+        ),
+    }
+
+
+ZRR_BENEFICIARIES = (
+    Beneficiary("B01", "Gâtine Numérique Solidaire", ASSOCIATION, True,
+                "3 rue du Château", "79340", MADAME, "Odile Berthonneau", "Présidente",
+                "contact@gatine-numerique.fr", "05 49 69 12 58", "Vasles",
+                "Salle des associations, 3 rue du Château, 79340 Vasles",
+                (4, 0, 3, 0), town="Vasles", territory_kind="ZRR", territory_code="79339"),
+    Beneficiary("B02", "Foyer rural & numérique d'Airvault", ASSOCIATION, True,
+                "11 rue de la Gendarmerie", "79600", MONSIEUR, "Gérard Bonnin", "Président",
+                "foyer.rural.airvault@orange.fr", "05 49 64 70 31", "Airvault",
+                "Foyer rural, 11 rue de la Gendarmerie, 79600 Airvault",
+                (4, 0, 4, 0), town="Airvault", territory_kind="FRR", territory_code="79005"),
+    # An association declared before the RNA existed: no W number.
+    Beneficiary("B03", "Clic en Gâtine", ASSOCIATION, False,
+                "6 place de l'Église", "79340", MADAME, "Aurélie Texereau", "Coprésidente",
+                "clic.en.gatine@laposte.net", "06 42 18 77 09", "Ménigoute",
+                "Médiathèque, 6 place de l'Église, 79340 Ménigoute",
+                (2, 0, 3, 0), town="Ménigoute", territory_kind="FRR", territory_code="79176"),
+    Beneficiary("B04", "Espace France Services d'Airvault – conseillère numérique",
+                AUTHORITY_SERVICE, False,
+                "2 place du Minage", "79600", MADAME, "Léa Moreau-Chabot", "Conseillère numérique",
+                "lea.moreau-chabot@cc-sevre-thouet.fr", "05 49 63 27 22", "Airvault",
+                "Espace France Services, 2 place du Minage, 79600 Airvault",
+                (2, 0, 0, 0), town="Airvault", territory_kind="FRR", territory_code="79005"),
+)
+
+THINKPAD_T490 = Model(LAPTOP, "Lenovo", "ThinkPad T490", "chargeur, housse", "reconditionné, grade A",
+                      lenovo_serial)
+LATITUDE_5400 = Model(LAPTOP, "Dell", "Latitude 5400", "chargeur", "reconditionné, grade B",
+                      dell_service_tag)
+GALAXY_TAB_A8 = Model(TABLET, "Samsung", "Galaxy Tab A8", "câble USB-C, chargeur, coque",
+                      "reconditionné, grade A", samsung_serial("R9TT"))
+
+
+def zrr_invoices(rng: random.Random) -> tuple[Invoice, ...]:
+    """Return the rural sample's two paid invoices: laptops, then tablets."""
+    neo = Supplier("Néo-Recyclage Informatique Poitou SAS", random_siret(rng))
+    atelier = Supplier("Atelier du Réemploi Numérique SCIC", random_siret(rng))
+    return (
+        Invoice("NRI-2024-0381", neo, dt.date(2024, 9, 5), "Ordinateurs portables reconditionnés",
+                (Lot(THINKPAD_T490, 8, Decimal("389.00")), Lot(LATITUDE_5400, 4, Decimal("359.00"))),
+                "2024-001142", dt.date(2024, 9, 26)),
+        Invoice("ARN-24-0917", atelier, dt.date(2024, 9, 12), "Tablettes reconditionnées",
+                (Lot(GALAXY_TAB_A8, 10, Decimal("229.00")),),
+                "2024-001187", dt.date(2024, 10, 3)),
+    )
+
+
+def check_zrr(operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
+              bills: tuple[Invoice, ...]) -> None:
+    """What the rural sample promises: rural territories only, the rate on TTC, a cap that
+    bites, an advance, and no word of Limoges or of priority neighbourhoods."""
+    assert {b["territory_kind"] for b in beneficiaries} == {"ZRR", "FRR"}
+    assert operation["rate_base"] == "TTC" and operation["convention_kind"] == "mise à disposition"
+    assert ZRR_TOTAL_TTC * ZRR_STATE_RATE > ZRR_GRANTED  # the cap bites
+    assert 0 < operation["advances"] < ZRR_GRANTED
+    words = " ".join(str(v) for row in [operation, *beneficiaries] for v in row.values()).casefold()
+    for word in ("limoges", "haute-vienne", "quartier", "qpv"):
+        assert word not in words, word
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One sample workbook: its data, its expected figures and its own invariants."""
+
+    name: str
+    output: Path
+    seed: int
+    timestamp: dt.datetime
+    title: str  # the workbook's title property
+    operation: Callable[[], dict[str, Any]]
+    beneficiaries: tuple[Beneficiary, ...]
+    invoices: Callable[[random.Random], tuple[Invoice, ...]]
+    inventory_prefix: str
+    rna_prefix: str
+    expected_counts: dict[str, int]
+    expected_ht: Decimal
+    expected_vat: Decimal
+    expected_ttc: Decimal
+    expected_state_share: Decimal  # rate × base, capped by the grant
+    check: Callable[[dict[str, Any], list[dict[str, Any]], tuple[Invoice, ...]], None]
+
+
+LIMOGES = Variant(
+    "limoges", DEFAULT_OUTPUT, SEED, FIXED_TIMESTAMP,
+    "Exemple : remise de matériel reconditionné, Limoges Métropole, 2023",
+    operation_values, BENEFICIARIES, invoices, "LM-NUM-", "W872", EXPECTED_COUNTS,
+    EXPECTED_TOTAL_HT, EXPECTED_TOTAL_VAT, EXPECTED_TOTAL_TTC, EXPECTED_STATE_SHARE, check_limoges,
+)
+ZRR = Variant(
+    "zrr", ZRR_OUTPUT, 20241015, dt.datetime(2024, 10, 1, 9, 0, 0),
+    "Exemple : remise de matériel reconditionné, Pays de Sèvre et Thouet, 2024",
+    zrr_operation_values, ZRR_BENEFICIARIES, zrr_invoices, "CCST-NUM-", "W793", ZRR_COUNTS,
+    ZRR_TOTAL_HT, ZRR_TOTAL_VAT, ZRR_TOTAL_TTC, ZRR_GRANTED, check_zrr,
+)
+VARIANTS = {v.name: v for v in (LIMOGES, ZRR)}
 
 
 # ------------------------------------------------------------------------------ writing
@@ -702,7 +913,9 @@ def write_table(ws: Worksheet, sheet: schema.Sheet, rows: list[dict[str, Any]]) 
     ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.fields))}{len(rows) + 1}"
 
 
-def build_workbook(operation: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> Workbook:
+def build_workbook(operation: dict[str, Any], rows: dict[str, list[dict[str, Any]]],
+                   variant: Variant | None = None) -> Workbook:
+    variant = variant or LIMOGES
     wb = Workbook()
     wb.remove(wb.active)
     for sheet in schema.SHEETS:
@@ -715,13 +928,13 @@ def build_workbook(operation: dict[str, Any], rows: dict[str, list[dict[str, Any
     wb.active = 0
     wb.properties.creator = "dotation-docs"
     wb.properties.lastModifiedBy = "dotation-docs"
-    wb.properties.title = "Exemple : remise de matériel reconditionné, Limoges Métropole, 2023"
-    wb.properties.created = FIXED_TIMESTAMP
-    wb.properties.modified = FIXED_TIMESTAMP
+    wb.properties.title = variant.title
+    wb.properties.created = variant.timestamp
+    wb.properties.modified = variant.timestamp
     return wb
 
 
-def save_deterministic(wb: Workbook, path: Path) -> None:
+def save_deterministic(wb: Workbook, path: Path, timestamp: dt.datetime = FIXED_TIMESTAMP) -> None:
     """Save ``wb`` with fixed document dates and fixed ZIP entry timestamps.
 
     ``openpyxl.Workbook.save`` stamps the current time into the properties and the ZIP
@@ -736,10 +949,11 @@ def save_deterministic(wb: Workbook, path: Path) -> None:
         with zipfile.ZipFile(buffer) as source, \
                 zipfile.ZipFile(tmp_name, "w", zipfile.ZIP_DEFLATED) as target:
             for info in source.infolist():
-                entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
+                entry = zipfile.ZipInfo(info.filename, date_time=timestamp.timetuple()[:6])
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 entry.external_attr = 0o644 << 16
                 target.writestr(entry, source.read(info.filename))
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a sample is for everyone to read
         os.replace(tmp_name, path)
     except BaseException:
         os.unlink(tmp_name)
@@ -757,8 +971,10 @@ def read_table(wb: Workbook, sheet: schema.Sheet) -> list[dict[str, Any]]:
     return [dict(zip(keys, row)) for row in rows if any(v is not None for v in row)]
 
 
-def verify_written(path: Path) -> str:
+def verify_written(path: Path, variant: Variant | None = None) -> str:
     """Re-open the written file and check counts and totals; return a summary line."""
+    variant = variant or LIMOGES
+    operation = variant.operation()
     wb = load_workbook(path, data_only=True)
     assert wb.sheetnames == [s.title for s in schema.SHEETS], wb.sheetnames
 
@@ -766,22 +982,22 @@ def verify_written(path: Path) -> str:
     assert form[0] == FORM_HEADERS, form[0]
     assert [label for label, _ in form[1:]] == [f.label for f in schema.OPERATION.fields]
     form_values = {f.key: value for f, (_, value) in zip(schema.OPERATION.fields, form[1:])}
-    assert Decimal(str(form_values["state_rate"])) == STATE_RATE
-    assert form_values["handover_date"] == dt.datetime(2023, 2, 3)
-    assert form_values["handover_time"] == dt.time(10, 30)
+    assert Decimal(str(form_values["state_rate"])) == operation["state_rate"]
+    assert form_values["handover_date"] == dt.datetime.combine(operation["handover_date"], dt.time())
+    assert form_values["handover_time"] == operation["handover_time"]
 
     beneficiaries = read_table(wb, schema.BENEFICIARIES)
     devices = read_table(wb, schema.DEVICES)
     bills = read_table(wb, schema.INVOICES)
 
     counts = Counter(d["category"] for d in devices)
-    assert counts == EXPECTED_COUNTS, counts
+    assert counts == variant.expected_counts, counts
     devices_ht = sum((Decimal(str(d["unit_price_ht"])) for d in devices), Decimal("0"))
     bills_ht = sum((Decimal(str(b["amount_ht"])) for b in bills), Decimal("0"))
     bills_vat = sum((Decimal(str(b["vat"])) for b in bills), Decimal("0"))
     bills_ttc = sum((Decimal(str(b["amount_ttc"])) for b in bills), Decimal("0"))
-    assert devices_ht == bills_ht == EXPECTED_TOTAL_HT, (devices_ht, bills_ht)
-    assert bills_vat == EXPECTED_TOTAL_VAT and bills_ttc == EXPECTED_TOTAL_TTC
+    assert devices_ht == bills_ht == variant.expected_ht, (devices_ht, bills_ht)
+    assert bills_vat == variant.expected_vat and bills_ttc == variant.expected_ttc
     known = {b["identifier"] for b in beneficiaries}
     assert {d["beneficiary"] for d in devices} == known
     assert {d["invoice"] for d in devices} == {b["reference"] for b in bills}
@@ -791,29 +1007,33 @@ def verify_written(path: Path) -> str:
     return (f"{path.name}: {len(beneficiaries)} beneficiaries, {len(devices)} devices "
             f"({category_text}), {len(bills)} invoices, total HT {bills_ht} EUR, "
             f"VAT {bills_vat} EUR, TTC {bills_ttc} EUR, State share "
-            f"{(bills_ht * STATE_RATE).quantize(CENT)} EUR")
+            f"{variant.expected_state_share} EUR")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help=f"where to write the workbook (default: {DEFAULT_OUTPUT})")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="limoges",
+                        help="which sample to build (default: limoges)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"where to write the workbook (default: {DEFAULT_OUTPUT} or {ZRR_OUTPUT})")
     args = parser.parse_args(argv)
+    variant = VARIANTS[args.variant]
+    output = args.output or variant.output
 
-    rng = random.Random(SEED)
-    operation = operation_values()
-    beneficiaries = beneficiary_rows(rng)
-    bills = invoices(rng)
-    devices = device_rows(rng, bills)
-    check_invariants(operation, beneficiaries, devices, bills)
+    rng = random.Random(variant.seed)
+    operation = variant.operation()
+    beneficiaries = beneficiary_rows(rng, variant)
+    bills = variant.invoices(rng)
+    devices = device_rows(rng, bills, variant)
+    check_invariants(variant, operation, beneficiaries, devices, bills)
 
     wb = build_workbook(operation, {
         schema.BENEFICIARIES.key: beneficiaries,
         schema.DEVICES.key: devices,
         schema.INVOICES.key: invoice_rows(bills),
-    })
-    save_deterministic(wb, args.output)
-    print(verify_written(args.output))
+    }, variant)
+    save_deterministic(wb, output, variant.timestamp)
+    print(verify_written(output, variant))
 
 
 if __name__ == "__main__":

@@ -1162,11 +1162,11 @@ def handover_facts(doc: Builder) -> None:
         (
             "Reçu par",
             "{% if beneficiaire.est_association %}Association « {{ beneficiaire.nom }} »"
-            "{% else %}Service « {{ beneficiaire.nom }} » de {{ collectivite.nom }}{% endif %}"
+            "{% else %}Service « {{ beneficiaire.nom }} » {{ collectivite.du_nom }}{% endif %}"
             "\nReprésentant : {{ beneficiaire.civilite }} {{ beneficiaire.representant }}, "
             "{{ beneficiaire.qualite }}",
         ),
-        ("Quartier prioritaire", "{{ beneficiaire.qpv_nom }} ({{ beneficiaire.qpv_code }})"),
+        ("{{ beneficiaire.territoire.intitule }}", "{{ beneficiaire.territoire.designation }}"),
         ("Lieu d'utilisation", "{{ beneficiaire.lieu_utilisation }}"),
     ])
 
@@ -1636,7 +1636,7 @@ def certificate_records(doc: Builder) -> None:
     doc.tag_row(table, "for pv in proces_verbaux")
     doc.row(table, [
         "{{ pv.identifiant }} – {{ pv.nom }}{% if not pv.est_association %} "
-        "(service de {{ collectivite.nom }}){% endif %}",
+        "(service {{ collectivite.du_nom }}){% endif %}",
         "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels }}",
         "{{ pv.date | date }}",

@@ -48,7 +48,7 @@ def test_prose_fields_exclude_identifiers_and_references() -> None:
     never = {
         Operation: {"authority_siret", "decision_reference", "deliberation_reference", "iban", "bic",
                     "convention_prefix", "delegation_reference", "case_officer_phone", "case_officer_email"},
-        Beneficiary: {"identifier", "siret", "rna", "email", "phone", "qpv_code"},
+        Beneficiary: {"identifier", "siret", "rna", "email", "phone", "territory_code"},
         Device: {"inventory_number", "serial_number", "imei", "invoice", "beneficiary"},
         Invoice: {"reference", "supplier_siret", "mandate_number"},
     }

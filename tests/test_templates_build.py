@@ -129,7 +129,7 @@ def test_markup(build_templates: ModuleType) -> None:
          "textes/demande-lettre.md, ligne 3 : mise en page « à-gauche » inconnue"),
         ("communique.md", "[[contacts]]", "",
          "textes/communique.md : il manque [[contacts]]"),
-        ("communique.md", "ville. {: chapeau}", "ville. {: chapeau gras}",
+        ("communique.md", "territoires.des }}. {: chapeau}", "territoires.des }}. {: chapeau gras}",
          "le communiqué n'accepte que {: lieu-et-date} ou {: chapeau}"),
     ],
 )

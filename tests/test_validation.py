@@ -200,15 +200,15 @@ def test_rna_format(make_workbook) -> None:
 
 
 def test_qpv_code_format(make_workbook) -> None:
-    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code du territoire", 2, "QP87005"))
     assert errors_of(path) == [
-        "Bénéficiaires!O2 : Code QPV : « QP87005 » n'est pas valide ; attendu : un code QPV "
-        "(ex. QP087005 ou QN08705M)."
+        "Bénéficiaires!O2 : Code du territoire : « QP87005 » n'est pas un code QPV ; attendu pour un "
+        "QPV (colonne « Type de territoire » vide ou « QPV ») : un code QPV (ex. QP087005 ou QN08705M)."
     ]
 
 
 def test_qpv_code_of_the_2024_list_is_accepted(make_workbook) -> None:
-    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code QPV", 2, "QN08705M"))
+    path = make_workbook(lambda wb: put(wb, "Bénéficiaires", "Code du territoire", 2, "QN08705M"))
     assert errors_of(path) == []
 
 
@@ -412,7 +412,7 @@ def test_advances_above_the_state_share(make_workbook) -> None:
 def test_all_errors_are_collected_in_one_pass(make_workbook) -> None:
     def mutate(wb):
         put(wb, "Matériel", "Catégorie", 7, "imprimante")
-        put(wb, "Bénéficiaires", "Code QPV", 2, "QP87005")
+        put(wb, "Bénéficiaires", "Code du territoire", 2, "QP87005")
         put(wb, "Factures", "Date", 3, "hier")
         set_operation(wb, "Courriel du contact presse de la préfecture", "presse")
 
