@@ -389,8 +389,11 @@ def _rules() -> list[tuple[str, str]]:
          f"facture, le {q(dev, INVENTORY)}, le "
          f"{q(dev, 'N° de série')} et l'{q(dev, 'IMEI')} de chaque équipement."),
         ("Numéros officiels",
-         "SIRET (14 chiffres, clé vérifiée), RNA (W suivi de 9 chiffres), code QPV, IBAN et BIC "
-         f"sont contrôlés. Le {q(ben, 'SIRET')} est obligatoire pour une association ; le "
+         "SIRET (14 chiffres, clé vérifiée), RNA (W suivi de 9 chiffres), IBAN et BIC sont "
+         f"contrôlés, ainsi que le {q(ben, 'Code du territoire')} selon le {q(ben, 'Type de territoire')} : "
+         "un code QPV (ex. QN08705M) pour un quartier prioritaire, le code INSEE de la commune "
+         "(5 caractères, ex. 79005) pour une commune classée ZRR ou FRR. "
+         f"Le {q(ben, 'SIRET')} est obligatoire pour une association ; le "
          f"{q(ben, 'RNA')} est facultatif (il n'existe pas en Alsace-Moselle)."),
         ("Montants",
          "En euros, deux décimales au plus : tapez 1234,50 (le format « € » s'affiche seul) ; "
