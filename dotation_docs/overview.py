@@ -46,9 +46,11 @@ from dotation_docs.formatting import (
     format_quantity,
     format_time,
     pluralize,
+    typographic_apostrophes,
 )
+from dotation_docs.context import typeset
 from dotation_docs.funding import Funding, batch_totals, beneficiary_totals, unpaid_invoices
-from dotation_docs.manifest import Scope, entries, read_manifest
+from dotation_docs.manifest import Scope, entries, printable_name, read_manifest
 from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.report import Report
 from dotation_docs.writers import OutputFile
@@ -153,7 +155,7 @@ def _base_type(type_name: str) -> str:
 def _label(type_name: str) -> str:
     """The French name of a type, without the format the summaries add (« (.docx) »)."""
     singular = LABELS.get(type_name, (type_name, type_name))[0]
-    singular = re.sub(r"\s*\((\.\w+|PDF)\)$", "", singular)
+    singular = typographic_apostrophes(re.sub(r"\s*\((\.\w+|PDF)\)$", "", singular))
     return singular[:1].upper() + singular[1:]
 
 
@@ -188,7 +190,7 @@ def _chart(title: str, items: list[tuple[str, int]], ident: str) -> dict[str, An
 
 def _territory_counts(dotation: Dotation) -> list[tuple[str, int]]:
     counts: dict[str, list[Any]] = {}
-    for b in dotation.beneficiaries:
+    for b in map(typeset, dotation.beneficiaries):
         label, key = territory_of(b)
         n = beneficiary_totals(dotation, b).count
         if n:
@@ -206,7 +208,7 @@ def _signature(signed: date | None, due: bool, feminine: bool) -> dict[str, Any]
 
 def _beneficiaries(dotation: Dotation, found: list[Listed]) -> list[dict[str, Any]]:
     rows = []
-    for b in dotation.beneficiaries:
+    for b in map(typeset, dotation.beneficiaries):
         mine = [f for f in found if f.beneficiary == b.identifier]
         conventions = [f for f in mine if _base_type(f.type) == DocumentType.CONVENTION]
         handovers = [f for f in mine if _base_type(f.type) == DocumentType.HANDOVER]
@@ -231,7 +233,7 @@ def _beneficiaries(dotation: Dotation, found: list[Listed]) -> list[dict[str, An
 
 def _unpaid(dotation: Dotation) -> list[str]:
     lines = []
-    for i in unpaid_invoices(dotation):
+    for i in map(typeset, unpaid_invoices(dotation)):
         missing = [what for what, absent in (("numéro de mandat", not i.mandate_number),
                                               ("date de paiement", i.payment_date is None)) if absent]
         lines.append(f"{i.reference} ({i.supplier}, {format_amount(i.amount_ttc)} TTC) : sans "
@@ -240,28 +242,28 @@ def _unpaid(dotation: Dotation) -> list[str]:
 
 
 def _funding(funding: Funding, dotation: Dotation) -> list[tuple[str, str]]:
-    op = dotation.operation
+    op = typeset(dotation.operation)
     rows = [
         ("Total HT", format_amount(funding.ht)),
         ("TVA", format_amount(funding.vat)),
         ("Total TTC", format_amount(funding.ttc)),
-        (f"Part de l'État ({format_percent(funding.rate)} du {funding.rate_base.value}"
+        (f"Part de l’État ({format_percent(funding.rate)} du {funding.rate_base.value}"
          f"{', plafonnée' if funding.is_capped else ''})", format_amount(funding.state_share)),
     ]
     if op.other_funding:
         rows.append((f"Autres financeurs ({op.other_funders or 'non nommés'})", format_amount(op.other_funding)))
     rows.append(("Part de la collectivité", format_amount(funding.authority_share)))
-    rows.append(("Subvention attribuée par l'État", format_amount(funding.cap)))
+    rows.append(("Subvention attribuée par l’État", format_amount(funding.cap)))
     if funding.advances:
         rows.append(("Acomptes déjà reçus", format_amount(funding.advances)))
-    rows.append(("Montant à demander à l'État", format_amount(funding.claimed)))
+    rows.append(("Montant à demander à l’État", format_amount(funding.claimed)))
     return rows
 
 
 def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, dotation: Dotation,
                      funding: Funding, report: Report, workbook: str | None = None) -> dict[str, Any]:
     """Return the page's context: every value as the page prints it (escaped by the template)."""
-    op = dotation.operation
+    op = typeset(dotation.operation)
     found = listed_files(output, files, scope)
     ids = {b.identifier for b in dotation.beneficiaries}
     press = [f for f in found if f.beneficiary is None and f.path.split("/")[0] == PRESS_DIR]
@@ -320,5 +322,6 @@ def overview_file(output: Path, files: Sequence[OutputFile], scope: Scope, dotat
     """Return the overview page of ``output`` as it will be after this run writes
     ``files`` for ``scope`` (read the previous manifest under the job's lock)."""
     log.info("Page d'aperçu %s", OVERVIEW)
-    data = render_overview(overview_context(output, files, scope, dotation, funding, report, workbook))
+    name = printable_name(workbook) if workbook is not None else None  # a file name may hold bytes that are not UTF-8
+    data = render_overview(overview_context(output, files, scope, dotation, funding, report, name))
     return OutputFile(OVERVIEW, data, OVERVIEW_TYPE)
