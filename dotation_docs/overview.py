@@ -85,11 +85,8 @@ class Listed:
     @property
     def format(self) -> str:
         """« Word », « PDF »…: what the link opens."""
-        return FORMATS.get(os.path.splitext(self.path)[1].lower(), os.path.splitext(self.path)[1].lstrip(".") or "fichier")
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
+        suffix = os.path.splitext(self.path)[1]
+        return FORMATS.get(suffix.lower(), suffix.lstrip(".") or "fichier")
 
 
 @dataclass
@@ -198,9 +195,10 @@ def _territory_counts(dotation: Dotation) -> list[tuple[str, int]]:
     return [(label, n) for label, n in counts.values()]
 
 
-def _signature(signed: date | None, due: bool, feminine: bool) -> dict[str, Any]:
+def _signature(signed: date | None, due: bool, feminine: bool, why_not: str = "") -> dict[str, Any]:
+    """The state (« done », « todo », « none »: not due) and French words of one signature."""
     if not due:
-        return {"state": "none", "text": "sans convention" if feminine else "sans objet"}
+        return {"state": "none", "text": why_not}
     if signed is None:
         return {"state": "todo", "text": "non signée" if feminine else "non signé"}
     return {"state": "done", "text": f"{'signée' if feminine else 'signé'} le {format_date(signed)}"}
@@ -225,8 +223,11 @@ def _beneficiaries(dotation: Dotation, found: list[Listed]) -> list[dict[str, An
             "convention": conventions,
             "handover": handovers,
             "others": others,
-            "convention_signature": _signature(convention_on, b.signs_convention and bool(totals.count), True),
-            "handover_signature": _signature(handover_on, bool(totals.count), False),
+            "convention_signature": _signature(
+                convention_on, b.signs_convention and bool(totals.count), True,
+                "sans convention" if totals.count else "aucun matériel",
+            ),
+            "handover_signature": _signature(handover_on, bool(totals.count), False, "aucun matériel"),
         })
     return rows
 

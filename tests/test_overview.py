@@ -287,3 +287,28 @@ def test_the_page_is_written_with_the_batch_in_one_swap(tmp_path: Path, monkeypa
     generate_batch(SAMPLE, tmp_path / "lot", TEMPLATES)
     [paths] = calls
     assert INDEX in paths and paths[-1] == "manifeste.json"  # the manifest last: the commit point
+
+
+def test_pdfs_the_dossier_and_the_warnings_are_shown(tmp_path: Path) -> None:
+    from dotation_docs.manifest import Scope
+    from dotation_docs.overview import overview_file
+    from dotation_docs.report import Report
+    from dotation_docs.writers import OutputFile
+
+    checked = check_workbook(SAMPLE)
+    stem = "conventions/B01-convention-beaubreuil-numerique-solidaire"
+    files = [OutputFile(f"{stem}.docx", b"", "convention", "B01"), OutputFile(f"{stem}.pdf", b"", "convention_pdf", "B01"),
+             OutputFile("demande-subvention/dossier-demande-subvention.pdf", b"", "dossier_demande")]
+    report = Report()
+    report.warning("la valeur « <b>1,5</b> » a plus de deux décimales", "Matériel", "F12")
+    page = overview_file(tmp_path, files, Scope.batch(), checked.dotation, checked.funding, report).data.decode()
+    assert (f'<a href="{stem}.docx" title="{stem}.docx">Word</a> · '
+            f'<a href="{stem}.pdf" title="{stem}.pdf">PDF</a>') in page
+    assert ('Dossier de demande</span> : <a href="demande-subvention/dossier-demande-subvention.pdf"' in page)
+    assert ('<span class="lieu">Matériel!F12</span> : la valeur « &lt;b&gt;1,5&lt;/b&gt; » a plus de deux '
+            "décimales") in page
+    assert "Aucun avertissement" not in page
+    # the other conventions (B02…B09) and every handover record are in neither this run nor a
+    # previous manifest: said, not linked
+    assert page.count("pas encore produite") == 8 and page.count("pas encore produit<") == 10
+    assert "Pas encore produits : lancez « dotation generer »." in page
