@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from dotation_docs.context import typeset
 from dotation_docs.documents import (
     CLAIM_DIR,
     LABELS,
@@ -48,7 +49,6 @@ from dotation_docs.formatting import (
     pluralize,
     typographic_apostrophes,
 )
-from dotation_docs.context import typeset
 from dotation_docs.funding import Funding, batch_totals, beneficiary_totals, unpaid_invoices
 from dotation_docs.manifest import Scope, entries, printable_name, read_manifest
 from dotation_docs.model import Beneficiary, Dotation
@@ -99,6 +99,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar of a chart: its label, its figure and its length in SVG units."""
+
     label: str
     count: int
     width: float

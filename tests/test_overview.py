@@ -312,3 +312,26 @@ def test_pdfs_the_dossier_and_the_warnings_are_shown(tmp_path: Path) -> None:
     # previous manifest: said, not linked
     assert page.count("pas encore produite") == 8 and page.count("pas encore produit<") == 10
     assert "Pas encore produits : lancez « dotation generer »." in page
+
+
+def test_signatures_are_said_in_words(tmp_path: Path, monkeypatch) -> None:
+    from datetime import date
+
+    from dotation_docs import overview
+    from dotation_docs.manifest import Scope
+    from dotation_docs.report import Report
+
+    def signed(b):  # type: ignore[no-untyped-def]
+        # the model's signature dates (helper « etat »): B01 signed both, B10 its record
+        return {"B01": (date(2023, 2, 3), date(2023, 2, 3)), "B10": (None, date(2023, 2, 6))}.get(b.identifier,
+                                                                                                 (None, None))
+
+    monkeypatch.setattr(overview, "signature_dates", signed)
+    checked = check_workbook(SAMPLE)
+    page = spaced(overview.overview_file(tmp_path, [], Scope.batch(), checked.dotation, checked.funding,
+                                         Report()).data.decode())
+    assert "Conventions signées : 1 sur 9 ; procès-verbaux de remise signés : 2 sur 10." in page
+    assert page.count('<span class="done">signée le 3 février 2023</span>') == 1
+    assert '<span class="done">signé le 6 février 2023</span>' in page
+    assert page.count('<span class="todo">non signée</span>') == 8  # words, not a colour
+    assert '<span class="none">sans convention</span>' in page  # B10, a service of the authority
