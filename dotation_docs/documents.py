@@ -102,6 +102,12 @@ MANIFEST = "manifeste.json"
 ATTACHMENTS_DIR = f"{CLAIM_DIR}/pieces-jointes"
 #: Manifest type of the claim dossier (``demande-subvention/dossier-demande-subvention.pdf``).
 CLAIM_DOSSIER = "dossier_demande"
+#: The overview page of the output folder (:mod:`dotation_docs.overview`) and its manifest
+#: type. It lies at the root, like the manifest, so it is not a catalogue type (no folder,
+#: no template of the set): every job rewrites it, whatever types it produces.
+OVERVIEW = "index.html"
+OVERVIEW_TYPE = "apercu"
+OVERVIEW_LABEL = ("page d'aperçu (index.html)", "pages d'aperçu (index.html)")
 
 
 @dataclass(frozen=True)
@@ -422,8 +428,10 @@ CLAIM_FILES: Mapping[str, tuple[str, str]] = _Derived(lambda: {
 })
 # The folder of each type (manifest type name → folder).
 TYPE_FOLDERS: Mapping[str, str] = _Derived(lambda: {str(s.type): s.folder for s in CATALOGUE})
-# French names (singular, plural) of each type, for the summaries.
-LABELS: Mapping[str, tuple[str, str]] = _Derived(lambda: {str(s.type): s.label for s in CATALOGUE})
+# French names (singular, plural) of each type, for the summaries (the overview page last).
+LABELS: Mapping[str, tuple[str, str]] = _Derived(
+    lambda: {**{str(s.type): s.label for s in CATALOGUE}, OVERVIEW_TYPE: OVERVIEW_LABEL}
+)
 
 
 def tool_folders() -> tuple[str, ...]:

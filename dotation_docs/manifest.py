@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from dotation_docs import __version__
-from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Job, tool_folders, type_names
+from dotation_docs.documents import MANIFEST, OVERVIEW_TYPE, TYPE_FOLDERS, Job, tool_folders, type_names
 from dotation_docs.context import funding_amounts
 from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import Dotation
@@ -54,7 +54,8 @@ class Entry:
 @dataclass(frozen=True)
 class Scope:
     """What a job produces: document types (manifest ``type`` values) and, when it
-    works on one beneficiary, its identifier."""
+    works on one beneficiary, its identifier. The overview page (``index.html``) is in
+    every job's scope, whatever the beneficiary: every job rewrites it."""
 
     types: frozenset[str]
     beneficiary: str | None = None
@@ -63,7 +64,7 @@ class Scope:
     def of_job(cls, job: Job, beneficiary: str | None = None) -> Scope:
         """The types of document of ``job`` in the catalogue (of one beneficiary when
         ``beneficiary`` is given)."""
-        return cls(type_names(job), beneficiary)
+        return cls(type_names(job) | {OVERVIEW_TYPE}, beneficiary)
 
     @classmethod
     def batch(cls) -> Scope:
@@ -80,9 +81,16 @@ class Scope:
         """The convention and handover record of one beneficiary."""
         return cls.of_job(Job.BENEFICIARY, identifier)
 
+    def includes(self, type_name: str, beneficiary: str | None) -> bool:
+        """True when a file of ``type_name`` about ``beneficiary`` is this job's to write,
+        replace or remove (an operation-wide overview page is, for every job)."""
+        if type_name not in self.types:
+            return False
+        return self.beneficiary is None or beneficiary == self.beneficiary or type_name == OVERVIEW_TYPE
+
     def covers(self, entry: Entry) -> bool:
         """True when ``entry`` is a file this job replaces or removes."""
-        return entry.type in self.types and (self.beneficiary is None or entry.beneficiary == self.beneficiary)
+        return self.includes(entry.type, entry.beneficiary)
 
 
 def read_manifest(output: Path) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ from dotation_docs.formatting import format_list, pluralize
 from dotation_docs.funding import Funding, batch_funding, unpaid_invoices
 from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
+from dotation_docs.overview import overview_file
 from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
@@ -356,6 +357,8 @@ def run_job(
                 rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript
             )
             files += pdf_files
+        # Overview page (issue #11): index.html lists this run's files and the kept ones; in every job's scope.
+        files.append(overview_file(output, files, selection.scope, dotation, funding, checked.report, workbook.name))
         result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,

@@ -188,7 +188,7 @@ def write_batch(
     for f in files:  # names and types come from the catalogue: any mismatch is a bug
         if not is_safe_relative(f.path) or f.path == MANIFEST:
             raise ValueError(f"unsafe output path: {f.path!r}")
-        if f.type not in scope.types or (scope.beneficiary is not None and f.beneficiary != scope.beneficiary):
+        if not scope.includes(f.type, f.beneficiary):
             raise ValueError(f"{f.path!r} ({f.type}) is outside the job's scope {scope}")
         folder = TYPE_FOLDERS.get(f.type)
         if folder is not None and f.path.split("/")[0] != folder:

@@ -76,7 +76,7 @@ def test_demande_refuses_with_unpaid_invoices_and_writes_nothing(runner, make_wo
     out = tmp_path / "sortie"
     assert runner.invoke(cli, ["demande", str(SAMPLE), "-o", str(out)]).exit_code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert len(before) == 5  # the claim file and the manifest
+    assert len(before) == 6  # the claim file, the overview page and the manifest
 
     result = runner.invoke(cli, ["demande", str(make_workbook(unpay)), "-o", str(out)])
 
@@ -124,7 +124,7 @@ def test_generer_leaves_the_claim_file_out_and_removes_the_old_one(runner, make_
     assert (out / "communique" / "communique-de-presse.docx").is_file()
     manifest = json.loads((out / "manifeste.json").read_text(encoding="utf-8"))
     paths = [d["fichier"] for d in manifest["documents"]]
-    assert len(paths) == 23 and not any(p.startswith(f"{CLAIM}/") for p in paths)
+    assert len(paths) == 24 and not any(p.startswith(f"{CLAIM}/") for p in paths)
     assert "demande_lettre" not in result.output and "0 lettre" not in result.output
 
 

@@ -183,7 +183,7 @@ def test_manifest_lists_every_file_with_its_hash(batch: Path) -> None:
     types = {d["type"] for d in manifest["documents"]}
     assert types == {"convention", "proces_verbal", "communique", "communique_html", "invitation",
                      "invitation_html", "demande_lettre",
-                     "etat_depenses", "plan_financement", "attestation"}
+                     "etat_depenses", "plan_financement", "attestation", "apercu"}
     assert manifest["classeur"]["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert manifest["outil"]["nom"] == "dotation-docs"
 
@@ -216,6 +216,7 @@ def test_convention_command_rewrites_only_that_beneficiary(tmp_path: Path, make_
     assert changed == {
         "conventions/B02-convention-sport-loisirs-de-l-aurence.docx",
         "proces-verbaux/B02-proces-verbal-sport-loisirs-de-l-aurence.docx",
+        "index.html",  # the overview page: every job rewrites it
         "manifeste.json",
     }
     assert set(after) == set(before)
@@ -256,6 +257,7 @@ def test_claim_command_writes_only_the_claim_file(tmp_path: Path) -> None:
         "demande-subvention/2-etat-recapitulatif-des-depenses.xlsx",
         "demande-subvention/3-plan-de-financement.docx",
         "demande-subvention/4-attestation-achevement.docx",
+        "index.html",
         "manifeste.json",
     ]
 
@@ -304,10 +306,11 @@ def test_generer_prints_a_french_summary(runner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "lot"), "-m", str(TEMPLATES)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        f"28 fichiers écrits dans « {tmp_path / 'lot'} » : 9 conventions, 10 procès-verbaux de remise, "
+        f"29 fichiers écrits dans « {tmp_path / 'lot'} » : 9 conventions, 10 procès-verbaux de remise, "
         "1 communiqué de presse (.docx), 1 communiqué de presse (.html), 1 invitation presse (.docx), "
         "1 invitation presse (.html), 1 lettre de demande de versement, "
-        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
+        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement, "
+        "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
     assert f"Part de l'État (80{NBSP}% du HT) : 28{NNBSP}921,00{NBSP}€" in result.output
 
@@ -318,7 +321,8 @@ def test_convention_command_from_the_command_line(runner, tmp_path: Path) -> Non
     result = runner.invoke(cli, ["convention", str(SAMPLE), "b02", "-o", str(output), "-m", str(TEMPLATES)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        f"3 fichiers écrits dans « {output} » : 1 convention, 1 procès-verbal de remise et 1 manifeste.\n"
+        f"4 fichiers écrits dans « {output} » : 1 convention, 1 procès-verbal de remise, "
+        "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
     unknown = runner.invoke(cli, ["convention", str(SAMPLE), "Vigenal numerik", "-o", str(output)])
     assert unknown.exit_code == 1
@@ -332,8 +336,9 @@ def test_demande_command_from_the_command_line(runner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["demande", str(SAMPLE), "-o", str(tmp_path / "lot")])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        f"5 fichiers écrits dans « {tmp_path / 'lot'} » : 1 lettre de demande de versement, "
-        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement et 1 manifeste.\n"
+        f"6 fichiers écrits dans « {tmp_path / 'lot'} » : 1 lettre de demande de versement, "
+        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement, "
+        "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
     assert "Attention : aucun lot précédent dans ce dossier : seuls ces documents ont été écrits." in result.output
 

@@ -157,7 +157,7 @@ def test_convention_pdfa_converts_the_beneficiarys_documents_only(tmp_path: Path
                     "proces-verbaux/B02-proces-verbal-sport-loisirs-de-l-aurence.pdf"]
     assert all(page_texts((out / p).read_bytes())[0].endswith(" PDFA") for p in pdfs)
     after = snapshot(out)
-    assert {k for k in after if after[k] != before.get(k)} == {*pdfs, MANIFEST}
+    assert {k for k in after if after[k] != before.get(k)} == {*pdfs, "index.html", MANIFEST}
     assert written.pdf is not None and written.pdf.dossier is None  # no dossier for one beneficiary
 
 

@@ -1,0 +1,330 @@
+"""Overview: the page ``index.html`` of the output folder, rewritten by every job that
+writes (:func:`overview_file`, called by :func:`pipeline.run_job` before the write).
+
+One self-contained French page (inline CSS and SVG, no script, no network): the
+operation, its totals and financing, the devices per category and per served territory,
+each beneficiary with links to its documents and its signatures, the batch-level
+documents (or why the claim file is missing) and the validation warnings.
+
+The page lists exactly the files the folder holds after the run: this run's files and
+the entries of the previous manifest that the job keeps (``convention B03`` rewrites one
+beneficiary's documents; the page still lists every other one). It is written like any
+other file of the batch (staging, journal, swap) and listed in the manifest under the
+type ``apercu``. It carries no date of its own: the same folder gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from dotation_docs.context import typeset
+from dotation_docs.documents import (
+    CLAIM_DIR,
+    LABELS,
+    OVERVIEW,
+    OVERVIEW_TYPE,
+    PRESS_DIR,
+    DocumentType,
+    spec_of,
+)
+from dotation_docs.formatting import (
+    format_amount,
+    format_date,
+    format_number,
+    format_percent,
+    format_quantity,
+    format_time,
+    pluralize,
+    typographic_apostrophes,
+)
+from dotation_docs.funding import Funding, batch_totals, beneficiary_totals, unpaid_invoices
+from dotation_docs.manifest import Scope, entries, printable_name, read_manifest
+from dotation_docs.model import Beneficiary, Dotation
+from dotation_docs.report import Report
+from dotation_docs.writers import OutputFile
+
+log = logging.getLogger(__name__)
+
+__all__ = ["overview_file", "render_overview"]
+
+TEMPLATE = "apercu.html.j2"
+FORMATS = {".docx": "Word", ".xlsx": "Excel", ".html": "HTML", ".pdf": "PDF"}
+# The chart's geometry (SVG user units): one row per bar, its label above it.
+CHART_WIDTH = 520
+BAR_MAX = 440
+ROW_HEIGHT = 44
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A file of the batch as the page shows it: path, manifest type and beneficiary,
+    and whether it is in the folder (a kept entry whose file the agent deleted is not)."""
+
+    path: str
+    type: str
+    beneficiary: str | None
+    present: bool = True
+
+    @property
+    def href(self) -> str:
+        """The relative, percent-encoded link to the file."""
+        return quote(self.path, safe="/")
+
+    @property
+    def format(self) -> str:
+        """« Word », « PDF »…: what the link opens."""
+        suffix = os.path.splitext(self.path)[1]
+        return FORMATS.get(suffix.lower(), suffix.lstrip(".") or "fichier")
+
+
+@dataclass
+class Group:
+    """The formats of one document (« communique-de-presse » as Word, HTML and PDF)."""
+
+    label: str
+    files: list[Listed] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its label, its figure and its length in SVG units."""
+
+    label: str
+    count: int
+    width: float
+
+    @property
+    def figure(self) -> str:
+        return format_number(self.count)
+
+
+# --- What the page reads from the model -------------------------------------------------------
+
+
+def signature_dates(b: Beneficiary) -> tuple[date | None, date | None]:
+    """Return the dates ``b`` signed its convention and its handover record (None: not
+    signed). Helper « etat » adds these attributes to the model (issue #11): read with
+    ``getattr`` so the page works with a model that does not have them yet."""
+    return getattr(b, "convention_signed_on", None), getattr(b, "handover_signed_on", None)
+
+
+def territory_of(b: Beneficiary) -> tuple[str, str]:
+    """Return the territory ``b`` serves: its label (« Beaubreuil (QP087005) ») and a key
+    grouping beneficiaries that serve the same one. The one place that reads the
+    model's territory fields (renamed ``territory_kind/name/code`` by helper « terr »)."""
+    return f"{b.qpv_name} ({b.qpv_code})", b.qpv_code
+
+
+# --- The files of the folder after the run ----------------------------------------------------
+
+
+def listed_files(output: Path, files: Sequence[OutputFile], scope: Scope) -> list[Listed]:
+    """Return the files of the batch after this run, sorted by path: ``files`` (this
+    run's) and the previous manifest's entries the run keeps, as :func:`writers.write_batch`
+    decides (outside ``scope`` and not rewritten). The overview itself is left out."""
+    new = {f.path.casefold() for f in files}
+    found = [Listed(f.path, str(f.type), f.beneficiary) for f in files if f.type != OVERVIEW_TYPE]
+    for e in entries(read_manifest(output)):
+        if scope.covers(e) or e.path.casefold() in new or e.type == OVERVIEW_TYPE:
+            continue
+        found.append(Listed(e.path, e.type, e.beneficiary, os.path.isfile(output / e.path)))
+    return sorted(found, key=lambda f: f.path)
+
+
+def _base_type(type_name: str) -> str:
+    """The type a file is made from (a PDF's source), to group the formats of one document."""
+    try:
+        return spec_of(type_name).source or type_name
+    except KeyError:
+        return type_name
+
+
+def _label(type_name: str) -> str:
+    """The French name of a type, without the format the summaries add (« (.docx) »)."""
+    singular = LABELS.get(type_name, (type_name, type_name))[0]
+    singular = typographic_apostrophes(re.sub(r"\s*\((\.\w+|PDF)\)$", "", singular))
+    return singular[:1].upper() + singular[1:]
+
+
+def _groups(found: list[Listed]) -> list[Group]:
+    """Group files by document (same folder and file name but the extension), in order."""
+    groups: dict[str, Group] = {}
+    for f in found:
+        stem = os.path.splitext(f.path)[0]
+        group = groups.setdefault(stem, Group(_label(_base_type(f.type))))
+        group.files.append(f)
+    for g in groups.values():
+        g.files.sort(key=lambda f: (f.format == "PDF", f.path))
+    return list(groups.values())
+
+
+# --- The page's context -----------------------------------------------------------------------
+
+
+def _bars(items: list[tuple[str, int]]) -> list[Bar]:
+    top = max((n for _label, n in items), default=0) or 1
+    return [Bar(label, n, round(BAR_MAX * n / top, 1)) for label, n in items]
+
+
+def _chart(title: str, items: list[tuple[str, int]], ident: str) -> dict[str, Any]:
+    bars = _bars(items)
+    return {
+        "id": ident, "title": title, "bars": bars, "width": CHART_WIDTH,
+        "height": ROW_HEIGHT * len(bars) + 8, "row": ROW_HEIGHT,
+        "description": " ; ".join(f"{b.label} : {b.figure}" for b in bars) + ".",
+    }
+
+
+def _territory_counts(dotation: Dotation) -> list[tuple[str, int]]:
+    counts: dict[str, list[Any]] = {}
+    for b in map(typeset, dotation.beneficiaries):
+        label, key = territory_of(b)
+        n = beneficiary_totals(dotation, b).count
+        if n:
+            counts.setdefault(key, [label, 0])[1] += n
+    return [(label, n) for label, n in counts.values()]
+
+
+def _signature(signed: date | None, due: bool, feminine: bool, why_not: str = "") -> dict[str, Any]:
+    """The state (« done », « todo », « none »: not due) and French words of one signature."""
+    if not due:
+        return {"state": "none", "text": why_not}
+    if signed is None:
+        return {"state": "todo", "text": "non signée" if feminine else "non signé"}
+    return {"state": "done", "text": f"{'signée' if feminine else 'signé'} le {format_date(signed)}"}
+
+
+def _beneficiaries(dotation: Dotation, found: list[Listed]) -> list[dict[str, Any]]:
+    rows = []
+    for b in map(typeset, dotation.beneficiaries):
+        mine = [f for f in found if f.beneficiary == b.identifier]
+        conventions = [f for f in mine if _base_type(f.type) == DocumentType.CONVENTION]
+        handovers = [f for f in mine if _base_type(f.type) == DocumentType.HANDOVER]
+        others = [f for f in mine if f not in conventions and f not in handovers]
+        totals = beneficiary_totals(dotation, b)
+        convention_on, handover_on = signature_dates(b)
+        rows.append({
+            "b": b,
+            "kind": b.kind.value,
+            "territory": territory_of(b)[0],
+            "devices": format_number(totals.count),
+            "categories": ", ".join(format_quantity(c.count, c.category.singular, c.category.plural, space="\xa0")
+                                    for c in totals.by_category if c.count),
+            "convention": conventions,
+            "handover": handovers,
+            "others": others,
+            "convention_signature": _signature(
+                convention_on, b.signs_convention and bool(totals.count), True,
+                "sans convention" if totals.count else "aucun matériel",
+            ),
+            "handover_signature": _signature(handover_on, bool(totals.count), False, "aucun matériel"),
+        })
+    return rows
+
+
+def _unpaid(dotation: Dotation) -> list[str]:
+    lines = []
+    for i in map(typeset, unpaid_invoices(dotation)):
+        missing = [what for what, absent in (("numéro de mandat", not i.mandate_number),
+                                              ("date de paiement", i.payment_date is None)) if absent]
+        lines.append(f"{i.reference} ({i.supplier}, {format_amount(i.amount_ttc)} TTC) : sans "
+                     + " ni ".join(missing))
+    return lines
+
+
+def _funding(funding: Funding, dotation: Dotation) -> list[tuple[str, str]]:
+    op = typeset(dotation.operation)
+    rows = [
+        ("Total HT", format_amount(funding.ht)),
+        ("TVA", format_amount(funding.vat)),
+        ("Total TTC", format_amount(funding.ttc)),
+        (f"Part de l’État ({format_percent(funding.rate)} du {funding.rate_base.value}"
+         f"{', plafonnée' if funding.is_capped else ''})", format_amount(funding.state_share)),
+    ]
+    if op.other_funding:
+        rows.append((f"Autres financeurs ({op.other_funders or 'non nommés'})", format_amount(op.other_funding)))
+    rows.append(("Part de la collectivité", format_amount(funding.authority_share)))
+    rows.append(("Subvention attribuée par l’État", format_amount(funding.cap)))
+    if funding.advances:
+        rows.append(("Acomptes déjà reçus", format_amount(funding.advances)))
+    rows.append(("Montant à demander à l’État", format_amount(funding.claimed)))
+    return rows
+
+
+def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, dotation: Dotation,
+                     funding: Funding, report: Report, workbook: str | None = None) -> dict[str, Any]:
+    """Return the page's context: every value as the page prints it (escaped by the template)."""
+    op = typeset(dotation.operation)
+    found = listed_files(output, files, scope)
+    ids = {b.identifier for b in dotation.beneficiaries}
+    press = [f for f in found if f.beneficiary is None and f.path.split("/")[0] == PRESS_DIR]
+    claim = [f for f in found if f.beneficiary is None and f.path.split("/")[0] == CLAIM_DIR]
+    others = [f for f in found if f not in press and f not in claim and f.beneficiary not in ids]
+    totals = batch_totals(dotation)
+    rows = _beneficiaries(dotation, found)
+    due_conventions = [r for r in rows if r["convention_signature"]["state"] != "none"]
+    due_handovers = [r for r in rows if r["handover_signature"]["state"] != "none"]
+    signed_c = sum(r["convention_signature"]["state"] == "done" for r in due_conventions)
+    signed_h = sum(r["handover_signature"]["state"] == "done" for r in due_handovers)
+    return {
+        "op": op,
+        "workbook": workbook,
+        "date": format_date(op.handover_date),
+        "time": format_time(op.handover_time),
+        "devices": format_quantity(totals.count, "matériel", "matériels"),
+        "beneficiaries_count": format_quantity(len(dotation.beneficiaries), "bénéficiaire", "bénéficiaires"),
+        "funding": _funding(funding, dotation),
+        "charts": [
+            _chart("Matériels par catégorie",
+                   [(c.category.plural if c.count > 1 else c.category.singular, c.count)
+                    for c in totals.by_category if c.count], "categories"),
+            _chart("Matériels par territoire desservi", _territory_counts(dotation), "territoires"),
+        ],
+        "rows": rows,
+        "signatures": (
+            f"Conventions signées : {signed_c} sur {len(due_conventions)} ; "
+            f"procès-verbaux de remise signés : {signed_h} sur {len(due_handovers)}."
+        ),
+        "press": _groups(press),
+        "claim": _groups(claim),
+        "unpaid": _unpaid(dotation) if not claim else [],
+        "others": _groups(others),
+        "missing": [f.path for f in found if not f.present],
+        "warnings": [(w.location, w.message) for w in report.warnings],
+        "count": f"{len(found)} {pluralize(len(found), 'fichier', 'fichiers')}",
+    }
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    source = resources.files("dotation_docs").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    return env.from_string(source)
+
+
+def render_overview(context: dict[str, Any]) -> bytes:
+    """Return the page's UTF-8 bytes (every workbook value HTML-escaped)."""
+    return _template().render(context).encode("utf-8")
+
+
+def overview_file(output: Path, files: Sequence[OutputFile], scope: Scope, dotation: Dotation,
+                  funding: Funding, report: Report, workbook: str | None = None) -> OutputFile:
+    """Return the overview page of ``output`` as it will be after this run writes
+    ``files`` for ``scope`` (read the previous manifest under the job's lock)."""
+    log.info("Page d'aperçu %s", OVERVIEW)
+    name = printable_name(workbook) if workbook is not None else None  # a file name may hold bytes that are not UTF-8
+    data = render_overview(overview_context(output, files, scope, dotation, funding, report, name))
+    return OutputFile(OVERVIEW, data, OVERVIEW_TYPE)
