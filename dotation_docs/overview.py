@@ -123,8 +123,12 @@ def signature_dates(b: Beneficiary) -> tuple[date | None, date | None]:
 def territory_of(b: Beneficiary) -> tuple[str, str]:
     """Return the territory ``b`` serves: its label (« Beaubreuil (QP087005) ») and a key
     grouping beneficiaries that serve the same one. The one place that reads the
-    model's territory fields (renamed ``territory_kind/name/code`` by helper « terr »)."""
-    return f"{b.qpv_name} ({b.qpv_code})", b.qpv_code
+    model's territory fields: a QPV by its name and code, a rural commune by its name, its
+    kind and its INSEE code (« Vasles (ZRR, commune 79339) »)."""
+    kind = b.territory_kind
+    if kind.is_rural:
+        return f"{b.territory_name} ({kind.value}, commune {b.territory_code})", f"{kind.value}:{b.territory_code}"
+    return f"{b.territory_name} ({b.territory_code})", f"{kind.value}:{b.territory_code}"
 
 
 # --- The files of the folder after the run ----------------------------------------------------
