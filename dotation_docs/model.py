@@ -169,6 +169,10 @@ class Beneficiary:
     qpv_code: str
     place_of_use: str
     gift_category: str | None = None
+    # When the convention and the handover record were signed (batch status); never
+    # printed in the documents, so signing one does not make it out of date.
+    convention_signed_on: date | None = None
+    handover_signed_on: date | None = None
 
     @property
     def signs_convention(self) -> bool:

@@ -8,6 +8,7 @@ One function per command; the command line only calls these and prints their res
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from dotation_docs import manifest, outputdir
+from dotation_docs import manifest, outputdir, status
 from dotation_docs.documents import (
     CLAIM_DIR,
     CONVERTIBLE,
@@ -223,6 +224,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
     env = build_environment()
     stamp = _timestamp(dotation)
     compiled: dict[str, CompiledDocxTemplate] = {}
+    fingerprint = status.Fingerprinter(templates)  # hook (helper "etat"): manifest fingerprints for `dotation etat`
     files = []
     for doc in docs:
         log.info("Rendu de %s", doc.path)
@@ -238,7 +240,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
                 data = word.render(doc.context, title=doc.title, timestamp=stamp)
             else:
                 data = render(template, doc.context, title=doc.title, timestamp=stamp, env=env)
-        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary))
+        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary, fingerprint(doc)))
     return files
 
 
@@ -404,7 +406,9 @@ def _pdf_step(
     sources = [f for f in rendered if spec_of(f.type).renderer in CONVERTIBLE]
     pdfs = _convert(sources, options, soffice, date)
     by_path = {f.path: f for f in rendered}
-    files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary) for c in conversions if c.source]
+    # a PDF has its source's fingerprints (helper "etat")
+    files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary, by_path[c.source].meta)
+             for c in conversions if c.source]
     made = PdfWritten(options.pdfa, [c.source for c in conversions if c.source])
     for spec in dossiers:
         parts = _dossier_parts(spec, sources, pdfs, dotation)
@@ -415,7 +419,9 @@ def _pdf_step(
         log.info("Assemblage du dossier %s (%d pièces)", spec.path(None), len(parts))
         data = merge_dossier(parts, pdfa=options.pdfa, title=spec.title(None, None),  # type: ignore[arg-type]
                              ghostscript=ghostscript, creation_date=date)
-        files.append(OutputFile(spec.path(None), data, str(spec.type)))
+        meta = status.dossier_fingerprints([f.meta for f in status.dossier_parts(spec, sources)],  # helper "etat"
+                                           [(path, hashlib.sha256(blob).hexdigest()) for path, blob in attachments])
+        files.append(OutputFile(spec.path(None), data, str(spec.type), meta=meta))
         made.dossier, made.dossier_parts = spec.path(None), len(parts)
     assert all(c.source in by_path for c in conversions)
     return files, made

@@ -378,6 +378,12 @@ BENEFICIARIES = Sheet(
           vocabulary=GIFT_CATEGORIES, aliases=("Catégorie de bénéficiaire",),
           description="Organisme auquel un don est permis (CG3P, art. L3212-2 3°) ; obligatoire "
                       "pour une association quand le type de convention est « don »."),
+        F("convention_signed_on", "Date de signature de la convention", Kind.DATE, required=False,
+          description="Jour où la convention a été signée par les deux parties ; vide tant qu'elle ne "
+                      "l'est pas (« dotation etat » affiche ce qui reste à signer)."),
+        F("handover_signed_on", "Date de signature du procès-verbal", Kind.DATE, required=False,
+          description="Jour où le procès-verbal de remise a été signé ; vide tant qu'il ne l'est pas "
+                      "(« dotation demande » signale les procès-verbaux non signés)."),
     ),
 )
 
