@@ -53,6 +53,7 @@ from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
 from dotation_docs.schema import INVOICES, normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
+from dotation_docs.summary import describe_unsigned_handovers
 from dotation_docs.templateset import (
     TemplateCheck,
     TemplateSet,
@@ -296,7 +297,7 @@ def _select(job: Job, selected: list[DocumentSpec], dotation: Dotation, query: s
                 "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
                 "chaque facture, puis relancez."
             )
-        return _Selection(selected, [], Scope.of_job(job), _partial_notes)
+        return _Selection(selected, [], Scope.of_job(job), _claim_notes(dotation))  # (helper "etat")
     assert query is not None
     beneficiary, partial = match_beneficiary(dotation, query)
     if not dotation.devices_of(beneficiary):
@@ -557,6 +558,12 @@ def _claim_left_out_notes(unpaid: tuple[Invoice, ...]) -> Callable[[WriteResult,
         return lines
 
     return notes
+
+
+def _claim_notes(dotation: Dotation) -> Notes:
+    """Notes of ``demande``: those of a partial job, and the handover records not signed
+    yet (the claim encloses them as proof)."""
+    return lambda result, header: _partial_notes(result, header) + describe_unsigned_handovers(dotation)
 
 
 def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:

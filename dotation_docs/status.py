@@ -209,7 +209,6 @@ class BatchState:
     operation: list[DocumentState] = field(default_factory=list)
     unpaid: tuple[Invoice, ...] = ()
     obsolete: list[str] = field(default_factory=list)
-    workbook_changed: bool = False
 
     def all_documents(self) -> list[DocumentState]:
         """Every document state, PDFs included."""
@@ -276,14 +275,13 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
     the file. Reads only; raises nothing for an absent or unreadable folder."""
     state = BatchState(workbook, output, dotation, funding, manifest_found=False,
                        interrupted=outputdir.inspect(output).describe(), unpaid=unpaid_invoices(dotation))
+    equipped = {b.identifier for b in handed_over(dotation)}
+    state.beneficiaries = [BeneficiaryState(b, b.identifier in equipped, []) for b in dotation.beneficiaries]
     manifest = read_manifest(output)
     if manifest is None:
         state.manifest_unreadable = os.path.lexists(output / MANIFEST)
         return state
     state.manifest_found = True
-    recorded = manifest.get("classeur")
-    workbook_sha = _sha256_file(workbook)
-    state.workbook_changed = isinstance(recorded, dict) and recorded.get("sha256") not in (None, workbook_sha)
     listed = {e.path.casefold(): e for e in entries(manifest)}
 
     chosen = [s for s in specs(Job.BATCH) if not (state.unpaid and s.paid_invoices_only)]
@@ -309,11 +307,8 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
             by_beneficiary.setdefault(doc.beneficiary, []).append(with_pdf(doc))
         else:
             state.operation.append(with_pdf(doc))
-    equipped = {b.identifier for b in handed_over(dotation)}
-    state.beneficiaries = [
-        BeneficiaryState(b, b.identifier in equipped, by_beneficiary.get(b.identifier, []))
-        for b in dotation.beneficiaries
-    ]
+    for b in state.beneficiaries:
+        b.documents.extend(by_beneficiary.get(b.beneficiary.identifier, []))
     for spec in chosen:
         if spec.type == CLAIM_DOSSIER:
             parts = [expected[d.path] for d in dossier_parts(spec, docs)]
