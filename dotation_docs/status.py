@@ -2,7 +2,10 @@
 state of a generated batch (``dotation etat``), seen without changing anything.
 
 A document's **data fingerprint** is the SHA-256 of its rendering context (and title),
-canonically serialised: sorted keys, ``Decimal`` and dates as strings. The signature
+canonically serialised: sorted keys, ``Decimal`` and dates as strings; only the
+top-level variables its template uses count (a convention that does not print the list
+of every beneficiary is not out of date when another beneficiary's telephone changes;
+for the expense statement, built by code, those its code reads). The signature
 dates of « Bénéficiaires » are never part of it (the contexts do not hold them, and
 :data:`UNFINGERPRINTED` drops them should a context ever do), so signing a document does
 not make it out of date. Its **template fingerprint** is the SHA-256 of its template's
@@ -29,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from jinja2 import meta
+
 from dotation_docs import outputdir
 from dotation_docs.documents import (
     CLAIM_DOSSIER,
@@ -44,10 +50,11 @@ from dotation_docs.documents import (
     specs,
     template_names,
 )
+from dotation_docs.exceptions import TemplateError
 from dotation_docs.funding import Funding, unpaid_invoices
 from dotation_docs.manifest import Entry, entries, read_manifest
 from dotation_docs.model import Beneficiary, Dotation, Invoice
-from dotation_docs.rendering import LoadedTemplate
+from dotation_docs.rendering import LoadedTemplate, build_environment, parse_source, template_sources
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,9 @@ TEMPLATE_KEY = "empreinte_modele"
 #: The expense statement's « template »: the code of :mod:`dotation_docs.spreadsheet`.
 #: Change it when that code changes what the statement looks like.
 SPREADSHEET_VERSION = "etat-depenses-openpyxl-1"
+#: The context variables the expense statement's code reads (see spreadsheet.py; a test
+#: checks that changing any other one changes nothing in the file).
+SPREADSHEET_VARIABLES = frozenset({"operation", "collectivite", "etat", "factures", "totaux", "demande"})
 #: Context keys never fingerprinted, at any depth: the signature dates.
 UNFINGERPRINTED = frozenset({"date_signature_convention", "date_signature_proces_verbal",
                              "convention_signed_on", "handover_signed_on"})
@@ -100,6 +110,8 @@ class Fingerprinter:
         self._templates = templates
         self._values: dict[int, tuple[Any, str]] = {}
         self._template_digests: dict[str, str] = {}
+        self._variables: dict[str, frozenset[str] | None] = {}
+        self._env: jinja2.Environment | None = None
 
     def _value_digest(self, value: Any) -> str:
         seen = self._values.get(id(value))
@@ -107,9 +119,30 @@ class Fingerprinter:
             seen = self._values[id(value)] = (value, digest(value))
         return seen[1]
 
+    def _used(self, name: str | None) -> frozenset[str] | None:
+        """The top-level variables template ``name`` uses (the expense statement's code
+        when None; None for a template that cannot be read or parsed: all of them)."""
+        if name is None:
+            return SPREADSHEET_VARIABLES
+        if name not in self._variables:
+            used: frozenset[str] | None = None
+            try:
+                template = self._templates[name]
+                if self._env is None:
+                    self._env = build_environment()
+                trees = [parse_source(template, source, self._env) for source in template_sources(template)]
+                used = frozenset().union(*(meta.find_undeclared_variables(tree) for tree in trees))
+            except (KeyError, TemplateError):
+                log.info("variables du modèle %s inconnues : empreinte sur tout le contexte", name)
+            self._variables[name] = used
+        return self._variables[name]
+
     def data(self, doc: PlannedDocument) -> str:
-        """Return the data fingerprint of ``doc``: its context and title."""
-        keys = {k: self._value_digest(v) for k, v in doc.context.items() if k not in UNFINGERPRINTED}
+        """Return the data fingerprint of ``doc``: its title and the values of its
+        context that its template uses (the operation always: it dates the file)."""
+        used = self._used(doc.template)
+        keys = {k: self._value_digest(v) for k, v in doc.context.items()
+                if k not in UNFINGERPRINTED and (used is None or k in used or k == "operation")}
         return digest({"contexte": keys, "titre": doc.title})
 
     def template(self, doc: PlannedDocument) -> str:
@@ -195,8 +228,7 @@ class BatchState:
     (False: no batch was generated there; ``manifest_unreadable`` when a manifest is
     there but cannot be read), the interrupted run (French sentence or None), each
     beneficiary, the operation's documents, the claim file left out (``unpaid``
-    invoices), the manifest's documents the workbook no longer gives (``obsolete``),
-    and whether the workbook changed since the batch was generated."""
+    invoices) and the manifest's documents the workbook no longer gives (``obsolete``)."""
 
     workbook: Path
     output: Path

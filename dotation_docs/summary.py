@@ -250,13 +250,13 @@ def describe_status(state: BatchState) -> list[str]:
     lines = []
     if state.interrupted:
         lines.append(f"Attention : {state.interrupted}")
-    lines.append(f"État du lot « {state.output} » pour le classeur « {state.workbook} »")
+    lines += [f"Lot : {state.output}", f"Classeur : {state.workbook}"]
     if not state.manifest_found:
         if state.manifest_unreadable:
-            why = (f"son manifeste « {state.output / MANIFEST} » est illisible : l'état des documents ne peut pas "
+            why = (f"le manifeste de ce dossier ({MANIFEST}) est illisible : l'état des documents ne peut pas "
                    "être établi. Relancez « dotation generer » pour refaire le lot.")
         else:
-            why = f"aucun lot n'a été généré dans « {state.output} » (pas de {MANIFEST}). Pour le produire :"
+            why = f"aucun lot n'a été généré dans ce dossier (pas de {MANIFEST}). Pour le produire :"
         lines += _wrapped(_capitalized(why), "")
         if not state.manifest_unreadable:
             lines.append(f"  dotation generer {state.workbook} -o {state.output}")
