@@ -23,17 +23,17 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import stat
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import jinja2
-from jinja2 import meta
 
 from dotation_docs import outputdir
 from dotation_docs.documents import (
@@ -50,11 +50,10 @@ from dotation_docs.documents import (
     specs,
     template_names,
 )
-from dotation_docs.exceptions import TemplateError
 from dotation_docs.funding import Funding, unpaid_invoices
 from dotation_docs.manifest import Entry, entries, read_manifest
 from dotation_docs.model import Beneficiary, Dotation, Invoice
-from dotation_docs.rendering import LoadedTemplate, build_environment, parse_source, template_sources
+from dotation_docs.rendering import LoadedTemplate
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +110,6 @@ class Fingerprinter:
         self._values: dict[int, tuple[Any, str]] = {}
         self._template_digests: dict[str, str] = {}
         self._variables: dict[str, frozenset[str] | None] = {}
-        self._env: jinja2.Environment | None = None
 
     def _value_digest(self, value: Any) -> str:
         seen = self._values.get(id(value))
@@ -120,21 +118,15 @@ class Fingerprinter:
         return seen[1]
 
     def _used(self, name: str | None) -> frozenset[str] | None:
-        """The top-level variables template ``name`` uses (the expense statement's code
-        when None; None for a template that cannot be read or parsed: all of them)."""
+        """The top-level variables template ``name`` may use (the expense statement's
+        code when None; None for a template not loaded: all of them)."""
         if name is None:
             return SPREADSHEET_VARIABLES
         if name not in self._variables:
-            used: frozenset[str] | None = None
             try:
-                template = self._templates[name]
-                if self._env is None:
-                    self._env = build_environment()
-                trees = [parse_source(template, source, self._env) for source in template_sources(template)]
-                used = frozenset().union(*(meta.find_undeclared_variables(tree) for tree in trees))
-            except (KeyError, TemplateError):
-                log.info("variables du modèle %s inconnues : empreinte sur tout le contexte", name)
-            self._variables[name] = used
+                self._variables[name] = template_variables(self._templates[name])
+            except KeyError:
+                self._variables[name] = None
         return self._variables[name]
 
     def data(self, doc: PlannedDocument) -> str:
@@ -162,6 +154,30 @@ class Fingerprinter:
     def __call__(self, doc: PlannedDocument) -> dict[str, str]:
         """Return the manifest's fingerprints of ``doc``."""
         return {DATA_KEY: self.data(doc), TEMPLATE_KEY: self.template(doc)}
+
+
+_XML_TAG = re.compile(r"<[^>]*>")
+_JINJA_TAG = re.compile(r"\{[{%](.*?)[}%]\}", re.S)
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+
+
+def template_variables(template: LoadedTemplate) -> frozenset[str] | None:
+    """Return every name written inside a Jinja tag of ``template`` (``{{ … }}``,
+    ``{% … %}``), attributes after a dot left out: a superset of the top-level variables
+    it uses (keywords, filters and loop variables too, which no context key matches).
+    A Word template's XML parts are read with their markup removed, so that a tag Word
+    split across runs is whole again. None when it cannot be read (then every variable
+    counts). Much cheaper than parsing: it runs on every generation."""
+    try:
+        if template.is_docx:
+            with zipfile.ZipFile(io.BytesIO(template.data)) as package:
+                texts = [_XML_TAG.sub("", package.read(n).decode("utf-8"))
+                         for n in package.namelist() if n.endswith(".xml")]
+        else:
+            texts = [template.data.decode("utf-8")]
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError, ValueError):
+        return None
+    return frozenset(name for text in texts for tag in _JINJA_TAG.findall(text) for name in _NAME.findall(tag))
 
 
 def dossier_fingerprints(parts: Iterable[Mapping[str, str]], attachments: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from cells import column
+from click.testing import CliRunner
 from conftest import SAMPLE, TEMPLATES
 
 from dotation_docs.blank_workbook import write_blank_workbook
@@ -72,6 +73,25 @@ def workbook(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """The sample's batch, generated once by ``dotation generer`` (signature dates change
+    no document: it is every test's batch)."""
+    folder = tmp_path_factory.mktemp("etat")
+    wb = openpyxl.load_workbook(SAMPLE)
+    with_signatures(wb, {})
+    wb.save(folder / "classeur.xlsx")
+    result = CliRunner().invoke(cli, ["generer", str(folder / "classeur.xlsx"), "-o", str(folder / "lot")])
+    assert result.exit_code == 0, result.output
+    return folder / "lot"
+
+
+@pytest.fixture
+def batch(generated: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample's batch."""
+    return Path(shutil.copytree(generated, tmp_path / "lot"))
 
 
 def all_signed(except_: tuple[str, ...] = ()) -> Dates:
@@ -206,9 +226,8 @@ def test_canonical_serialisation() -> None:
         canonical({"x": 1.5})
 
 
-def test_every_document_has_its_fingerprints_and_signing_changes_none(workbook, tmp_path: Path, runner) -> None:
-    out = tmp_path / "lot"
-    generate(runner, workbook(), out)
+def test_every_document_has_its_fingerprints_and_signing_changes_none(workbook, batch: Path, runner) -> None:
+    out = batch
     before = manifest_of(out)["documents"]
     by_path = {d["fichier"]: d for d in before}
     assert len(before) == 27
@@ -224,10 +243,8 @@ def test_every_document_has_its_fingerprints_and_signing_changes_none(workbook, 
     assert manifest_of(out)["documents"] == before
 
 
-def test_a_manifest_without_fingerprints_still_loads(workbook, tmp_path: Path, runner) -> None:
-    out = tmp_path / "lot"
-    path = workbook()
-    generate(runner, path, out)
+def test_a_manifest_without_fingerprints_still_loads(workbook, batch: Path, runner) -> None:
+    out, path = batch, workbook()
     manifest = manifest_of(out)
     for d in manifest["documents"]:
         del d[DATA_KEY], d[TEMPLATE_KEY]
@@ -256,12 +273,28 @@ def test_the_expense_statement_reads_only_its_fingerprinted_variables(sample: Pa
     assert render_expense_statement(only, timestamp=stamp) == render_expense_statement(doc.context, timestamp=stamp)
 
 
+def test_template_variables_include_every_variable_the_template_uses() -> None:
+    from jinja2 import meta
+
+    from dotation_docs.documents import template_names
+    from dotation_docs.rendering import build_environment, parse_source, template_sources
+    from dotation_docs.status import template_variables
+    from dotation_docs.templateset import load_template_set
+
+    templates, env = load_template_set(template_names()), build_environment()
+    for name in template_names():
+        template = templates[name]
+        used = set().union(*(meta.find_undeclared_variables(parse_source(template, source, env))
+                             for source in template_sources(template)))
+        assert "operation" in used and used <= template_variables(template), name
+    assert "beneficiaires" not in template_variables(templates["convention-mise-a-disposition.docx"])
+
+
 # --- dotation etat -------------------------------------------------------------------------------
 
 
-def test_etat_on_a_fresh_batch_with_signatures(workbook, tmp_path: Path, runner) -> None:
-    out = tmp_path / "lot"
-    generate(runner, workbook(), out)
+def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) -> None:
+    out = batch
     path = workbook({**all_signed(except_=("B03", "B10")), "B03": (SIGNED, None)})  # signed after generation
     lines = etat(runner, path, out)
     assert lines[:2] == [f"Lot : {out}", f"Classeur : {path}"]
@@ -295,9 +328,8 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, tmp_path: Path, runner)
     assert len({line.index("à jour") for line in rows}) == 1
 
 
-def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, tmp_path: Path, runner) -> None:
-    out = tmp_path / "lot"
-    generate(runner, workbook(), out)
+def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: Path, runner) -> None:
+    out = batch
     (out / B03_CONVENTION).unlink()
     (out / B04_HANDOVER).write_bytes(b"retouche")
 
@@ -330,10 +362,8 @@ def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, tmp_pat
     )
 
 
-def test_etat_says_when_a_template_changed(workbook, tmp_path: Path, runner) -> None:
-    out = tmp_path / "lot"
-    path = workbook()
-    generate(runner, path, out)
+def test_etat_says_when_a_template_changed(workbook, batch: Path, tmp_path: Path, runner) -> None:
+    out, path = batch, workbook()
     mine = tmp_path / "modeles"
     mine.mkdir()
     # the same handover record template, its bytes changed (a comment in the zip)
@@ -376,10 +406,8 @@ def test_etat_with_pdfs(workbook, tmp_path: Path, runner, monkeypatch: pytest.Mo
     assert operation_lines(etat(runner, path, out))[-1] == "Dossier de demande (PDF) périmé (données)"
 
 
-def test_etat_with_unpaid_invoices_and_documents_the_workbook_no_longer_gives(workbook, tmp_path: Path,
-                                                                             runner) -> None:
-    out = tmp_path / "lot"
-    generate(runner, workbook(), out)
+def test_etat_with_unpaid_invoices_and_documents_the_workbook_no_longer_gives(workbook, batch: Path, runner) -> None:
+    out = batch
 
     def unpaid(wb: openpyxl.Workbook) -> None:
         ws = wb["Factures"]
@@ -428,10 +456,8 @@ def listing(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 
 @pytest.mark.parametrize("interrupted", [False, True])
-def test_etat_reads_only_even_after_an_interrupted_run(workbook, tmp_path: Path, runner, interrupted: bool) -> None:
-    out = tmp_path / "lot"
-    path = workbook()
-    generate(runner, path, out)
+def test_etat_reads_only_even_after_an_interrupted_run(workbook, batch: Path, interrupted: bool) -> None:
+    out, path = batch, workbook()
     if interrupted:
         (out / JOURNAL_NAME).write_text("{}", encoding="utf-8")
     before = listing(out)
