@@ -25,6 +25,7 @@ from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
 
 SHOWN_NAMES = 5  # file names listed in a summary line before « … »
+NBSP = "\u00a0"
 
 
 def describe_totals(dotation: Dotation, funding: Funding) -> str:
@@ -236,9 +237,10 @@ def _signature_counts(state: BatchState) -> str:
     conventions = sum(1 for b in associations if b.beneficiary.convention_signed_on is not None)
     handovers = sum(1 for b in equipped if b.beneficiary.handover_signed_on is not None)
     n = len(state.beneficiaries)
+    # a no-break space before « ; » (French typography) keeps it off the start of a line
     return (f"{format_quantity(n, 'bénéficiaire', 'bénéficiaires')} : "
             f"{format_quantity(conventions, 'convention signée', 'conventions signées')}, "
-            f"{len(associations) - conventions} à signer ; "
+            f"{len(associations) - conventions} à signer{NBSP}; "
             f"{format_quantity(handovers, 'procès-verbal signé', 'procès-verbaux signés')}, "
             f"{len(equipped) - handovers} à signer")
 
@@ -321,7 +323,11 @@ def describe_status(state: BatchState) -> list[str]:
         parts.append(format_quantity(counts[Freshness.UNKNOWN], "sans empreinte", "sans empreinte"))
     if state.obsolete:
         parts.append(format_quantity(len(state.obsolete), "en trop", "en trop"))
-    lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)} ; {', '.join(parts)}.")
+    lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)}{NBSP}; {', '.join(parts)}.")
+    if stale or counts[Freshness.MISSING] or counts[Freshness.EDITED]:
+        lines += _wrapped(
+            "Les documents périmés ou manquants se refont avec « dotation generer » (ou « dotation convention » "
+            "pour un bénéficiaire) ; un document modifié à la main n'est remplacé qu'avec --ecraser.", "")
     return lines
 
 

@@ -138,7 +138,8 @@ def operation_lines(lines: list[str]) -> list[str]:
 def summary(lines: list[str]) -> str:
     """The summary line of ``etat``, as one line (it wraps at 100 columns)."""
     start = max(i for i, line in enumerate(lines) if line.startswith("Résumé : "))
-    return " ".join(" ".join(lines[start:]).split())
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
+    return " ".join(" ".join(lines[start:end]).split())
 
 
 def manifest_of(folder: Path) -> dict:
@@ -360,6 +361,10 @@ def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: 
         "Résumé : 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
         "17 documents à jour, 8 périmés, 1 manquant, 1 modifié à la main."
     )
+    assert lines[-2:] == [
+        "Les documents périmés ou manquants se refont avec « dotation generer » (ou « dotation convention »",
+        "pour un bénéficiaire) ; un document modifié à la main n'est remplacé qu'avec --ecraser.",
+    ]
 
 
 def test_etat_says_when_a_template_changed(workbook, batch: Path, tmp_path: Path, runner) -> None:
@@ -426,11 +431,13 @@ def test_etat_without_a_batch_and_with_an_invalid_workbook(workbook, tmp_path: P
     path = workbook(all_signed(except_=("B05",)))
     absent = tmp_path / "nulle-part"
     lines = etat(runner, path, absent)
-    assert lines[2:] == [
+    assert lines[2:5] == [
         "Aucun lot n'a été généré dans ce dossier (pas de manifeste.json). Pour le produire :",
         f"  dotation generer {path} -o {absent}",
         "",
-        "Résumé : 10 bénéficiaires : 8 conventions signées, 1 à signer ; 9 procès-verbaux signés, 1 à signer.",
+    ]
+    assert lines[5:] == [
+        "Résumé : 10 bénéficiaires : 8 conventions signées, 1 à signer\u00a0; 9 procès-verbaux signés, 1 à signer.",
     ]
     assert not absent.exists()
 
