@@ -30,10 +30,10 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dotation_docs import outputdir
 from dotation_docs.documents import (
@@ -99,13 +99,19 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class Templates(Protocol):
+    """The templates of a run by name (``templateset.TemplateSet``); KeyError when absent."""
+
+    def __getitem__(self, name: str) -> LoadedTemplate: ...
+
+
 class Fingerprinter:
     """Compute the fingerprints of the planned documents of one run (a pure function of
     the document and the templates). The documents of a run share the values of their
     common context: each top-level value is serialised once (by identity, the value
     kept alive meanwhile) and the context's digest is the digest of its keys' digests."""
 
-    def __init__(self, templates: Mapping[str, LoadedTemplate] | Any) -> None:
+    def __init__(self, templates: Templates) -> None:
         self._templates = templates
         self._values: dict[int, tuple[Any, str]] = {}
         self._template_digests: dict[str, str] = {}
@@ -316,7 +322,7 @@ def _attachment_digests(output: Path, spec: DocumentSpec) -> list[tuple[str, str
 
 
 def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Path,
-                templates: Mapping[str, LoadedTemplate] | Any) -> BatchState:
+                templates: Templates) -> BatchState:
     """Return the state of the batch in ``output`` for ``dotation`` (read from
     ``workbook``) and ``templates``: the documents ``dotation generer`` would write now
     (planned as it plans them, nothing rendered), each compared with the manifest and
@@ -367,12 +373,12 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
     planned = {p.casefold() for p in expected} | {p.path.casefold() for p in pdfs.values()}
     planned |= {d.path.casefold() for d in state.operation}
     batch_types = {str(s.type) for s in specs(Job.BATCH)}
-    state.obsolete = sorted(e.path for e in listed.values() if e.type in batch_types and e.path.casefold() not in planned)
+    state.obsolete = sorted(e.path for e in listed.values()
+                            if e.type in batch_types and e.path.casefold() not in planned)
     return state
 
 
-def read_status(workbook: Path, output: Path, templates_folder: Path | None = None,
-                load: Callable[[Path], Any] | None = None) -> BatchState:
+def read_status(workbook: Path, output: Path, templates_folder: Path | None = None) -> BatchState:
     """Return the state of the batch in ``output`` for the workbook at ``workbook`` and
     the templates (the agent's ``templates_folder`` first, then the bundled ones).
     Writes, locks and repairs nothing. Raises InvalidWorkbookError (the workbook has
@@ -383,7 +389,7 @@ def read_status(workbook: Path, output: Path, templates_folder: Path | None = No
 
     check_reachable(templates_folder)
     templates = load_template_set(template_names(specs(Job.BATCH)), templates_folder)
-    checked = (load or load_workbook_model)(workbook)
+    checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     return batch_state(workbook, checked.dotation, checked.funding, output, templates)
 
