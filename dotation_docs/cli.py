@@ -1,4 +1,4 @@
-"""Command line: ``dotation verifier | generer | convention | demande | modeles``.
+"""Command line: ``dotation verifier | generer | convention | demande | etat | modeles | nouveau``.
 
 Thin commands: parse options, call one pipeline function, print its summary. User
 errors are :class:`~dotation_docs.exceptions.DotationError` and print ``Erreur : …``.
@@ -19,12 +19,13 @@ import click.formatting
 import click.parser
 import click.types
 
-from dotation_docs import __version__, pipeline
+from dotation_docs import __version__, pipeline, status
 from dotation_docs.blank_workbook import write_blank_workbook
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, label
 from dotation_docs.summary import (
     describe_changes,
     describe_pdf,
+    describe_status,
     describe_template_set,
     describe_totals,
     describe_written,
@@ -237,6 +238,28 @@ def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: b
     demande-subvention/pieces-jointes/.
     """
     _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice)))
+
+
+@cli.command("etat", short_help="Montre où en est le lot : documents à jour, périmés, signés.")
+@workbook_argument
+@click.option(
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT, show_default=True,
+    help="Dossier du lot à examiner (rien n'y est écrit).",
+)
+@click.option(
+    "-m", "--modeles", type=PATH, metavar="DOSSIER", default=None,
+    help="Dossier des modèles utilisés pour générer le lot (par défaut : les modèles fournis).",
+)
+def status_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
+    """Montre, pour chaque bénéficiaire, ses documents (à jour, périmés parce que le
+    classeur ou le modèle a changé, manquants, modifiés à la main, et leurs PDF) et ce qui
+    est signé (colonnes « Date de signature » de la feuille Bénéficiaires), puis les
+    documents de l'opération et un résumé. Ne modifie rien dans le dossier de sortie.
+
+    Exemple : dotation etat operation-2025.xlsx -o lot
+    """
+    for line in describe_status(status.read_status(classeur, sortie, modeles)):
+        click.echo(line)
 
 
 @cli.command("nouveau", short_help="Crée un classeur vierge prêt à remplir.")

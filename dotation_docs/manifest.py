@@ -137,9 +137,21 @@ class Written(Protocol):
     def sha256(self) -> str: ...
 
 
+#: Keys of an entry that ``meta`` may not replace.
+ENTRY_KEYS = frozenset({"type", "beneficiaire", "fichier", "sha256"})
+
+
 def manifest_entry(f: Written) -> dict[str, Any]:
-    """Return the manifest's description of one file."""
-    return {"type": str(f.type), "beneficiaire": f.beneficiary, "fichier": f.path, "sha256": f.sha256}
+    """Return the manifest's description of one file: type, beneficiary, path, hash,
+    and the items of its ``meta`` when it has any (the fingerprints of
+    :mod:`dotation_docs.status`: ``empreinte_donnees``, ``empreinte_modele``). Entries
+    of older manifests have no such items and still load (:func:`entries`)."""
+    meta = getattr(f, "meta", None) or {}
+    clash = ENTRY_KEYS & set(meta)
+    if clash:  # meta comes from the code, never from the data: a bug
+        raise ValueError(f"meta of {f.path!r} would replace {sorted(clash)}")
+    return {**{str(k): str(v) for k, v in meta.items()},
+            "type": str(f.type), "beneficiaire": f.beneficiary, "fichier": f.path, "sha256": f.sha256}
 
 
 def _sha256(path: Path) -> str:

@@ -197,6 +197,10 @@ class Beneficiary:
     place_of_use: str
     gift_category: str | None = None
     territory_kind: TerritoryKind = TerritoryKind.QPV
+    # When the convention and the handover record were signed (batch status); never
+    # printed in the documents, so signing one does not make it out of date.
+    convention_signed_on: date | None = None
+    handover_signed_on: date | None = None
 
     @property
     def signs_convention(self) -> bool:

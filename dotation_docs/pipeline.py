@@ -8,6 +8,7 @@ One function per command; the command line only calls these and prints their res
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from dotation_docs import manifest, outputdir
+from dotation_docs import manifest, outputdir, status
 from dotation_docs.documents import (
     CLAIM_DIR,
     CONVERTIBLE,
@@ -53,6 +54,7 @@ from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
 from dotation_docs.schema import INVOICES, normalize_label
 from dotation_docs.spreadsheet import render_expense_statement
+from dotation_docs.summary import describe_unsigned_handovers
 from dotation_docs.templateset import (
     TemplateCheck,
     TemplateSet,
@@ -224,6 +226,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
     env = build_environment()
     stamp = _timestamp(dotation)
     compiled: dict[str, CompiledDocxTemplate] = {}
+    fingerprint = status.Fingerprinter(templates)  # hook (helper "etat"): manifest fingerprints for `dotation etat`
     files = []
     for doc in docs:
         log.info("Rendu de %s", doc.path)
@@ -239,7 +242,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
                 data = word.render(doc.context, title=doc.title, timestamp=stamp)
             else:
                 data = render(template, doc.context, title=doc.title, timestamp=stamp, env=env)
-        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary))
+        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary, fingerprint(doc)))
     return files
 
 
@@ -295,7 +298,7 @@ def _select(job: Job, selected: list[DocumentSpec], dotation: Dotation, query: s
                 "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
                 "chaque facture, puis relancez."
             )
-        return _Selection(selected, [], Scope.of_job(job), _partial_notes)
+        return _Selection(selected, [], Scope.of_job(job), _claim_notes(dotation))  # (helper "etat")
     assert query is not None
     beneficiary, partial = match_beneficiary(dotation, query)
     if not dotation.devices_of(beneficiary):
@@ -407,7 +410,9 @@ def _pdf_step(
     sources = [f for f in rendered if spec_of(f.type).renderer in CONVERTIBLE]
     pdfs = _convert(sources, options, soffice, date)
     by_path = {f.path: f for f in rendered}
-    files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary) for c in conversions if c.source]
+    # a PDF has its source's fingerprints (helper "etat")
+    files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary, by_path[c.source].meta)
+             for c in conversions if c.source]
     made = PdfWritten(options.pdfa, [c.source for c in conversions if c.source])
     for spec in dossiers:
         parts = _dossier_parts(spec, sources, pdfs, dotation)
@@ -418,7 +423,9 @@ def _pdf_step(
         log.info("Assemblage du dossier %s (%d pièces)", spec.path(None), len(parts))
         data = merge_dossier(parts, pdfa=options.pdfa, title=spec.title(None, None),  # type: ignore[arg-type]
                              ghostscript=ghostscript, creation_date=date)
-        files.append(OutputFile(spec.path(None), data, str(spec.type)))
+        meta = status.dossier_fingerprints([f.meta for f in status.dossier_parts(spec, sources)],  # helper "etat"
+                                           [(path, hashlib.sha256(blob).hexdigest()) for path, blob in attachments])
+        files.append(OutputFile(spec.path(None), data, str(spec.type), meta=meta))
         made.dossier, made.dossier_parts = spec.path(None), len(parts)
     assert all(c.source in by_path for c in conversions)
     return files, made
@@ -554,6 +561,12 @@ def _claim_left_out_notes(unpaid: tuple[Invoice, ...]) -> Callable[[WriteResult,
         return lines
 
     return notes
+
+
+def _claim_notes(dotation: Dotation) -> Notes:
+    """Notes of ``demande``: those of a partial job, and the handover records not signed
+    yet (the claim encloses them as proof)."""
+    return lambda result, header: _partial_notes(result, header) + describe_unsigned_handovers(dotation)
 
 
 def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:

@@ -396,6 +396,12 @@ BENEFICIARIES = Sheet(
           description="« QPV » : quartier prioritaire de la politique de la ville ; « ZRR » : "
                       "commune classée en zone de revitalisation rurale ; « FRR » : commune classée "
                       "en zone France Ruralités Revitalisation. Vide (ou colonne absente) : QPV."),
+        F("convention_signed_on", "Date de signature de la convention", Kind.DATE, required=False,
+          description="Jour où la convention a été signée par les deux parties ; vide tant qu'elle ne "
+                      "l'est pas (« dotation etat » affiche ce qui reste à signer)."),
+        F("handover_signed_on", "Date de signature du procès-verbal", Kind.DATE, required=False,
+          description="Jour où le procès-verbal de remise a été signé ; vide tant qu'il ne l'est pas "
+                      "(« dotation demande » signale les procès-verbaux non signés)."),
     ),
 )
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from dotation_docs.documents import LABELS, Renderer, spec_of
-from dotation_docs.formatting import format_amount, format_list, format_percent, format_quantity, pluralize
+from dotation_docs.documents import LABELS, MANIFEST, DocumentType, Renderer, spec_of
+from dotation_docs.formatting import (
+    format_amount,
+    format_date_short,
+    format_list,
+    format_percent,
+    format_quantity,
+    pluralize,
+)
 from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import BeneficiaryKind, Dotation
+from dotation_docs.schema import BENEFICIARIES
+from dotation_docs.status import BatchState, DocumentState, Freshness, unsigned_handovers
 from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
 
 SHOWN_NAMES = 5  # file names listed in a summary line before « … »
+NBSP = "\u00a0"
 
 
 def describe_totals(dotation: Dotation, funding: Funding) -> str:
@@ -171,3 +183,166 @@ def describe_template_set(templates: TemplateSet | None, checked: TemplateCheck)
     else:
         lines.append("Modèles valides : aucun problème trouvé.")
     return lines
+
+
+# --- dotation etat ----------------------------------------------------------------------------
+
+STATUS_WIDTH = 100  # the report reads in a terminal of 100 columns
+
+
+def _freshness(state: DocumentState) -> str:
+    """« à jour », « périmé (données) », « modifié à la main, périmé (modèle) »…"""
+    changed = [word for word, flag in (("données", state.data_changed), ("modèle", state.template_changed)) if flag]
+    why = f" ({' et '.join(changed)})" if changed else ""
+    if state.freshness is Freshness.STALE:
+        return f"périmé{why}"
+    if state.freshness is Freshness.EDITED:
+        return f"modifié à la main, périmé{why}" if changed else "modifié à la main"
+    if state.freshness is Freshness.UNKNOWN:
+        return "sans empreinte (lot ancien)"
+    return state.freshness.value
+
+
+def _pdf_column(state: DocumentState) -> str:
+    if state.pdf is None:
+        return ""
+    if state.pdf.freshness is Freshness.ABSENT:
+        return "pas de PDF"
+    return f"PDF {_freshness(state.pdf)}"
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _signature(day: date | None, feminine: bool) -> str:
+    if day is None:
+        return "à signer"
+    return f"{'signée' if feminine else 'signé'} le {format_date_short(day)}"
+
+
+def _table(rows: list[list[str]], indent: str) -> list[str]:
+    """Rows as aligned columns (two spaces between columns, no trailing space)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(max(len(r) for r in rows))]
+    return [(indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r))).rstrip() for r in rows]
+
+
+def _wrapped(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, STATUS_WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _signature_counts(state: BatchState) -> str:
+    equipped = [b for b in state.beneficiaries if b.has_devices]
+    associations = [b for b in equipped if b.beneficiary.signs_convention]
+    conventions = sum(1 for b in associations if b.beneficiary.convention_signed_on is not None)
+    handovers = sum(1 for b in equipped if b.beneficiary.handover_signed_on is not None)
+    n = len(state.beneficiaries)
+    # a no-break space before « ; » (French typography) keeps it off the start of a line
+    return (f"{format_quantity(n, 'bénéficiaire', 'bénéficiaires')} : "
+            f"{format_quantity(conventions, 'convention signée', 'conventions signées')}, "
+            f"{len(associations) - conventions} à signer{NBSP}; "
+            f"{format_quantity(handovers, 'procès-verbal signé', 'procès-verbaux signés')}, "
+            f"{len(equipped) - handovers} à signer")
+
+
+def describe_status(state: BatchState) -> list[str]:
+    """Return the lines of ``dotation etat``: per beneficiary its documents (à jour,
+    périmé and why, manquant, modifié à la main; their PDFs) and what is signed, then
+    the operation's documents, then one summary line."""
+    lines = []
+    if state.interrupted:
+        lines.append(f"Attention : {state.interrupted}")
+    lines += [f"Lot : {state.output}", f"Classeur : {state.workbook}"]
+    if not state.manifest_found:
+        if state.manifest_unreadable:
+            why = (f"le manifeste de ce dossier ({MANIFEST}) est illisible : l'état des documents ne peut pas "
+                   "être établi. Relancez « dotation generer » pour refaire le lot.")
+        else:
+            why = f"aucun lot n'a été généré dans ce dossier (pas de {MANIFEST}). Pour le produire :"
+        lines += _wrapped(_capitalized(why), "")
+        if not state.manifest_unreadable:
+            lines.append(f"  dotation generer {state.workbook} -o {state.output}")
+        lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)}.")
+        return lines
+
+    with_pdf = any(d.pdf is not None and d.pdf.freshness is not Freshness.ABSENT for d in state.all_documents())
+    dossier_absent = "pas de PDF (avec --pdf)"
+    lines += ["", "Bénéficiaires"]
+    blocks: list[tuple[list[str], list[list[str]]]] = []  # per beneficiary: heading lines, rows
+    for b in state.beneficiaries:
+        who = b.beneficiary
+        kind = "" if who.signs_convention else " (service de la collectivité)"
+        heading = _wrapped(f"  {who.identifier} – {who.name}{kind}", "      ")
+        rows = []
+        for d in b.documents:
+            if d.type == DocumentType.CONVENTION:
+                label, signed = "Convention", _signature(who.convention_signed_on, feminine=True)
+            elif d.type == DocumentType.HANDOVER:
+                label, signed = "Procès-verbal", _signature(who.handover_signed_on, feminine=False)
+            else:
+                label, signed = _capitalized(LABELS[d.type][0]), ""
+            rows.append([label, _freshness(d)] + ([_pdf_column(d)] if with_pdf else []) + [signed])
+        blocks.append((heading, rows))
+    table = iter(_table([row for _heading, rows in blocks for row in rows], "      "))
+    for (heading, rows), b in zip(blocks, state.beneficiaries):
+        lines += heading
+        lines += [next(table) for _row in rows] if b.has_devices else ["      aucun matériel : pas de document"]
+
+    lines += ["", "Documents de l'opération"]
+    rows = []
+    for d in state.operation:
+        found = dossier_absent if d.freshness is Freshness.ABSENT else _freshness(d)
+        rows.append([_capitalized(LABELS[d.type][0]), found] + ([_pdf_column(d)] if with_pdf else []))
+    if rows:
+        lines += _table(rows, "  ")
+    if state.unpaid:
+        n = len(state.unpaid)
+        refs = ", ".join(f"« {i.reference} »" for i in state.unpaid)
+        lines += _wrapped(
+            f"  Dossier de demande de subvention : non produit : {n} "
+            f"{pluralize(n, 'facture non payée', 'factures non payées')} ({refs})."
+        )
+    if state.obsolete:
+        n = len(state.obsolete)
+        lines += [""] + _wrapped(
+            f"{pluralize(n, 'Document', 'Documents')} du lot que le classeur ne donne plus "
+            f"(le prochain « dotation generer » {pluralize(n, 'le supprime', 'les supprime')}) : "
+            f"{_some(state.obsolete)}.", "  ")
+
+    documents = [d for d in state.all_documents() if d.freshness is not Freshness.ABSENT]
+    counts = Counter(d.freshness for d in documents)
+    stale = sum(1 for d in documents if d.freshness is Freshness.STALE)
+    parts = [format_quantity(counts[Freshness.UP_TO_DATE], "document à jour", "documents à jour")]
+    if stale:
+        parts.append(format_quantity(stale, "périmé", "périmés"))
+    if counts[Freshness.MISSING]:
+        parts.append(format_quantity(counts[Freshness.MISSING], "manquant", "manquants"))
+    if counts[Freshness.EDITED]:
+        parts.append(format_quantity(counts[Freshness.EDITED], "modifié à la main", "modifiés à la main"))
+    if counts[Freshness.UNKNOWN]:
+        parts.append(format_quantity(counts[Freshness.UNKNOWN], "sans empreinte", "sans empreinte"))
+    if state.obsolete:
+        parts.append(format_quantity(len(state.obsolete), "en trop", "en trop"))
+    lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)}{NBSP}; {', '.join(parts)}.")
+    if stale or counts[Freshness.MISSING] or counts[Freshness.EDITED]:
+        lines += _wrapped(
+            "Les documents périmés ou manquants se refont avec « dotation generer » (ou « dotation convention » "
+            "pour un bénéficiaire) ; un document modifié à la main n'est remplacé qu'avec --ecraser.", "")
+    return lines
+
+
+def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
+    """Return the note of ``dotation demande`` on the handover records not signed yet
+    (none when every one has its « Date de signature du procès-verbal »)."""
+    unsigned = unsigned_handovers(dotation)
+    if not unsigned:
+        return []
+    n = len(unsigned)
+    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in unsigned)
+    column = BENEFICIARIES.field("handover_signed_on").label
+    records = pluralize(n, "procès-verbal de remise n'est pas signé", "procès-verbaux de remise ne sont pas signés")
+    return [
+        f"{n} {records} (pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {names}. La demande "
+        f"de versement {pluralize(n, 'le joint', 'les joint')} comme preuve de la remise : "
+        f"faites-{pluralize(n, 'le', 'les')} signer avant de l'envoyer."
+    ]

@@ -93,6 +93,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_signature_delegation(op, report)
     _check_gift_categories(beneficiaries, op, report)
     _check_reform_decision(op, report)
+    _check_signature_dates(beneficiaries, devices, report)
 
     dotation = None
     if op is not None and not report.errors:
@@ -761,3 +762,50 @@ def check_territories(beneficiaries: list[Record], report: Report) -> None:
         if problem:
             report.error(f"{label} : {problem}", r.title, r.cell("territory_code"))
             r.values["territory_code"] = None
+
+
+def _check_signature_dates(beneficiaries: list[Record], devices: list[Record], report: Report) -> None:
+    """Warn about the signature dates of « Bénéficiaires » (used by ``dotation etat`` and
+    ``dotation demande``): a date after today, a handover record signed before the
+    convention it applies (the record says the handover is made « en application de la
+    convention » and starts its term), a date for a beneficiary without devices (it gets
+    no document) or a convention date for a service of the authority (it signs none)."""
+    convention, handover = _label(BENEFICIARIES, "convention_signed_on"), _label(BENEFICIARIES, "handover_signed_on")
+    equipped = {_fold(r.values["beneficiary"]) for r in devices if r.values.get("beneficiary") is not None}
+    now = today()
+    for r in beneficiaries:
+        signed_convention, signed_handover = r.values.get("convention_signed_on"), r.values.get("handover_signed_on")
+        for key, label, day in (("convention_signed_on", convention, signed_convention),
+                                ("handover_signed_on", handover, signed_handover)):
+            if day is not None and day > now:
+                report.warning(
+                    f"{label} : {_show(day)}, après aujourd'hui ({_show(now)}) : une date de signature "
+                    "est celle d'un document déjà signé. Vérifiez la date, ou videz-la tant qu'il ne l'est pas.",
+                    r.title, r.cell(key),
+                )
+        if (signed_convention is not None and signed_handover is not None and signed_handover < signed_convention
+                and r.values.get("kind") is BeneficiaryKind.ASSOCIATION):
+            report.warning(
+                f"{handover} : {_show(signed_handover)}, avant la signature de la convention le "
+                f"{_show(signed_convention)} : le procès-verbal constate une remise faite en application "
+                "de la convention, qui en fait courir la durée. Vérifiez les deux dates.",
+                r.title, r.cell("handover_signed_on"),
+            )
+        if signed_convention is not None and r.values.get("kind") is BeneficiaryKind.AUTHORITY_SERVICE:
+            report.warning(
+                f"{convention} : renseignée pour un service de la collectivité, qui ne signe pas de "
+                "convention (il reçoit seulement un procès-verbal). Videz la cellule.",
+                r.title, r.cell("convention_signed_on"),
+            )
+        identifier = r.values.get("identifier")
+        dated = [(key, label) for key, label, day in (("convention_signed_on", convention, signed_convention),
+                                                      ("handover_signed_on", handover, signed_handover))
+                 if day is not None]
+        if dated and identifier is not None and _fold(identifier) not in equipped:
+            for key, label in dated:
+                report.warning(
+                    f"{label} : renseignée pour le bénéficiaire « {identifier} », qui n'a aucun matériel "
+                    "dans la feuille « Matériel » : il n'a ni convention ni procès-verbal à signer. "
+                    "Vérifiez la ligne, ou videz la cellule.",
+                    r.title, r.cell(key),
+                )

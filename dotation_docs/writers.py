@@ -43,12 +43,14 @@ __all__ = [
 @dataclass(frozen=True)
 class OutputFile:
     """One file to write: its path relative to the output folder (POSIX form), its
-    bytes, and what the manifest says of it."""
+    bytes, and what the manifest says of it (``meta``: more items of its manifest
+    entry, the fingerprints of :mod:`dotation_docs.status`)."""
 
     path: str
     data: bytes
     type: str
     beneficiary: str | None = None
+    meta: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def sha256(self) -> str:

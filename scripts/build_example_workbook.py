@@ -242,6 +242,8 @@ class Beneficiary:
     town: str = "Limoges"
     territory_kind: str = "QPV"
     territory_code: str | None = None  # None: the QPV's code in QPV_CODES
+    # Day the convention (associations only) and the handover record were signed; None: not yet.
+    signed_on: dt.date | None = None
 
 
 # QPV codes (2015–2023 format), one per quarter.
@@ -288,7 +290,8 @@ BENEFICIARIES = (
                 "direction@sablard-en-lien.fr", "05 55 79 40 58", "Le Sablard",
                 "Maison de quartier du Sablard, 12 rue du Sablard, 87000 Limoges",
                 (5, 0, 4, 2)),
-    # An association declared before the RNA existed: no W number.
+    # An association declared before the RNA existed: no W number. Its papers are not signed
+    # yet (« dotation etat » and « dotation demande » say so).
     Beneficiary("B07", "Amicale laïque des Coutures", ASSOCIATION, False,
                 "31 rue des Coutures", "87000", MADAME, "Hélène Faure", "Présidente",
                 "amicale.coutures@wanadoo.fr", "05 55 34 19 62", "Les Coutures",
@@ -341,6 +344,8 @@ def beneficiary_rows(rng: random.Random, variant: Variant) -> list[dict[str, Any
             "territory_code": b.territory_code or QPV_CODES[b.territory_name],
             "place_of_use": b.place_of_use,
             "gift_category": None,  # loans only: no gift category needed
+            "convention_signed_on": b.signed_on if b.kind == ASSOCIATION else None,
+            "handover_signed_on": b.signed_on,
         })
     return rows
 
@@ -728,13 +733,16 @@ ZRR_BENEFICIARIES = (
                 "3 rue du Château", "79340", MADAME, "Odile Berthonneau", "Présidente",
                 "contact@gatine-numerique.fr", "05 49 69 12 58", "Vasles",
                 "Salle des associations, 3 rue du Château, 79340 Vasles",
-                (4, 0, 3, 0), town="Vasles", territory_kind="ZRR", territory_code="79339"),
+                (4, 0, 3, 0), town="Vasles", territory_kind="ZRR", territory_code="79339",
+                signed_on=dt.date(2024, 10, 15)),
     Beneficiary("B02", "Foyer rural & numérique d'Airvault", ASSOCIATION, True,
                 "11 rue de la Gendarmerie", "79600", MONSIEUR, "Gérard Bonnin", "Président",
                 "foyer.rural.airvault@orange.fr", "05 49 64 70 31", "Airvault",
                 "Foyer rural, 11 rue de la Gendarmerie, 79600 Airvault",
-                (4, 0, 4, 0), town="Airvault", territory_kind="FRR", territory_code="79005"),
-    # An association declared before the RNA existed: no W number.
+                (4, 0, 4, 0), town="Airvault", territory_kind="FRR", territory_code="79005",
+                signed_on=dt.date(2024, 10, 15)),
+    # An association declared before the RNA existed: no W number. Its papers are not signed
+    # yet (« dotation etat » and « dotation demande » say so).
     Beneficiary("B03", "Clic en Gâtine", ASSOCIATION, False,
                 "6 place de l'Église", "79340", MADAME, "Aurélie Texereau", "Coprésidente",
                 "clic.en.gatine@laposte.net", "06 42 18 77 09", "Ménigoute",
@@ -745,7 +753,8 @@ ZRR_BENEFICIARIES = (
                 "2 place du Minage", "79600", MADAME, "Léa Moreau-Chabot", "Conseillère numérique",
                 "lea.moreau-chabot@cc-sevre-thouet.fr", "05 49 63 27 22", "Airvault",
                 "Espace France Services, 2 place du Minage, 79600 Airvault",
-                (2, 0, 0, 0), town="Airvault", territory_kind="FRR", territory_code="79005"),
+                (2, 0, 0, 0), town="Airvault", territory_kind="FRR", territory_code="79005",
+                signed_on=dt.date(2024, 10, 15)),
 )
 
 THINKPAD_T490 = Model(LAPTOP, "Lenovo", "ThinkPad T490", "chargeur, housse", "reconditionné, grade A",

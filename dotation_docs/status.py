@@ -1,0 +1,407 @@
+"""Status: the fingerprints that tell whether a generated document is out of date, and the
+state of a generated batch (``dotation etat``), seen without changing anything.
+
+A document's **data fingerprint** is the SHA-256 of its rendering context (and title),
+canonically serialised: sorted keys, ``Decimal`` and dates as strings; only the
+top-level variables its template uses count (a convention that does not print the list
+of every beneficiary is not out of date when another beneficiary's telephone changes;
+for the expense statement, built by code, those its code reads). The signature
+dates of « Bénéficiaires » are never part of it (the contexts do not hold them, and
+:data:`UNFINGERPRINTED` drops them should a context ever do), so signing a document does
+not make it out of date. Its **template fingerprint** is the SHA-256 of its template's
+bytes; the expense statement, built by code, has a constant tag instead
+(:data:`SPREADSHEET_VERSION`). A PDF has the fingerprints of the document it is converted
+from; the claim dossier, those of its parts (and the names and hashes of the agent's
+attachments). The manifest keeps them in each entry (:data:`DATA_KEY`,
+:data:`TEMPLATE_KEY`); ``dotation etat`` recomputes them from the current workbook and
+templates through the same plan as generation, without rendering anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import stat
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dotation_docs import outputdir
+from dotation_docs.documents import (
+    CLAIM_DOSSIER,
+    MANIFEST,
+    RENDERED,
+    DocumentSpec,
+    Job,
+    PlannedDocument,
+    handed_over,
+    inputs,
+    plan,
+    plan_pdf,
+    specs,
+    template_names,
+)
+from dotation_docs.funding import Funding, unpaid_invoices
+from dotation_docs.manifest import Entry, entries, read_manifest
+from dotation_docs.model import Beneficiary, Dotation, Invoice
+from dotation_docs.rendering import LoadedTemplate
+
+log = logging.getLogger(__name__)
+
+#: Manifest keys of the fingerprints (French, like the manifest's other keys).
+DATA_KEY = "empreinte_donnees"
+TEMPLATE_KEY = "empreinte_modele"
+#: The expense statement's « template »: the code of :mod:`dotation_docs.spreadsheet`.
+#: Change it when that code changes what the statement looks like.
+SPREADSHEET_VERSION = "etat-depenses-openpyxl-1"
+#: The context variables the expense statement's code reads (see spreadsheet.py; a test
+#: checks that changing any other one changes nothing in the file).
+SPREADSHEET_VARIABLES = frozenset({"operation", "collectivite", "etat", "factures", "totaux", "demande"})
+#: Context keys never fingerprinted, at any depth: the signature dates.
+UNFINGERPRINTED = frozenset({"date_signature_convention", "date_signature_proces_verbal",
+                             "convention_signed_on", "handover_signed_on"})
+
+
+# --- Fingerprints -------------------------------------------------------------------------
+
+
+def canonical(value: Any) -> Any:
+    """Return ``value`` as plain JSON data: mappings with string keys (the signature
+    dates dropped), lists, ``Decimal``, dates and times as strings, enums as their
+    value. Raises TypeError for anything else (a context holds nothing else)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in value.items() if str(k) not in UNFINGERPRINTED}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return canonical(value.value)
+    raise TypeError(f"cannot fingerprint a {type(value).__name__}: {value!r}")
+
+
+def digest(value: Any) -> str:
+    """Return the SHA-256 (hex) of ``value`` canonically serialised (sorted keys)."""
+    text = json.dumps(canonical(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Templates(Protocol):
+    """The templates of a run by name (``templateset.TemplateSet``); KeyError when absent."""
+
+    def __getitem__(self, name: str) -> LoadedTemplate: ...
+
+
+class Fingerprinter:
+    """Compute the fingerprints of the planned documents of one run (a pure function of
+    the document and the templates). The documents of a run share the values of their
+    common context: each top-level value is serialised once (by identity, the value
+    kept alive meanwhile) and the context's digest is the digest of its keys' digests."""
+
+    def __init__(self, templates: Templates) -> None:
+        self._templates = templates
+        self._values: dict[int, tuple[Any, str]] = {}
+        self._template_digests: dict[str, str] = {}
+        self._variables: dict[str, frozenset[str] | None] = {}
+
+    def _value_digest(self, value: Any) -> str:
+        seen = self._values.get(id(value))
+        if seen is None:
+            seen = self._values[id(value)] = (value, digest(value))
+        return seen[1]
+
+    def _used(self, name: str | None) -> frozenset[str] | None:
+        """The top-level variables template ``name`` may use (the expense statement's
+        code when None; None for a template not loaded: all of them)."""
+        if name is None:
+            return SPREADSHEET_VARIABLES
+        if name not in self._variables:
+            try:
+                self._variables[name] = template_variables(self._templates[name])
+            except KeyError:
+                self._variables[name] = None
+        return self._variables[name]
+
+    def data(self, doc: PlannedDocument) -> str:
+        """Return the data fingerprint of ``doc``: its title and the values of its
+        context that its template uses (the operation always: it dates the file)."""
+        used = self._used(doc.template)
+        keys = {k: self._value_digest(v) for k, v in doc.context.items()
+                if k not in UNFINGERPRINTED and (used is None or k in used or k == "operation")}
+        return digest({"contexte": keys, "titre": doc.title})
+
+    def template(self, doc: PlannedDocument) -> str:
+        """Return the template fingerprint of ``doc`` (empty when its template is not
+        loaded: then it never matches)."""
+        if doc.template is None:
+            return hashlib.sha256(SPREADSHEET_VERSION.encode()).hexdigest()
+        found = self._template_digests.get(doc.template)
+        if found is None:
+            try:
+                data = self._templates[doc.template].data
+            except KeyError:
+                return ""
+            found = self._template_digests[doc.template] = hashlib.sha256(data).hexdigest()
+        return found
+
+    def __call__(self, doc: PlannedDocument) -> dict[str, str]:
+        """Return the manifest's fingerprints of ``doc``."""
+        return {DATA_KEY: self.data(doc), TEMPLATE_KEY: self.template(doc)}
+
+
+_XML_TAG = re.compile(r"<[^>]*>")
+_JINJA_TAG = re.compile(r"\{[{%](.*?)[}%]\}", re.S)
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+
+
+def template_variables(template: LoadedTemplate) -> frozenset[str] | None:
+    """Return every name written inside a Jinja tag of ``template`` (``{{ … }}``,
+    ``{% … %}``), attributes after a dot left out: a superset of the top-level variables
+    it uses (keywords, filters and loop variables too, which no context key matches).
+    A Word template's XML parts are read with their markup removed, so that a tag Word
+    split across runs is whole again. None when it cannot be read (then every variable
+    counts). Much cheaper than parsing: it runs on every generation."""
+    try:
+        if template.is_docx:
+            with zipfile.ZipFile(io.BytesIO(template.data)) as package:
+                texts = [_XML_TAG.sub("", package.read(n).decode("utf-8"))
+                         for n in package.namelist() if n.endswith(".xml")]
+        else:
+            texts = [template.data.decode("utf-8")]
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError, ValueError):
+        return None
+    return frozenset(name for text in texts for tag in _JINJA_TAG.findall(text) for name in _NAME.findall(tag))
+
+
+def dossier_fingerprints(parts: Iterable[Mapping[str, str]], attachments: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Return the fingerprints of a claim dossier from those of its ``parts``, in order,
+    and its ``attachments`` (path, SHA-256 of the bytes), in order."""
+    parts = list(parts)
+    return {
+        DATA_KEY: digest({"pieces": [p.get(DATA_KEY, "") for p in parts], "pieces_jointes": list(attachments)}),
+        TEMPLATE_KEY: digest([p.get(TEMPLATE_KEY, "") for p in parts]),
+    }
+
+
+def dossier_parts(spec: DocumentSpec, files: Sequence[Any]) -> list[Any]:
+    """Return the items of ``files`` (anything with a ``type``) that are parts of the
+    dossier ``spec``, in the dossier's order (per type, in the order given)."""
+    return [f for type_name, _title in spec.parts for f in files if str(f.type) == str(type_name)]
+
+
+# --- State of a batch (``dotation etat``) -----------------------------------------------------
+
+
+class Freshness(enum.Enum):
+    """What became of one document since it was generated."""
+
+    UP_TO_DATE = "à jour"
+    STALE = "périmé"
+    MISSING = "manquant"
+    EDITED = "modifié à la main"
+    UNKNOWN = "sans empreinte"  # generated by a version that did not record fingerprints
+    ABSENT = "absent"  # an optional document (a PDF) never generated
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """One document the current workbook gives, as found in the output folder:
+    ``freshness``, and for a stale (or edited) one whether its ``data`` or ``template``
+    changed."""
+
+    type: str
+    path: str
+    freshness: Freshness
+    data_changed: bool = False
+    template_changed: bool = False
+    pdf: DocumentState | None = None  # its PDF companion, when it has one
+
+    @property
+    def stale(self) -> bool:
+        """True when the data or the template changed since it was generated."""
+        return self.data_changed or self.template_changed
+
+
+@dataclass(frozen=True)
+class BeneficiaryState:
+    """One beneficiary: its documents (none without devices) and signatures."""
+
+    beneficiary: Beneficiary
+    has_devices: bool
+    documents: list[DocumentState]
+
+
+@dataclass
+class BatchState:
+    """The state of the batch in ``output`` for the current workbook: ``manifest_found``
+    (False: no batch was generated there; ``manifest_unreadable`` when a manifest is
+    there but cannot be read), the interrupted run (French sentence or None), each
+    beneficiary, the operation's documents, the claim file left out (``unpaid``
+    invoices) and the manifest's documents the workbook no longer gives (``obsolete``)."""
+
+    workbook: Path
+    output: Path
+    dotation: Dotation
+    funding: Funding
+    manifest_found: bool
+    manifest_unreadable: bool = False
+    interrupted: str | None = None
+    beneficiaries: list[BeneficiaryState] = field(default_factory=list)
+    operation: list[DocumentState] = field(default_factory=list)
+    unpaid: tuple[Invoice, ...] = ()
+    obsolete: list[str] = field(default_factory=list)
+
+    def all_documents(self) -> list[DocumentState]:
+        """Every document state, PDFs included."""
+        found = []
+        for d in [doc for b in self.beneficiaries for doc in b.documents] + self.operation:
+            found.append(d)
+            if d.pdf is not None:
+                found.append(d.pdf)
+        return found
+
+
+def _sha256_file(path: Path) -> str | None:
+    """The SHA-256 of a regular file (never following a symbolic link), or None."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _state(output: Path, type_name: str, path: str, entry: Entry | None, expected: Mapping[str, str],
+           optional: bool = False) -> DocumentState:
+    """Compare the document at ``path`` with the manifest's ``entry`` and the
+    fingerprints it would have now."""
+    current = _sha256_file(output / path)
+    if entry is None:
+        return DocumentState(type_name, path, Freshness.ABSENT if optional and current is None else Freshness.MISSING)
+    if current is None:
+        return DocumentState(type_name, path, Freshness.MISSING)
+    recorded_data, recorded_template = entry.raw.get(DATA_KEY), entry.raw.get(TEMPLATE_KEY)
+    data_changed = isinstance(recorded_data, str) and recorded_data != expected[DATA_KEY]
+    template_changed = isinstance(recorded_template, str) and recorded_template != expected[TEMPLATE_KEY]
+    if current != entry.sha256:
+        freshness = Freshness.EDITED
+    elif not isinstance(recorded_data, str) or not isinstance(recorded_template, str):
+        freshness = Freshness.UNKNOWN
+    elif data_changed or template_changed:
+        freshness = Freshness.STALE
+    else:
+        freshness = Freshness.UP_TO_DATE
+    return DocumentState(type_name, path, freshness, data_changed, template_changed)
+
+
+def _attachment_digests(output: Path, spec: DocumentSpec) -> list[tuple[str, str]]:
+    """The agent's PDFs of the dossier's attachments folder, as generation takes them
+    (name order), with their SHA-256."""
+    if spec.attachments is None:
+        return []
+    folder = output / spec.attachments
+    try:
+        found = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (p.name.casefold(), p.name))
+    except OSError:
+        return []
+    return [(f"{spec.attachments}/{p.name}", _sha256_file(p) or "") for p in found if p.suffix.lower() == ".pdf"]
+
+
+def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Path,
+                templates: Templates) -> BatchState:
+    """Return the state of the batch in ``output`` for ``dotation`` (read from
+    ``workbook``) and ``templates``: the documents ``dotation generer`` would write now
+    (planned as it plans them, nothing rendered), each compared with the manifest and
+    the file. Reads only; raises nothing for an absent or unreadable folder."""
+    state = BatchState(workbook, output, dotation, funding, manifest_found=False,
+                       interrupted=outputdir.inspect(output).describe(), unpaid=unpaid_invoices(dotation))
+    equipped = {b.identifier for b in handed_over(dotation)}
+    state.beneficiaries = [BeneficiaryState(b, b.identifier in equipped, []) for b in dotation.beneficiaries]
+    manifest = read_manifest(output)
+    if manifest is None:
+        state.manifest_unreadable = os.path.lexists(output / MANIFEST)
+        return state
+    state.manifest_found = True
+    listed = {e.path.casefold(): e for e in entries(manifest)}
+
+    chosen = [s for s in specs(Job.BATCH) if not (state.unpaid and s.paid_invoices_only)]
+    given = inputs(dotation, funding)
+    docs = plan([s for s in chosen if s.renderer in RENDERED], given)
+    pdfs = {p.source: p for p in plan_pdf(chosen, docs)}
+    fingerprint = Fingerprinter(templates)
+    expected = {d.path: fingerprint(d) for d in docs}
+
+    def with_pdf(doc: PlannedDocument) -> DocumentState:
+        found = _state(output, str(doc.type), doc.path, listed.get(doc.path.casefold()), expected[doc.path])
+        companion = pdfs.get(doc.path)
+        if companion is None:
+            return found
+        pdf = _state(output, str(companion.type), companion.path, listed.get(companion.path.casefold()),
+                     expected[doc.path], optional=True)
+        return DocumentState(found.type, found.path, found.freshness, found.data_changed, found.template_changed,
+                             pdf)
+
+    by_beneficiary: dict[str, list[DocumentState]] = {}
+    for doc in docs:
+        if doc.beneficiary is not None:
+            by_beneficiary.setdefault(doc.beneficiary, []).append(with_pdf(doc))
+        else:
+            state.operation.append(with_pdf(doc))
+    for b in state.beneficiaries:
+        b.documents.extend(by_beneficiary.get(b.beneficiary.identifier, []))
+    for spec in chosen:
+        if spec.type == CLAIM_DOSSIER:
+            parts = [expected[d.path] for d in dossier_parts(spec, docs)]
+            path = spec.path(None)
+            state.operation.append(_state(output, str(spec.type), path, listed.get(path.casefold()),
+                                          dossier_fingerprints(parts, _attachment_digests(output, spec)),
+                                          optional=True))
+    planned = {p.casefold() for p in expected} | {p.path.casefold() for p in pdfs.values()}
+    planned |= {d.path.casefold() for d in state.operation}
+    batch_types = {str(s.type) for s in specs(Job.BATCH)}
+    state.obsolete = sorted(e.path for e in listed.values()
+                            if e.type in batch_types and e.path.casefold() not in planned)
+    return state
+
+
+def read_status(workbook: Path, output: Path, templates_folder: Path | None = None) -> BatchState:
+    """Return the state of the batch in ``output`` for the workbook at ``workbook`` and
+    the templates (the agent's ``templates_folder`` first, then the bundled ones).
+    Writes, locks and repairs nothing. Raises InvalidWorkbookError (the workbook has
+    errors), WorkbookOpenError, TemplateError (the templates folder cannot be used)."""
+    # Imported here: the pipeline imports this module for its fingerprints.
+    from dotation_docs.pipeline import check_reachable, load_workbook_model
+    from dotation_docs.templateset import load_template_set
+
+    check_reachable(templates_folder)
+    templates = load_template_set(template_names(specs(Job.BATCH)), templates_folder)
+    checked = load_workbook_model(workbook)
+    assert checked.dotation is not None and checked.funding is not None
+    return batch_state(workbook, checked.dotation, checked.funding, output, templates)
+
+
+def unsigned_handovers(dotation: Dotation) -> list[Beneficiary]:
+    """Return the beneficiaries with devices whose handover record has no signature
+    date, in workbook order."""
+    return [b for b in handed_over(dotation) if b.handover_signed_on is None]
+
+
+__all__ = [
+    "BatchState", "BeneficiaryState", "DATA_KEY", "DocumentState", "Fingerprinter", "Freshness",
+    "TEMPLATE_KEY", "batch_state", "canonical", "digest", "dossier_fingerprints", "read_status",
+    "unsigned_handovers",
+]
