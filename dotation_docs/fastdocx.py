@@ -30,7 +30,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,14 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 # docxtpl's ``fix_tables`` parses the rendered body with this (forgiving) parser.
 _BODY_PARSER = etree.XMLParser(recover=True)
 _W_R = qn("w:r")
+_W_T = qn("w:t")
+# A character reference to a mark (never written by the tool; a template could).
+_MARK_REFERENCE = re.compile(
+    "&#(?:[xX]0*(?:" + "|".join(f"{ord(m):x}" for m in MARKS) + ")|0*(?:" + "|".join(str(ord(m)) for m in MARKS) + "));",
+    re.IGNORECASE,
+)
+# Characters XML 1.0 does not allow: the forgiving parser may drop text around them.
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MARKED_TEXTS = etree.XPath(
     "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
     namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
@@ -83,6 +92,10 @@ _ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" 
 _DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
 _DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
 _EXTERNAL_ATTR = 0o644 << 16
+# Flags of a prepared context.
+_FOREIGN = 1  # holds a docxtpl object: docxtpl's own rendering
+_UNUSUAL = 2  # holds a value of another type (a str subclass such as Markup…): no shortcut
+_PLAIN_TYPES = frozenset({int, bool, float, Decimal, date, datetime, time, type(None)})
 _patch_xml = DocxTemplate.patch_xml  # docxtpl's preprocessing; does not use its instance
 _resolve_listing = DocxTemplate.resolve_listing
 _fix_tables = DocxTemplate.fix_tables
@@ -166,8 +179,9 @@ class _Part:
 
 def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
     """docxtpl's ``render_xml_part`` without the compilation."""
-    xml = _PARAGRAPH_JOIN.sub(r"<w:p\1", part.render(context))
-    if "_" in xml:
+    # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
+    xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+    if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     if _LISTING_CHARS.search(xml):  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
@@ -213,6 +227,9 @@ class CompiledDocxTemplate:
         self._body_index = self._root.index(body)
         body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
         self._body = _Part(fast_env, _prepare_source(body_xml))
+        #: Whether no table of the body can ever need docxtpl's ``fix_tables`` whatever the
+        #: context (then the tables are not scanned in each document).
+        self._tables_fixed, self._nested_paragraphs = _static_tables(_prepare_source(body_xml), env)
         placeholder = etree.Comment(" dotation-docs: body ")
         self._root.replace(body, placeholder)
         shell = _serialize(self._root)
@@ -274,11 +291,11 @@ class CompiledDocxTemplate:
     def render(self, context: Mapping[str, Any], *, title: str, timestamp: datetime) -> bytes:
         """Return the document for ``context``, identical to :func:`rendering.render`'s.
         Raises :class:`TemplateError` exactly as it does."""
-        context, foreign = self._preparer.prepare(context)
-        if foreign or self.fallback_reason:
+        context, flags = self._preparer.prepare(context)
+        if flags & _FOREIGN or self.fallback_reason:
             return rendering.render(self.template, context, title=title, timestamp=timestamp, env=self.env)
         try:
-            return self._render(context, title, timestamp)
+            return self._render(context, title, timestamp, flags)
         except DotationError:
             raise
         except Exception as err:
@@ -287,12 +304,13 @@ class CompiledDocxTemplate:
                 raise
             raise translated from err
 
-    def _render(self, context: dict[str, Any], title: str, timestamp: datetime) -> bytes:
+    def _render(self, context: dict[str, Any], title: str, timestamp: datetime, flags: int = _UNUSUAL) -> bytes:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
         xml = _render_xml(self._body, context)
         body = etree.fromstring(xml, _BODY_PARSER)
-        if _tables_need_fixing(body):
+        if (not self._tables_fixed or flags & _UNUSUAL or _NOT_XML_CHARS.search(xml)
+                or (self._nested_paragraphs and _LISTING_CHARS.search(xml))) and _tables_need_fixing(body):
             body = _fix_tables(None, xml)
         if "docPr" in xml:
             for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
@@ -304,7 +322,7 @@ class CompiledDocxTemplate:
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
         parts: dict[str, bytes] = {}
         document = None
-        if not self._marked_shell and not (_MARK.search(xml) and _split_marked_runs(body)):
+        if not self._marked_shell and not (_MARK.search(xml) and _split_marked_runs(body, xml)):
             # Alone, the body serializes as inside the document but for its start tag (which
             # repeats the namespace declarations): spliced into the serialized document.
             serialized = etree.tostring(body, encoding="UTF-8")
@@ -450,15 +468,153 @@ def _tables_need_fixing(tree: etree._Element) -> bool:
     return False
 
 
-def _split_marked_runs(root: etree._Element) -> bool:
+_STATEMENT = re.compile(r"\{%[-+]?\s*(\w*)")
+# Jinja that can print markup unescaped (and so add cells or rows to a table).
+_UNESCAPED = re.compile(r"safe|macro|call|autoescape|filter|set|block|raw|markup|lipsum|urlize|xmlattr|include|import|extends",
+                        re.IGNORECASE)
+_JINJA_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
+    """Return whether no table of the body ``source`` (its Jinja source once docxtpl's
+    preprocessing is applied) can need docxtpl's ``fix_tables``, whatever the context, and
+    whether a paragraph of it holds other paragraphs (a text box: docxtpl's line-break
+    handling may then reshape the XML).
+
+    A table can be decided once when its Jinja statements all stand between its rows
+    (``{%tr`` loops and conditions), when no Jinja in the body can print unescaped markup,
+    and when one row outside every statement spans the whole grid and no row has more
+    cells than the grid has columns: every rendering of it then only repeats or drops
+    rows of the same shapes, which ``fix_tables`` leaves alone. Anything else is decided
+    document by document, as docxtpl does. Values of the context are escaped; a context
+    holding anything else than plain values, a rendered text with characters XML does not
+    allow, or line breaks in a body with text boxes are checked document by document too.
+    """
+    parser = etree.XMLParser()  # strict: a source that is not plain XML is not decided here
+    try:
+        tree = etree.fromstring(source.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return False, True
+    nested = any(p.find(".//" + _W + "p") is not None for p in tree.iter(_W + "p"))
+    delimiters = (env.block_start_string, env.variable_start_string, env.comment_start_string,
+                  env.line_statement_prefix, env.line_comment_prefix)
+    if delimiters != ("{%", "{{", "{#", None, None) or tree.nsmap.get("w") != _W[1:-1]:
+        return False, nested
+    if any(_UNESCAPED.search(code) for code in _JINJA_CODE.findall(source)):
+        return False, nested
+    return all(_static_table(table) for table in tree.iter(_W + "tbl")), nested
+
+
+def _balanced(text: str) -> bool:
+    """Return whether the Jinja statements of ``text`` (one text or attribute of the XML)
+    are loops and conditions opened and closed inside it: they can only repeat or drop
+    pieces of that text, never elements."""
+    depth = 0
+    for keyword in _STATEMENT.findall(text):
+        if keyword in ("for", "if"):
+            depth += 1
+        elif keyword in ("endfor", "endif"):
+            depth -= 1
+            if depth < 0:
+                return False
+        elif keyword not in ("elif", "else") or depth == 0:
+            return False
+    return depth == 0
+
+
+def _static_table(table: etree._Element) -> bool:
+    """See :func:`_static_tables`."""
+    if "{#" in etree.tostring(table, encoding="unicode"):
+        return False
+    level_texts = [table.text or ""]
+    for child in table:
+        level_texts.append(child.tail or "")
+        if any(not isinstance(e.tag, str) or e.tag == _W + "tbl" for e in child.iter()):
+            return False  # a comment, a processing instruction, a nested table
+        if child.tag != _W + "tr":
+            if "{%" in etree.tostring(child, encoding="unicode", with_tail=False):
+                return False
+            continue
+        # In a row, statements may only stand inside a cell's content, opened and closed
+        # there: they change its paragraphs and runs, never the cells.
+        if "{%" in (child.text or ""):
+            return False
+        for part in child:
+            if "{%" in (part.tail or ""):
+                return False
+            if part.tag != _W + "tc":
+                if "{%" in etree.tostring(part, encoding="unicode", with_tail=False):
+                    return False
+                continue
+            properties = part.find(_W + "tcPr")
+            if "{%" in (part.text or "") or properties is not None and (
+                    properties is not part[0] or "{%" in etree.tostring(properties, encoding="unicode", with_tail=False)):
+                return False  # the properties (and their w:gridSpan) must not depend on a statement
+            if not _balanced(etree.tostring(part, encoding="unicode", with_tail=False)):
+                return False
+    grid = table.find(_W + "tblGrid")
+    if grid is None:
+        return False
+    columns = len(grid.findall(_W + "gridCol"))
+    spanned = False
+    depth = 0
+    for child, before in zip(table, level_texts):
+        for keyword in _STATEMENT.findall(before):
+            if keyword in ("for", "if"):
+                depth += 1
+            elif keyword in ("endfor", "endif"):
+                depth -= 1
+                if depth < 0:
+                    return False
+            elif keyword not in ("elif", "else") or depth == 0:
+                return False
+        if child.tag in (_W + "tblPr", _W + "tblGrid"):
+            continue
+        if child.tag != _W + "tr":
+            return False  # w:sdt, w:customXml… holding rows
+        cells = child.findall(_W + "tc")
+        if len(cells) > columns:
+            return False
+        width = 0
+        for cell in cells:
+            properties = cell.find(_W + "tcPr")
+            span = None if properties is None else properties.find(_W + "gridSpan")
+            value = "1" if span is None else span.get(_W + "val")
+            if value is None or not value.isdigit():
+                return False
+            width += int(value)
+        if depth == 0 and width >= columns:
+            spanned = True
+    for keyword in _STATEMENT.findall(level_texts[-1]):
+        if keyword in ("for", "if"):
+            depth += 1
+        elif keyword in ("endfor", "endif"):
+            depth -= 1
+        else:
+            return False
+    return spanned and depth == 0
+
+
+def _split_marked_runs(root: etree._Element, xml: str | None = None) -> bool:
     """Do the first step of :func:`rendering._apply_marks` (split the runs whose text
     carries marks) and return whether a mark is left anywhere, in which case its second step
-    (a walk over every element, python-docx computing each paragraph's text) must run too."""
-    runs = {t.getparent() for t in _MARKED_TEXTS(root)}  # w:t holds text only: its string value
+    (a walk over every element, python-docx computing each paragraph's text) must run too.
+    With ``xml``, the text ``root`` was parsed from, no second search is needed when the
+    split runs held every mark of that text (nor any character reference to a mark)."""
+    texts = _MARKED_TEXTS(root)  # w:t holds text only: its string value
+    runs = {t.getparent() for t in texts}
+    split = 0
     for run in runs:
         if run is not None and run.tag == _W_R:
+            split += sum(_count_marks(t.text) for t in run.iterchildren(_W_T) if t.text)
             rendering._split_run(run)
+    if xml is not None and split == _count_marks(xml) and not ("&#" in xml and _MARK_REFERENCE.search(xml)):
+        return False
     return bool(_ANY_MARK(root))
+
+
+def _count_marks(text: str) -> int:
+    return sum(text.count(mark) for mark in MARKS)
 
 
 def _apply_marks(root: etree._Element) -> None:
@@ -470,49 +626,76 @@ def _apply_marks(root: etree._Element) -> None:
 
 class _ContextPreparer:
     """:func:`rendering._without_marks` (a copy of the context without typographic marks)
-    and whether the context holds a docxtpl object, remembering the containers already
-    prepared: every document's context shares the batch's lists (``beneficiaires``…),
-    which would otherwise be copied again for each document (a cost growing with the
-    batch). Contexts must not change once planned (they do not). An entry keeps its
-    original alive, so that its ``id`` cannot be reused while it is remembered."""
+    and flags telling whether the context holds a docxtpl object (:data:`_FOREIGN`) or a
+    value of an unusual type (:data:`_UNUSUAL`), remembering what was already prepared:
+    every document's context shares the batch's parts (``operation``, ``beneficiaires``…),
+    which would otherwise be walked again for each document (a cost growing with the
+    batch). A top-level value that is the same object as in the previous context is not
+    walked again, nor a container met earlier (by identity; an entry keeps its original
+    alive, so that its ``id`` cannot be reused while it is remembered). Contexts must not
+    change once planned (they do not: the planner builds new dicts and lists from the
+    frozen model). A ``dict`` or ``list`` in which nothing changes is used as it is instead
+    of an equal copy (the sandbox forbids templates to modify it)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._memo: dict[int, tuple[Any, Any, bool]] = {}
+        self._memo: dict[int, tuple[Any, Any, int]] = {}
+        self._top: dict[Any, tuple[Any, Any, int]] = {}
 
-    def prepare(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-        found = False
+    def prepare(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+        flags = 0
         result = {}
+        top = self._top
         for key, item in context.items():  # the top level is new for each document
-            result[key], inner = self._prepare(item)
-            found = found or inner
-        return result, found
+            known = top.get(key)
+            if known is not None and known[0] is item:
+                result[key] = known[1]
+                flags |= known[2]
+                continue
+            result[key], inner = prepared = self._prepare(item)
+            flags |= inner
+            top[key] = (item, *prepared)
+        return result, flags
 
-    def _prepare(self, value: Any) -> tuple[Any, bool]:
+    def _prepare(self, value: Any) -> tuple[Any, int]:
+        kind = type(value)
+        if kind is str:
+            return (strip_marks(value) if _MARK.search(value) else value), 0
+        if kind in _PLAIN_TYPES:
+            return value, 0
         if isinstance(value, str):
-            return (strip_marks(value) if _MARK.search(value) else value), False
+            return (strip_marks(value) if _MARK.search(value) else value), _UNUSUAL
         if isinstance(value, (Mapping, list, tuple)):
             known = self._memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1], known[2]
-            found = False
+            flags = 0
+            changed = kind is not dict and kind is not list  # a tuple, a mapping proxy…: a copy
+            prepared: Any
             if isinstance(value, Mapping):
-                prepared: Any = {}
+                prepared = {}
                 for key, item in value.items():
-                    prepared[key], inner = self._prepare(item)
-                    found = found or inner
+                    copied, inner = self._prepare(item)
+                    prepared[key] = copied
+                    flags |= inner
+                    changed = changed or copied is not item
             else:
                 prepared = []
                 for item in value:
                     copied, inner = self._prepare(item)
                     prepared.append(copied)
-                    found = found or inner
+                    flags |= inner
+                    changed = changed or copied is not item
+            if not changed:
+                prepared = value
             if len(self._memo) >= self.size:
                 del self._memo[next(iter(self._memo))]
-            self._memo[id(value)] = (value, prepared, found)
-            return prepared, found
+            self._memo[id(value)] = (value, prepared, flags)
+            return prepared, flags
         # InlineImage, Subdoc, RichText, Listing… (docxtpl.subdoc needs docxcompose: not imported)
-        return value, type(value).__module__.startswith("docxtpl")
+        if kind.__module__.startswith("docxtpl"):
+            return value, _FOREIGN
+        return value, _UNUSUAL
 
 
 def _translate(err: BaseException, name: str) -> TemplateError | None:
