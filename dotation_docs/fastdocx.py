@@ -58,9 +58,9 @@ from dotation_docs.rendering import (
 
 log = logging.getLogger(__name__)
 
-# Compression level of the rendered parts: zlib's default, the level ``normalize_zip`` uses,
-# so that the zip bytes are identical too. Level 1 is about twice as fast, a few % larger.
-DEFAULT_LEVEL = zlib.Z_DEFAULT_COMPRESSION
+# Deflate level of every entry: the level ``rendering.render`` uses, so that the zip bytes
+# are identical too.
+DEFAULT_LEVEL = rendering.DOCX_COMPRESSION
 _FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 _MARK = re.compile(f"[{''.join(MARKS)}]")
 _PARAGRAPH_BREAK = re.compile(r"<w:p([ >])")
@@ -83,6 +83,10 @@ _MARK_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 # Characters XML 1.0 does not allow: the forgiving parser may drop text around them.
+# A property value python-docx would not write as plain escaped text (or would refuse).
+_UNPLAIN_PROPERTY = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+# Every byte but the control characters XML does not allow (deleted to find those).
+_XML_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MARKED_TEXTS = etree.XPath(
     "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
@@ -183,7 +187,7 @@ def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
     xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
     if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-    if _LISTING_CHARS.search(xml):  # otherwise resolve_listing changes nothing
+    if "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml:  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
     return xml
 
@@ -191,6 +195,17 @@ def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
 def _prepare_source(xml: str) -> str:
     """docxtpl's ``patch_xml`` then the line breaks ``render_xml_part`` adds before compiling."""
     return _PARAGRAPH_BREAK.sub(r"\n<w:p\1", _patch_xml(None, xml))
+
+
+def _escape_text(text: str) -> str:
+    """Escape ``text`` as lxml serializes the text of an element."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def _serialize(element: etree._Element) -> bytes:
@@ -261,6 +276,7 @@ class CompiledDocxTemplate:
         ]
         self._core_name = package._core_properties_part.partname[1:]
         self._core_xml = _serialize(props._element)
+        self._core_pieces: dict[datetime, tuple[bytes, list[tuple[str, bytes]]] | None] = {}
         # The template as python-docx saves it once the properties are blanked: every entry
         # rendering does not change keeps these bytes, compressed once here.
         buffer = io.BytesIO()
@@ -273,20 +289,63 @@ class CompiledDocxTemplate:
                 if name in rendered:
                     self._layout.append(name)
                 else:
-                    self._layout.append(_Entry.compress(name, saved.read(name), zlib.Z_DEFAULT_COMPRESSION))
+                    self._layout.append(_Entry.compress(name, saved.read(name), level))
         self._main_name = main.partname[1:]
 
     def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime) -> bytes:
+        values = {name: "" if part is None else fit_property(plain_text(part.render(context)))
+                  for name, (source, part) in self._properties.items()}
+        values["title"] = fit_property(plain_text(title))
+        pieces = self._core_pieces.get(timestamp)
+        if pieces is None:
+            if len(self._core_pieces) >= 16:
+                self._core_pieces.clear()
+            pieces = self._core_pieces[timestamp] = self._core_template(timestamp)
+        if pieces:
+            head, rest = pieces
+            if all(values[name] and not _UNPLAIN_PROPERTY.search(values[name]) for name, _ in rest):
+                chunks = [head]
+                for name, tail in rest:
+                    chunks.append(_escape_text(values[name]).encode("utf-8"))
+                    chunks.append(tail)
+                return b"".join(chunks)
+        return self._core_slow(values, timestamp)
+
+    def _core_slow(self, values: Mapping[str, str], timestamp: datetime) -> bytes:
+        """The document properties as :func:`rendering.render` sets them."""
         element = parse_xml(self._core_xml)
         props = CoreProperties(element)
-        for name, (source, part) in self._properties.items():
-            value = "" if part is None else fit_property(plain_text(part.render(context)))
-            setattr(props, name, value)
-        props.title = fit_property(plain_text(title))
+        for name, value in values.items():
+            if name != "title":
+                setattr(props, name, value)
+        props.title = values["title"]
         props.created = props.modified = timestamp
         props.revision = 1
         props.last_modified_by = "dotation-docs"
         return _serialize(element)
+
+    def _core_template(self, timestamp: datetime) -> tuple[bytes, list[tuple[str, bytes]]] | None:
+        """Return the serialized properties for ``timestamp`` cut where each non-blank
+        property's text goes (the first piece, then each property's name and the piece
+        after it), or None when they cannot be found once each."""
+        names = [name for name, (_, part) in self._properties.items() if part is not None] + ["title"]
+        holders = {name: f"\U000f0000{index}\U000f0001" for index, name in enumerate(names)}
+        values = {name: holders.get(name, "") for name in self._properties}
+        values["title"] = holders["title"]
+        serialized = self._core_slow(values, timestamp)
+        positions = []
+        for name, holder in holders.items():
+            encoded = holder.encode("utf-8")
+            if serialized.count(encoded) != 1:
+                return None
+            positions.append((serialized.index(encoded), name, len(encoded)))
+        positions.sort()
+        head = serialized[: positions[0][0]]
+        rest = []
+        for number, (start, name, size) in enumerate(positions):
+            end = positions[number + 1][0] if number + 1 < len(positions) else len(serialized)
+            rest.append((name, serialized[start + size: end]))
+        return head, rest
 
     def render(self, context: Mapping[str, Any], *, title: str, timestamp: datetime) -> bytes:
         """Return the document for ``context``, identical to :func:`rendering.render`'s.
@@ -308,9 +367,19 @@ class CompiledDocxTemplate:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
         xml = _render_xml(self._body, context)
-        body = etree.fromstring(xml, _BODY_PARSER)
-        if (not self._tables_fixed or flags & _UNUSUAL or _NOT_XML_CHARS.search(xml)
-                or (self._nested_paragraphs and _LISTING_CHARS.search(xml))) and _tables_need_fixing(body):
+        try:
+            data = xml.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
+            data = None
+            body = etree.fromstring(xml, _BODY_PARSER)
+        else:  # the same tree, parsed faster
+            body = etree.fromstring(data, _BODY_PARSER)
+        check = (
+            not self._tables_fixed or flags & _UNUSUAL or data is None
+            or data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data
+            or (self._nested_paragraphs and _LISTING_CHARS.search(xml))
+        )
+        if check and _tables_need_fixing(body):
             body = _fix_tables(None, xml)
         if "docPr" in xml:
             for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
@@ -322,7 +391,7 @@ class CompiledDocxTemplate:
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
         parts: dict[str, bytes] = {}
         document = None
-        if not self._marked_shell and not (_MARK.search(xml) and _split_marked_runs(body, xml)):
+        if not self._marked_shell and not ((marks := _count_marks(xml)) and _split_marked_runs(body, xml, marks)):
             # Alone, the body serializes as inside the document but for its start tag (which
             # repeats the namespace declarations): spliced into the serialized document.
             serialized = etree.tostring(body, encoding="UTF-8")
@@ -354,7 +423,7 @@ class CompiledDocxTemplate:
     def _render_header(self, part: _Part, context: Mapping[str, Any]) -> etree._Element:
         xml = _render_xml(part, context)
         element = parse_xml(xml.encode("utf-8"))
-        if _MARK.search(xml):
+        if _count_marks(xml):
             _apply_marks(element)
         return element
 
@@ -595,20 +664,21 @@ def _static_table(table: etree._Element) -> bool:
     return spanned and depth == 0
 
 
-def _split_marked_runs(root: etree._Element, xml: str | None = None) -> bool:
+def _split_marked_runs(root: etree._Element, xml: str | None = None, marks: int = 0) -> bool:
     """Do the first step of :func:`rendering._apply_marks` (split the runs whose text
     carries marks) and return whether a mark is left anywhere, in which case its second step
     (a walk over every element, python-docx computing each paragraph's text) must run too.
-    With ``xml``, the text ``root`` was parsed from, no second search is needed when the
-    split runs held every mark of that text (nor any character reference to a mark)."""
-    texts = _MARKED_TEXTS(root)  # w:t holds text only: its string value
-    runs = {t.getparent() for t in texts}
+    With ``xml``, the text ``root`` was parsed from, and ``marks``, the number of marks in
+    it, no second search is needed when the split runs held them all (and ``xml`` no
+    character reference to a mark)."""
+    search = _MARK.search
+    runs = {t.getparent() for t in root.iter(_W_T) if t.text and search(t.text)}  # as rendering._apply_marks
     split = 0
     for run in runs:
         if run is not None and run.tag == _W_R:
             split += sum(_count_marks(t.text) for t in run.iterchildren(_W_T) if t.text)
             rendering._split_run(run)
-    if xml is not None and split == _count_marks(xml) and not ("&#" in xml and _MARK_REFERENCE.search(xml)):
+    if xml is not None and split == marks and not ("&#" in xml and _MARK_REFERENCE.search(xml)):
         return False
     return bool(_ANY_MARK(root))
 
@@ -669,25 +739,7 @@ class _ContextPreparer:
             known = self._memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1], known[2]
-            flags = 0
-            changed = kind is not dict and kind is not list  # a tuple, a mapping proxy…: a copy
-            prepared: Any
-            if isinstance(value, Mapping):
-                prepared = {}
-                for key, item in value.items():
-                    copied, inner = self._prepare(item)
-                    prepared[key] = copied
-                    flags |= inner
-                    changed = changed or copied is not item
-            else:
-                prepared = []
-                for item in value:
-                    copied, inner = self._prepare(item)
-                    prepared.append(copied)
-                    flags |= inner
-                    changed = changed or copied is not item
-            if not changed:
-                prepared = value
+            prepared, flags = self._prepare_container(value, kind)
             if len(self._memo) >= self.size:
                 del self._memo[next(iter(self._memo))]
             self._memo[id(value)] = (value, prepared, flags)
@@ -696,6 +748,41 @@ class _ContextPreparer:
         if kind.__module__.startswith("docxtpl"):
             return value, _FOREIGN
         return value, _UNUSUAL
+
+    def _prepare_container(self, value: Any, kind: type) -> tuple[Any, int]:
+        """A mapping, list or tuple: its plain items (text without marks, numbers, dates)
+        are told apart in one pass, the others prepared one by one."""
+        flags = 0
+        mapping = isinstance(value, Mapping)
+        items = value.values() if mapping else value
+        texts = []
+        others = False
+        for item in items:
+            kind_of = type(item)
+            if kind_of is str:
+                texts.append(item)
+            elif kind_of not in _PLAIN_TYPES:
+                others = True
+        marked = bool(texts) and _MARK.search("".join(texts)) is not None
+        if not marked and not others and (kind is dict or kind is list):
+            return value, 0  # nothing to change: used as it is
+        prepare = self._prepare
+        if mapping:
+            prepared: Any = {}
+            for key, item in value.items():
+                prepared[key], inner = prepare(item)
+                flags |= inner
+        else:
+            prepared = []
+            for item in value:
+                copied, inner = prepare(item)
+                prepared.append(copied)
+                flags |= inner
+        if kind is dict or kind is list:
+            items = prepared.values() if mapping else prepared
+            if all(new is old for new, old in zip(items, value.values() if mapping else value)):
+                return value, flags  # equal to the original: used as it is
+        return prepared, flags
 
 
 def _translate(err: BaseException, name: str) -> TemplateError | None:
