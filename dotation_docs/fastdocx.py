@@ -21,7 +21,9 @@ a ``DocxTemplate`` of their own.
 
 from __future__ import annotations
 
+import copy
 import io
+import itertools
 import logging
 import re
 import struct
@@ -44,7 +46,14 @@ from lxml import etree
 
 from dotation_docs import rendering
 from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
-from dotation_docs.formatting import MARKS, plain_text, strip_marks
+from dotation_docs.formatting import (
+    MARKS,
+    NO_BREAK_HYPHEN,
+    SUPERSCRIPT_END,
+    SUPERSCRIPT_START,
+    plain_text,
+    strip_marks,
+)
 from dotation_docs.rendering import (
     ZIP_EPOCH,
     LoadedTemplate,
@@ -77,6 +86,13 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 _BODY_PARSER = etree.XMLParser(recover=True)
 _W_R = qn("w:r")
 _W_T = qn("w:t")
+_W_RPR = qn("w:rPr")
+_W_VAL = qn("w:val")
+_W_VERT_ALIGN = qn("w:vertAlign")
+_W_NO_BREAK_HYPHEN = qn("w:noBreakHyphen")
+_XML_SPACE = qn("xml:space")
+_W_NSMAP = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+_MARK_SPLIT = re.compile(f"([{''.join(MARKS)}])")
 # A character reference to a mark (never written by the tool; a template could).
 _MARK_REFERENCE = re.compile(
     "&#(?:[xX]0*(?:" + "|".join(f"{ord(m):x}" for m in MARKS) + ")|0*(?:" + "|".join(str(ord(m)) for m in MARKS) + "));",
@@ -88,10 +104,6 @@ _UNPLAIN_PROPERTY = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 # Every byte but the control characters XML does not allow (deleted to find those).
 _XML_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MARKED_TEXTS = etree.XPath(
-    "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
-    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
-)
 _ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "])")
 _DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
 _DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
@@ -264,6 +276,7 @@ class CompiledDocxTemplate:
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
+        self._header_cache: dict[tuple[int, str], bytes] = {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
@@ -409,8 +422,8 @@ class CompiledDocxTemplate:
             finally:
                 root.remove(body)
         parts: dict[str, bytes] = {self._main_name: document}
-        for name, element in headers:
-            parts[name] = _serialize(element)
+        for name, serialized in headers:
+            parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
         parts[self._core_name] = self._core(context, title, timestamp)
@@ -420,12 +433,19 @@ class CompiledDocxTemplate:
             for entry in self._layout
         ])
 
-    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> etree._Element:
+    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> bytes:
         xml = _render_xml(part, context)
-        element = parse_xml(xml.encode("utf-8"))
-        if _count_marks(xml):
-            _apply_marks(element)
-        return element
+        key = (id(part), xml)  # headers and footers often come out the same for many documents
+        serialized = self._header_cache.get(key)
+        if serialized is None:
+            element = parse_xml(xml.encode("utf-8"))
+            if _count_marks(xml):
+                _apply_marks(element)
+            serialized = _serialize(element)
+            if len(self._header_cache) >= 64:
+                self._header_cache.clear()
+            self._header_cache[key] = serialized
+        return serialized
 
     def _render_notes(self, blob: bytes, part: _Part, context: Mapping[str, Any], sections: int) -> bytes:
         # docxtpl renders the footnotes once per section of the document, each time over
@@ -474,8 +494,9 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
-    """Return ``env`` with its French filters remembering their results (the same
-    environment otherwise: sandbox, autoescape, refused tags, error labels)."""
+    """Return ``env`` with its French filters remembering their results, and looking up
+    the keys of plain dicts directly (the same environment otherwise: sandbox, autoescape,
+    refused tags, error labels)."""
     fast = _FAST_ENVS.get(env)
     if fast is None:
         fast = env.overlay()
@@ -483,8 +504,28 @@ def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
             name: _memoized(name, func) if name in rendering._FILTER_INPUTS else func
             for name, func in env.filters.items()
         }
+        fast.getattr = _dict_first(fast.getattr)  # type: ignore[method-assign]
         _FAST_ENVS[env] = fast
     return fast
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _dict_first(getattr_: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """Return the sandbox's ``getattr`` (``a.b`` in a template) answering at once for a key
+    of a plain dict that is no attribute of dicts: the sandbox tries the attribute first,
+    fails (an exception, slow) then returns the item; the result is the same."""
+
+    def lookup(obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return getattr_(obj, attribute)
+
+    return lookup
 
 
 def compile_docx(
@@ -669,18 +710,84 @@ def _split_marked_runs(root: etree._Element, xml: str | None = None, marks: int 
     carries marks) and return whether a mark is left anywhere, in which case its second step
     (a walk over every element, python-docx computing each paragraph's text) must run too.
     With ``xml``, the text ``root`` was parsed from, and ``marks``, the number of marks in
-    it, no second search is needed when the split runs held them all (and ``xml`` no
-    character reference to a mark)."""
+    it, the search stops once the texts found hold them all, and no second search is needed
+    when the split runs held them all (unless ``xml`` has a character reference to a mark)."""
+    exact = xml is not None and not ("&#" in xml and _MARK_REFERENCE.search(xml))
     search = _MARK.search
-    runs = {t.getparent() for t in root.iter(_W_T) if t.text and search(t.text)}  # as rendering._apply_marks
+    runs = {}  # as rendering._apply_marks: the parents of the w:t whose text holds a mark
+    found = 0
+    for text in root.iter(_W_T):  # w:t holds text only
+        value = text.text
+        if value and search(value):
+            runs[text.getparent()] = None
+            if exact:
+                found += _count_marks(value)
+                if found == marks:
+                    break
     split = 0
     for run in runs:
         if run is not None and run.tag == _W_R:
             split += sum(_count_marks(t.text) for t in run.iterchildren(_W_T) if t.text)
-            rendering._split_run(run)
-    if xml is not None and split == marks and not ("&#" in xml and _MARK_REFERENCE.search(xml)):
+            _split_run(run)
+    if exact and split == marks:
         return False
     return bool(_ANY_MARK(root))
+
+
+def _element(tag: str) -> etree._Element:
+    """python-docx's ``OxmlElement`` for a w: tag, without its element classes."""
+    return etree.Element(tag, nsmap=_W_NSMAP)
+
+
+def _split_run(run: etree._Element) -> None:
+    """:func:`rendering._split_run`, building the same elements faster."""
+    properties = run.find(_W_RPR)
+    pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
+    raised = False
+    for child in list(run):
+        if child is properties:
+            continue
+        if child.tag != _W_T or not child.text or not _MARK.search(child.text):
+            pieces.append((raised, child))
+            continue
+        for token in _MARK_SPLIT.split(child.text):
+            if token == SUPERSCRIPT_START:
+                raised = True
+            elif token == SUPERSCRIPT_END:
+                raised = False
+            elif token == NO_BREAK_HYPHEN:
+                pieces.append((raised, _element(_W_NO_BREAK_HYPHEN)))
+            elif token:
+                text = _element(_W_T)
+                text.text = token
+                text.set(_XML_SPACE, "preserve")
+                pieces.append((raised, text))
+    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        new_run = _element(_W_R)
+        for key, value in run.attrib.items():
+            new_run.set(key, value)
+        if properties is not None or superscript:
+            new_properties = copy.deepcopy(properties) if properties is not None else _element(_W_RPR)
+            if superscript:
+                _raise(new_properties)
+            new_run.append(new_properties)
+        for _, element in group:
+            new_run.append(element)
+        run.addprevious(new_run)
+    run.getparent().remove(run)
+
+
+def _raise(properties: etree._Element) -> None:
+    """:func:`rendering._raise`."""
+    for old in properties.findall(_W_VERT_ALIGN):
+        properties.remove(old)
+    align = _element(_W_VERT_ALIGN)
+    align.set(_W_VAL, "superscript")
+    follower = next((child for child in properties if child.tag in rendering._AFTER_VERT_ALIGN), None)
+    if follower is None:
+        properties.append(align)
+    else:
+        follower.addprevious(align)
 
 
 def _count_marks(text: str) -> int:
