@@ -10,8 +10,16 @@ keeps every zip entry that rendering does not touch as already-compressed bytes.
 post-processing (line breaks and tabs, table grid, picture ids) and the tool's typography
 marks, and writes the zip itself, copying the untouched entries raw. Every part of the
 result is identical, byte for byte, to what :func:`rendering.render` writes for the same
-template and context (the zip bytes too, at the default compression level); errors are the
-same French :class:`TemplateError` naming the template.
+template and context (the zip bytes too, at the default compression level,
+:data:`rendering.DOCX_COMPRESSION`); errors are the same French :class:`TemplateError`
+naming the template.
+
+Around the compiled Jinja code, each document only pays for what it may need: whether a
+table can ever need docxtpl's ``fix_tables`` is decided once per template when its
+statements allow it (:func:`_static_tables`); the marks are counted in the rendered text so
+that the search stops once they are all found; the parts of the context shared by every
+document are prepared once; headers and footers that come out the same are serialized
+once; the document properties are spliced into their serialized form.
 
 What the fast path does not reproduce falls back to :func:`rendering.render` for that
 template or that document (see :attr:`CompiledDocxTemplate.fallback_reason`): docxtpl
@@ -103,7 +111,6 @@ _MARK_REFERENCE = re.compile(
 _UNPLAIN_PROPERTY = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 # Every byte but the control characters XML does not allow (deleted to find those).
 _XML_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
-_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "])")
 _DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
 _DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
@@ -404,7 +411,10 @@ class CompiledDocxTemplate:
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
         parts: dict[str, bytes] = {}
         document = None
-        if not self._marked_shell and not ((marks := _count_marks(xml)) and _split_marked_runs(body, xml, marks)):
+        marks = _count_marks(xml)
+        if not self._marked_shell and not (
+            (marks or ("&#" in xml and _MARK_REFERENCE.search(xml))) and _split_marked_runs(body, xml, marks)
+        ):
             # Alone, the body serializes as inside the document but for its start tag (which
             # repeats the namespace declarations): spliced into the serialized document.
             serialized = etree.tostring(body, encoding="UTF-8")

@@ -415,7 +415,9 @@ def test_characters_xml_refuses_give_the_same_document_or_error(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("body", [
-    "{{ '&#xE000;er&#57345;'|safe }} suite",  # marks written as character references
+    # Marks written as character references (only a template could).
+    "{{ ('%c'|format(38) ~ '#xE000;er' ~ '%c'|format(38) ~ '#57345;')|safe }} suite",
+    "{{ ('%c'|format(38) ~ '#xE000;1' ~ '%c'|format(38) ~ '#xe001; ')|safe }} et {{ 'er'|exposant }}",
     "A{{ ('</w:t><w:instrText>' ~ ('er'|exposant) ~ '</w:instrText><w:t>')|safe }}B",  # a mark outside w:t
     "{{ 1|date_longue if false else '' }}{{ '2023-03-01'|insecable }} et {{ 'er'|exposant }}",
 ])
