@@ -10,8 +10,16 @@ keeps every zip entry that rendering does not touch as already-compressed bytes.
 post-processing (line breaks and tabs, table grid, picture ids) and the tool's typography
 marks, and writes the zip itself, copying the untouched entries raw. Every part of the
 result is identical, byte for byte, to what :func:`rendering.render` writes for the same
-template and context (the zip bytes too, at the default compression level); errors are the
-same French :class:`TemplateError` naming the template.
+template and context (the zip bytes too, at the default compression level,
+:data:`rendering.DOCX_COMPRESSION`); errors are the same French :class:`TemplateError`
+naming the template.
+
+Around the compiled Jinja code, each document only pays for what it may need: whether a
+table can ever need docxtpl's ``fix_tables`` is decided once per template when its
+statements allow it (:func:`_static_tables`); the marks are counted in the rendered text so
+that the search stops once they are all found; the parts of the context shared by every
+document are prepared once; headers and footers that come out the same are serialized
+once; the document properties are spliced into their serialized form.
 
 What the fast path does not reproduce falls back to :func:`rendering.render` for that
 template or that document (see :attr:`CompiledDocxTemplate.fallback_reason`): docxtpl
@@ -21,7 +29,9 @@ a ``DocxTemplate`` of their own.
 
 from __future__ import annotations
 
+import copy
 import io
+import itertools
 import logging
 import re
 import struct
@@ -30,7 +40,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +54,14 @@ from lxml import etree
 
 from dotation_docs import rendering
 from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
-from dotation_docs.formatting import MARKS, plain_text, strip_marks
+from dotation_docs.formatting import (
+    MARKS,
+    NO_BREAK_HYPHEN,
+    SUPERSCRIPT_END,
+    SUPERSCRIPT_START,
+    plain_text,
+    strip_marks,
+)
 from dotation_docs.rendering import (
     ZIP_EPOCH,
     LoadedTemplate,
@@ -57,9 +75,9 @@ from dotation_docs.rendering import (
 
 log = logging.getLogger(__name__)
 
-# Compression level of the rendered parts: zlib's default, the level ``normalize_zip`` uses,
-# so that the zip bytes are identical too. Level 1 is about twice as fast, a few % larger.
-DEFAULT_LEVEL = zlib.Z_DEFAULT_COMPRESSION
+# Deflate level of every entry: the level ``rendering.render`` uses, so that the zip bytes
+# are identical too.
+DEFAULT_LEVEL = rendering.DOCX_COMPRESSION
 _FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 _MARK = re.compile(f"[{''.join(MARKS)}]")
 _PARAGRAPH_BREAK = re.compile(r"<w:p([ >])")
@@ -75,14 +93,32 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 # docxtpl's ``fix_tables`` parses the rendered body with this (forgiving) parser.
 _BODY_PARSER = etree.XMLParser(recover=True)
 _W_R = qn("w:r")
-_MARKED_TEXTS = etree.XPath(
-    "//w:t[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "]",
-    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
+_W_T = qn("w:t")
+_W_RPR = qn("w:rPr")
+_W_VAL = qn("w:val")
+_W_VERT_ALIGN = qn("w:vertAlign")
+_W_NO_BREAK_HYPHEN = qn("w:noBreakHyphen")
+_XML_SPACE = qn("xml:space")
+_W_NSMAP = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+_MARK_SPLIT = re.compile(f"([{''.join(MARKS)}])")
+# A character reference to a mark (never written by the tool; a template could).
+_MARK_REFERENCE = re.compile(
+    "&#(?:[xX]0*(?:" + "|".join(f"{ord(m):x}" for m in MARKS) + ")|0*(?:" + "|".join(str(ord(m)) for m in MARKS) + "));",
+    re.IGNORECASE,
 )
+# Characters XML 1.0 does not allow: the forgiving parser may drop text around them.
+# A property value python-docx would not write as plain escaped text (or would refuse).
+_UNPLAIN_PROPERTY = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+# Every byte but the control characters XML does not allow (deleted to find those).
+_XML_BYTES = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A, 0x0D))
 _ANY_MARK = etree.XPath("boolean(//text()[" + " or ".join(f"contains(., '{m}')" for m in MARKS) + "])")
 _DOS_TIME = (ZIP_EPOCH[3] << 11) | (ZIP_EPOCH[4] << 5) | (ZIP_EPOCH[5] // 2)
 _DOS_DATE = ((ZIP_EPOCH[0] - 1980) << 9) | (ZIP_EPOCH[1] << 5) | ZIP_EPOCH[2]
 _EXTERNAL_ATTR = 0o644 << 16
+# Flags of a prepared context.
+_FOREIGN = 1  # holds a docxtpl object: docxtpl's own rendering
+_UNUSUAL = 2  # holds a value of another type (a str subclass such as Markup…): no shortcut
+_PLAIN_TYPES = frozenset({int, bool, float, Decimal, date, datetime, time, type(None)})
 _patch_xml = DocxTemplate.patch_xml  # docxtpl's preprocessing; does not use its instance
 _resolve_listing = DocxTemplate.resolve_listing
 _fix_tables = DocxTemplate.fix_tables
@@ -166,10 +202,11 @@ class _Part:
 
 def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
     """docxtpl's ``render_xml_part`` without the compilation."""
-    xml = _PARAGRAPH_JOIN.sub(r"<w:p\1", part.render(context))
-    if "_" in xml:
+    # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
+    xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+    if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-    if _LISTING_CHARS.search(xml):  # otherwise resolve_listing changes nothing
+    if "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml:  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
     return xml
 
@@ -177,6 +214,17 @@ def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
 def _prepare_source(xml: str) -> str:
     """docxtpl's ``patch_xml`` then the line breaks ``render_xml_part`` adds before compiling."""
     return _PARAGRAPH_BREAK.sub(r"\n<w:p\1", _patch_xml(None, xml))
+
+
+def _escape_text(text: str) -> str:
+    """Escape ``text`` as lxml serializes the text of an element."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def _serialize(element: etree._Element) -> bytes:
@@ -213,6 +261,9 @@ class CompiledDocxTemplate:
         self._body_index = self._root.index(body)
         body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
         self._body = _Part(fast_env, _prepare_source(body_xml))
+        #: Whether no table of the body can ever need docxtpl's ``fix_tables`` whatever the
+        #: context (then the tables are not scanned in each document).
+        self._tables_fixed, self._nested_paragraphs = _static_tables(_prepare_source(body_xml), env)
         placeholder = etree.Comment(" dotation-docs: body ")
         self._root.replace(body, placeholder)
         shell = _serialize(self._root)
@@ -232,6 +283,7 @@ class CompiledDocxTemplate:
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
+        self._header_cache: dict[tuple[int, str], bytes] = {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
@@ -244,6 +296,7 @@ class CompiledDocxTemplate:
         ]
         self._core_name = package._core_properties_part.partname[1:]
         self._core_xml = _serialize(props._element)
+        self._core_pieces: dict[datetime, tuple[bytes, list[tuple[str, bytes]]] | None] = {}
         # The template as python-docx saves it once the properties are blanked: every entry
         # rendering does not change keeps these bytes, compressed once here.
         buffer = io.BytesIO()
@@ -256,29 +309,72 @@ class CompiledDocxTemplate:
                 if name in rendered:
                     self._layout.append(name)
                 else:
-                    self._layout.append(_Entry.compress(name, saved.read(name), zlib.Z_DEFAULT_COMPRESSION))
+                    self._layout.append(_Entry.compress(name, saved.read(name), level))
         self._main_name = main.partname[1:]
 
     def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime) -> bytes:
+        values = {name: "" if part is None else fit_property(plain_text(part.render(context)))
+                  for name, (source, part) in self._properties.items()}
+        values["title"] = fit_property(plain_text(title))
+        pieces = self._core_pieces.get(timestamp)
+        if pieces is None:
+            if len(self._core_pieces) >= 16:
+                self._core_pieces.clear()
+            pieces = self._core_pieces[timestamp] = self._core_template(timestamp)
+        if pieces:
+            head, rest = pieces
+            if all(values[name] and not _UNPLAIN_PROPERTY.search(values[name]) for name, _ in rest):
+                chunks = [head]
+                for name, tail in rest:
+                    chunks.append(_escape_text(values[name]).encode("utf-8"))
+                    chunks.append(tail)
+                return b"".join(chunks)
+        return self._core_slow(values, timestamp)
+
+    def _core_slow(self, values: Mapping[str, str], timestamp: datetime) -> bytes:
+        """The document properties as :func:`rendering.render` sets them."""
         element = parse_xml(self._core_xml)
         props = CoreProperties(element)
-        for name, (source, part) in self._properties.items():
-            value = "" if part is None else fit_property(plain_text(part.render(context)))
-            setattr(props, name, value)
-        props.title = fit_property(plain_text(title))
+        for name, value in values.items():
+            if name != "title":
+                setattr(props, name, value)
+        props.title = values["title"]
         props.created = props.modified = timestamp
         props.revision = 1
         props.last_modified_by = "dotation-docs"
         return _serialize(element)
 
+    def _core_template(self, timestamp: datetime) -> tuple[bytes, list[tuple[str, bytes]]] | None:
+        """Return the serialized properties for ``timestamp`` cut where each non-blank
+        property's text goes (the first piece, then each property's name and the piece
+        after it), or None when they cannot be found once each."""
+        names = [name for name, (_, part) in self._properties.items() if part is not None] + ["title"]
+        holders = {name: f"\U000f0000{index}\U000f0001" for index, name in enumerate(names)}
+        values = {name: holders.get(name, "") for name in self._properties}
+        values["title"] = holders["title"]
+        serialized = self._core_slow(values, timestamp)
+        positions = []
+        for name, holder in holders.items():
+            encoded = holder.encode("utf-8")
+            if serialized.count(encoded) != 1:
+                return None
+            positions.append((serialized.index(encoded), name, len(encoded)))
+        positions.sort()
+        head = serialized[: positions[0][0]]
+        rest = []
+        for number, (start, name, size) in enumerate(positions):
+            end = positions[number + 1][0] if number + 1 < len(positions) else len(serialized)
+            rest.append((name, serialized[start + size: end]))
+        return head, rest
+
     def render(self, context: Mapping[str, Any], *, title: str, timestamp: datetime) -> bytes:
         """Return the document for ``context``, identical to :func:`rendering.render`'s.
         Raises :class:`TemplateError` exactly as it does."""
-        context, foreign = self._preparer.prepare(context)
-        if foreign or self.fallback_reason:
+        context, flags = self._preparer.prepare(context)
+        if flags & _FOREIGN or self.fallback_reason:
             return rendering.render(self.template, context, title=title, timestamp=timestamp, env=self.env)
         try:
-            return self._render(context, title, timestamp)
+            return self._render(context, title, timestamp, flags)
         except DotationError:
             raise
         except Exception as err:
@@ -287,12 +383,23 @@ class CompiledDocxTemplate:
                 raise
             raise translated from err
 
-    def _render(self, context: dict[str, Any], title: str, timestamp: datetime) -> bytes:
+    def _render(self, context: dict[str, Any], title: str, timestamp: datetime, flags: int = _UNUSUAL) -> bytes:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
         xml = _render_xml(self._body, context)
-        body = etree.fromstring(xml, _BODY_PARSER)
-        if _tables_need_fixing(body):
+        try:
+            data = xml.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
+            data = None
+            body = etree.fromstring(xml, _BODY_PARSER)
+        else:  # the same tree, parsed faster
+            body = etree.fromstring(data, _BODY_PARSER)
+        check = (
+            not self._tables_fixed or flags & _UNUSUAL or data is None
+            or data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data
+            or (self._nested_paragraphs and _LISTING_CHARS.search(xml))
+        )
+        if check and _tables_need_fixing(body):
             body = _fix_tables(None, xml)
         if "docPr" in xml:
             for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
@@ -304,7 +411,10 @@ class CompiledDocxTemplate:
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
         parts: dict[str, bytes] = {}
         document = None
-        if not self._marked_shell and not (_MARK.search(xml) and _split_marked_runs(body)):
+        marks = _count_marks(xml)
+        if not self._marked_shell and not (
+            (marks or ("&#" in xml and _MARK_REFERENCE.search(xml))) and _split_marked_runs(body, xml, marks)
+        ):
             # Alone, the body serializes as inside the document but for its start tag (which
             # repeats the namespace declarations): spliced into the serialized document.
             serialized = etree.tostring(body, encoding="UTF-8")
@@ -322,8 +432,8 @@ class CompiledDocxTemplate:
             finally:
                 root.remove(body)
         parts: dict[str, bytes] = {self._main_name: document}
-        for name, element in headers:
-            parts[name] = _serialize(element)
+        for name, serialized in headers:
+            parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
         parts[self._core_name] = self._core(context, title, timestamp)
@@ -333,12 +443,19 @@ class CompiledDocxTemplate:
             for entry in self._layout
         ])
 
-    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> etree._Element:
+    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> bytes:
         xml = _render_xml(part, context)
-        element = parse_xml(xml.encode("utf-8"))
-        if _MARK.search(xml):
-            _apply_marks(element)
-        return element
+        key = (id(part), xml)  # headers and footers often come out the same for many documents
+        serialized = self._header_cache.get(key)
+        if serialized is None:
+            element = parse_xml(xml.encode("utf-8"))
+            if _count_marks(xml):
+                _apply_marks(element)
+            serialized = _serialize(element)
+            if len(self._header_cache) >= 64:
+                self._header_cache.clear()
+            self._header_cache[key] = serialized
+        return serialized
 
     def _render_notes(self, blob: bytes, part: _Part, context: Mapping[str, Any], sections: int) -> bytes:
         # docxtpl renders the footnotes once per section of the document, each time over
@@ -387,8 +504,9 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
-    """Return ``env`` with its French filters remembering their results (the same
-    environment otherwise: sandbox, autoescape, refused tags, error labels)."""
+    """Return ``env`` with its French filters remembering their results, and looking up
+    the keys of plain dicts directly (the same environment otherwise: sandbox, autoescape,
+    refused tags, error labels)."""
     fast = _FAST_ENVS.get(env)
     if fast is None:
         fast = env.overlay()
@@ -396,8 +514,28 @@ def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
             name: _memoized(name, func) if name in rendering._FILTER_INPUTS else func
             for name, func in env.filters.items()
         }
+        fast.getattr = _dict_first(fast.getattr)  # type: ignore[method-assign]
         _FAST_ENVS[env] = fast
     return fast
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _dict_first(getattr_: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """Return the sandbox's ``getattr`` (``a.b`` in a template) answering at once for a key
+    of a plain dict that is no attribute of dicts: the sandbox tries the attribute first,
+    fails (an exception, slow) then returns the item; the result is the same."""
+
+    def lookup(obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return getattr_(obj, attribute)
+
+    return lookup
 
 
 def compile_docx(
@@ -450,15 +588,220 @@ def _tables_need_fixing(tree: etree._Element) -> bool:
     return False
 
 
-def _split_marked_runs(root: etree._Element) -> bool:
+_STATEMENT = re.compile(r"\{%[-+]?\s*(\w*)")
+# Jinja that can print markup unescaped (and so add cells or rows to a table).
+_UNESCAPED = re.compile(r"safe|macro|call|autoescape|filter|set|block|raw|markup|lipsum|urlize|xmlattr|include|import|extends",
+                        re.IGNORECASE)
+_JINJA_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
+    """Return whether no table of the body ``source`` (its Jinja source once docxtpl's
+    preprocessing is applied) can need docxtpl's ``fix_tables``, whatever the context, and
+    whether a paragraph of it holds other paragraphs (a text box: docxtpl's line-break
+    handling may then reshape the XML).
+
+    A table can be decided once when its Jinja statements all stand between its rows
+    (``{%tr`` loops and conditions), when no Jinja in the body can print unescaped markup,
+    and when one row outside every statement spans the whole grid and no row has more
+    cells than the grid has columns: every rendering of it then only repeats or drops
+    rows of the same shapes, which ``fix_tables`` leaves alone. Anything else is decided
+    document by document, as docxtpl does. Values of the context are escaped; a context
+    holding anything else than plain values, a rendered text with characters XML does not
+    allow, or line breaks in a body with text boxes are checked document by document too.
+    """
+    parser = etree.XMLParser()  # strict: a source that is not plain XML is not decided here
+    try:
+        tree = etree.fromstring(source.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return False, True
+    nested = any(p.find(".//" + _W + "p") is not None for p in tree.iter(_W + "p"))
+    delimiters = (env.block_start_string, env.variable_start_string, env.comment_start_string,
+                  env.line_statement_prefix, env.line_comment_prefix)
+    if delimiters != ("{%", "{{", "{#", None, None) or tree.nsmap.get("w") != _W[1:-1]:
+        return False, nested
+    if any(_UNESCAPED.search(code) for code in _JINJA_CODE.findall(source)):
+        return False, nested
+    return all(_static_table(table) for table in tree.iter(_W + "tbl")), nested
+
+
+def _balanced(text: str) -> bool:
+    """Return whether the Jinja statements of ``text`` (one text or attribute of the XML)
+    are loops and conditions opened and closed inside it: they can only repeat or drop
+    pieces of that text, never elements."""
+    depth = 0
+    for keyword in _STATEMENT.findall(text):
+        if keyword in ("for", "if"):
+            depth += 1
+        elif keyword in ("endfor", "endif"):
+            depth -= 1
+            if depth < 0:
+                return False
+        elif keyword not in ("elif", "else") or depth == 0:
+            return False
+    return depth == 0
+
+
+def _static_table(table: etree._Element) -> bool:
+    """See :func:`_static_tables`."""
+    if "{#" in etree.tostring(table, encoding="unicode"):
+        return False
+    level_texts = [table.text or ""]
+    for child in table:
+        level_texts.append(child.tail or "")
+        if any(not isinstance(e.tag, str) or e.tag == _W + "tbl" for e in child.iter()):
+            return False  # a comment, a processing instruction, a nested table
+        if child.tag != _W + "tr":
+            if "{%" in etree.tostring(child, encoding="unicode", with_tail=False):
+                return False
+            continue
+        # In a row, statements may only stand inside a cell's content, opened and closed
+        # there: they change its paragraphs and runs, never the cells.
+        if "{%" in (child.text or ""):
+            return False
+        for part in child:
+            if "{%" in (part.tail or ""):
+                return False
+            if part.tag != _W + "tc":
+                if "{%" in etree.tostring(part, encoding="unicode", with_tail=False):
+                    return False
+                continue
+            properties = part.find(_W + "tcPr")
+            if "{%" in (part.text or "") or properties is not None and (
+                    properties is not part[0] or "{%" in etree.tostring(properties, encoding="unicode", with_tail=False)):
+                return False  # the properties (and their w:gridSpan) must not depend on a statement
+            if not _balanced(etree.tostring(part, encoding="unicode", with_tail=False)):
+                return False
+    grid = table.find(_W + "tblGrid")
+    if grid is None:
+        return False
+    columns = len(grid.findall(_W + "gridCol"))
+    spanned = False
+    depth = 0
+    for child, before in zip(table, level_texts):
+        for keyword in _STATEMENT.findall(before):
+            if keyword in ("for", "if"):
+                depth += 1
+            elif keyword in ("endfor", "endif"):
+                depth -= 1
+                if depth < 0:
+                    return False
+            elif keyword not in ("elif", "else") or depth == 0:
+                return False
+        if child.tag in (_W + "tblPr", _W + "tblGrid"):
+            continue
+        if child.tag != _W + "tr":
+            return False  # w:sdt, w:customXml… holding rows
+        cells = child.findall(_W + "tc")
+        if len(cells) > columns:
+            return False
+        width = 0
+        for cell in cells:
+            properties = cell.find(_W + "tcPr")
+            span = None if properties is None else properties.find(_W + "gridSpan")
+            value = "1" if span is None else span.get(_W + "val")
+            if value is None or not value.isdigit():
+                return False
+            width += int(value)
+        if depth == 0 and width >= columns:
+            spanned = True
+    for keyword in _STATEMENT.findall(level_texts[-1]):
+        if keyword in ("for", "if"):
+            depth += 1
+        elif keyword in ("endfor", "endif"):
+            depth -= 1
+        else:
+            return False
+    return spanned and depth == 0
+
+
+def _split_marked_runs(root: etree._Element, xml: str | None = None, marks: int = 0) -> bool:
     """Do the first step of :func:`rendering._apply_marks` (split the runs whose text
     carries marks) and return whether a mark is left anywhere, in which case its second step
-    (a walk over every element, python-docx computing each paragraph's text) must run too."""
-    runs = {t.getparent() for t in _MARKED_TEXTS(root)}  # w:t holds text only: its string value
+    (a walk over every element, python-docx computing each paragraph's text) must run too.
+    With ``xml``, the text ``root`` was parsed from, and ``marks``, the number of marks in
+    it, the search stops once the texts found hold them all, and no second search is needed
+    when the split runs held them all (unless ``xml`` has a character reference to a mark)."""
+    exact = xml is not None and not ("&#" in xml and _MARK_REFERENCE.search(xml))
+    search = _MARK.search
+    runs = {}  # as rendering._apply_marks: the parents of the w:t whose text holds a mark
+    found = 0
+    for text in root.iter(_W_T):  # w:t holds text only
+        value = text.text
+        if value and search(value):
+            runs[text.getparent()] = None
+            if exact:
+                found += _count_marks(value)
+                if found == marks:
+                    break
+    split = 0
     for run in runs:
         if run is not None and run.tag == _W_R:
-            rendering._split_run(run)
+            split += sum(_count_marks(t.text) for t in run.iterchildren(_W_T) if t.text)
+            _split_run(run)
+    if exact and split == marks:
+        return False
     return bool(_ANY_MARK(root))
+
+
+def _element(tag: str) -> etree._Element:
+    """python-docx's ``OxmlElement`` for a w: tag, without its element classes."""
+    return etree.Element(tag, nsmap=_W_NSMAP)
+
+
+def _split_run(run: etree._Element) -> None:
+    """:func:`rendering._split_run`, building the same elements faster."""
+    properties = run.find(_W_RPR)
+    pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
+    raised = False
+    for child in list(run):
+        if child is properties:
+            continue
+        if child.tag != _W_T or not child.text or not _MARK.search(child.text):
+            pieces.append((raised, child))
+            continue
+        for token in _MARK_SPLIT.split(child.text):
+            if token == SUPERSCRIPT_START:
+                raised = True
+            elif token == SUPERSCRIPT_END:
+                raised = False
+            elif token == NO_BREAK_HYPHEN:
+                pieces.append((raised, _element(_W_NO_BREAK_HYPHEN)))
+            elif token:
+                text = _element(_W_T)
+                text.text = token
+                text.set(_XML_SPACE, "preserve")
+                pieces.append((raised, text))
+    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        new_run = _element(_W_R)
+        for key, value in run.attrib.items():
+            new_run.set(key, value)
+        if properties is not None or superscript:
+            new_properties = copy.deepcopy(properties) if properties is not None else _element(_W_RPR)
+            if superscript:
+                _raise(new_properties)
+            new_run.append(new_properties)
+        for _, element in group:
+            new_run.append(element)
+        run.addprevious(new_run)
+    run.getparent().remove(run)
+
+
+def _raise(properties: etree._Element) -> None:
+    """:func:`rendering._raise`."""
+    for old in properties.findall(_W_VERT_ALIGN):
+        properties.remove(old)
+    align = _element(_W_VERT_ALIGN)
+    align.set(_W_VAL, "superscript")
+    follower = next((child for child in properties if child.tag in rendering._AFTER_VERT_ALIGN), None)
+    if follower is None:
+        properties.append(align)
+    else:
+        follower.addprevious(align)
+
+
+def _count_marks(text: str) -> int:
+    return sum(text.count(mark) for mark in MARKS)
 
 
 def _apply_marks(root: etree._Element) -> None:
@@ -470,49 +813,93 @@ def _apply_marks(root: etree._Element) -> None:
 
 class _ContextPreparer:
     """:func:`rendering._without_marks` (a copy of the context without typographic marks)
-    and whether the context holds a docxtpl object, remembering the containers already
-    prepared: every document's context shares the batch's lists (``beneficiaires``…),
-    which would otherwise be copied again for each document (a cost growing with the
-    batch). Contexts must not change once planned (they do not). An entry keeps its
-    original alive, so that its ``id`` cannot be reused while it is remembered."""
+    and flags telling whether the context holds a docxtpl object (:data:`_FOREIGN`) or a
+    value of an unusual type (:data:`_UNUSUAL`), remembering what was already prepared:
+    every document's context shares the batch's parts (``operation``, ``beneficiaires``…),
+    which would otherwise be walked again for each document (a cost growing with the
+    batch). A top-level value that is the same object as in the previous context is not
+    walked again, nor a container met earlier (by identity; an entry keeps its original
+    alive, so that its ``id`` cannot be reused while it is remembered). Contexts must not
+    change once planned (they do not: the planner builds new dicts and lists from the
+    frozen model). A ``dict`` or ``list`` in which nothing changes is used as it is instead
+    of an equal copy (the sandbox forbids templates to modify it)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._memo: dict[int, tuple[Any, Any, bool]] = {}
+        self._memo: dict[int, tuple[Any, Any, int]] = {}
+        self._top: dict[Any, tuple[Any, Any, int]] = {}
 
-    def prepare(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-        found = False
+    def prepare(self, context: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+        flags = 0
         result = {}
+        top = self._top
         for key, item in context.items():  # the top level is new for each document
-            result[key], inner = self._prepare(item)
-            found = found or inner
-        return result, found
+            known = top.get(key)
+            if known is not None and known[0] is item:
+                result[key] = known[1]
+                flags |= known[2]
+                continue
+            result[key], inner = prepared = self._prepare(item)
+            flags |= inner
+            top[key] = (item, *prepared)
+        return result, flags
 
-    def _prepare(self, value: Any) -> tuple[Any, bool]:
+    def _prepare(self, value: Any) -> tuple[Any, int]:
+        kind = type(value)
+        if kind is str:
+            return (strip_marks(value) if _MARK.search(value) else value), 0
+        if kind in _PLAIN_TYPES:
+            return value, 0
         if isinstance(value, str):
-            return (strip_marks(value) if _MARK.search(value) else value), False
+            return (strip_marks(value) if _MARK.search(value) else value), _UNUSUAL
         if isinstance(value, (Mapping, list, tuple)):
             known = self._memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1], known[2]
-            found = False
-            if isinstance(value, Mapping):
-                prepared: Any = {}
-                for key, item in value.items():
-                    prepared[key], inner = self._prepare(item)
-                    found = found or inner
-            else:
-                prepared = []
-                for item in value:
-                    copied, inner = self._prepare(item)
-                    prepared.append(copied)
-                    found = found or inner
+            prepared, flags = self._prepare_container(value, kind)
             if len(self._memo) >= self.size:
                 del self._memo[next(iter(self._memo))]
-            self._memo[id(value)] = (value, prepared, found)
-            return prepared, found
+            self._memo[id(value)] = (value, prepared, flags)
+            return prepared, flags
         # InlineImage, Subdoc, RichText, Listing… (docxtpl.subdoc needs docxcompose: not imported)
-        return value, type(value).__module__.startswith("docxtpl")
+        if kind.__module__.startswith("docxtpl"):
+            return value, _FOREIGN
+        return value, _UNUSUAL
+
+    def _prepare_container(self, value: Any, kind: type) -> tuple[Any, int]:
+        """A mapping, list or tuple: its plain items (text without marks, numbers, dates)
+        are told apart in one pass, the others prepared one by one."""
+        flags = 0
+        mapping = isinstance(value, Mapping)
+        items = value.values() if mapping else value
+        texts = []
+        others = False
+        for item in items:
+            kind_of = type(item)
+            if kind_of is str:
+                texts.append(item)
+            elif kind_of not in _PLAIN_TYPES:
+                others = True
+        marked = bool(texts) and _MARK.search("".join(texts)) is not None
+        if not marked and not others and (kind is dict or kind is list):
+            return value, 0  # nothing to change: used as it is
+        prepare = self._prepare
+        if mapping:
+            prepared: Any = {}
+            for key, item in value.items():
+                prepared[key], inner = prepare(item)
+                flags |= inner
+        else:
+            prepared = []
+            for item in value:
+                copied, inner = prepare(item)
+                prepared.append(copied)
+                flags |= inner
+        if kind is dict or kind is list:
+            items = prepared.values() if mapping else prepared
+            if all(new is old for new, old in zip(items, value.values() if mapping else value)):
+                return value, flags  # equal to the original: used as it is
+        return prepared, flags
 
 
 def _translate(err: BaseException, name: str) -> TemplateError | None:

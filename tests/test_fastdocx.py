@@ -14,8 +14,12 @@ from typing import Any
 import docx
 import pytest
 from docx.shared import Cm
+from collections import OrderedDict
+
+from docx.oxml.ns import qn
 from docxtpl import RichText
 from lxml import etree
+from markupsafe import Markup
 
 from dotation_docs import fastdocx, pipeline
 from dotation_docs.documents import plan_batch
@@ -221,7 +225,7 @@ def test_a_long_title_is_shortened_like_render(tmp_path: Path) -> None:
 
 
 def test_output_opens_in_python_docx_and_zipfile(tmp_path: Path) -> None:
-    compiled = compile_docx(feature_template(tmp_path), ENV, level=1)  # another level: other bytes
+    compiled = compile_docx(feature_template(tmp_path), ENV, level=9)  # another level: other bytes
     data = compiled.render(feature_context(), title="Titre", timestamp=STAMP)
     expected = render(feature_template(tmp_path), feature_context(), title="Titre", timestamp=STAMP, env=ENV)
     want, got = parts(expected), parts(data)
@@ -333,3 +337,153 @@ def test_the_batch_compiles_each_word_template_once(monkeypatch: pytest.MonkeyPa
     expected = render(templates[first.template], first.context, title=first.title,
                       timestamp=pipeline._timestamp(dotation), env=ENV)
     assert_same_document(expected, by_path[first.path])
+
+
+# --- The shortcuts of the fast path: each one gives the bytes of render() -----------------------
+
+
+def word_template(tmp_path: Path, build: Any, name: str = "modele.docx") -> Path:
+    document = docx.Document()
+    build(document)
+    path = tmp_path / name
+    document.save(str(path))
+    return path
+
+
+def table_template(tmp_path: Path, rows: list[list[str]], columns: int = 3) -> Path:
+    def build(document: Any) -> None:
+        document.add_paragraph("Avant")
+        table = document.add_table(rows=len(rows), cols=columns)
+        for row, texts in zip(table.rows, rows):
+            for cell, text in zip(row.cells, texts):
+                cell.text = text
+        document.add_paragraph("Après {{ nom }}")
+    return word_template(tmp_path, build)
+
+
+def test_bundled_templates_have_their_tables_decided_once() -> None:
+    for path in TEMPLATES.glob("*.docx"):
+        assert compile_docx(path, ENV)._tables_fixed, path.name
+
+
+@pytest.mark.parametrize("rows, decided", [
+    # A header row outside any statement, then a loop over rows: decided once.
+    ([["N°", "Nom", "Prix"], ["{%tr for m in materiels %}"], ["{{ m.numero }}", "{% if m.serie %}{{ m.serie }}{% endif %}", "x"],
+      ["{%tr endfor %}"]], True),
+    # Every row in the loop: an empty list leaves no row spanning the grid (fix_tables changes it).
+    ([["{%tr for m in materiels %}"], ["{{ m.numero }}", "{{ m.serie }}", "x"], ["{%tr endfor %}"]], False),
+    # A column loop: the cells of a row depend on the context.
+    ([["Début", "{%tc for c in colonnes %}", "{{ c }}", "{%tc endfor %}"]], False),
+    # Unescaped markup could add cells.
+    ([["N°", "{{ nom|safe }}", "x"]], False),
+])
+@pytest.mark.parametrize("materiels, colonnes", [([], ["A"]), ([{"numero": 1, "serie": ""}, {"numero": 2, "serie": "S"}], ["A", "B", "C", "D"])])
+def test_tables_decided_once_or_checked_per_document(
+    tmp_path: Path, rows: list, decided: bool, materiels: list, colonnes: list
+) -> None:
+    path = table_template(tmp_path, rows, columns=4 if "{%tc for c in colonnes %}" in rows[0] else 3)
+    assert compile_docx(path, ENV)._tables_fixed is decided
+    expected, actual = both(path, {"nom": "Centre", "materiels": materiels, "colonnes": colonnes})
+    assert isinstance(expected, bytes)
+    assert_same_document(expected, actual)
+
+
+def test_a_condition_between_cells_is_checked_per_document(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        table = document.add_table(rows=1, cols=3)
+        table.rows[0].cells[0].text = "A"
+        table.rows[0].cells[1].text = "B"
+        table.rows[0].cells[2].text = "C"
+        cells = table.rows[0]._tr.findall(qn("w:tc"))
+        cells[1].addprevious(etree.Comment(" x "))  # a comment in a row: not decided once
+    path = word_template(tmp_path, build)
+    assert not compile_docx(path, ENV)._tables_fixed
+    expected, actual = both(path, {})
+    assert_same_document(expected, actual)
+
+
+@pytest.mark.parametrize("text", ["a\x01b", "a\x0bb\x1fc", "a\ufffeb", "fin\r\nligne"])
+def test_characters_xml_refuses_give_the_same_document_or_error(tmp_path: Path, text: str) -> None:
+    path = table_template(tmp_path, [["N°", "{{ nom }}", "x"]])
+    assert compile_docx(path, ENV)._tables_fixed
+    expected, actual = both(path, {"nom": text})
+    assert type(actual) is type(expected)
+    if isinstance(expected, bytes):
+        assert_same_document(expected, actual)
+    else:
+        assert actual == expected
+
+
+@pytest.mark.parametrize("body", [
+    # Marks written as character references (only a template could).
+    "{{ ('%c'|format(38) ~ '#xE000;er' ~ '%c'|format(38) ~ '#57345;')|safe }} suite",
+    "{{ ('%c'|format(38) ~ '#xE000;1' ~ '%c'|format(38) ~ '#xe001; ')|safe }} et {{ 'er'|exposant }}",
+    "A{{ ('</w:t><w:instrText>' ~ ('er'|exposant) ~ '</w:instrText><w:t>')|safe }}B",  # a mark outside w:t
+    "{{ 1|date_longue if false else '' }}{{ '2023-03-01'|insecable }} et {{ 'er'|exposant }}",
+])
+def test_marks_the_shortcut_cannot_count_give_identical_documents(tmp_path: Path, body: str) -> None:
+    path = word_template(tmp_path, lambda d: d.add_paragraph(f"Début {body} fin"))
+    expected, actual = both(path, {})
+    assert isinstance(expected, bytes), expected
+    assert_same_document(expected, actual)
+
+
+@pytest.mark.parametrize("auteur, sujet, title", [
+    ("", "x", "Titre"),  # a rendered property left blank: written by python-docx
+    ("R&D <Limoges> > 2", "Sujet « é » 😀", "T & <t>"),
+    ("ligne\r\nsuite\ttab", "x", "a\tb"),
+    ("a\x01b", "x", "Titre"),
+    ("x", "y", "a" * 400),
+])
+def test_document_properties_are_spliced_like_python_docx_writes_them(
+    tmp_path: Path, auteur: str, sujet: str, title: str
+) -> None:
+    path = feature_template(tmp_path, image=False)
+    compiled = compile_docx(path, ENV)
+    results = []
+    for job in (lambda: render(path, feature_context(auteur=auteur, sujet=sujet), title=title, timestamp=STAMP, env=ENV),
+                lambda: compiled.render(feature_context(auteur=auteur, sujet=sujet), title=title, timestamp=STAMP)):
+        try:
+            results.append(job())
+        except (TemplateError, ValueError) as err:
+            results.append(f"{type(err).__name__}: {err}")
+    expected, actual = results
+    assert type(actual) is type(expected)
+    if isinstance(expected, bytes):
+        assert_same_document(expected, actual)
+    else:
+        assert actual == expected
+
+
+def test_headers_remembered_across_documents_stay_right(tmp_path: Path) -> None:
+    path = feature_template(tmp_path, image=False)
+    compiled = compile_docx(path, ENV)
+    for nom in ("Un", "Deux", "Un", "Un & <trois>", "Deux"):
+        context = feature_context(nom=nom)
+        expected = render(path, context, title=nom, timestamp=STAMP, env=ENV)
+        assert_same_document(expected, compiled.render(context, title=nom, timestamp=STAMP))
+
+
+def test_shared_context_parts_are_prepared_once_and_never_copied_needlessly() -> None:
+    preparer = fastdocx._ContextPreparer()
+    shared = {"nom": "Limoges", "liste": [{"a": 1}, {"b": "x\ue000y"}]}
+    first, flags = preparer.prepare({"operation": shared, "n": 1})
+    assert flags == 0 and first["operation"] is not shared  # a mark inside: copied without it
+    assert first["operation"]["liste"][0] is shared["liste"][0]  # nothing to change: the same dict
+    assert first["operation"]["liste"][1] == {"b": "xy"}
+    second, _ = preparer.prepare({"operation": shared, "n": 2})
+    assert second["operation"] is first["operation"]  # the same object: not walked again
+    changed = {"nom": "Limoges", "liste": [{"a": 1}, {"b": "x\ue000y"}]}  # another object
+    assert preparer.prepare({"operation": changed})[0]["operation"] is not first["operation"]
+    # As rendering._without_marks: tuples become lists; unusual values are flagged.
+    assert preparer.prepare({"t": ("a", "b")})[0]["t"] == ["a", "b"]
+    assert preparer.prepare({"m": Markup("<b>")})[1] == fastdocx._UNUSUAL
+    assert preparer.prepare({"r": RichText("x")})[1] & fastdocx._FOREIGN
+
+
+@pytest.mark.parametrize("body", ["{{ d.cle }}", "{{ d.items }}", "{{ d.absente }}", "{{ d['cle'] }}", "{{ o.cle }}"])
+def test_dict_lookups_give_what_the_sandbox_gives(tmp_path: Path, body: str) -> None:
+    path = word_template(tmp_path, lambda d: d.add_paragraph(f"Valeur : {body}."))
+    context = {"d": {"cle": "v", "items": "masqué"}, "o": OrderedDict(cle="w")}
+    expected, actual = both(path, context)
+    assert actual == expected if isinstance(expected, str) else assert_same_document(expected, actual) is None
