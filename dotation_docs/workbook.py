@@ -769,7 +769,9 @@ def _fast_rows(
             idx = row_counter
             if counter < idx:
                 counter = idx  # the empty rows openpyxl yields for a gap: skipped anyway
-            if counter > idx:
+            if counter > idx:  # openpyxl parses the row all the same, then drops it
+                _fast_cells(element, idx, strings, epoch, date_formats, timedelta_formats,
+                            shared_formulae, title, Report())
                 _drop(element)
                 continue
             counter += 1
