@@ -509,18 +509,31 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
     )
 
 
+_RECORD_PLANS: dict[int, tuple[Sheet, list[tuple[str, Any, Any, str, str]]]] = {}
+
+
+def _record_plan(sheet: Sheet) -> list[tuple[str, Any, Any, str, str]]:
+    """Return, for each field of ``sheet``: its key, default_from, default and the two
+    parts of its key (attribute, nested attribute or ""); worked out once per sheet."""
+    cached = _RECORD_PLANS.get(id(sheet))
+    if cached is None or cached[0] is not sheet:
+        plan = [(f.key, f.default_from, f.default, *f.key.partition(".")[::2]) for f in sheet.fields]
+        cached = _RECORD_PLANS[id(sheet)] = (sheet, plan)
+    return cached[1]
+
+
 def build_record(record: Record) -> Any:
     """Return the model object of ``record`` (an instance of its sheet's ``model``):
     each field fills the attribute its key names (a dotted key fills a nested
     dataclass), an empty cell gives the field's default, then the computed values."""
     sheet = record.sheet
+    parsed = record.values
     attributes: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
-    for f in sheet.fields:
-        value = record.values.get(f.key)
+    for key, default_from, default, head, tail in _record_plan(sheet):
+        value = parsed.get(key)
         if value is None:
-            value = record.values.get(f.default_from) if f.default_from else f.default
-        head, _, tail = f.key.partition(".")
+            value = parsed.get(default_from) if default_from else default
         if tail:
             nested.setdefault(head, {})[tail] = value
         else:
