@@ -1,6 +1,8 @@
 """Workbook reader: opens the .xlsx and returns raw cells with their sheet, row and column.
 
-This is the only module that imports openpyxl for reading. It maps the French sheet
+This is the only module that imports openpyxl for reading: openpyxl reads the package
+(sheets, styles), lxml the cells in one pass per sheet, and openpyxl alone is the
+reference reader and the fallback for what the fast one gives up on. It maps the French sheet
 titles and headers (matched tolerantly) to the schema's keys, records structural
 problems (missing sheet or column, unknown column) in a :class:`Report`, and leaves the
 parsing of values to :mod:`dotation_docs.validation`.
