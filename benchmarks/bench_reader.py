@@ -1,11 +1,17 @@
 """Benchmark: reading a workbook whose formatting reaches the last rows of a sheet.
 
 Prints, side by side in one run, the time to check the sample workbook and variants of
-it whose Matériel sheet carries formatting down to row 1,000,000, with and without the
-reader's empty-row filter. Figures are ratios to the plain sample (this machine is
+it whose Matériel sheet carries formatting down to row 1,000,000, with the fast reader
+and with the reference openpyxl reader (its empty-row filter on). Figures are ratios to the plain sample (this machine is
 shared and noisy: compare ratios, not seconds). Never part of the test run.
 
+With ``--beneficiaires N`` (a multiple of 10), it builds instead the national-scale
+workbook of ``benchmarks/batch.py`` (N beneficiaries, 12.1 N devices) and prints, side by
+side in one run, the CPU and wall time of reading it with the fast reader and with the
+reference openpyxl reader (and their ratio), then of validating it.
+
     python benchmarks/bench_reader.py [--repeat 3]
+    python benchmarks/bench_reader.py --beneficiaires 1000 [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_workbook import stretch  # noqa: E402  (the test's own workbook builder)
 
-from dotation_docs import workbook  # noqa: E402
+from dotation_docs import pipeline, workbook  # noqa: E402
 from dotation_docs.pipeline import check_workbook  # noqa: E402
+from dotation_docs.validation import validate  # noqa: E402
 
 SAMPLE = ROOT / "data" / "exemple-limoges-2023.xlsx"
 
@@ -37,10 +44,50 @@ def best_of(path: Path, repeat: int) -> float:
     return min(times)
 
 
+def timed(action, repeat: int):
+    """Return (result, best CPU seconds, best wall seconds) of ``repeat`` runs of ``action``."""
+    cpu, wall, result = [], [], None
+    for _ in range(repeat):
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        result = action()
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    return result, min(cpu), min(wall)
+
+
+def national(beneficiaries: int, repeat: int) -> None:
+    """Read and validate the synthetic workbook of ``beneficiaries`` beneficiaries."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import batch  # noqa: PLC0415  (the batch benchmark's workbook builder)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = batch.build_workbook(beneficiaries, Path(tmp) / "national.xlsx")
+        workbook.read_workbook(SAMPLE)  # warm-up: imports and caches
+        raw, fast_cpu, fast_wall = timed(lambda: workbook.read_workbook(path), repeat)
+        reference, old_cpu, old_wall = timed(lambda: workbook.read_workbook_with_openpyxl(path), 1)
+        assert reference.sheets == raw.sheets and reference.report.issues == raw.report.issues
+        (dotation, report), val_cpu, val_wall = timed(lambda: validate(raw), repeat)
+        assert dotation is not None, report.errors[:3]
+        devices = len(dotation.devices)
+    print(f"classeur : {beneficiaries} bénéficiaires, {devices} matériels")
+    print(f"{'étape':<36} {'CPU (s)':>9} {'mur (s)':>9}")
+    print(f"{'lecture, lecteur rapide (lxml)':<36} {fast_cpu:>9.2f} {fast_wall:>9.2f}")
+    print(f"{'lecture, openpyxl (référence)':<36} {old_cpu:>9.2f} {old_wall:>9.2f}")
+    print(f"{'validation':<36} {val_cpu:>9.2f} {val_wall:>9.2f}")
+    print(f"{'lecture + validation':<36} {fast_cpu + val_cpu:>9.2f} {fast_wall + val_wall:>9.2f}")
+    print(f"rapport openpyxl / lecteur rapide : {old_cpu / fast_cpu:.1f}x (CPU) ; "
+          f"meilleur de {repeat} essais, openpyxl lu une fois")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--beneficiaires", type=int, default=None,
+                        help="lire et valider le classeur synthétique de N bénéficiaires")
     args = parser.parse_args()
+    if args.beneficiaires:
+        national(args.beneficiaires, args.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cases = {
@@ -53,16 +100,16 @@ def main() -> None:
         }
         check_workbook(SAMPLE)  # warm-up: imports and caches
         base = best_of(SAMPLE, args.repeat)
-        print(f"{'cas':<58} {'filtre':>10} {'sans filtre':>12}")
-        original = workbook._compact
+        print(f"{'cas':<58} {'rapide':>10} {'openpyxl':>12}")
+        original = pipeline.read_workbook
         for name, path in cases.items():
-            with_filter = best_of(path, args.repeat)
-            workbook._compact = lambda ws: (ws.reset_dimensions(), ws)[1]  # dimensions only
+            fast = best_of(path, args.repeat)
+            pipeline.read_workbook = workbook.read_workbook_with_openpyxl  # the reference reader
             try:
-                without = best_of(path, 1)
+                reference = best_of(path, 1)
             finally:
-                workbook._compact = original
-            print(f"{name:<58} {with_filter / base:>9.1f}x {without / base:>11.1f}x")
+                pipeline.read_workbook = original
+            print(f"{name:<58} {fast / base:>9.1f}x {reference / base:>11.1f}x")
         print(f"(1x = {base * 1000:.0f} ms pour l'exemple ; meilleur de {args.repeat} essais)")
 
 

@@ -6,6 +6,7 @@ value or raises :class:`InvalidValueError`; the validation adds the cell and the
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -26,6 +27,9 @@ CENT = Decimal("0.01")
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 # Control characters and the characters XML cannot hold (lone surrogates included).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# A text holding none of these (nor outer spaces) is already clean: NFC aside, clean_text
+# would only replace, remove or strip them.
+_UNCLEAN = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2007.\-/]")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,20}$", re.ASCII)
 _RNA = re.compile(r"^W\d{9}$", re.ASCII)
@@ -71,6 +75,9 @@ def clean_text(value: Any) -> str:
 
     A whole number stored as a float (``12345.0``) is written without its ``.0``.
     """
+    if value.__class__ is str and not _UNCLEAN.search(value) and value.strip() == value \
+            and (value.isascii() or unicodedata.is_normalized("NFC", value)):
+        return value  # the common case: nothing to clean
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, datetime):
@@ -364,11 +371,24 @@ def parse_choice(value: Any, field: Field | None = None) -> str:
     """Return the canonical spelling of a value of the field's closed list (case,
     accents and spaces are ignored)."""
     assert field is not None
-    wanted = normalize_label(clean_text(value))
-    for choice in field.choices:
-        if normalize_label(choice) == wanted:
-            return choice
-    raise InvalidValueError()
+    choice = _choice_table(field.choices).get(_normalized(clean_text(value)))
+    if choice is None:
+        raise InvalidValueError()
+    return choice
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(text: str) -> str:
+    return normalize_label(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _choice_table(choices: tuple[str, ...]) -> dict[str, str]:
+    """Normalised label → the first choice that has it."""
+    table: dict[str, str] = {}
+    for choice in choices:
+        table.setdefault(normalize_label(choice), choice)
+    return table
 
 
 # Checks of a value that parsed but deserves a word: kind → (raw value, parsed value) →

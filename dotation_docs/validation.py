@@ -106,63 +106,91 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
 
 def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
     records = []
+    spec, title = sheet.spec, sheet.title
+    # Each field's parser and warning looked up once per sheet, not once per cell.
+    plan = [(f, f.key, PARSERS[f.kind], WARNINGS.get(f.kind), f.max_length, f.max_value)
+            for f in spec.fields]
     for raw in sheet.records:
-        record = Record(sheet.spec, sheet.title, raw.row, {}, dict(raw.cells))
-        for f in sheet.spec.fields:
-            cell = raw.cells.get(f.key)
+        cells = raw.cells
+        values: dict[str, Any] = {}
+        record = Record(spec, title, raw.row, values, dict(cells))
+        for f, key, parser, warn, max_length, max_value in plan:
+            cell = cells.get(key)
             if cell is None:
-                record.values[f.key] = None
+                values[key] = None
                 continue
-            record.values[f.key] = _parse_cell(f, cell, sheet.title, report)
+            # The common case inline: a value that parses and passes every check. Anything
+            # else goes to _parse_cell, which parses again (parsers are pure) and reports.
+            value = cell.value
+            if value is not None and not cell.uncomputed_formula and not cell.excel_error \
+                    and not (isinstance(value, str) and not value.strip()):
+                try:
+                    parsed = parser(value, f)
+                except InvalidValueError:
+                    pass
+                else:
+                    if not ((isinstance(parsed, str) and len(parsed) > max_length)
+                            or (isinstance(parsed, int) and max_value is not None and parsed > max_value)
+                            or (warn is not None and warn(value, parsed))):
+                        values[key] = f.to_model(parsed)
+                        continue
+            values[key] = _parse_cell(f, cell, title, report, parser, warn)
         records.append(record)
     return records
 
 
-def _parse_cell(f: Field, cell: RawCell, title: str, report: Report) -> Any:
-    """Return the typed value of ``cell``, or None after recording why there is none."""
-    where = (title, cell.coordinate)
+_LOOK_UP: Any = object()  # _parse_cell's parser and warning: those of the field's kind
+
+
+def _parse_cell(f: Field, cell: RawCell, title: str, report: Report,
+                parser: Any = None, warn: Any = _LOOK_UP) -> Any:
+    """Return the typed value of ``cell``, or None after recording why there is none.
+    ``parser`` and ``warn`` default to those of ``f``'s kind."""
     if cell.uncomputed_formula:
         report.error(
             f"{f.label} : la formule « {cell.uncomputed_formula} » n'a pas de valeur calculée "
             "(le classeur a été écrit par un programme sans jamais être ouvert dans un "
             "tableur). Ouvrez-le dans Excel ou LibreOffice, enregistrez-le, puis relancez.",
-            *where,
+            title, cell.coordinate,
         )
         return None
     if cell.excel_error:
         report.error(
             f"{f.label} : la cellule affiche l'erreur de calcul « {cell.excel_error} » ; "
             f"attendu : {expected(f)}. Corrigez la formule ou saisissez la valeur.",
-            *where,
+            title, cell.coordinate,
         )
         return None
-    if cell.is_empty:
+    raw = cell.value
+    if raw is None or (isinstance(raw, str) and not raw.strip()):  # cell.is_empty
         if f.required:
-            report.error(f"{f.label} : cellule vide ; attendu : {expected(f)}.", *where)
+            report.error(f"{f.label} : cellule vide ; attendu : {expected(f)}.", title, cell.coordinate)
         return None
     try:
-        value = PARSERS[f.kind](cell.value, f)
+        value = (parser or PARSERS[f.kind])(raw, f)
     except InvalidValueError as err:
         detail = f" ({err.detail})" if err.detail else ""
         report.error(
-            f"{f.label} : {describe(cell.value)} n'est pas valide{detail} ; attendu : {expected(f)}.",
-            *where,
+            f"{f.label} : {describe(raw)} n'est pas valide{detail} ; attendu : {expected(f)}.",
+            title, cell.coordinate,
         )
         return None
-    if isinstance(value, str) and len(value) > f.max_length:
-        report.error(
-            f"{f.label} : texte de {len(value)} caractères ({describe(value)}) ; attendu : "
-            f"{f.max_length} caractères au plus. Raccourcissez-le.",
-            *where,
-        )
+    if isinstance(value, str):
+        if len(value) > f.max_length:
+            report.error(
+                f"{f.label} : texte de {len(value)} caractères ({describe(value)}) ; attendu : "
+                f"{f.max_length} caractères au plus. Raccourcissez-le.",
+                title, cell.coordinate,
+            )
+            return None
+    elif isinstance(value, int) and f.max_value is not None and value > f.max_value:
+        report.error(f"{f.label} : {value} ; attendu : {f.max_value} au plus.", title, cell.coordinate)
         return None
-    if isinstance(value, int) and f.max_value is not None and value > f.max_value:
-        report.error(f"{f.label} : {value} ; attendu : {f.max_value} au plus.", *where)
-        return None
-    warn = WARNINGS.get(f.kind)
-    message = warn(cell.value, value) if warn else None
+    if warn is _LOOK_UP:
+        warn = WARNINGS.get(f.kind)
+    message = warn(raw, value) if warn else None
     if message:
-        report.warning(f"{f.label} : {message}", *where)
+        report.warning(f"{f.label} : {message}", title, cell.coordinate)
     return f.to_model(value)
 
 
@@ -484,18 +512,31 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
     )
 
 
+_RECORD_PLANS: dict[int, tuple[Sheet, list[tuple[str, Any, Any, str, str]]]] = {}
+
+
+def _record_plan(sheet: Sheet) -> list[tuple[str, Any, Any, str, str]]:
+    """Return, for each field of ``sheet``: its key, default_from, default and the two
+    parts of its key (attribute, nested attribute or ""); worked out once per sheet."""
+    cached = _RECORD_PLANS.get(id(sheet))
+    if cached is None or cached[0] is not sheet:
+        plan = [(f.key, f.default_from, f.default, *f.key.partition(".")[::2]) for f in sheet.fields]
+        cached = _RECORD_PLANS[id(sheet)] = (sheet, plan)
+    return cached[1]
+
+
 def build_record(record: Record) -> Any:
     """Return the model object of ``record`` (an instance of its sheet's ``model``):
     each field fills the attribute its key names (a dotted key fills a nested
     dataclass), an empty cell gives the field's default, then the computed values."""
     sheet = record.sheet
+    parsed = record.values
     attributes: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
-    for f in sheet.fields:
-        value = record.values.get(f.key)
+    for key, default_from, default, head, tail in _record_plan(sheet):
+        value = parsed.get(key)
         if value is None:
-            value = record.values.get(f.default_from) if f.default_from else f.default
-        head, _, tail = f.key.partition(".")
+            value = parsed.get(default_from) if default_from else default
         if tail:
             nested.setdefault(head, {})[tail] = value
         else:

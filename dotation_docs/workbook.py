@@ -1,6 +1,8 @@
 """Workbook reader: opens the .xlsx and returns raw cells with their sheet, row and column.
 
-This is the only module that imports openpyxl for reading. It maps the French sheet
+This is the only module that imports openpyxl for reading: openpyxl reads the package
+(sheets, styles), lxml the cells in one pass per sheet, and openpyxl alone is the
+reference reader and the fallback for what the fast one gives up on. It maps the French sheet
 titles and headers (matched tolerantly) to the schema's keys, records structural
 problems (missing sheet or column, unknown column) in a :class:`Report`, and leaves the
 parsing of values to :mod:`dotation_docs.validation`.
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import os
 import re
 import stat
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -20,16 +24,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from lxml import etree
 from openpyxl.cell.text import Text
 from openpyxl.reader.excel import SUPPORTED_FORMATS, ExcelReader
+from openpyxl.formula.translate import Translator
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_to_tuple
+from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
+from openpyxl.worksheet import _reader as sheet_reader
+from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.xml.functions import iterparse
 
 from dotation_docs.exceptions import WorkbookOpenError, describe_os_error
 from dotation_docs.report import Report
 from dotation_docs.schema import SHEETS, Layout, Sheet, normalize_label
+
+logger = logging.getLogger(__name__)
 
 # Largest workbook accepted, uncompressed: a sheet formatted down to row 1,048,576 takes
 # about 40 Mio, 100,000 devices about 150 Mio.
@@ -121,8 +134,29 @@ def read_workbook(path: Path) -> RawWorkbook:
 
     Raises :class:`WorkbookOpenError` when the file cannot be opened as an .xlsx
     workbook; every other problem is recorded in the returned report.
+
+    The cells are read by :func:`_read_fast` (lxml, one pass per sheet). Whatever it does
+    not take on (a part it cannot parse, a document type declaration, a damaged cell) is
+    read again by :func:`read_workbook_with_openpyxl`, the reference reader, so that the
+    result, the messages and the errors stay those of openpyxl.
     """
     _check_openable(path)
+    report = _extension_report(path)
+    try:
+        return _read_fast(path, Report(list(report.issues)))
+    except Exception as err:  # noqa: BLE001 - the reference reader decides what it means
+        logger.debug("fast reader gave up on %s (%r): openpyxl reads it", path, err)
+    return _read_with_openpyxl(path, report)
+
+
+def read_workbook_with_openpyxl(path: Path) -> RawWorkbook:
+    """Return what :func:`read_workbook` returns, read by openpyxl alone (twice: computed
+    values, then formulas). The reference of the fast reader, and its fallback."""
+    _check_openable(path)
+    return _read_with_openpyxl(path, _extension_report(path))
+
+
+def _extension_report(path: Path) -> Report:
     report = Report()
     if path.suffix.lower() not in SUPPORTED_FORMATS:
         report.warning(
@@ -131,6 +165,10 @@ def read_workbook(path: Path) -> RawWorkbook:
             "comme un classeur Excel. Renommez-le en "
             f"« {path.stem if path.suffix else path.name}.xlsx » pour l'ouvrir dans un tableur."
         )
+    return report
+
+
+def _read_with_openpyxl(path: Path, report: Report) -> RawWorkbook:
     try:
         with path.open("rb") as value_file, path.open("rb") as formula_file:
             try:
@@ -524,3 +562,356 @@ def _map_header(spec: Sheet, title: str, cells: list[RawCell], by_name: dict, re
             )
     return columns
 
+
+
+# --- The fast reader: lxml, one pass per sheet ---------------------------------------------
+#
+# openpyxl still reads the package (content types, workbook.xml, its relationships,
+# styles.xml: about 15 ms), so that the sheets found, their order, their state, the date
+# system and the date styles are exactly openpyxl's. The cells, the bulk of the work, are
+# read here, computed value and formula together, following openpyxl's
+# ``WorkSheetParser.parse_cell`` and ``ReadOnlyWorksheet._get_row`` line by line. Any
+# exception sends the whole workbook to the reference reader (see read_workbook).
+
+_MAIN = f"{{{SHEET_MAIN_NS}}}"
+_ROW_TAG, _VALUE_TAG, _FORMULA_TAG, _INLINE_TAG = (_MAIN + t for t in ("row", "v", "f", "is"))
+_SI_TAG, _T_TAG, _R_TAG = (_MAIN + t for t in ("si", "t", "r"))
+_SHEET_DATA_TAG, _SST_TAG = _MAIN + "sheetData", _MAIN + "sst"
+_COORDINATE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+_COLUMN_INDEX: dict[str, int] = {}
+# Column letters → index, A to ZZ: a cell "F12" of row "12" needs no regular expression.
+_COLUMNS = {get_column_letter(i): i for i in range(1, 703)}
+# The sheet-level elements openpyxl's WorkSheetParser.parse hands to a method of its own,
+# and those it builds with from_tree (openpyxl 3.1).
+_SHEET_HANDLERS = {
+    sheet_reader.COL_TAG: "parse_column_dimensions",
+    sheet_reader.PROT_TAG: "parse_sheet_protection",
+    sheet_reader.EXT_TAG: "parse_extensions",
+    sheet_reader.CF_TAG: "parse_formatting",
+    sheet_reader.LEGACY_TAG: "parse_legacy",
+    sheet_reader.ROW_BREAK_TAG: "parse_row_breaks",
+    sheet_reader.COL_BREAK_TAG: "parse_col_breaks",
+    sheet_reader.CUSTOM_VIEWS_TAG: "parse_custom_views",
+}
+_SHEET_PROPERTIES = {
+    sheet_reader.PRINT_TAG: sheet_reader.PrintOptions,
+    sheet_reader.MARGINS_TAG: sheet_reader.PageMargins,
+    sheet_reader.PAGE_TAG: sheet_reader.PrintPageSetup,
+    sheet_reader.HEADER_TAG: sheet_reader.HeaderFooter,
+    sheet_reader.FILTER_TAG: sheet_reader.AutoFilter,
+    sheet_reader.VALIDATION_TAG: sheet_reader.DataValidationList,
+    sheet_reader.PROPERTIES_TAG: sheet_reader.WorksheetProperties,
+    sheet_reader.VIEWS_TAG: sheet_reader.SheetViewList,
+    sheet_reader.FORMAT_TAG: sheet_reader.SheetFormatProperties,
+    sheet_reader.SCENARIOS_TAG: sheet_reader.ScenarioList,
+    sheet_reader.TABLE_TAG: sheet_reader.TablePartList,
+    sheet_reader.HYPERLINK_TAG: sheet_reader.HyperlinkList,
+    sheet_reader.MERGE_TAG: sheet_reader.MergeCells,
+}
+_SHEET_TAGS = [_ROW_TAG, *_SHEET_HANDLERS, *_SHEET_PROPERTIES]
+
+
+class _NotForTheFastReader(Exception):
+    """A part the fast reader leaves to openpyxl (a document type declaration)."""
+
+
+class _PackageReader(ExcelReader):
+    """openpyxl's reader of the package, without the shared strings (read by lxml)."""
+
+    strings_part: str | None = None
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)
+        self.strings_part = part.PartName[1:] if part is not None else None
+
+
+def _iterparse(source: IO[bytes], tag: Any) -> Any:
+    """Safe lxml iterparse: no entity expansion, no network, no huge text node."""
+    return etree.iterparse(
+        source, events=("end",), tag=tag, resolve_entities=False, no_network=True,
+        huge_tree=False, remove_comments=True, remove_pis=True,
+    )
+
+
+def _refuse_doctype(element: Any) -> None:
+    if element.getroottree().docinfo.doctype:
+        raise _NotForTheFastReader("document type declaration")
+
+
+def _read_fast(path: Path, report: Report) -> RawWorkbook:
+    with path.open("rb") as file:
+        reader = _PackageReader(file, read_only=True, data_only=True)
+        reader.read()
+        wb = reader.wb
+        try:
+            strings = _read_shared_strings(reader.archive, reader.strings_part)
+            sheets: dict[str, RawSheet] = {}
+            for spec in SHEETS:
+                title = _find_sheet(spec, wb, report)
+                if title is None:
+                    continue
+                ws = wb[title]
+                rows = _fast_rows(reader.archive, ws._worksheet_path, strings, wb, title, report)
+                read = _read_form if spec.layout is Layout.FORM else _read_table
+                sheets[spec.key] = read(spec, title, rows, report)
+            return RawWorkbook(path=path, sheets=sheets, report=report)
+        finally:
+            wb.close()
+
+
+def _read_shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
+    """Return the shared strings as ``Text.from_tree(si).content`` gives them: the plain
+    text then the text of each run, phonetic runs left out, escapes kept as stored."""
+    if part is None:
+        return []
+    strings = []
+    with archive.open(part) as src:
+        checked = False
+        for _, node in _iterparse(src, _SI_TAG):
+            if not checked:
+                _refuse_doctype(node)
+                checked = True
+            strings.append(_text_content(node))
+            node.clear()
+            parent = node.getparent()
+            if parent is not None and parent.tag == _SST_TAG:  # not an si inside an si
+                while node.getprevious() is not None:
+                    del parent[0]
+    return strings
+
+
+def _local(tag: Any) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _text_content(node: Any) -> str:
+    """``openpyxl.cell.text.Text.from_tree(node).content``: the last ``t`` child's text,
+    then the last ``t`` of each ``r`` child (children matched by local name)."""
+    if len(node) == 1:
+        child = node[0]
+        if child.tag == _T_TAG:
+            return child.text or ""
+    plain = None
+    runs = []
+    for child in node:
+        tag = child.tag
+        if tag == _T_TAG or (tag != _R_TAG and _local(tag) == "t"):
+            plain = child.text
+        elif tag == _R_TAG or _local(tag) == "r":
+            run = None
+            for part in child:
+                if part.tag == _T_TAG or _local(part.tag) == "t":
+                    run = part.text
+            if run is not None:
+                runs.append(run)
+    if runs:
+        return (plain or "") + "".join(runs)
+    return plain or ""
+
+
+def _column_index(letters: str) -> int:
+    index = _COLUMN_INDEX.get(letters)
+    if index is None:
+        index = _COLUMN_INDEX[letters] = column_index_from_string(letters)
+    return index
+
+
+def _fast_rows(
+    archive: zipfile.ZipFile, part: str, strings: list[str], wb: Any, title: str, report: Report,
+) -> Iterator[tuple[int, list[RawCell]]]:
+    """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``."""
+    epoch, date_formats, timedelta_formats = wb.epoch, wb._date_formats, wb._timedelta_formats
+    # openpyxl parses these sheet-level elements too, and refuses a damaged one: so does
+    # the fast reader, with openpyxl's own code.
+    helper = WorkSheetParser(None, strings, data_only=True, epoch=epoch)
+    handlers = {tag: getattr(helper, name) for tag, name in _SHEET_HANDLERS.items()}
+    properties = _SHEET_PROPERTIES
+    shared_formulae: dict[str, Any] = {}
+    row_counter = 0
+    counter = 1  # openpyxl's count of the rows handed out: a row numbered below it is skipped
+    checked = False
+    # The same filter as openpyxl's stream (see _compact): the rows it takes out are not
+    # seen, which keeps the numbering of rows without a number, and the cost of a sheet
+    # formatted down to row 1,048,576, exactly as they were.
+    with io.BufferedReader(_ValueRowsOnly(archive.open(part))) as src:
+        for _, element in _iterparse(src, _SHEET_TAGS):
+            if not checked:
+                _refuse_doctype(element)
+                checked = True
+            tag = element.tag
+            if tag != _ROW_TAG:
+                if tag in handlers:
+                    handlers[tag](element)
+                else:
+                    properties[tag].from_tree(element)
+                element.clear()
+                continue
+            number = element.get("r")
+            if number is not None:
+                try:
+                    row_counter = int(number)
+                except ValueError:
+                    val = float(number)
+                    if not val.is_integer():
+                        raise ValueError(f"{number} is not a valid row number") from None
+                    row_counter = int(val)
+            else:
+                row_counter += 1
+            idx = row_counter
+            if counter < idx:
+                counter = idx  # the empty rows openpyxl yields for a gap: skipped anyway
+            if counter > idx:  # openpyxl parses the row all the same, then drops it
+                _fast_cells(element, idx, strings, epoch, date_formats, timedelta_formats,
+                            shared_formulae, title, Report())
+                _drop(element)
+                continue
+            counter += 1
+            cells = _fast_cells(element, idx, strings, epoch, date_formats, timedelta_formats,
+                                shared_formulae, title, report)
+            _drop(element)
+            if cells and any(not c.is_empty for c in cells):
+                yield cells[0].row, cells
+
+
+def _drop(element: Any) -> None:
+    """Free a row read: its content and the rows before it (constant memory)."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None and parent.tag == _SHEET_DATA_TAG:  # not a row inside a row
+        while element.getprevious() is not None:
+            del parent[0]
+
+
+def _fast_cells(
+    row: Any, row_number: int, strings: list[str], epoch: Any, date_formats: Any,
+    timedelta_formats: Any, shared_formulae: dict[str, Any], title: str, report: Report,
+) -> list[RawCell]:
+    """Return the cells of ``row`` as :func:`_zip_rows` makes them from openpyxl's two
+    views of the row (``WorkSheetParser.parse_cell`` with and without ``data_only``)."""
+    parsed = []  # (column, value, row, formula, error) in document order
+    col_counter = 0
+    # A cell written "F12" in row "12": its column looked up at once (see _COLUMNS).
+    suffix = row.get("r")
+    if suffix is not None and not (suffix.isascii() and suffix.isdigit()):
+        suffix = None
+    cut = -len(suffix) if suffix else 0
+    columns = _COLUMNS
+    for element in row:
+        get = element.get
+        data_type = get("t", "n")
+        coordinate = get("r")
+        style_id = get("s", 0)
+        if style_id:
+            style_id = int(style_id)
+        value_node = formula = inline = None
+        for child in element:
+            tag = child.tag
+            if tag == _VALUE_TAG:
+                if value_node is None:
+                    value_node = child
+            elif tag == _INLINE_TAG:
+                if inline is None:
+                    inline = child
+            elif tag == _FORMULA_TAG and formula is None:
+                formula = child
+        if coordinate:
+            column = columns.get(coordinate[:cut]) if suffix and coordinate.endswith(suffix) else None
+            if column is not None:
+                r = row_number
+            else:
+                match = _COORDINATE.fullmatch(coordinate)
+                if match:
+                    column, r = _column_index(match.group(1)), int(match.group(2))
+                else:
+                    r, column = coordinate_to_tuple(coordinate)
+            col_counter = column
+        else:
+            col_counter += 1
+            r, column = row_number, col_counter
+        if data_type == "inlineStr":
+            value = None
+            if inline is not None:
+                data_type = "s"
+                value = _text_content(inline)
+        else:
+            value = value_node.text if value_node is not None else None
+            if not value:
+                value = None
+            elif data_type == "n":
+                value = _cast_number(value)
+                if style_id in date_formats:
+                    data_type = "d"
+                    try:
+                        value = from_excel(value, epoch, timedelta=style_id in timedelta_formats)
+                    except (OverflowError, ValueError):
+                        warnings.warn(
+                            f"""Cell {coordinate} is marked as a date but the serial value {value} is outside the limits for dates. The cell will be treated as an error."""
+                        )
+                        data_type = "e"
+                        value = "#VALUE!"
+            elif data_type == "s":
+                value = strings[int(value)]
+            elif data_type == "b":
+                value = bool(int(value))
+            elif data_type == "str":
+                data_type = "s"
+            elif data_type == "d":
+                value = from_ISO8601(value)
+        uncomputed = None
+        if formula is not None:
+            text = _formula(formula, coordinate, shared_formulae)
+            if value is None:
+                uncomputed = str(text)
+        parsed.append((column, value, r, uncomputed, str(value) if data_type == "e" else None))
+    if not parsed:
+        return []
+    # ReadOnlyWorksheet._get_row: the cells placed by column, up to the last one's column.
+    previous = 0
+    for cell in parsed:
+        if cell[0] <= previous:
+            max_col = parsed[-1][0]
+            placed = {cell[0]: cell for cell in parsed if 1 <= cell[0] <= max_col}
+            parsed = [placed[c] for c in sorted(placed)]
+            break
+        previous = cell[0]
+    cells = []
+    for column, value, r, uncomputed, error in parsed:
+        if value.__class__ is str:
+            if "_x" in value:
+                value = decode_excel_escapes(value)
+            if _NOT_XML.search(value):
+                value = _without_invalid_characters(value, title, f"{get_column_letter(column)}{r}", report)
+        cells.append(RawCell(value, r, column, uncomputed, error))
+    return cells
+
+
+def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any]) -> Any:
+    """openpyxl's ``WorkSheetParser.parse_formula``; a shared formula is translated to
+    ``coordinate`` only when asked (``str``), its definition registered as openpyxl does."""
+    formula_type = node.get("t")
+    value = "="
+    if node.text is not None:
+        value += node.text
+    if formula_type == "array":
+        return ArrayFormula(ref=node.get("ref"), text=value)
+    if formula_type == "shared":
+        idx = node.get("si")
+        if idx in shared_formulae:
+            return _Translated(shared_formulae[idx], coordinate)
+        if value != "=":
+            shared_formulae[idx] = Translator(value, coordinate)
+        return value
+    if formula_type == "dataTable":
+        return DataTableFormula(**node.attrib)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Translated:
+    """A shared formula at ``coordinate``, translated when shown."""
+
+    translator: Any
+    coordinate: str | None
+
+    def __str__(self) -> str:
+        return str(self.translator.translate_formula(self.coordinate))
