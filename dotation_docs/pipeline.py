@@ -7,12 +7,15 @@ One function per command; the command line only calls these and prints their res
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -62,6 +65,7 @@ from dotation_docs.templateset import (
 )
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
+from dotation_docs.workers import default_jobs, run_parallel
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
@@ -70,7 +74,7 @@ DEFAULT_OUTPUT = Path("output")
 
 __all__ = [
     "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder",
-    "default_templates_dir",
+    "default_jobs", "default_templates_dir",
     "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
 ]
 
@@ -213,33 +217,72 @@ def _timestamp(dotation: Dotation) -> datetime:
     return datetime.combine(dotation.operation.handover_date, time(0, 0))
 
 
-def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[OutputFile]:
-    """Return the bytes of every planned document, each template as loaded once. Each Word
-    template of the run is compiled once (:mod:`dotation_docs.fastdocx`: the same bytes as
-    :func:`render`, which it falls back to for what it does not handle); HTML templates go
+class _DocumentRenderer:
+    """Renders the planned documents of a run, one at a time: each Word template compiled
+    once (:meth:`TemplateSet.word`, :mod:`dotation_docs.fastdocx`: the same bytes as
+    :func:`render`, which it falls back to for what it does not handle), HTML templates
     through :func:`render`, the expense statement through openpyxl."""
-    from dotation_docs.fastdocx import CompiledDocxTemplate, compile_docx  # kept local: heavy, Word only
 
-    env = build_environment()
-    stamp = _timestamp(dotation)
-    compiled: dict[str, CompiledDocxTemplate] = {}
-    files = []
-    for doc in docs:
+    def __init__(self, docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
+                 env: Any | None = None) -> None:
+        self.docs = docs
+        self.templates = templates
+        self.env = env or build_environment()
+        self.stamp = _timestamp(dotation)
+
+    def compile(self) -> None:
+        """Compile every Word template the documents use (before workers are forked, so
+        that they inherit them)."""
+        for name in dict.fromkeys(d.template for d in self.docs if d.template is not None):
+            if self.templates[name].is_docx:
+                self.templates.word(name, self.env)
+
+    def render(self, index: int) -> bytes:
+        doc = self.docs[index]
         log.info("Rendu de %s", doc.path)
         if doc.kind is Renderer.SPREADSHEET:
-            data = render_expense_statement(doc.context, timestamp=stamp)
+            return render_expense_statement(doc.context, timestamp=self.stamp)
+        assert doc.template is not None
+        template = self.templates[doc.template]
+        if template.is_docx:
+            return self.templates.word(template.name, self.env).render(doc.context, title=doc.title,
+                                                                       timestamp=self.stamp)
+        return render(template, doc.context, title=doc.title, timestamp=self.stamp, env=self.env)
+
+
+Progress = Callable[[int], AbstractContextManager[Callable[[int], None]]]
+"""Given the number of documents to render, a context manager yielding ``advance(n)``
+(the command line's progress bar)."""
+
+
+def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
+                staging: outputdir.Staging | None = None, jobs: int = 1, progress: Progress | None = None,
+                env: Any | None = None) -> list[OutputFile]:
+    """Return every planned document as an OutputFile. Without ``staging``, the bytes are
+    in memory; with it, each document is written into the staging folder as soon as it
+    is rendered (the OutputFile says where), by ``jobs`` worker processes when more than
+    one (same bytes). Raises TemplateError, OutputError like :func:`render`."""
+    renderer = _DocumentRenderer(docs, templates, dotation, env)
+    if staging is None:
+        return [OutputFile(d.path, renderer.render(i), str(d.type), d.beneficiary) for i, d in enumerate(docs)]
+    first = staging.reserve(len(docs))
+    output, folder = staging.output, staging.path
+
+    def produce(index: int) -> outputdir.Staged:
+        return outputdir.write_staged(output, folder, first + index, renderer.render(index))
+
+    renderer.compile()
+    with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
+        workers = min(jobs, len(docs))
+        if workers > 1:
+            staged = run_parallel(produce, len(docs), workers, advance)
         else:
-            assert doc.template is not None
-            template = templates[doc.template]
-            if template.is_docx:
-                word = compiled.get(template.name)
-                if word is None:
-                    word = compiled[template.name] = compile_docx(template, env)
-                data = word.render(doc.context, title=doc.title, timestamp=stamp)
-            else:
-                data = render(template, doc.context, title=doc.title, timestamp=stamp, env=env)
-        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary))
-    return files
+            staged = []
+            for index in range(len(docs)):
+                staged.append(produce(index))
+                if advance is not None:
+                    advance(1)
+    return [OutputFile(d.path, None, str(d.type), d.beneficiary, s) for d, s in zip(docs, staged, strict=True)]
 
 
 def _check_unique_paths(docs: list[PlannedDocument]) -> None:
@@ -314,6 +357,8 @@ def run_job(
     overwrite: bool = False,
     beneficiary: str | None = None,
     pdf: PdfOptions | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
 ) -> Written:
     """Run one job: check the templates its document types use (before the workbook is
     read), read and validate ``workbook``, plan the documents, render them, with ``pdf``
@@ -321,7 +366,9 @@ def run_job(
     dossier, and write everything into ``output`` under the output-folder contract (the
     files replaced are those of the job's types in the catalogue, PDF types included: a
     run without ``pdf`` removes the PDFs of the documents it rewrites). ``beneficiary``
-    names the beneficiary of ``convention``.
+    names the beneficiary of ``convention``. Documents are written into the staging
+    folder as they are rendered, by ``jobs`` worker processes (1: in this process);
+    ``progress`` follows the rendering.
 
     Raises SofficeNotFoundError and GhostscriptNotFoundError (``pdf``, before anything
     is read or written), TemplateError (every template problem listed),
@@ -332,7 +379,8 @@ def run_job(
     soffice = find_soffice(pdf.soffice) if pdf is not None else None
     job_specs = specs(job)
     check_reachable(templates)
-    template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates)
+    env = build_environment()
+    template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates, env=env)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
@@ -347,16 +395,16 @@ def run_job(
     _check_unique_paths(docs + conversions + [_planned_dossier(s) for s in dossiers])
     header = manifest.header(workbook, dotation, funding)
     pdf_written = None
-    with outputdir.locked(output) as folder:
-        rendered = _render_all(docs + extra, template_set, dotation)
+    with outputdir.locked(output) as folder, outputdir.Staging(output) as staging:
+        rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
         files = rendered[:len(docs)]
         if pdf is not None:
             assert soffice is not None
             pdf_files, pdf_written = _pdf_step(
-                rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript
+                rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript, staging
             )
             files += pdf_files
-        result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
+        result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
@@ -396,13 +444,14 @@ def _pdf_timestamp(dotation: Dotation) -> datetime:
 def _pdf_step(
     rendered: list[OutputFile], conversions: list[PlannedDocument], dossiers: list[DocumentSpec], output: Path,
     dotation: Dotation, options: PdfOptions, soffice: str, ghostscript: str | None,
+    staging: outputdir.Staging | None = None,
 ) -> tuple[list[OutputFile], PdfWritten]:
     """Convert every rendered .docx/.xlsx (the dossier-only parts included) in one
     LibreOffice process, then merge each dossier; return the PDF files to write (still
     in memory: they go through the same atomic write as the rest) and what was made."""
     date = _pdf_timestamp(dotation)
     sources = [f for f in rendered if spec_of(f.type).renderer in CONVERTIBLE]
-    pdfs = _convert(sources, options, soffice, date)
+    pdfs = _convert(sources, options, soffice, date, staging)
     by_path = {f.path: f for f in rendered}
     files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary) for c in conversions if c.source]
     made = PdfWritten(options.pdfa, [c.source for c in conversions if c.source])
@@ -421,9 +470,11 @@ def _pdf_step(
     return files, made
 
 
-def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date: datetime) -> dict[str, bytes]:
+def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date: datetime,
+             staging: outputdir.Staging | None = None) -> dict[str, bytes]:
     """Return the PDF of each of ``sources`` (by path), converted in ONE LibreOffice
-    process from a private temporary copy (the output folder is not touched). Raises
+    process from a private temporary copy (the output folder is not touched; files
+    streamed to ``staging`` are copied from there). Raises
     PdfConversionError naming each file not converted, by its path in the output
     folder."""
     if not sources:
@@ -433,7 +484,12 @@ def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date:
         for f in sources:
             path = Path(tmp, *f.path.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(f.data)
+            if f.staged is not None:
+                assert staging is not None
+                shutil.copyfile(staging.file(f.staged), path)
+            else:
+                assert f.data is not None
+                path.write_bytes(f.data)
             staged[path] = f.path
         log.info("Conversion en %s de %d documents par LibreOffice", "PDF/A-2b" if options.pdfa else "PDF",
                  len(staged))
@@ -567,7 +623,7 @@ def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
 
 def generate_batch(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
@@ -575,18 +631,18 @@ def generate_batch(
     them). The tool's previous files that this batch no longer has are removed. With
     ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
     :func:`run_job`."""
-    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf)
+    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
 
 
 def generate_claim(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
     number or no payment date, and like :func:`run_job`. With ``pdf``, the PDFs of the
     claim's documents and the dossier (the handover records rendered for it only)."""
-    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf)
+    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
 
 
 def _search_key(text: str) -> str:
@@ -644,10 +700,10 @@ def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
 
 def generate_beneficiary(
     workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None,
-    overwrite: bool = False, pdf: PdfOptions | None = None,
+    overwrite: bool = False, pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Rewrite the convention and handover record of one beneficiary only; its previous
     files under another name (it was renamed) are removed, every other file keeps its
     bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
     :func:`run_job`."""
-    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf)
+    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf, jobs, progress)
