@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = ["default_jobs", "run_parallel", "WorkerCrashError"]
 
 PR_SET_PDEATHSIG = 1
-CHUNK = 8  # documents claimed at once: few messages, little idle time at the end
+CHUNK = 8  # documents claimed at once at most: few claims, little idle time at the end
 
 
 class WorkerCrashError(RuntimeError):
@@ -59,7 +59,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(produce: Callable[[int], Staged], total: int, claimed: Any, stop: Any, conn: Connection,
+def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: Any, stop: Any, conn: Connection,
             parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,10 +68,10 @@ def _worker(produce: Callable[[int], Staged], total: int, claimed: Any, stop: An
     while not stop.value:
         with claimed.get_lock():
             start = claimed.value
-            claimed.value = start + CHUNK
+            claimed.value = start + chunk
         if start >= total:
             break
-        for index in range(start, min(start + CHUNK, total)):
+        for index in range(start, min(start + chunk, total)):
             try:
                 staged = produce(index)
             except DotationError as err:
@@ -106,6 +106,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     errors: dict[int, DotationError] = {}
     crash: str | None = None
     died: int | None = None
+    chunk = max(1, min(CHUNK, total // (jobs * 4)))
     gc.collect()
     gc.freeze()  # the inherited objects stay shared: the collector does not touch their pages
     processes = []
@@ -113,7 +114,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     try:
         for _ in range(jobs):
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(produce, total, claimed, stop, sender, os.getpid()),
+            process = context.Process(target=_worker, args=(produce, total, chunk, claimed, stop, sender, os.getpid()),
                                       daemon=True)
             process.start()
             sender.close()
