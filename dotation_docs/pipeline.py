@@ -31,6 +31,7 @@ from dotation_docs.documents import (
     Job,
     PlannedDocument,
     Renderer,
+    handover_path,
     inputs,
     plan,
     plan_pdf,
@@ -38,6 +39,7 @@ from dotation_docs.documents import (
     specs,
     template_names,
 )
+from dotation_docs.context import common_context
 from dotation_docs.dossier import find_ghostscript, merge_dossier
 from dotation_docs.exceptions import (
     BeneficiaryNotFoundError,
@@ -386,7 +388,7 @@ def run_job(
     dotation, funding = checked.dotation, checked.funding
     selection = _select(job, job_specs, dotation, beneficiary)
     chosen = [s for s in selection.specs if pdf is not None or s.renderer in RENDERED]
-    given = inputs(dotation, funding)
+    given = _inputs(dotation, funding, selection.beneficiaries)
     docs = plan(chosen, given, selection.beneficiaries)
     conversions = plan_pdf(chosen, docs)
     dossiers = [s for s in chosen if s.renderer is Renderer.DOSSIER]
@@ -408,6 +410,16 @@ def run_job(
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
+
+
+def _inputs(dotation: Dotation, funding: Funding, beneficiaries: list[Beneficiary] | None) -> Inputs:
+    """The plan's inputs. A job for some beneficiaries (``convention``) names only their
+    handover records (the claim's list is not part of it): nothing is computed for the
+    other beneficiaries of a national workbook."""
+    given = inputs(dotation, funding) if not beneficiaries else Inputs(
+        dotation, funding, common_context(dotation, funding),
+        {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in beneficiaries if dotation.devices_of(b)})
+    return given
 
 
 def _template_specs(job_specs: list[DocumentSpec], pdf: bool) -> list[DocumentSpec]:

@@ -361,3 +361,11 @@ def test_convention_renders_only_that_beneficiary(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(pipeline._DocumentRenderer, "render", spy)
     generate_beneficiary(SAMPLE, "B01", tmp_path / "s", jobs=1)
     assert len(rendered) == 2 and all("/B01-" in path for path in rendered)
+
+
+def test_convention_writes_the_same_bytes_as_the_batch(tmp_path: Path) -> None:
+    generate_batch(SAMPLE, tmp_path / "lot", jobs=1)
+    one = generate_beneficiary(SAMPLE, "B01", tmp_path / "un", jobs=2)
+    batch = snapshot(tmp_path / "lot")
+    assert [f.path for f in one.files[:-1]] and all(
+        (tmp_path / "un" / f.path).read_bytes() == batch[f.path] for f in one.files[:-1])
