@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import logging
 import os
 import re
+import resource
 import shutil
 import tempfile
-from collections.abc import Callable
+import time as time_module
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -157,6 +160,42 @@ class Written:
     pdf: PdfWritten | None = None
 
 
+TIMING_VARIABLE = "DOTATION_MESURES"
+
+
+class _Timings:
+    """Wall and CPU time of each step of a run, written as JSON to the file named by the
+    environment variable ``DOTATION_MESURES`` (for ``benchmarks/batch.py``; nothing
+    is measured nor shown otherwise). CPU time includes the worker processes."""
+
+    def __init__(self) -> None:
+        self.target = os.environ.get(TIMING_VARIABLE)
+        self.steps: dict[str, dict[str, float]] = {}
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if not self.target:
+            yield
+            return
+        wall, cpu = time_module.perf_counter(), _cpu()
+        try:
+            yield
+        finally:
+            self.steps[name] = {"wall": time_module.perf_counter() - wall, "cpu": _cpu() - cpu}
+
+    def save(self) -> None:
+        if self.target:
+            Path(self.target).write_text(json.dumps(self.steps, indent=1), encoding="utf-8")
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+_TIMINGS = _Timings()
+
+
 def interrupted_run(output: Path) -> str | None:
     """Return a French sentence when an interrupted run left ``output`` to repair (for
     commands that only read: nothing is locked, repaired or written), else None."""
@@ -196,8 +235,10 @@ def check_workbook(path: Path, strict: bool = False, templates: Path | None = No
     Raises WorkbookOpenError for an unreadable file, TemplateError for an unusable
     templates folder."""
     template_check = check_template_folder(templates)[1] if templates is not None or check_templates_too else None
-    raw = read_workbook(path)
-    dotation, report = validate(raw)
+    with _TIMINGS.step("lecture"):
+        raw = read_workbook(path)
+    with _TIMINGS.step("validation"):
+        dotation, report = validate(raw)
     return Checked(path, report, dotation, batch_funding(dotation) if dotation else None, strict, template_check)
 
 
@@ -382,14 +423,17 @@ def run_job(
     job_specs = specs(job)
     check_reachable(templates)
     env = build_environment()
-    template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates, env=env)
+    with _TIMINGS.step("modeles"):
+        template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates,
+                                                         env=env)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
     selection = _select(job, job_specs, dotation, beneficiary)
     chosen = [s for s in selection.specs if pdf is not None or s.renderer in RENDERED]
-    given = _inputs(dotation, funding, selection.beneficiaries)
-    docs = plan(chosen, given, selection.beneficiaries)
+    with _TIMINGS.step("plan"):
+        given = _inputs(dotation, funding, selection.beneficiaries)
+        docs = plan(chosen, given, selection.beneficiaries)
     conversions = plan_pdf(chosen, docs)
     dossiers = [s for s in chosen if s.renderer is Renderer.DOSSIER]
     extra = _dossier_only_documents(dossiers, docs, given)
@@ -398,7 +442,8 @@ def run_job(
     header = manifest.header(workbook, dotation, funding)
     pdf_written = None
     with outputdir.locked(output) as folder, outputdir.Staging(output) as staging:
-        rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
+        with _TIMINGS.step("rendu"):
+            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
         files = rendered[:len(docs)]
         if pdf is not None:
             assert soffice is not None
@@ -406,7 +451,9 @@ def run_job(
                 rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript, staging
             )
             files += pdf_files
-        result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
+        with _TIMINGS.step("ecriture"):
+            result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
+    _TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
