@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dotation_docs import manifest, outputdir
+from dotation_docs.context import common_context
 from dotation_docs.documents import (
     CLAIM_DIR,
     CONVERTIBLE,
@@ -42,7 +43,6 @@ from dotation_docs.documents import (
     specs,
     template_names,
 )
-from dotation_docs.context import common_context
 from dotation_docs.dossier import find_ghostscript, merge_dossier
 from dotation_docs.exceptions import (
     BeneficiaryNotFoundError,
@@ -316,7 +316,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
 
     renderer.compile()
     with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
-        workers = min(jobs, len(docs))
+        workers = min(jobs, len(docs) // 2)  # a process for one document is not worth its start
         if workers > 1:
             staged = run_parallel(produce, len(docs), workers, advance)
         else:

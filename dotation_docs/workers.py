@@ -66,12 +66,10 @@ def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: A
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     while not stop.value:
-        with claimed.get_lock():
-            start = claimed.value
-            claimed.value = start + chunk
-        if start >= total:
+        claim = _claim(claimed, total, chunk)
+        if claim is None:
             break
-        for index in range(start, min(start + chunk, total)):
+        for index in claim:
             try:
                 staged = produce(index)
             except DotationError as err:
@@ -92,11 +90,20 @@ def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: A
     conn.close()
 
 
+def _claim(claimed: Any, total: int, chunk: int) -> range | None:
+    """The next documents to render (None when all are claimed), in plan order."""
+    with claimed.get_lock():
+        start = claimed.value
+        claimed.value = start + chunk
+    return range(start, min(start + chunk, total)) if start < total else None
+
+
 def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
                  advance: Callable[[int], None] | None = None) -> list[Staged]:
     """Return ``produce(i)`` for every ``i`` below ``total``, in order, computed by
-    ``jobs`` forked worker processes (``produce`` renders document ``i`` and writes it
-    into the staging folder). ``advance(n)`` is called in the parent as documents are
+    ``jobs`` processes: this one and ``jobs - 1`` forked workers (``produce`` renders
+    document ``i`` and writes it into the staging folder; a fork shares the parent's
+    pages, so fewer processes hold less memory). ``advance(n)`` is called in the parent as documents are
     done. Raises the user error of the first failing document in plan order, and
     WorkerCrashError when a worker dies or fails unexpectedly."""
     context = multiprocessing.get_context("fork")
@@ -112,7 +119,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     processes = []
     connections: dict[Connection, multiprocessing.process.BaseProcess] = {}
     try:
-        for _ in range(jobs):
+        for _ in range(jobs - 1):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=_worker, args=(produce, total, chunk, claimed, stop, sender, os.getpid()),
                                       daemon=True)
@@ -123,8 +130,23 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
         log.info("Rendu par %d processus", jobs)
         with _reaped(processes):
             open_connections = list(connections)
-            while open_connections:
-                for conn in wait(open_connections):
+            own = True  # this process renders too, between two looks at the workers' news
+            while open_connections or own:
+                claim = _claim(claimed, total, chunk) if own and not stop.value else None
+                own = claim is not None
+                for index in claim or ():
+                    try:
+                        results[index] = produce(index)
+                    except DotationError as err:
+                        errors[index] = err
+                        stop.value = True
+                        own = False
+                        break
+                    if advance is not None:
+                        advance(1)
+                if not open_connections:
+                    continue
+                for conn in wait(open_connections, timeout=0 if own else None):
                     try:
                         kind, index, payload = conn.recv()  # type: ignore[union-attr]
                     except EOFError:

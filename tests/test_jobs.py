@@ -218,7 +218,7 @@ def test_workers_die_with_the_parent_and_the_folder_stays_whole(tmp_path: Path, 
     shutil.copytree(old, folder)
     status, stderr, counted = _run_and_signal(["demande", str(SAMPLE), "-o", str(folder)], "STAGE 2", sig,
                                               str(folder))
-    assert counted >= 3, stderr  # the parent and its two workers were running
+    assert counted >= 2, stderr  # the command and its worker were running
     assert status != 0, stderr
     assert _none_left(str(folder)) == [], stderr
     if sig != signal.SIGKILL:
@@ -238,7 +238,7 @@ def test_a_killed_batch_mid_render_leaves_no_worker(tmp_path: Path, sig: int) ->
     before = snapshot(folder)
     status, stderr, counted = _run_and_signal(["generer", str(SAMPLE), "-o", str(folder), "--ecraser"],
                                               "STAGE 5", sig, str(folder))
-    assert counted >= 3, stderr
+    assert counted >= 2, stderr
     assert status != 0
     assert _none_left(str(folder)) == [], stderr
     repair(folder)
@@ -254,7 +254,12 @@ def test_workers_ignore_ctrl_c_and_set_the_death_signal(tmp_path: Path) -> None:
 import ctypes, os, signal
 from dotation_docs import workers
 from dotation_docs.outputdir import Staged
+parent = os.getpid()
 def produce(i):
+    if os.getpid() == parent:  # the command renders too, slowly here: the workers get their share
+        import time
+        time.sleep(0.05)
+        return Staged(str(i), "0")
     libc = ctypes.CDLL(None)
     sig = ctypes.c_int()
     libc.prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
@@ -262,11 +267,11 @@ def produce(i):
     with open({str(probe)!r}, "a") as f:
         f.write(f"{{sig.value}} {{handler == signal.SIG_IGN}}\\n")
     return Staged(str(i), "0")
-workers.run_parallel(produce, 4, 2)
+workers.run_parallel(produce, 64, 3)
 """
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     lines = probe.read_text().splitlines()
-    assert lines == [f"{int(signal.SIGKILL)} True"] * 4
+    assert lines and set(lines) == {f"{int(signal.SIGKILL)} True"}
 
 
 # --- Progress bar and -q -------------------------------------------------------------------------
