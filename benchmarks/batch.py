@@ -7,9 +7,10 @@ with ``dotation verifier``, then measures in one run, on the same templates and 
 (a) the usual docxtpl loop: a new ``DocxTemplate`` per document, ``render``, ``save``;
 (b) :mod:`dotation_docs.fastdocx`: each template compiled once, then ``render`` per document
     (bytes identical to ``rendering.render``);
-(c) ``dotation generer`` in a fresh process (the whole pipeline: templates checked, read,
-    validate, render, with (b) for Word documents, write, manifest), wall time and peak memory
-    (RSS, ``getrusage`` of the child processes);
+(c) ``dotation generer -j JOBS`` in a fresh process (the whole pipeline: templates checked,
+    read, validate, render, with (b) for Word documents, write, manifest): wall and CPU time,
+    the split into steps (``DOTATION_MESURES``), the peak of the summed RSS of the process and
+    its workers (sampled from /proc); then ``dotation convention`` for one beneficiary;
 
 and the time to read and to validate the workbook. (a) and (b) are compared on the same
 documents (at most ``--limite``, spread over the batch: the docxtpl loop is slow); (b) is also
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import random
@@ -133,18 +135,72 @@ def timed(job) -> float:
     return time.perf_counter() - start
 
 
-def whole_batch(workbook: Path, output: Path) -> tuple[float, float]:
-    """Return the wall time of ``dotation generer`` in a fresh process and the peak RSS (MB)
-    of the child processes so far."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dotation_docs", "generer", str(workbook), "-o", str(output)],
-                   check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """The summed RSS and PSS (kB) of ``pid`` and all its descendants, from /proc (Linux).
+    RSS counts the pages a forked worker shares with its parent once per process; PSS
+    shares them out (the memory really used)."""
+    rss = pss = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return rss, pss
 
 
-def run(beneficiaries: int, limit: int, batch: bool) -> dict[str, float]:
+def measured(args: list[str]) -> dict[str, float]:
+    """Run ``dotation ARGS`` in a fresh process; return its wall time, CPU time (user +
+    system, its workers included), the peak of the summed RSS of the process and its
+    workers (MB, sampled every 10 ms) and the split of the run (``DOTATION_MESURES``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        timings = Path(tmp) / "mesures.json"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_MESURES": str(timings)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "dotation_docs", *args], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL)
+        peak = peak_pss = 0
+        while proc.poll() is None:
+            rss, pss = _tree_memory_kb(proc.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            time.sleep(0.01)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"dotation {' '.join(args)} : code de sortie {proc.returncode}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        steps = json.loads(timings.read_text(encoding="utf-8")) if timings.exists() else {}
+    return {"wall": wall, "cpu": cpu, "rss_mb": peak / 1024, "pss_mb": peak_pss / 1024, "steps": steps}
+
+
+def whole_batch(workbook: Path, output: Path, jobs: int) -> dict[str, float]:
+    """(c): ``dotation generer`` with ``jobs`` workers, then ``dotation convention`` for one
+    beneficiary of the same workbook, each in a fresh process."""
+    batch = measured(["generer", str(workbook), "-o", str(output), "-j", str(jobs), "-q"])
+    one = measured(["convention", str(workbook), _first_identifier(workbook), "-o", str(output) + "-un",
+                    "-j", str(jobs), "-q"])
+    return {"batch": batch, "convention": one}
+
+
+def _first_identifier(workbook: Path) -> str:
+    wb = openpyxl.load_workbook(workbook, read_only=True)
+    ws = wb[schema.BENEFICIARIES.title]
+    column = _columns(ws, schema.BENEFICIARIES)["identifier"]
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        if row[column]:
+            return str(row[column])
+    raise SystemExit("aucun bénéficiaire")
+
+
+def run(beneficiaries: int, limit: int, batch: bool, jobs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         workbook = build_workbook(beneficiaries, Path(tmp) / "classeur.xlsx")
         check = subprocess.run([sys.executable, "-m", "dotation_docs", "verifier", str(workbook)],
@@ -153,7 +209,8 @@ def run(beneficiaries: int, limit: int, batch: bool) -> dict[str, float]:
             raise SystemExit(f"classeur synthétique refusé :\n{check.stdout}{check.stderr}")
         results: dict[str, float] = {}
         if batch:
-            results["batch_s"], results["batch_mb"] = whole_batch(workbook, Path(tmp) / "sortie")
+            results["c"] = whole_batch(workbook, Path(tmp) / "sortie", jobs)
+            results["jobs"] = jobs
         start = time.perf_counter()
         raw = read_workbook(workbook)
         results["read_s"] = time.perf_counter() - start
@@ -193,9 +250,20 @@ def report(n: int, r: dict[str, float]) -> None:
     print(f"  (b) rendu compilé (fastdocx)  : {b_ms:7.2f} ms/document, {1000 / b_ms:7.1f} documents/s")
     print(f"  rapport (b)/(a) : {a_ms / b_ms:.1f}x")
     print(f"  (b) sur tout le lot : {all_ms:.2f} ms/document ({r['b_all_s']:.1f} s)")
-    if "batch_s" in r:
-        print(f"  (c) dotation generer complet (processus neuf) : {r['batch_s']:.1f} s, "
-              f"{r['docs'] / r['batch_s']:.1f} documents Word/s, mémoire de pointe {r['batch_mb']:.0f} Mo")
+    if "c" in r:
+        batch, one = r["c"]["batch"], r["c"]["convention"]
+        print(f"  (c) dotation generer -j {r['jobs']} complet (processus neuf) : {batch['wall']:.1f} s écoulées, "
+              f"{batch['cpu']:.1f} s CPU, {r['docs'] / batch['wall']:.1f} documents Word/s, "
+              f"mémoire de pointe (processus et auxiliaires ensemble) : RSS {batch['rss_mb']:.0f} Mo, "
+              f"PSS {batch['pss_mb']:.0f} Mo")
+        for name, label in (("modeles", "vérification des modèles"), ("lecture", "lecture"),
+                            ("validation", "validation"), ("plan", "plan"), ("rendu", "rendu (et dépôt)"),
+                            ("ecriture", "écriture (mise en place)")):
+            step = batch["steps"].get(name)
+            if step:
+                print(f"      {label:<26} {step['wall']:6.2f} s écoulées, {step['cpu']:6.2f} s CPU")
+        print(f"  (c) dotation convention (un bénéficiaire du même classeur) : {one['wall']:.1f} s écoulées, "
+              f"{one['cpu']:.1f} s CPU, mémoire de pointe RSS {one['rss_mb']:.0f} Mo, PSS {one['pss_mb']:.0f} Mo")
     print(f"mémoire de pointe du banc lui-même : {r['self_mb']:.0f} Mo")
 
 
@@ -205,13 +273,15 @@ def main() -> None:
     parser.add_argument("--serie", action="store_true", help="N = 10, 100 et 1000 : temps par document")
     parser.add_argument("--limite", type=int, default=150, help="documents comparés entre (a) et (b)")
     parser.add_argument("--sans-lot", action="store_true", help="ne pas mesurer (c) dotation generer")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processus de rendu de (c) (par défaut : le nombre de cœurs)")
     args = parser.parse_args()
     print(f"machine : {platform.machine()}, {os.cpu_count()} cœurs, Python {platform.python_version()} ; "
           f"{datetime.now():%Y-%m-%d %H:%M}")
     sizes = [10, 100, 1000] if args.serie else [args.beneficiaires]
     rows = []
     for n in sizes:
-        r = run(n, args.limite, not args.sans_lot)
+        r = run(n, args.limite, not args.sans_lot, args.jobs)
         report(n, r)
         rows.append((n, r))
     if args.serie:

@@ -6,9 +6,12 @@ errors are :class:`~dotation_docs.exceptions.DotationError` and print ``Erreur :
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import logging
 import signal
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -120,6 +123,46 @@ soffice_option = click.option(
 )
 
 
+jobs_option = click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), metavar="N", default=None,
+    help="Nombre de processus qui produisent les documents en parallèle (par défaut : le nombre de "
+    "cœurs de la machine ; 1 : tout dans le processus de la commande).",
+)
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="N'affiche que les erreurs (pas de résumé) : le code de sortie dit si tout s'est bien passé.",
+)
+
+# The progress bar appears on a terminal only, for runs long enough to wait for.
+PROGRESS_MIN_DOCUMENTS = 20
+
+
+def _stderr_is_terminal() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _progress(quiet: bool) -> pipeline.Progress | None:
+    """The progress bar of the rendering (on stderr), or None in a pipe or with -q."""
+    if quiet or not _stderr_is_terminal():
+        return None
+
+    @contextlib.contextmanager
+    def bar(total: int) -> Iterator[Callable[[int], None]]:
+        if total < PROGRESS_MIN_DOCUMENTS:
+            yield lambda _n: None
+            return
+        with click.progressbar(length=total, label="Rendu des documents", file=sys.stderr,
+                               show_eta=False) as progress:
+            yield progress.update
+
+    return bar
+
+
+def _quiet(quiet: bool) -> None:
+    if quiet:
+        logging.getLogger().setLevel(logging.ERROR)
+
+
 def _pdf_options(pdf: bool, pdfa: bool, soffice: str | None) -> pipeline.PdfOptions | None:
     """--pdfa implies --pdf; without either, no PDF and no LibreOffice."""
     return pipeline.PdfOptions(pdfa=pdfa, soffice=soffice) if pdf or pdfa else None
@@ -146,14 +189,25 @@ def cli(verbeux: bool) -> None:
     "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT, show_default=True,
     help="Dossier de sortie dont signaler un lancement interrompu (rien n'y est écrit).",
 )
-def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: Path) -> None:
+@quiet_option
+def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: Path, quiet: bool) -> None:
     """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé ; avec -m,
     vérifie aussi les modèles. Signale aussi un lancement interrompu dans le dossier de
-    sortie, sans rien y réparer ni écrire."""
+    sortie, sans rien y réparer ni écrire. Avec -q, n'affiche que les erreurs."""
+    _quiet(quiet)
+    checked = pipeline.check_workbook(classeur, strict, modeles)
+    if quiet:  # errors only: the problems that make the verdict, on stderr
+        if not checked.ok:
+            shown = checked.report.issues if strict else checked.report.errors
+            for issue in shown:
+                click.echo(str(issue), err=True)
+            for problem in checked.templates.problems if checked.templates is not None else []:
+                click.echo(problem, err=True)
+            raise InvalidWorkbookError(checked.verdict())
+        return
     interrupted = pipeline.interrupted_run(sortie)
     if interrupted:
         click.echo(f"{label('Attention :', 'yellow')} {interrupted}")
-    checked = pipeline.check_workbook(classeur, strict, modeles)
     click.echo(f"Classeur : {classeur}")
     if checked.templates is not None:
         for line in describe_template_set(None, checked.templates):
@@ -191,13 +245,17 @@ def templates_command(modeles: Path | None) -> None:
 @pdf_option
 @pdfa_option
 @soffice_option
+@jobs_option
+@quiet_option
 def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
-                     soffice: str | None) -> None:
+                     soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention.
 
     Les fichiers que vous ajoutez dans le dossier de sortie ne sont jamais touchés.
     """
-    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice)))
+    _quiet(quiet)
+    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice),
+                                    jobs or pipeline.default_jobs(), _progress(quiet)), quiet)
 
 
 @cli.command("convention", short_help="Régénère les documents d'un bénéficiaire.")
@@ -209,16 +267,20 @@ def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser
 @pdf_option
 @pdfa_option
 @soffice_option
+@jobs_option
+@quiet_option
 def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None, ecraser: bool,
-                       pdf: bool, pdfa: bool, soffice: str | None) -> None:
+                       pdf: bool, pdfa: bool, soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Régénère la convention et le procès-verbal d'un seul bénéficiaire.
 
     BENEFICIAIRE est son identifiant (ex. B01), son nom (accents et majuscules
     ignorés) ou une partie de son nom propre à lui seul. Les autres fichiers ne sont
     pas modifiés.
     """
+    _quiet(quiet)
     _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser,
-                                          _pdf_options(pdf, pdfa, soffice)))
+                                          _pdf_options(pdf, pdfa, soffice), jobs or pipeline.default_jobs(),
+                                          _progress(quiet)), quiet)
 
 
 @cli.command("demande", short_help="Génère le dossier de demande de subvention.")
@@ -229,15 +291,19 @@ def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles:
 @pdf_option
 @pdfa_option
 @soffice_option
+@jobs_option
+@quiet_option
 def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
-                  soffice: str | None) -> None:
+                  soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Génère le dossier de demande de versement de la subvention de l'État.
 
     Avec --pdf, écrit aussi demande-subvention/dossier-demande-subvention.pdf : les pièces
     de la demande, chaque procès-verbal de remise, puis les PDF que vous avez mis dans
     demande-subvention/pieces-jointes/.
     """
-    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice)))
+    _quiet(quiet)
+    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice),
+                                    jobs or pipeline.default_jobs(), _progress(quiet)), quiet)
 
 
 @cli.command("etat", short_help="Montre où en est le lot : documents à jour, périmés, signés.")
@@ -280,7 +346,9 @@ def new_command(fichier: Path, force: bool) -> None:
     click.echo(f"Classeur vierge créé : {path}\nRemplissez-le, puis vérifiez-le : dotation verifier {path}")
 
 
-def _report(written: pipeline.Written) -> None:
+def _report(written: pipeline.Written, quiet: bool = False) -> None:
+    if quiet:
+        return
     for warning in written.warnings:
         click.echo(f"{label('Avertissement –', 'yellow')} {warning}")
     for issue in written.report.warnings:

@@ -3,7 +3,8 @@
 A writing job holds :func:`locked` for its whole duration. On entry it repairs what an
 interrupted run left behind (:func:`recover`). Files are replaced by :func:`replace_files`:
 
-1. every new file is written to a hidden staging folder inside the output folder;
+1. every new file is written to a hidden staging folder inside the output folder
+   (:class:`Staging`; a run streams its documents there as they are rendered);
 2. a journal listing every operation is written atomically (temporary file + rename);
 3. with SIGINT/SIGTERM/SIGHUP deferred, each previous file is moved to a backup inside
    the staging folder and each new file moved into place; the last file moved is the
@@ -18,6 +19,8 @@ backup back; both are idempotent, so a kill during recovery is repaired the same
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +29,7 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -251,6 +255,36 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a new file of the staging folder; made durable all at once, before the
+    journal is written (:func:`_sync_staging`): one flush instead of one per document."""
+    with path.open("wb") as f:
+        f.write(data)
+
+
+def _sync_staging(staging: Path, names: Sequence[str]) -> None:
+    """Make the staged files durable: ``syncfs`` on the file system that holds them
+    (Linux), else ``fsync`` of each file."""
+    if sys.platform.startswith("linux"):
+        fd = os.open(staging, os.O_RDONLY)
+        try:
+            if _libc().syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for name in names:
+        fd = os.open(staging / name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _write_journal(output: Path, journal: dict[str, Any]) -> None:
     tmp = output / JOURNAL_TMP_NAME
     _write_file(tmp, json.dumps(journal, ensure_ascii=True, indent=1).encode("ascii"))
@@ -262,32 +296,108 @@ def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: Sequence[str]) -> None:
-    """Put ``writes`` (relative POSIX path, bytes) in place and delete ``removals``, all
-    or nothing. The last write is the commit point: it must be the manifest. Must be
-    called under :func:`locked`. Raises OutputError; the previous files are then in place
-    (or put back by the next command, as the message says)."""
+@dataclass(frozen=True)
+class Staged:
+    """A new file already written into a staging folder: its name there (``new/<n>``)
+    and the SHA-256 of its bytes."""
+
+    name: str
+    sha256: str
+
+
+def write_staged(output: Path, staging: Path, index: int, data: bytes) -> Staged:
+    """Write ``data`` as the ``index``-th new file of the staging folder ``staging`` of
+    ``output`` (safe from a worker process: each index is written by one process only).
+    Raises OutputError; nothing of the output folder itself has changed then."""
+    name = f"new/{index}"
+    try:
+        _write_new(staging / name, data)
+    except OSError as err:
+        raise OutputError(
+            f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+            "Rien n'a été modifié : le lot précédent est conservé."
+        ) from err
+    return Staged(name, hashlib.sha256(data).hexdigest())
+
+
+class Staging:
+    """The hidden staging folder of a run, inside the locked output folder: the new files
+    are written into it as they are made (by this process or by worker processes), then
+    :func:`replace_files` puts them in place. Used as a context manager: on leaving, the
+    folder is removed unless a journal took it over (an interrupted swap is then
+    repaired by the next command). Raises OutputError when it cannot be created."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.committed = False
+        self._next = 0
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output))
+        except OSError as err:
+            raise OutputError(f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                              "Rien n'a été écrit.") from err
+        try:
+            (self.path / "new").mkdir()
+            (self.path / "old").mkdir()
+        except OSError as err:
+            self.discard()
+            raise OutputError(
+                f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                "Rien n'a été modifié : le lot précédent est conservé."
+            ) from err
+
+    def reserve(self, count: int) -> int:
+        """Return the first of ``count`` new file numbers, for this run's use only."""
+        first = self._next
+        self._next += count
+        return first
+
+    def write(self, data: bytes, index: int | None = None) -> Staged:
+        """Write one new file (at a number of :meth:`reserve`, or the next free one)."""
+        return write_staged(self.output, self.path, self.reserve(1) if index is None else index, data)
+
+    def file(self, staged: Staged) -> Path:
+        """Where a staged file waits."""
+        return self.path / staged.name
+
+    def discard(self) -> None:
+        """Remove the staging folder, unless a journal took it over."""
+        if not self.committed:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
+
+
+def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], removals: Sequence[str],
+                  staging: Staging | None = None) -> None:
+    """Put ``writes`` (relative POSIX path, bytes or a file already written into
+    ``staging``) in place and delete ``removals``, all or nothing. The last write is the
+    commit point: it must be the manifest. Must be called under :func:`locked`. Raises
+    OutputError; the previous files are then in place (or put back by the next command,
+    as the message says), and the staging folder is removed."""
     if not writes:
         raise ValueError("replace_files needs at least the manifest")
+    if staging is None and any(isinstance(data, Staged) for _rel, data in writes):
+        raise ValueError("staged files need their staging folder")
     problems = [p for p in (target_problem(output, rel) for rel, _data in writes) if p]
     problems += [p for p in (target_problem(output, rel) for rel in removals) if p]
     if problems:
+        if staging is not None:
+            staging.discard()
         raise OutputError(
             f"l'outil n'écrit ni ne supprime rien dans « {output} » à travers un lien ou à la place d'un dossier : "
             + " ; ".join(problems) + ". Rien n'a été écrit."
         )
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output))
-    except OSError as err:
-        raise OutputError(f"écriture impossible dans « {output} » : {describe_os_error(err)}. Rien n'a été écrit.") from err
+    staging = staging or Staging(output)
     created_dirs: list[str] = []
     journal_written = False
     try:
+        staged = [data if isinstance(data, Staged) else staging.write(data) for _rel, data in writes]
         try:
-            (staging / "new").mkdir()
-            (staging / "old").mkdir()
-            for i, (_rel, data) in enumerate(writes):
-                _write_file(staging / "new" / str(i), data)
             for rel, _data in writes:
                 created_dirs += _make_parents(output, rel)
         except OSError as err:
@@ -296,24 +406,31 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: S
                 "Rien n'a été modifié : le lot précédent est conservé."
             ) from err
         operations = [
-            {"target": rel, "new": f"new/{i}", "backup": f"old/{i}", "existed": _lexists(output / rel)}
-            for i, (rel, _data) in enumerate(writes)
+            {"target": rel, "new": new.name, "backup": f"old/{i}", "existed": _lexists(output / rel)}
+            for i, ((rel, _data), new) in enumerate(zip(writes, staged, strict=True))
         ]
         # Removals first, then the writes, the manifest last (the commit point).
         operations = [
             {"target": rel, "new": None, "backup": f"old/r{i}", "existed": _lexists(output / rel)}
             for i, rel in enumerate(removals)
         ] + operations
-        commit_target, commit_data = writes[-1]
+        commit_target = writes[-1][0]
         journal = {
             "version": JOURNAL_VERSION,
-            "staging": staging.name,
+            "staging": staging.path.name,
             "operations": operations,
             "created_dirs": created_dirs,
             "commit_target": commit_target,
-            "commit_sha256": hashlib.sha256(commit_data).hexdigest(),
+            "commit_sha256": staged[-1].sha256,
             "previous_commit_sha256": _sha256_of(output / commit_target),
         }
+        try:
+            _sync_staging(staging.path, [new.name for new in staged])
+        except OSError as err:
+            raise OutputError(
+                f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
+                "Rien n'a été modifié : le lot précédent est conservé."
+            ) from err
         with deferred_signals():
             try:
                 _write_journal(output, journal)
@@ -322,15 +439,15 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: S
                     f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                     "Rien n'a été modifié : le lot précédent est conservé."
                 ) from err
-            journal_written = True
+            journal_written = staging.committed = True
             try:
                 for op in operations:
-                    _apply(output, staging, op)
+                    _apply(output, staging.path, op)
                 _fsync_dir(output)
             except OSError as err:
                 try:
-                    _rollback(output, staging, journal)
-                    _finish(output, staging)
+                    _rollback(output, staging.path, journal)
+                    _finish(output, staging.path)
                 except OSError:
                     raise OutputError(
                         f"écriture impossible dans « {output} » : {describe_os_error(err)}. La remise en place "
@@ -340,11 +457,11 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes]], removals: S
                     f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                     "Le lot précédent a été remis en place."
                 ) from err
-            _finish(output, staging)
+            _finish(output, staging.path)
         _remove_empty_parents(output, removals)
     finally:
         if not journal_written:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging.discard()
             for rel in reversed(created_dirs):
                 with contextlib.suppress(OSError):
                     (output / rel).rmdir()

@@ -7,19 +7,26 @@ One function per command; the command line only calls these and prints their res
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import json
 import logging
 import os
 import re
+import resource
+import shutil
 import tempfile
-from collections.abc import Callable
+import time as time_module
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 from dotation_docs import manifest, outputdir, status
+from dotation_docs.context import common_context
 from dotation_docs.documents import (
     CLAIM_DIR,
     CONVERTIBLE,
@@ -29,6 +36,7 @@ from dotation_docs.documents import (
     Job,
     PlannedDocument,
     Renderer,
+    handover_path,
     inputs,
     plan,
     plan_pdf,
@@ -65,6 +73,7 @@ from dotation_docs.templateset import (
 )
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
+from dotation_docs.workers import default_jobs, run_parallel
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
@@ -73,7 +82,7 @@ DEFAULT_OUTPUT = Path("output")
 
 __all__ = [
     "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder",
-    "default_templates_dir",
+    "default_jobs", "default_templates_dir",
     "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
 ]
 
@@ -154,6 +163,42 @@ class Written:
     pdf: PdfWritten | None = None
 
 
+TIMING_VARIABLE = "DOTATION_MESURES"
+
+
+class _Timings:
+    """Wall and CPU time of each step of a run, written as JSON to the file named by the
+    environment variable ``DOTATION_MESURES`` (for ``benchmarks/batch.py``; nothing
+    is measured nor shown otherwise). CPU time includes the worker processes."""
+
+    def __init__(self) -> None:
+        self.target = os.environ.get(TIMING_VARIABLE)
+        self.steps: dict[str, dict[str, float]] = {}
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if not self.target:
+            yield
+            return
+        wall, cpu = time_module.perf_counter(), _cpu()
+        try:
+            yield
+        finally:
+            self.steps[name] = {"wall": time_module.perf_counter() - wall, "cpu": _cpu() - cpu}
+
+    def save(self) -> None:
+        if self.target:
+            Path(self.target).write_text(json.dumps(self.steps, indent=1), encoding="utf-8")
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+_TIMINGS = _Timings()
+
+
 def interrupted_run(output: Path) -> str | None:
     """Return a French sentence when an interrupted run left ``output`` to repair (for
     commands that only read: nothing is locked, repaired or written), else None."""
@@ -193,8 +238,10 @@ def check_workbook(path: Path, strict: bool = False, templates: Path | None = No
     Raises WorkbookOpenError for an unreadable file, TemplateError for an unusable
     templates folder."""
     template_check = check_template_folder(templates)[1] if templates is not None or check_templates_too else None
-    raw = read_workbook(path)
-    dotation, report = validate(raw)
+    with _TIMINGS.step("lecture"):
+        raw = read_workbook(path)
+    with _TIMINGS.step("validation"):
+        dotation, report = validate(raw)
     return Checked(path, report, dotation, batch_funding(dotation) if dotation else None, strict, template_check)
 
 
@@ -216,34 +263,75 @@ def _timestamp(dotation: Dotation) -> datetime:
     return datetime.combine(dotation.operation.handover_date, time(0, 0))
 
 
-def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[OutputFile]:
-    """Return the bytes of every planned document, each template as loaded once. Each Word
-    template of the run is compiled once (:mod:`dotation_docs.fastdocx`: the same bytes as
-    :func:`render`, which it falls back to for what it does not handle); HTML templates go
+class _DocumentRenderer:
+    """Renders the planned documents of a run, one at a time: each Word template compiled
+    once (:meth:`TemplateSet.word`, :mod:`dotation_docs.fastdocx`: the same bytes as
+    :func:`render`, which it falls back to for what it does not handle), HTML templates
     through :func:`render`, the expense statement through openpyxl."""
-    from dotation_docs.fastdocx import CompiledDocxTemplate, compile_docx  # kept local: heavy, Word only
 
-    env = build_environment()
-    stamp = _timestamp(dotation)
-    compiled: dict[str, CompiledDocxTemplate] = {}
-    fingerprint = status.Fingerprinter(templates)  # hook (helper "etat"): manifest fingerprints for `dotation etat`
-    files = []
-    for doc in docs:
+    def __init__(self, docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
+                 env: Any | None = None) -> None:
+        self.docs = docs
+        self.templates = templates
+        self.env = env or build_environment()
+        self.stamp = _timestamp(dotation)
+
+    def compile(self) -> None:
+        """Compile every Word template the documents use (before workers are forked, so
+        that they inherit them)."""
+        for name in dict.fromkeys(d.template for d in self.docs if d.template is not None):
+            if self.templates[name].is_docx:
+                self.templates.word(name, self.env)
+
+    def render(self, index: int) -> bytes:
+        doc = self.docs[index]
         log.info("Rendu de %s", doc.path)
         if doc.kind is Renderer.SPREADSHEET:
-            data = render_expense_statement(doc.context, timestamp=stamp)
+            return render_expense_statement(doc.context, timestamp=self.stamp)
+        assert doc.template is not None
+        template = self.templates[doc.template]
+        if template.is_docx:
+            return self.templates.word(template.name, self.env).render(doc.context, title=doc.title,
+                                                                       timestamp=self.stamp)
+        return render(template, doc.context, title=doc.title, timestamp=self.stamp, env=self.env)
+
+
+Progress = Callable[[int], AbstractContextManager[Callable[[int], None]]]
+"""Given the number of documents to render, a context manager yielding ``advance(n)``
+(the command line's progress bar)."""
+
+
+def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
+                staging: outputdir.Staging | None = None, jobs: int = 1, progress: Progress | None = None,
+                env: Any | None = None) -> list[OutputFile]:
+    """Return every planned document as an OutputFile. Without ``staging``, the bytes are
+    in memory; with it, each document is written into the staging folder as soon as it
+    is rendered (the OutputFile says where), by ``jobs`` worker processes when more than
+    one (same bytes). Raises TemplateError, OutputError like :func:`render`."""
+    renderer = _DocumentRenderer(docs, templates, dotation, env)
+    fingerprint = status.Fingerprinter(templates)  # manifest fingerprints, for `dotation etat`
+    if staging is None:
+        return [OutputFile(d.path, renderer.render(i), str(d.type), d.beneficiary, fingerprint(d))
+                for i, d in enumerate(docs)]
+    first = staging.reserve(len(docs))
+    output, folder = staging.output, staging.path
+
+    def produce(index: int) -> outputdir.Staged:
+        return outputdir.write_staged(output, folder, first + index, renderer.render(index))
+
+    renderer.compile()
+    with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
+        workers = min(jobs, len(docs) // 2)  # a process for one document is not worth its start
+        if workers > 1:
+            staged = run_parallel(produce, len(docs), workers, advance)
         else:
-            assert doc.template is not None
-            template = templates[doc.template]
-            if template.is_docx:
-                word = compiled.get(template.name)
-                if word is None:
-                    word = compiled[template.name] = compile_docx(template, env)
-                data = word.render(doc.context, title=doc.title, timestamp=stamp)
-            else:
-                data = render(template, doc.context, title=doc.title, timestamp=stamp, env=env)
-        files.append(OutputFile(doc.path, data, str(doc.type), doc.beneficiary, fingerprint(doc)))
-    return files
+            staged = []
+            for index in range(len(docs)):
+                staged.append(produce(index))
+                if advance is not None:
+                    advance(1)
+    return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d), staged=s)
+            for d, s in zip(docs, staged, strict=True)]
 
 
 def _check_unique_paths(docs: list[PlannedDocument]) -> None:
@@ -318,6 +406,8 @@ def run_job(
     overwrite: bool = False,
     beneficiary: str | None = None,
     pdf: PdfOptions | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
 ) -> Written:
     """Run one job: check the templates its document types use (before the workbook is
     read), read and validate ``workbook``, plan the documents, render them, with ``pdf``
@@ -325,7 +415,9 @@ def run_job(
     dossier, and write everything into ``output`` under the output-folder contract (the
     files replaced are those of the job's types in the catalogue, PDF types included: a
     run without ``pdf`` removes the PDFs of the documents it rewrites). ``beneficiary``
-    names the beneficiary of ``convention``.
+    names the beneficiary of ``convention``. Documents are written into the staging
+    folder as they are rendered, by ``jobs`` worker processes (1: in this process);
+    ``progress`` follows the rendering.
 
     Raises SofficeNotFoundError and GhostscriptNotFoundError (``pdf``, before anything
     is read or written), TemplateError (every template problem listed),
@@ -336,14 +428,18 @@ def run_job(
     soffice = find_soffice(pdf.soffice) if pdf is not None else None
     job_specs = specs(job)
     check_reachable(templates)
-    template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates)
+    env = build_environment()
+    with _TIMINGS.step("modeles"):
+        template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates,
+                                                         env=env)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
     selection = _select(job, job_specs, dotation, beneficiary)
     chosen = [s for s in selection.specs if pdf is not None or s.renderer in RENDERED]
-    given = inputs(dotation, funding)
-    docs = plan(chosen, given, selection.beneficiaries)
+    with _TIMINGS.step("plan"):
+        given = _inputs(dotation, funding, selection.beneficiaries)
+        docs = plan(chosen, given, selection.beneficiaries)
     conversions = plan_pdf(chosen, docs)
     dossiers = [s for s in chosen if s.renderer is Renderer.DOSSIER]
     extra = _dossier_only_documents(dossiers, docs, given)
@@ -351,21 +447,34 @@ def run_job(
     _check_unique_paths(docs + conversions + [_planned_dossier(s) for s in dossiers])
     header = manifest.header(workbook, dotation, funding)
     pdf_written = None
-    with outputdir.locked(output) as folder:
-        rendered = _render_all(docs + extra, template_set, dotation)
+    with outputdir.locked(output) as folder, outputdir.Staging(output) as staging:
+        with _TIMINGS.step("rendu"):
+            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
         files = rendered[:len(docs)]
         if pdf is not None:
             assert soffice is not None
             pdf_files, pdf_written = _pdf_step(
-                rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript
+                rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript, staging
             )
             files += pdf_files
         # Overview page (issue #11): index.html lists this run's files and the kept ones; in every job's scope.
         files.append(overview_file(output, files, selection.scope, dotation, funding, checked.report, workbook.name))
-        result = write_batch(output, files, selection.scope, header, overwrite=overwrite)
+        with _TIMINGS.step("ecriture"):
+            result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
+    _TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
+
+
+def _inputs(dotation: Dotation, funding: Funding, beneficiaries: list[Beneficiary] | None) -> Inputs:
+    """The plan's inputs. A job for some beneficiaries (``convention``) names only their
+    handover records (the claim's list is not part of it): nothing is computed for the
+    other beneficiaries of a national workbook."""
+    given = inputs(dotation, funding) if not beneficiaries else Inputs(
+        dotation, funding, common_context(dotation, funding),
+        {b.identifier: handover_path(b).rsplit("/", 1)[1] for b in beneficiaries if dotation.devices_of(b)})
+    return given
 
 
 def _template_specs(job_specs: list[DocumentSpec], pdf: bool) -> list[DocumentSpec]:
@@ -402,13 +511,14 @@ def _pdf_timestamp(dotation: Dotation) -> datetime:
 def _pdf_step(
     rendered: list[OutputFile], conversions: list[PlannedDocument], dossiers: list[DocumentSpec], output: Path,
     dotation: Dotation, options: PdfOptions, soffice: str, ghostscript: str | None,
+    staging: outputdir.Staging | None = None,
 ) -> tuple[list[OutputFile], PdfWritten]:
     """Convert every rendered .docx/.xlsx (the dossier-only parts included) in one
     LibreOffice process, then merge each dossier; return the PDF files to write (still
     in memory: they go through the same atomic write as the rest) and what was made."""
     date = _pdf_timestamp(dotation)
     sources = [f for f in rendered if spec_of(f.type).renderer in CONVERTIBLE]
-    pdfs = _convert(sources, options, soffice, date)
+    pdfs = _convert(sources, options, soffice, date, staging)
     by_path = {f.path: f for f in rendered}
     # a PDF has its source's fingerprints (helper "etat")
     files = [OutputFile(c.path, pdfs[c.source], str(c.type), c.beneficiary, by_path[c.source].meta)
@@ -431,9 +541,11 @@ def _pdf_step(
     return files, made
 
 
-def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date: datetime) -> dict[str, bytes]:
+def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date: datetime,
+             staging: outputdir.Staging | None = None) -> dict[str, bytes]:
     """Return the PDF of each of ``sources`` (by path), converted in ONE LibreOffice
-    process from a private temporary copy (the output folder is not touched). Raises
+    process from a private temporary copy (the output folder is not touched; files
+    streamed to ``staging`` are copied from there). Raises
     PdfConversionError naming each file not converted, by its path in the output
     folder."""
     if not sources:
@@ -443,7 +555,12 @@ def _convert(sources: list[OutputFile], options: PdfOptions, soffice: str, date:
         for f in sources:
             path = Path(tmp, *f.path.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(f.data)
+            if f.staged is not None:
+                assert staging is not None
+                shutil.copyfile(staging.file(f.staged), path)
+            else:
+                assert f.data is not None
+                path.write_bytes(f.data)
             staged[path] = f.path
         log.info("Conversion en %s de %d documents par LibreOffice", "PDF/A-2b" if options.pdfa else "PDF",
                  len(staged))
@@ -583,7 +700,7 @@ def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
 
 def generate_batch(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
@@ -591,18 +708,18 @@ def generate_batch(
     them). The tool's previous files that this batch no longer has are removed. With
     ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
     :func:`run_job`."""
-    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf)
+    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
 
 
 def generate_claim(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
     number or no payment date, and like :func:`run_job`. With ``pdf``, the PDFs of the
     claim's documents and the dossier (the handover records rendered for it only)."""
-    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf)
+    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
 
 
 def _search_key(text: str) -> str:
@@ -660,10 +777,10 @@ def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
 
 def generate_beneficiary(
     workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None,
-    overwrite: bool = False, pdf: PdfOptions | None = None,
+    overwrite: bool = False, pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Written:
     """Rewrite the convention and handover record of one beneficiary only; its previous
     files under another name (it was renamed) are removed, every other file keeps its
     bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
     :func:`run_job`."""
-    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf)
+    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf, jobs, progress)

@@ -69,9 +69,24 @@ class TemplateSet:
     templates: dict[str, LoadedTemplate] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     stray: list[str] = field(default_factory=list)
+    #: The Word templates compiled once (:mod:`dotation_docs.fastdocx`), by name, with the
+    #: environment they were compiled for.
+    compiled: dict[str, tuple[jinja2.Environment, Any]] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> LoadedTemplate:
         return self.templates[name]
+
+    def word(self, name: str, env: jinja2.Environment) -> Any:
+        """Return the Word template ``name`` compiled for ``env``
+        (:class:`~dotation_docs.fastdocx.CompiledDocxTemplate`), compiled on first use and
+        kept: the check, the render and every worker process share it. Raises
+        TemplateError when it is not a usable Word document."""
+        from dotation_docs import fastdocx  # kept local: heavy, Word only
+
+        kept = self.compiled.get(name)
+        if kept is None or kept[0] is not env:
+            kept = self.compiled[name] = (env, fastdocx.compile_docx(self.templates[name], env))
+        return kept[1]
 
     def is_custom(self, name: str) -> bool:
         """True when the template ``name`` comes from the agent's folder."""
@@ -377,11 +392,14 @@ def check_templates(templates: TemplateSet, selected: Iterable[DocumentSpec] | N
 
 
 def prepare_templates(selected: Sequence[DocumentSpec], folder: Path | None = None,
-                      bundled: Path | None = None) -> tuple[TemplateSet, TemplateCheck]:
+                      bundled: Path | None = None, env: jinja2.Environment | None = None,
+                      ) -> tuple[TemplateSet, TemplateCheck]:
     """Return the template set of a run and its check; raises TemplateError listing every
-    problem. Reads no workbook."""
+    problem. Reads no workbook. ``env`` is the run's environment: the check and the
+    render share it (and the Word templates compiled once, :meth:`TemplateSet.word`)."""
+    env = env or build_environment()
     templates = load_template_set(template_names(selected), folder, bundled)
-    checked = check_templates(templates, selected)
+    checked = check_templates(templates, selected, env)
     for warning in checked.warnings:
         log.info("%s", warning)  # the command line prints them (Written.warnings)
     checked.raise_for_problems()

@@ -31,7 +31,7 @@ from dotation_docs.manifest import (
     manifest_entry,
     read_manifest,
 )
-from dotation_docs.outputdir import replace_files, target_problem
+from dotation_docs.outputdir import Staged, Staging, replace_files, target_problem
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +43,32 @@ __all__ = [
 @dataclass(frozen=True)
 class OutputFile:
     """One file to write: its path relative to the output folder (POSIX form), its
-    bytes, and what the manifest says of it (``meta``: more items of its manifest
+    bytes (None when they were streamed to the run's staging folder: ``staged`` says
+    where), and what the manifest says of it (``meta``: more items of its manifest
     entry, the fingerprints of :mod:`dotation_docs.status`)."""
 
     path: str
-    data: bytes
+    data: bytes | None
     type: str
     beneficiary: str | None = None
     meta: dict[str, str] = field(default_factory=dict, compare=False)
+    staged: Staged | None = None
 
     @property
     def sha256(self) -> str:
         """Hex digest of the content."""
+        if self.staged is not None:
+            return self.staged.sha256
+        assert self.data is not None
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def content(self) -> bytes | Staged:
+        """The bytes, or where they wait in the staging folder."""
+        if self.staged is not None:
+            return self.staged
+        assert self.data is not None
+        return self.data
 
 
 @dataclass
@@ -177,11 +190,13 @@ def _foreign_files(output: Path, owned: set[str]) -> list[str]:
 
 
 def write_batch(
-    output: Path, files: Sequence[OutputFile], scope: Scope, header: dict[str, Any], *, overwrite: bool = False
+    output: Path, files: Sequence[OutputFile], scope: Scope, header: dict[str, Any], *, overwrite: bool = False,
+    staging: Staging | None = None,
 ) -> WriteResult:
     """Write ``files`` into ``output`` with the merged manifest built from ``header``,
     removing the previous files of ``scope`` that this run no longer produces. Call it
-    under :func:`dotation_docs.outputdir.locked`.
+    under :func:`dotation_docs.outputdir.locked`. Files streamed beforehand are in
+    ``staging``, the run's staging folder (removed whatever happens).
 
     Raises OutputConflictError (nothing written) when a file to replace or remove was
     changed by the agent or was not written by the tool, unless ``overwrite``;
@@ -213,7 +228,8 @@ def write_batch(
     manifest_file = OutputFile(MANIFEST, dump_manifest(manifest), "manifeste")
     removals = [r for r in plan.removals if os.path.lexists(output / r)]
     log.info("%d fichiers à écrire, %d à supprimer dans %s", len(files), len(removals), output)
-    replace_files(output, [(f.path, f.data) for f in files] + [(MANIFEST, manifest_file.data)], removals)
+    assert manifest_file.data is not None
+    replace_files(output, [(f.path, f.content) for f in files] + [(MANIFEST, manifest_file.data)], removals, staging)
     owned = {d["fichier"] for d in manifest["documents"]}
     try:
         foreign = _foreign_files(output, owned)

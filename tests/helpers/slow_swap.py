@@ -34,11 +34,17 @@ def _slow_replace(src, dst, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 _real_write_file = outputdir._write_file
+_real_write_new = outputdir._write_new
 
 
 def _slow_write_file(path, data):  # type: ignore[no-untyped-def]
     _announce("STAGE")
     return _real_write_file(path, data)
+
+
+def _slow_write_new(path, data):  # type: ignore[no-untyped-def]
+    _announce("STAGE")
+    return _real_write_new(path, data)
 
 
 # Only the output-folder module sees the slow functions.
@@ -47,6 +53,7 @@ _os.__dict__.update(os.__dict__)
 _os.replace = _slow_replace  # type: ignore[attr-defined]
 outputdir.os = _os  # type: ignore[attr-defined]
 outputdir._write_file = _slow_write_file  # type: ignore[assignment]
+outputdir._write_new = _slow_write_new  # type: ignore[assignment]
 
 # A background job starts with SIGINT ignored; the test sends it on purpose.
 signal.signal(signal.SIGINT, signal.default_int_handler)

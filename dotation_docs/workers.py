@@ -1,0 +1,198 @@
+"""Workers: spread the rendering of a run's documents over worker processes (``--jobs``).
+
+The parent plans and compiles everything, then forks: each worker inherits the planned
+documents and the compiled templates (nothing is pickled but the results), claims chunks
+of documents in plan order, renders each and writes it into the run's staging folder,
+and sends back where it is (:class:`~dotation_docs.outputdir.Staged`). The bytes do not
+depend on which process renders a document.
+
+Workers die with the parent: ``PR_SET_PDEATHSIG`` (Linux) kills a worker with SIGKILL
+when the parent dies, even by SIGKILL; they ignore SIGINT (Ctrl-C reaches the whole
+process group, the parent handles it), and the parent kills and reaps them on any
+exception or signal. A worker's user error (TemplateError, OutputError…) is sent back
+and raised again in the parent; when several documents fail, the one raised is the
+first in plan order, as with one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from dotation_docs.exceptions import DotationError
+from dotation_docs.outputdir import Staged
+
+log = logging.getLogger(__name__)
+
+__all__ = ["default_jobs", "run_parallel", "WorkerCrashError"]
+
+PR_SET_PDEATHSIG = 1
+CHUNK = 8  # documents claimed at once at most: few claims, little idle time at the end
+
+
+class WorkerCrashError(RuntimeError):
+    """A worker process died or failed with an unexpected error (a bug, not the user's)."""
+
+
+def default_jobs() -> int:
+    """The number of worker processes by default: the number of cores."""
+    return os.cpu_count() or 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: Any, stop: Any, conn: Connection,
+            parent: int) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    while not stop.value:
+        claim = _claim(claimed, total, chunk)
+        if claim is None:
+            break
+        for index in claim:
+            try:
+                staged = produce(index)
+            except DotationError as err:
+                stop.value = True
+                try:
+                    conn.send(("error", index, err))
+                except Exception:  # an exception that does not pickle: its message is enough
+                    conn.send(("error", index, DotationError(err.message)))
+                conn.close()
+                return
+            except BaseException:
+                stop.value = True
+                conn.send(("crash", index, traceback.format_exc()))
+                conn.close()
+                return
+            conn.send(("ok", index, staged))
+    conn.send(("done", None, None))
+    conn.close()
+
+
+def _claim(claimed: Any, total: int, chunk: int) -> range | None:
+    """The next documents to render (None when all are claimed), in plan order."""
+    with claimed.get_lock():
+        start = claimed.value
+        claimed.value = start + chunk
+    return range(start, min(start + chunk, total)) if start < total else None
+
+
+def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
+                 advance: Callable[[int], None] | None = None) -> list[Staged]:
+    """Return ``produce(i)`` for every ``i`` below ``total``, in order, computed by
+    ``jobs`` processes: this one and ``jobs - 1`` forked workers (``produce`` renders
+    document ``i`` and writes it into the staging folder; a fork shares the parent's
+    pages, so fewer processes hold less memory). ``advance(n)`` is called in the parent as documents are
+    done. Raises the user error of the first failing document in plan order, and
+    WorkerCrashError when a worker dies or fails unexpectedly."""
+    context = multiprocessing.get_context("fork")
+    claimed = context.Value("q", 0)
+    stop = context.Value("b", False, lock=False)
+    results: list[Staged | None] = [None] * total
+    errors: dict[int, DotationError] = {}
+    crash: str | None = None
+    died: int | None = None
+    chunk = max(1, min(CHUNK, total // (jobs * 4)))
+    gc.collect()
+    gc.freeze()  # the inherited objects stay shared: the collector does not touch their pages
+    processes = []
+    connections: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    try:
+        for _ in range(jobs - 1):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_worker, args=(produce, total, chunk, claimed, stop, sender, os.getpid()),
+                                      daemon=True)
+            process.start()
+            sender.close()
+            processes.append(process)
+            connections[receiver] = process
+        log.info("Rendu par %d processus", jobs)
+        with _reaped(processes):
+            open_connections = list(connections)
+            own = True  # this process renders too, between two looks at the workers' news
+            while open_connections or own:
+                claim = _claim(claimed, total, chunk) if own and not stop.value else None
+                own = claim is not None
+                for index in claim or ():
+                    try:
+                        results[index] = produce(index)
+                    except DotationError as err:
+                        errors[index] = err
+                        stop.value = True
+                        own = False
+                        break
+                    if advance is not None:
+                        advance(1)
+                if not open_connections:
+                    continue
+                for conn in wait(open_connections, timeout=0 if own else None):
+                    try:
+                        kind, index, payload = conn.recv()  # type: ignore[union-attr]
+                    except EOFError:
+                        open_connections.remove(conn)  # type: ignore[arg-type]
+                        process = connections[conn]  # type: ignore[index]
+                        process.join()
+                        if process.exitcode != 0 and died is None:
+                            died = process.exitcode
+                        continue
+                    if kind == "ok":
+                        results[index] = payload
+                        if advance is not None:
+                            advance(1)
+                    elif kind == "error":
+                        errors[index] = payload
+                    elif kind == "crash":
+                        crash = payload
+    finally:
+        gc.unfreeze()
+    if errors:
+        raise errors[min(errors)]
+    if crash is not None:
+        raise WorkerCrashError(f"rendering worker failed:\n{crash}")
+    if died is not None:
+        how = f"tué par le signal {-died}" if died < 0 else f"code de sortie {died}"
+        raise DotationError(
+            f"un processus de rendu s'est arrêté de façon inattendue ({how}) ; rien n'a été écrit, le lot "
+            "précédent est conservé. Relancez la commande (avec --jobs 1 si cela se reproduit)."
+        )
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise WorkerCrashError(f"documents not rendered: {missing[:10]}")
+    return results  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _reaped(processes: list[multiprocessing.process.BaseProcess]) -> Iterator[None]:
+    """Kill and reap every worker still alive when the block ends, however it ends
+    (an error, Ctrl-C, SIGTERM turned into SystemExit)."""
+    try:
+        yield
+    finally:
+        for process in processes:
+            if process.exitcode is None:
+                with contextlib.suppress(OSError, ValueError):
+                    process.kill()
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                process.join()

@@ -1,0 +1,379 @@
+"""Worker processes (``--jobs``), streaming to the staging folder, progress bar and ``-q``.
+
+Same bytes whatever the number of workers; a worker's error reaches the user as the
+same French message as in one process; workers die with the parent, whatever kills it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cells import put
+from conftest import SAMPLE
+from test_interruptions import (  # noqa: F401  (batches is a fixture)
+    HELPER,
+    ROOT,
+    _env,
+    assert_matches_manifest,
+    batches,
+    repair,
+    snapshot,
+    tool_leftovers,
+)
+
+from dotation_docs import cli as cli_module
+from dotation_docs import outputdir, pipeline
+from dotation_docs.cli import cli
+from dotation_docs.exceptions import OutputError, TemplateError
+from dotation_docs.pipeline import generate_batch, generate_beneficiary
+
+
+def _processes_with(text: str) -> list[int]:
+    """The live (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path("/proc", entry, "cmdline").read_bytes().decode("utf-8", "replace")
+            state = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+# --- Same bytes whatever N ---------------------------------------------------------------------
+
+
+def test_one_and_two_workers_write_the_same_bytes(tmp_path: Path) -> None:
+    one, two = tmp_path / "un", tmp_path / "deux"
+    written_one = generate_batch(SAMPLE, one, jobs=1)
+    written_two = generate_batch(SAMPLE, two, jobs=2)
+    assert snapshot(one) == snapshot(two)  # every document and the manifest
+    assert len(snapshot(one)) == len(written_one.files) == 29  # with index.html
+    assert [f.path for f in written_one.files] == [f.path for f in written_two.files]
+    assert [f.sha256 for f in written_one.files] == [f.sha256 for f in written_two.files]
+    assert_matches_manifest(two)
+    assert tool_leftovers(two) == []
+
+
+def test_the_command_line_takes_jobs_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for n in ("1", "2", "3"):
+        result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / n), "-j", n])
+        assert result.exit_code == 0, result.output
+    assert snapshot(tmp_path / "1") == snapshot(tmp_path / "2") == snapshot(tmp_path / "3")
+    result = runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "0"), "--jobs", "0"])
+    assert result.exit_code == 2 and "0" in result.output
+    assert not (tmp_path / "0").exists()
+
+
+def test_the_default_is_the_number_of_cores(monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(pipeline, "generate_batch", lambda *a, **k: seen.setdefault("jobs", a[5]) and None)
+    monkeypatch.setattr(cli_module, "_report", lambda *a, **k: None)
+    CliRunner().invoke(cli, ["generer", str(SAMPLE)])
+    assert seen["jobs"] == (os.cpu_count() or 1)
+
+
+def test_documents_are_streamed_to_the_staging_folder(tmp_path: Path, monkeypatch) -> None:
+    """The run keeps no document in memory: each is in the staging folder when the
+    next one is rendered."""
+    folder = tmp_path / "sortie"
+    seen: list[int] = []
+    real = outputdir.write_staged
+
+    def spy(output, staging, index, data):  # type: ignore[no-untyped-def]
+        seen.append(len(list((staging / "new").iterdir())))
+        return real(output, staging, index, data)
+
+    monkeypatch.setattr(outputdir, "write_staged", spy)
+    written = generate_batch(SAMPLE, folder, jobs=1)
+    assert seen == list(range(len(seen))) and len(seen) == 29  # every document, index.html, the manifest
+    # only the manifest and the overview page (one small page, made last) were in memory
+    assert [f.path for f in written.files if f.data is not None] == ["index.html", "manifeste.json"]
+    assert_matches_manifest(folder)
+
+
+# --- Errors in workers --------------------------------------------------------------------------
+
+
+def _failing_press_release(tmp_path: Path) -> Path:
+    """A template folder whose press release divides by zero on the sample's 121 devices
+    only (the synthetic operation of the up-front check has another count)."""
+    folder = tmp_path / "modeles"
+    folder.mkdir()
+    text = (ROOT / "templates" / "communique-de-presse.html").read_text(encoding="utf-8")
+    (folder / "communique-de-presse.html").write_text(
+        text.replace("</body>", "{{ 1 // (totaux.nombre - 121) }}</body>"), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_template_error_in_a_worker_is_the_same_french_message(tmp_path: Path, jobs: int) -> None:
+    templates = _failing_press_release(tmp_path)
+    folder = tmp_path / "sortie"
+    with pytest.raises(TemplateError) as err:
+        generate_batch(SAMPLE, folder, templates, jobs=jobs)
+    assert "communique-de-presse.html" in err.value.message
+    assert "division par zéro" in err.value.message or "zéro" in err.value.message
+    expected = None
+    with pytest.raises(TemplateError) as again:
+        generate_batch(SAMPLE, tmp_path / "autre", templates, jobs=1)
+    expected = again.value.message
+    assert err.value.message == expected
+    assert not folder.exists()  # nothing written, the lock's folder removed
+    result = CliRunner().invoke(cli, ["generer", str(SAMPLE), "-o", str(folder), "-m", str(templates),
+                                      "-j", str(jobs)])
+    assert result.exit_code == 1 and result.output == f"Erreur : {expected}\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_disk_full_in_a_worker_is_the_same_french_message(tmp_path: Path, monkeypatch, jobs: int) -> None:
+    folder = tmp_path / "sortie"
+    generate_batch(SAMPLE, folder, jobs=1)
+    before = snapshot(folder)
+    real = outputdir._write_new
+
+    def full(path: Path, data: bytes) -> None:
+        if int(path.name) >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(outputdir, "_write_new", full)  # inherited by the forked workers
+    with pytest.raises(OutputError) as err:
+        generate_batch(SAMPLE, folder, jobs=jobs, overwrite=True)
+    assert err.value.message == (
+        f"écriture impossible dans « {folder} » : plus d'espace libre sur le disque. "
+        "Rien n'a été modifié : le lot précédent est conservé."
+    )
+    assert snapshot(folder) == before
+    assert tool_leftovers(folder) == []
+
+
+def test_the_first_failing_document_in_plan_order_is_reported(tmp_path: Path, monkeypatch) -> None:
+    real = pipeline._DocumentRenderer.render
+
+    def failing(self, index: int) -> bytes:  # type: ignore[no-untyped-def]
+        if index in (3, 17):
+            time.sleep(0.2 if index == 3 else 0)  # the later one fails first in time
+            raise TemplateError(f"échec du document {index}")
+        return real(self, index)
+
+    monkeypatch.setattr(pipeline._DocumentRenderer, "render", failing)
+    for jobs in (1, 2):
+        with pytest.raises(TemplateError, match="^échec du document 3$"):
+            generate_batch(SAMPLE, tmp_path / f"sortie{jobs}", jobs=jobs)
+
+
+# --- Workers die with the parent -------------------------------------------------------------
+
+
+def _run_and_signal(args: list[str], marker: str, sig: int, tag: str) -> tuple[int, str, int]:
+    """Run the slowed command line with two workers; when ``marker`` is printed, count the
+    processes of the run, send ``sig`` to the parent; return its status, stderr and the
+    number of processes seen."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HELPER), "-v", *args, "-j", "2"], cwd=ROOT, env=_env(0.3),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen = []
+    assert proc.stderr is not None
+    counted = 0
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(marker):
+            counted = len(_processes_with(tag))
+            proc.send_signal(sig)
+            break
+    else:
+        proc.wait(timeout=60)
+        pytest.fail(f"« {marker} » never printed:\n{''.join(seen)}")
+    _out, rest = proc.communicate(timeout=120)
+    return proc.returncode, "".join(seen) + rest, counted
+
+
+def _none_left(tag: str) -> list[int]:
+    deadline = time.monotonic() + 5
+    while (left := _processes_with(tag)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_workers_die_with_the_parent_and_the_folder_stays_whole(tmp_path: Path, batches, sig: int) -> None:
+    old, old_snap, new_snap = batches
+    folder = tmp_path / f"sortie-{sig}"
+    shutil.copytree(old, folder)
+    status, stderr, counted = _run_and_signal(["demande", str(SAMPLE), "-o", str(folder)], "STAGE 2", sig,
+                                              str(folder))
+    assert counted >= 2, stderr  # the command and its worker were running
+    assert status != 0, stderr
+    assert _none_left(str(folder)) == [], stderr
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in stderr
+        assert tool_leftovers(folder) == []
+    repair(folder)
+    assert snapshot(folder) in (old_snap, new_snap)
+    assert_matches_manifest(folder)
+    assert tool_leftovers(folder) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_a_killed_batch_mid_render_leaves_no_worker(tmp_path: Path, sig: int) -> None:
+    folder = tmp_path / f"lot-{sig}"
+    generate_batch(SAMPLE, folder, jobs=1)
+    before = snapshot(folder)
+    status, stderr, counted = _run_and_signal(["generer", str(SAMPLE), "-o", str(folder), "--ecraser"],
+                                              "STAGE 5", sig, str(folder))
+    assert counted >= 2, stderr
+    assert status != 0
+    assert _none_left(str(folder)) == [], stderr
+    repair(folder)
+    assert snapshot(folder) == before  # killed before the swap: the previous batch, whole
+    assert tool_leftovers(folder) == []
+
+
+def test_workers_ignore_ctrl_c_and_set_the_death_signal(tmp_path: Path) -> None:
+    """Ctrl-C on a terminal reaches the whole process group: the workers ignore it and the
+    parent stops them; each worker asks for SIGKILL at its parent's death."""
+    probe = tmp_path / "probe.txt"
+    code = f"""
+import ctypes, os, signal
+from dotation_docs import workers
+from dotation_docs.outputdir import Staged
+parent = os.getpid()
+def produce(i):
+    if os.getpid() == parent:  # the command renders too, slowly here: the workers get their share
+        import time
+        time.sleep(0.05)
+        return Staged(str(i), "0")
+    libc = ctypes.CDLL(None)
+    sig = ctypes.c_int()
+    libc.prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
+    handler = signal.getsignal(signal.SIGINT)
+    with open({str(probe)!r}, "a") as f:
+        f.write(f"{{sig.value}} {{handler == signal.SIG_IGN}}\\n")
+    return Staged(str(i), "0")
+workers.run_parallel(produce, 64, 3)
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    lines = probe.read_text().splitlines()
+    assert lines and set(lines) == {f"{int(signal.SIGKILL)} True"}
+
+
+# --- Progress bar and -q -------------------------------------------------------------------------
+
+
+def test_no_progress_bar_in_a_pipe(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "dotation_docs", "generer", str(SAMPLE), "-o",
+                             str(tmp_path / "s")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "Rendu des documents" not in result.stdout
+    assert result.stdout.startswith("29 fichiers écrits")
+
+
+def test_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dotation_docs", "generer", str(SAMPLE), "-o",
+                             str(tmp_path / "s")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the terminal's other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert "Rendu des documents" in shown and "100%" in shown
+
+
+def test_no_progress_bar_for_a_few_documents(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)
+    bar = cli_module._progress(quiet=False)
+    assert bar is not None and cli_module._progress(quiet=True) is None
+    result = CliRunner().invoke(cli, ["convention", str(SAMPLE), "B01", "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert "Rendu des documents" not in result.stderr  # 2 documents: nothing to wait for
+    result = CliRunner().invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert "Rendu des documents" in result.stderr  # click draws the bar itself on a real terminal only
+    assert "Rendu des documents" not in result.stdout
+
+
+@pytest.mark.parametrize("command", [["generer"], ["demande"], ["convention", "B01"]])
+def test_quiet_prints_nothing_when_all_goes_well(tmp_path: Path, monkeypatch, command: list[str]) -> None:
+    monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)  # -q wins over the terminal
+    args = [command[0], str(SAMPLE), *command[1:], "-o", str(tmp_path / "s"), "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""
+    assert_matches_manifest(tmp_path / "s")
+
+
+def test_quiet_still_prints_errors(tmp_path: Path) -> None:
+    templates = _failing_press_release(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "s"), "-m", str(templates), "-q"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Erreur : ") and "communique-de-presse.html" in result.stderr
+
+
+def test_verifier_quiet(make_workbook) -> None:  # type: ignore[no-untyped-def]
+    ok = CliRunner().invoke(cli, ["verifier", str(SAMPLE), "-q"])
+    assert ok.exit_code == 0 and ok.stdout == "" and ok.stderr == ""
+    broken = make_workbook(lambda wb: put(wb, "Bénéficiaires", "SIRET", 3, "58143266300029"))
+    bad = CliRunner().invoke(cli, ["verifier", str(broken), "-q"])
+    assert bad.exit_code == 1 and bad.stdout == ""
+    assert "Erreur : 1 erreur" in bad.stderr and "corrigez le classeur" in bad.stderr
+    assert "Bénéficiaires!D3 : SIRET" in bad.stderr  # the error itself, with its cell
+    assert "Résumé" not in bad.stderr
+
+
+# --- convention: one beneficiary only -----------------------------------------------------------
+
+
+def test_convention_renders_only_that_beneficiary(tmp_path: Path, monkeypatch) -> None:
+    rendered: list[str] = []
+    real = pipeline._DocumentRenderer.render
+
+    def spy(self, index: int) -> bytes:  # type: ignore[no-untyped-def]
+        rendered.append(self.docs[index].path)
+        return real(self, index)
+
+    monkeypatch.setattr(pipeline._DocumentRenderer, "render", spy)
+    generate_beneficiary(SAMPLE, "B01", tmp_path / "s", jobs=1)
+    assert len(rendered) == 2 and all("/B01-" in path for path in rendered)
+
+
+def test_convention_writes_the_same_bytes_as_the_batch(tmp_path: Path) -> None:
+    generate_batch(SAMPLE, tmp_path / "lot", jobs=1)
+    one = generate_beneficiary(SAMPLE, "B01", tmp_path / "un", jobs=2)
+    batch = snapshot(tmp_path / "lot")
+    documents = [f for f in one.files if f.type not in ("manifeste", "apercu")]  # index.html lists its folder
+    assert [f.path for f in documents] == ["conventions/B01-convention-beaubreuil-numerique-solidaire.docx",
+                                           "proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.docx"]
+    assert all((tmp_path / "un" / f.path).read_bytes() == batch[f.path] for f in documents)
