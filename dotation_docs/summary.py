@@ -17,7 +17,7 @@ from dotation_docs.formatting import (
     format_quantity,
     pluralize,
 )
-from dotation_docs.funding import Funding, batch_totals
+from dotation_docs.funding import Funding, batch_totals, unpaid_invoices
 from dotation_docs.model import BeneficiaryKind, Dotation
 from dotation_docs.schema import BENEFICIARIES
 from dotation_docs.status import BatchState, DocumentState, Freshness, unsigned_handovers
@@ -48,8 +48,7 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
         f"  Total HT : {format_amount(funding.ht)}",
         f"  TVA : {format_amount(funding.vat)}",
         f"  Total TTC : {format_amount(funding.ttc)}",
-        f"  Part de l'État ({format_percent(funding.rate)} du {funding.rate_base.value}) : "
-        f"{format_amount(funding.state_share)}",
+        f"  Part de l'État ({_state_share_basis(funding)}) : {format_amount(funding.state_share)}",
         f"  Part de la collectivité : {format_amount(funding.authority_share)}",
     ]
     if funding.cap is not None:
@@ -57,8 +56,19 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
         lines.append(f"  Montant de la subvention attribuée : {format_amount(funding.cap)}{capped}")
     if funding.advances:
         lines.append(f"  Acomptes reçus : {format_amount(funding.advances)}")
-    lines.append(f"  Montant à demander à l'État : {format_amount(funding.claimed)}")
+    # Never certify what the data does not show: with an unpaid invoice there is no claim yet.
+    pending = " (une fois toutes les factures payées)" if unpaid_invoices(dotation) else ""
+    lines.append(f"  Montant à demander à l'État{pending} : {format_amount(funding.claimed)}")
     return "\n".join(lines)
+
+
+def _state_share_basis(funding: Funding) -> str:
+    """« 80 % du HT », or, when the amount granted lowered it, what the share is then."""
+    basis = f"{format_percent(funding.rate)} du {funding.rate_base.value}"
+    if funding.is_capped:
+        return (f"plafonnée au montant attribué ; {basis} donneraient "
+                f"{format_amount(funding.computed_state_share)}")
+    return basis
 
 
 def kind_names() -> dict[str, tuple[str, str]]:

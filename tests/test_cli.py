@@ -90,3 +90,18 @@ def test_usage_errors_are_in_french(runner) -> None:
     assert "Erreur : Argument manquant 'CLASSEUR'." in result.output
     unknown = runner.invoke(cli, ["verfier"])
     assert "Commande inconnue : 'verfier'." in unknown.output
+
+
+def test_the_summary_says_when_the_cap_lowered_the_state_share(runner) -> None:
+    """The rural sample: 80 % of the TTC would be 6 564,48 €, the amount granted is 6 500 €."""
+    result = runner.invoke(cli, ["verifier", str(SAMPLE.parent / "exemple-zrr.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert ("  Part de l'État (plafonnée au montant attribué ; 80\xa0% du TTC donneraient 6\u202f564,48\xa0€) : "
+            "6\u202f500,00\xa0€\n") in result.output
+    assert "  Acomptes reçus : 1\u202f950,00\xa0€\n  Montant à demander à l'État : 4\u202f550,00\xa0€\n" in result.output
+
+
+def test_the_summary_claims_nothing_yet_while_an_invoice_is_unpaid(runner, make_workbook) -> None:
+    path = make_workbook(lambda wb: wb["Factures"].cell(2, 10).__setattr__("value", None))
+    result = runner.invoke(cli, ["verifier", str(path)])
+    assert "  Montant à demander à l'État (une fois toutes les factures payées) : 28\u202f921,00\xa0€" in result.output
