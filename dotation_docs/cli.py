@@ -123,13 +123,24 @@ soffice_option = click.option(
 )
 
 
+def _positive_count(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    """-j N: a whole number of processes, at least 1 (click's own messages are English)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"« {value} » n'est pas un nombre de processus : un nombre entier d'au moins 1 "
+                                 "est attendu (ex. -j 2).")
+    return int(text)
+
+
 jobs_option = click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), metavar="N", default=None,
+    "-j", "--jobs", "--processus", "jobs", type=str, metavar="N", default=None, callback=_positive_count,
     help="Nombre de processus qui produisent les documents en parallèle (par défaut : le nombre de "
     "cœurs de la machine ; 1 : tout dans le processus de la commande).",
 )
 quiet_option = click.option(
-    "-q", "--quiet", is_flag=True,
+    "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
     help="N'affiche que les erreurs (pas de résumé) : le code de sortie dit si tout s'est bien passé.",
 )
 

@@ -73,7 +73,7 @@ from dotation_docs.templateset import (
 )
 from dotation_docs.validation import validate
 from dotation_docs.workbook import read_workbook
-from dotation_docs.workers import default_jobs, run_parallel
+from dotation_docs.workers import default_jobs, run_parallel, usable_jobs
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
 
     renderer.compile()
     with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
-        workers = min(jobs, len(docs) // 2)  # a process for one document is not worth its start
+        workers = min(usable_jobs(jobs), len(docs) // 2)  # a process for one document is not worth its start
         if workers > 1:
             staged = run_parallel(produce, len(docs), workers, advance)
         else:

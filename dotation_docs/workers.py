@@ -49,6 +49,12 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def usable_jobs(asked: int) -> int:
+    """``asked`` processes, at most four per core: beyond the cores they only add memory
+    (each is a fork of the command), and ``-j 1000`` must not fork a thousand."""
+    return max(1, min(asked, 4 * default_jobs()))
+
+
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
     if sys.platform.startswith("linux"):

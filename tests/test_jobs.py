@@ -377,3 +377,18 @@ def test_convention_writes_the_same_bytes_as_the_batch(tmp_path: Path) -> None:
     assert [f.path for f in documents] == ["conventions/B01-convention-beaubreuil-numerique-solidaire.docx",
                                            "proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.docx"]
     assert all((tmp_path / "un" / f.path).read_bytes() == batch[f.path] for f in documents)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "２"])
+def test_a_wrong_number_of_processes_is_refused_in_french(value: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "s"), "-j", value])
+    assert result.exit_code == 2
+    assert f"« {value} » n'est pas un nombre de processus : un nombre entier d'au moins 1 est attendu" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_thousand_processes_asked_are_four_per_core_at_most() -> None:
+    from dotation_docs.workers import usable_jobs
+    cores = os.cpu_count() or 1
+    assert usable_jobs(1000) == 4 * cores
+    assert usable_jobs(1) == 1
