@@ -53,6 +53,7 @@ from dotation_docs.funding import Funding, batch_totals, beneficiary_totals, unp
 from dotation_docs.manifest import Scope, entries, printable_name, read_manifest
 from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.report import Report
+from dotation_docs.summary import describe_unsigned_handovers
 from dotation_docs.writers import OutputFile
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def territory_of(b: Beneficiary) -> tuple[str, str]:
     kind and its INSEE code (« Vasles (ZRR, commune 79339) »)."""
     kind = b.territory_kind
     if kind.is_rural:
-        return f"{b.territory_name} ({kind.value}, commune {b.territory_code})", f"{kind.value}:{b.territory_code}"
+        return f"{b.territory_name} ({kind.value}, code INSEE {b.territory_code})", f"{kind.value}:{b.territory_code}"
     return f"{b.territory_name} ({b.territory_code})", f"{kind.value}:{b.territory_code}"
 
 
@@ -304,6 +305,8 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
         "press": _groups(press),
         "claim": _groups(claim),
         "unpaid": _unpaid(dotation) if not claim else [],
+        # the claim encloses the handover records as proof: unsigned ones hold it back
+        "unsigned": [n.replace("'", "’") for n in describe_unsigned_handovers(dotation)] if claim else [],
         "others": _groups(others),
         "missing": [f.path for f in found if not f.present],
         "warnings": [(w.location, w.message) for w in report.warnings],

@@ -372,7 +372,9 @@ def _select(job: Job, selected: list[DocumentSpec], dotation: Dotation, query: s
     unpaid = unpaid_invoices(dotation)
     if job is Job.BATCH:
         if not unpaid:
-            return _Selection(selected, None, Scope.of_job(job), _batch_notes)
+            # the claim file is written: its handover records not signed yet hold it back
+            return _Selection(selected, None, Scope.of_job(job),
+                              lambda result, header: describe_unsigned_handovers(dotation))
         # The claim file rests on paid invoices only: it is left out, and the scope still
         # covers its types, so a previous claim file of this folder is removed.
         log.info("Dossier de demande non produit : %d facture(s) non payée(s)", len(unpaid))
@@ -617,10 +619,6 @@ def _attachments(output: Path, spec: DocumentSpec) -> tuple[list[tuple[str, byte
             raise OutputError(f"impossible de lire la pièce jointe « {path} » : {describe_os_error(err)}. "
                               "Rien n'a été écrit.") from err
     return found, skipped
-
-
-def _batch_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
-    return []
 
 
 def _left_notes(result: WriteResult) -> list[str]:

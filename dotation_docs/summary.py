@@ -272,11 +272,11 @@ def describe_status(state: BatchState) -> list[str]:
         lines += _wrapped(_capitalized(why), "")
         if not state.manifest_unreadable:
             lines.append(f"  dotation generer {state.workbook} -o {state.output}")
-        lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)}.")
+        lines += [""] + _wrapped(f"En bref, {_signature_counts(state)}.")
         return lines
 
     with_pdf = any(d.pdf is not None and d.pdf.freshness is not Freshness.ABSENT for d in state.all_documents())
-    dossier_absent = "pas de PDF (avec --pdf)"
+    dossier_absent = "non produit (option --pdf)"
     lines += ["", "Bénéficiaires"]
     blocks: list[tuple[list[str], list[list[str]]]] = []  # per beneficiary: heading lines, rows
     for b in state.beneficiaries:
@@ -333,7 +333,7 @@ def describe_status(state: BatchState) -> list[str]:
         parts.append(format_quantity(counts[Freshness.UNKNOWN], "sans empreinte", "sans empreinte"))
     if state.obsolete:
         parts.append(format_quantity(len(state.obsolete), "en trop", "en trop"))
-    lines += [""] + _wrapped(f"Résumé : {_signature_counts(state)}{NBSP}; {', '.join(parts)}.")
+    lines += [""] + _wrapped(f"En bref, {_signature_counts(state)}{NBSP}; {', '.join(parts)}.")
     if stale or counts[Freshness.MISSING] or counts[Freshness.EDITED]:
         lines += _wrapped(
             "Les documents périmés ou manquants se refont avec « dotation generer » (ou « dotation convention » "

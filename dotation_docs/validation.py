@@ -94,6 +94,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_gift_categories(beneficiaries, op, report)
     _check_reform_decision(op, report)
     _check_signature_dates(beneficiaries, devices, report)
+    _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
     if op is not None and not report.errors:
@@ -803,6 +804,37 @@ def check_territories(beneficiaries: list[Record], report: Report) -> None:
         if problem:
             report.error(f"{label} : {problem}", r.title, r.cell("territory_code"))
             r.values["territory_code"] = None
+
+
+# Loi n° 2023-1322 du 29 décembre 2023 (loi de finances pour 2024), art. 73: France Ruralités
+# Revitalisation replaces the ZRR classification from 1 July 2024.
+FRR_START = dt.date(2024, 7, 1)
+
+
+def _check_territory_kind_dates(op: Record | None, beneficiaries: list[Record], report: Report) -> None:
+    """Warn when a territory's kind did not exist on the handover day: « ZRR » on or after
+    1 July 2024 (the documents would call the commune « classée en ZRR »), « FRR » before."""
+    handover = op.values.get("handover_date") if op is not None else None
+    if handover is None:
+        return
+    label = _label(BENEFICIARIES, "territory_kind")
+    for r in beneficiaries:
+        kind = r.values.get("territory_kind")
+        if kind is TerritoryKind.ZRR and handover >= FRR_START:
+            report.warning(
+                f"{label} : « ZRR » pour une remise du {_show(handover)} ; depuis le 1er juillet 2024, le "
+                "classement en zone de revitalisation rurale est remplacé par France Ruralités Revitalisation "
+                "(loi n° 2023-1322, art. 73) et les documents diraient la commune « classée en zone de "
+                "revitalisation rurale ». Écrivez « FRR » si la commune est classée FRR.",
+                r.title, r.cell("territory_kind"),
+            )
+        elif kind is TerritoryKind.FRR and handover < FRR_START:
+            report.warning(
+                f"{label} : « FRR » pour une remise du {_show(handover)}, avant le 1er juillet 2024, date où "
+                "France Ruralités Revitalisation a remplacé les zones de revitalisation rurale. Écrivez « ZRR » "
+                "si la commune était alors classée ZRR.",
+                r.title, r.cell("territory_kind"),
+            )
 
 
 def _check_signature_dates(beneficiaries: list[Record], devices: list[Record], report: Report) -> None:

@@ -733,7 +733,7 @@ ZRR_BENEFICIARIES = (
                 "3 rue du Château", "79340", MADAME, "Odile Berthonneau", "Présidente",
                 "contact@gatine-numerique.fr", "05 49 69 12 58", "Vasles",
                 "Salle des associations, 3 rue du Château, 79340 Vasles",
-                (4, 0, 3, 0), town="Vasles", territory_kind="ZRR", territory_code="79339",
+                (4, 0, 3, 0), town="Vasles", territory_kind="FRR", territory_code="79339",
                 signed_on=dt.date(2024, 10, 15)),
     Beneficiary("B02", "Foyer rural & numérique d'Airvault", ASSOCIATION, True,
                 "11 rue de la Gendarmerie", "79600", MONSIEUR, "Gérard Bonnin", "Président",
@@ -783,7 +783,10 @@ def check_zrr(operation: dict[str, Any], beneficiaries: list[dict[str, Any]],
               bills: tuple[Invoice, ...]) -> None:
     """What the rural sample promises: rural territories only, the rate on TTC, a cap that
     bites, an advance, and no word of Limoges or of priority neighbourhoods."""
-    assert {b["territory_kind"] for b in beneficiaries} == {"ZRR", "FRR"}
+    # Handed over in October 2024: France Ruralités Revitalisation has replaced the ZRR
+    # classification since 1 July 2024 (loi n° 2023-1322, art. 73), so every commune is FRR.
+    assert {b["territory_kind"] for b in beneficiaries} == {"FRR"}
+    assert operation["handover_date"] >= dt.date(2024, 7, 1)
     assert operation["rate_base"] == "TTC" and operation["convention_kind"] == "mise à disposition"
     assert ZRR_TOTAL_TTC * ZRR_STATE_RATE > ZRR_GRANTED  # the cap bites
     assert 0 < operation["advances"] < ZRR_GRANTED

@@ -308,8 +308,10 @@ def test_financing_plan_with_forecast_has_both_columns(tmp_path) -> None:
     assert expense[1:] == [money("36151,25"), money("36151,25")]
     assert ["Subvention attribuée", money("28921,00")] in rows
     text = flat(docx_text(tmp_path / CLAIM / PLAN))
-    assert ("représente 33,33 % du coût total de l'opération : elle atteint le minimum de 20 % prévu par "
-            "l'article L. 1111-10 (III) du code général des collectivités territoriales") in text
+    assert ("représente 33,33 % du coût total de l'opération, et donc au moins autant du montant total des "
+            "financements apportés par des personnes publiques : elle atteint le minimum de 20 % de ces "
+            "financements prévu par le III de l'article L. 1111-10 du code général des collectivités "
+            "territoriales") in text
 
 
 def test_financing_plan_without_forecast_has_only_the_actual_column(make_workbook, tmp_path) -> None:

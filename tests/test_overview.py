@@ -279,9 +279,9 @@ def test_the_page_is_written_with_the_batch_in_one_swap(tmp_path: Path, monkeypa
     calls = []
     real = outputdir.replace_files
 
-    def spy(output, files, removals):  # type: ignore[no-untyped-def]
+    def spy(output, files, removals, staging=None):  # type: ignore[no-untyped-def]
         calls.append([path for path, _data in files])
-        return real(output, files, removals)
+        return real(output, files, removals, staging)
 
     monkeypatch.setattr(writers, "replace_files", spy)
     generate_batch(SAMPLE, tmp_path / "lot", TEMPLATES)

@@ -141,7 +141,7 @@ def operation_lines(lines: list[str]) -> list[str]:
 
 def summary(lines: list[str]) -> str:
     """The summary line of ``etat``, as one line (it wraps at 100 columns)."""
-    start = max(i for i, line in enumerate(lines) if line.startswith("Résumé : "))
+    start = max(i for i, line in enumerate(lines) if line.startswith("En bref, "))
     end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
     return " ".join(" ".join(lines[start:end]).split())
 
@@ -264,7 +264,7 @@ def test_a_manifest_without_fingerprints_still_loads(workbook, batch: Path, runn
     lines = etat(runner, path, out)
     assert block(lines, "B01")[1] == "Convention sans empreinte (lot ancien) à signer"
     assert summary(lines) == (
-        "Résumé : 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
+        "En bref, 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
         "0 document à jour, 27 sans empreinte."
     )
     generate(runner, path, out)  # the next run writes them
@@ -328,10 +328,10 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) ->
         "État récapitulatif des dépenses à jour",
         "Plan de financement à jour",
         "Attestation d'achèvement à jour",
-        "Dossier de demande (PDF) pas de PDF (avec --pdf)",
+        "Dossier de demande (PDF) non produit (option --pdf)",
     ]
     assert summary(lines) == (
-        "Résumé : 10 bénéficiaires : 9 conventions signées, 0 à signer ; 8 procès-verbaux signés, 2 à signer ; "
+        "En bref, 10 bénéficiaires : 9 conventions signées, 0 à signer ; 8 procès-verbaux signés, 2 à signer ; "
         "27 documents à jour."
     )
     # the columns line up across beneficiaries
@@ -368,7 +368,7 @@ def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: 
         "Attestation d'achèvement périmé (données)",
     ]
     assert summary(lines) == (
-        "Résumé : 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
+        "En bref, 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
         "17 documents à jour, 8 périmés, 1 manquant, 1 modifié à la main."
     )
     assert lines[-2:] == [
@@ -447,7 +447,7 @@ def test_etat_without_a_batch_and_with_an_invalid_workbook(workbook, tmp_path: P
         "",
     ]
     assert lines[5:] == [
-        "Résumé : 10 bénéficiaires : 8 conventions signées, 1 à signer\u00a0; 9 procès-verbaux signés, 1 à signer.",
+        "En bref, 10 bénéficiaires : 8 conventions signées, 1 à signer\u00a0; 9 procès-verbaux signés, 1 à signer.",
     ]
     assert not absent.exists()
 

@@ -7,6 +7,7 @@ computed here by hand and found in the claim documents and the press release.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import subprocess
@@ -19,7 +20,7 @@ import jinja2
 import openpyxl
 import pytest
 from cells import put
-from conftest import ROOT, SAMPLE, TEMPLATES, docx_text, errors_of
+from conftest import ROOT, SAMPLE, TEMPLATES, docx_text, errors_of, set_operation
 from test_golden import GOLDEN, golden_name, readable
 
 from dotation_docs.context import (
@@ -95,20 +96,22 @@ def test_the_scan_sees_headers_footers_and_properties(zrr_batch: Path) -> None:
 
 def test_the_rural_documents_speak_of_communes(zrr_batch: Path) -> None:
     convention = plain(docx_text(zrr_batch / "conventions" / "B01-convention-gatine-numerique-solidaire.docx"))
+    # handed over in October 2024: every commune is FRR (the ZRR wording is tested on its own below)
     assert ("au bénéfice des habitants de la commune de Vasles (code INSEE 79339), classée en zone "
-            "de revitalisation rurale.") in convention
-    assert ("au profit des habitants de la commune de Vasles (code INSEE 79339), classée en zone de "
-            "revitalisation rurale, et, plus largement, des communes classées en zone de "
-            "revitalisation rurale :") in convention
-    assert ("qui interviennent dans les communes classées en zone de revitalisation rurale (ZRR) ou "
-            "en zone France Ruralités Revitalisation (FRR).") in convention
+            "France Ruralités Revitalisation.") in convention
+    assert ("au profit des habitants de la commune de Vasles (code INSEE 79339), classée en zone "
+            "France Ruralités Revitalisation, et, plus largement, des communes classées en zone "
+            "France Ruralités Revitalisation :") in convention
+    assert ("qui interviennent dans les communes classées en zone France Ruralités Revitalisation "
+            "(FRR).") in convention
+    assert "revitalisation rurale" not in convention
     assert "tribunal administratif de Poitiers" in convention
     frr = plain(docx_text(zrr_batch / "conventions" / "B02-convention-foyer-rural-numerique-d-airvault.docx"))
     assert "des habitants de la commune d’Airvault (code INSEE 79005), classée en zone France Ruralités" in frr
     handover = plain(docx_text(zrr_batch / "proces-verbaux" / "B03-proces-verbal-clic-en-gatine.docx"))
     assert "Commune (FRR)\nMénigoute (code INSEE 79176)" in handover
     press = plain((zrr_batch / "communique" / "communique-de-presse.html").read_text(encoding="utf-8"))
-    assert "remis aux acteurs de la médiation numérique des communes rurales (ZRR et FRR)" in press
+    assert "remis aux acteurs de la médiation numérique des communes rurales (FRR)" in press
     assert "(commune de Vasles) : 7 équipements" in press
     assert "(commune d’Airvault) : 8 équipements" in press
 
@@ -338,3 +341,21 @@ def test_sample_workbooks_are_rebuilt_identically(tmp_path: Path, variant: str, 
                    cwd=ROOT, check=True, capture_output=True)
     assert target.read_bytes() == committed.read_bytes(), (
         f"regenerate: python scripts/build_example_workbook.py --variant {variant}")
+
+
+@pytest.mark.parametrize(("kind", "handover", "warned"), [
+    ("ZRR", dt.date(2024, 7, 1), True), ("ZRR", dt.date(2024, 6, 30), False),
+    ("FRR", dt.date(2024, 6, 30), True), ("FRR", dt.date(2024, 7, 1), False),
+])
+def test_a_territory_kind_that_did_not_exist_on_the_handover_day_is_warned(
+        make_workbook, kind: str, handover: dt.date, warned: bool) -> None:
+    """FRR replaced the ZRR classification on 1 July 2024 (loi n° 2023-1322, art. 73)."""
+    def change(wb) -> None:
+        _territory(wb, kind, "79339")
+        set_operation(wb, "Date de la remise", handover)
+    checked = check_workbook(make_workbook(change))
+    found = [w.message for w in checked.report.warnings if "1er juillet 2024" in w.message]
+    assert bool(found) is warned, found
+    if warned and kind == "ZRR":
+        assert found[0].startswith("Type de territoire : « ZRR » pour une remise du 01/07/2024 ; depuis le "
+                                   "1er juillet 2024, le classement en zone de revitalisation rurale est remplacé")
