@@ -311,8 +311,9 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
     renderer = _DocumentRenderer(docs, templates, dotation, env)
     fingerprint = status.Fingerprinter(templates)  # manifest fingerprints, for `dotation etat`
     if staging is None:
-        return [OutputFile(d.path, renderer.render(i), str(d.type), d.beneficiary, fingerprint(d))
-                for i, d in enumerate(docs)]
+        rendered = [renderer.render(i) for i in range(len(docs))]
+        return [OutputFile(d.path, data, str(d.type), d.beneficiary, fingerprint(d, hashlib.sha256(data).hexdigest()))
+                for d, data in zip(docs, rendered, strict=True)]
     first = staging.reserve(len(docs))
     output, folder = staging.output, staging.path
 
@@ -330,8 +331,15 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
                 staged.append(produce(index))
                 if advance is not None:
                     advance(1)
-    return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d), staged=s)
+    return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d, s.sha256), staged=s)
             for d, s in zip(docs, staged, strict=True)]
+
+
+def rendered_digests(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[str]:
+    """Return the SHA-256 of the bytes each of ``docs`` renders to now, one at a time in
+    memory (``dotation etat``: nothing is written). Raises TemplateError."""
+    renderer = _DocumentRenderer(docs, templates, dotation)
+    return [hashlib.sha256(renderer.render(i)).hexdigest() for i in range(len(docs))]
 
 
 def _check_unique_paths(docs: list[PlannedDocument]) -> None:

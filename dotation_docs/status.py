@@ -1,20 +1,18 @@
 """Status: the fingerprints that tell whether a generated document is out of date, and the
 state of a generated batch (``dotation etat``), seen without changing anything.
 
-A document's **data fingerprint** is the SHA-256 of its rendering context (and title),
-canonically serialised: sorted keys, ``Decimal`` and dates as strings; only the
-top-level variables its template uses count (a convention that does not print the list
-of every beneficiary is not out of date when another beneficiary's telephone changes;
-for the expense statement, built by code, those its code reads). The signature
-dates of « Bénéficiaires » are never part of it (the contexts do not hold them, and
-:data:`UNFINGERPRINTED` drops them should a context ever do), so signing a document does
-not make it out of date. Its **template fingerprint** is the SHA-256 of its template's
-bytes; the expense statement, built by code, has a constant tag instead
-(:data:`SPREADSHEET_VERSION`). A PDF has the fingerprints of the document it is converted
-from; the claim dossier, those of its parts (and the names and hashes of the agent's
-attachments). The manifest keeps them in each entry (:data:`DATA_KEY`,
-:data:`TEMPLATE_KEY`); ``dotation etat`` recomputes them from the current workbook and
-templates through the same plan as generation, without rendering anything.
+A document's **data fingerprint** is the SHA-256 of the bytes it was rendered to. Rendering
+is deterministic (the same workbook and templates give the same bytes), so ``dotation etat``
+renders every document again, in memory, and a document is out of date exactly when the
+current workbook and templates would write other bytes: a change the document does not
+print (a telephone number, another beneficiary's name) leaves it up to date. The signature
+dates of « Bénéficiaires » are never printed, so signing a document does not make it out of
+date. Its **template fingerprint** is the SHA-256 of its template's bytes (the expense
+statement, built by code, has a constant tag instead, :data:`SPREADSHEET_VERSION`): it says
+*why* a document is out of date (its template changed, or else its data). A PDF has the
+fingerprints of the document it is converted from; the claim dossier, those of its parts
+(and the names and hashes of the agent's attachments). The manifest keeps them in each
+entry (:data:`DATA_KEY`, :data:`TEMPLATE_KEY`).
 """
 
 from __future__ import annotations
@@ -23,14 +21,11 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
-import io
 import json
 import logging
 import os
-import re
 import stat
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,25 +58,18 @@ TEMPLATE_KEY = "empreinte_modele"
 #: The expense statement's « template »: the code of :mod:`dotation_docs.spreadsheet`.
 #: Change it when that code changes what the statement looks like.
 SPREADSHEET_VERSION = "etat-depenses-openpyxl-1"
-#: The context variables the expense statement's code reads (see spreadsheet.py; a test
-#: checks that changing any other one changes nothing in the file).
-SPREADSHEET_VARIABLES = frozenset({"operation", "collectivite", "etat", "factures", "totaux", "demande"})
-#: Context keys never fingerprinted, at any depth: the signature dates.
-UNFINGERPRINTED = frozenset({"date_signature_convention", "date_signature_proces_verbal",
-                             "convention_signed_on", "handover_signed_on"})
 
 
 # --- Fingerprints -------------------------------------------------------------------------
 
 
 def canonical(value: Any) -> Any:
-    """Return ``value`` as plain JSON data: mappings with string keys (the signature
-    dates dropped), lists, ``Decimal``, dates and times as strings, enums as their
+    """Return ``value`` as plain JSON data: mappings with string keys, lists, ``Decimal``, dates and times as strings, enums as their
     value. Raises TypeError for anything else (a context holds nothing else)."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in value.items() if str(k) not in UNFINGERPRINTED}
+        return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     if isinstance(value, decimal.Decimal):
@@ -106,42 +94,12 @@ class Templates(Protocol):
 
 
 class Fingerprinter:
-    """Compute the fingerprints of the planned documents of one run (a pure function of
-    the document and the templates). The documents of a run share the values of their
-    common context: each top-level value is serialised once (by identity, the value
-    kept alive meanwhile) and the context's digest is the digest of its keys' digests."""
+    """Compute the fingerprints of the documents of one run from their rendered bytes'
+    SHA-256 and their templates (each template hashed once)."""
 
     def __init__(self, templates: Templates) -> None:
         self._templates = templates
-        self._values: dict[int, tuple[Any, str]] = {}
         self._template_digests: dict[str, str] = {}
-        self._variables: dict[str, frozenset[str] | None] = {}
-
-    def _value_digest(self, value: Any) -> str:
-        seen = self._values.get(id(value))
-        if seen is None:
-            seen = self._values[id(value)] = (value, digest(value))
-        return seen[1]
-
-    def _used(self, name: str | None) -> frozenset[str] | None:
-        """The top-level variables template ``name`` may use (the expense statement's
-        code when None; None for a template not loaded: all of them)."""
-        if name is None:
-            return SPREADSHEET_VARIABLES
-        if name not in self._variables:
-            try:
-                self._variables[name] = template_variables(self._templates[name])
-            except KeyError:
-                self._variables[name] = None
-        return self._variables[name]
-
-    def data(self, doc: PlannedDocument) -> str:
-        """Return the data fingerprint of ``doc``: its title and the values of its
-        context that its template uses (the operation always: it dates the file)."""
-        used = self._used(doc.template)
-        keys = {k: self._value_digest(v) for k, v in doc.context.items()
-                if k not in UNFINGERPRINTED and (used is None or k in used or k == "operation")}
-        return digest({"contexte": keys, "titre": doc.title})
 
     def template(self, doc: PlannedDocument) -> str:
         """Return the template fingerprint of ``doc`` (empty when its template is not
@@ -157,33 +115,10 @@ class Fingerprinter:
             found = self._template_digests[doc.template] = hashlib.sha256(data).hexdigest()
         return found
 
-    def __call__(self, doc: PlannedDocument) -> dict[str, str]:
-        """Return the manifest's fingerprints of ``doc``."""
-        return {DATA_KEY: self.data(doc), TEMPLATE_KEY: self.template(doc)}
-
-
-_XML_TAG = re.compile(r"<[^>]*>")
-_JINJA_TAG = re.compile(r"\{[{%](.*?)[}%]\}", re.S)
-_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
-
-
-def template_variables(template: LoadedTemplate) -> frozenset[str] | None:
-    """Return every name written inside a Jinja tag of ``template`` (``{{ … }}``,
-    ``{% … %}``), attributes after a dot left out: a superset of the top-level variables
-    it uses (keywords, filters and loop variables too, which no context key matches).
-    A Word template's XML parts are read with their markup removed, so that a tag Word
-    split across runs is whole again. None when it cannot be read (then every variable
-    counts). Much cheaper than parsing: it runs on every generation."""
-    try:
-        if template.is_docx:
-            with zipfile.ZipFile(io.BytesIO(template.data)) as package:
-                texts = [_XML_TAG.sub("", package.read(n).decode("utf-8"))
-                         for n in package.namelist() if n.endswith(".xml")]
-        else:
-            texts = [template.data.decode("utf-8")]
-    except (zipfile.BadZipFile, UnicodeDecodeError, OSError, ValueError):
-        return None
-    return frozenset(name for text in texts for tag in _JINJA_TAG.findall(text) for name in _NAME.findall(tag))
+    def __call__(self, doc: PlannedDocument, rendered_sha256: str) -> dict[str, str]:
+        """Return the manifest's fingerprints of ``doc``, rendered to bytes whose SHA-256
+        is ``rendered_sha256``."""
+        return {DATA_KEY: rendered_sha256, TEMPLATE_KEY: self.template(doc)}
 
 
 def dossier_fingerprints(parts: Iterable[Mapping[str, str]], attachments: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -322,11 +257,13 @@ def _attachment_digests(output: Path, spec: DocumentSpec) -> list[tuple[str, str
 
 
 def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Path,
-                templates: Templates) -> BatchState:
+                templates: Templates, render: Callable[[list[PlannedDocument]], list[str]]) -> BatchState:
     """Return the state of the batch in ``output`` for ``dotation`` (read from
     ``workbook``) and ``templates``: the documents ``dotation generer`` would write now
-    (planned as it plans them, nothing rendered), each compared with the manifest and
-    the file. Reads only; raises nothing for an absent or unreadable folder."""
+    (planned as it plans them, and rendered in memory by ``render``, which returns the
+    SHA-256 of each document's bytes), each compared with the manifest and the file.
+    Reads only; raises nothing for an absent or unreadable folder (TemplateError from
+    ``render``)."""
     state = BatchState(workbook, output, dotation, funding, manifest_found=False,
                        interrupted=outputdir.inspect(output).describe(), unpaid=unpaid_invoices(dotation))
     equipped = {b.identifier for b in handed_over(dotation)}
@@ -343,7 +280,7 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
     docs = plan([s for s in chosen if s.renderer in RENDERED], given)
     pdfs = {p.source: p for p in plan_pdf(chosen, docs)}
     fingerprint = Fingerprinter(templates)
-    expected = {d.path: fingerprint(d) for d in docs}
+    expected = {d.path: fingerprint(d, sha) for d, sha in zip(docs, render(docs), strict=True)}
 
     def with_pdf(doc: PlannedDocument) -> DocumentState:
         found = _state(output, str(doc.type), doc.path, listed.get(doc.path.casefold()), expected[doc.path])
@@ -384,14 +321,16 @@ def read_status(workbook: Path, output: Path, templates_folder: Path | None = No
     Writes, locks and repairs nothing. Raises InvalidWorkbookError (the workbook has
     errors), WorkbookOpenError, TemplateError (the templates folder cannot be used)."""
     # Imported here: the pipeline imports this module for its fingerprints.
-    from dotation_docs.pipeline import check_reachable, load_workbook_model
+    from dotation_docs.pipeline import check_reachable, load_workbook_model, rendered_digests
     from dotation_docs.templateset import load_template_set
 
     check_reachable(templates_folder)
     templates = load_template_set(template_names(specs(Job.BATCH)), templates_folder)
     checked = load_workbook_model(workbook)
     assert checked.dotation is not None and checked.funding is not None
-    return batch_state(workbook, checked.dotation, checked.funding, output, templates)
+    dotation = checked.dotation
+    return batch_state(workbook, dotation, checked.funding, output, templates,
+                       lambda docs: rendered_digests(docs, templates, dotation))
 
 
 def unsigned_handovers(dotation: Dotation) -> list[Beneficiary]:

@@ -230,7 +230,7 @@ def test_signature_date_warnings(workbook) -> None:
 def test_canonical_serialisation() -> None:
     from decimal import Decimal
 
-    value = {"b": Decimal("1.50"), "a": [dt.date(2023, 2, 3), dt.time(10, 30)], "date_signature_convention": 1}
+    value = {"b": Decimal("1.50"), "a": [dt.date(2023, 2, 3), dt.time(10, 30)]}
     assert canonical(value) == {"b": "1.50", "a": ["2023-02-03", "10:30:00"]}
     assert digest(value) == digest({"a": ["2023-02-03", "10:30:00"], "b": "1.50"})  # key order does not matter
     with pytest.raises(TypeError):
@@ -271,39 +271,6 @@ def test_a_manifest_without_fingerprints_still_loads(workbook, batch: Path, runn
     assert all(DATA_KEY in d for d in documents_of(out))
 
 
-def test_the_expense_statement_reads_only_its_fingerprinted_variables(sample: Path) -> None:
-    from dotation_docs.documents import DocumentType, plan_batch
-    from dotation_docs.spreadsheet import render_expense_statement
-    from dotation_docs.status import SPREADSHEET_VARIABLES
-
-    checked = check_workbook(sample)
-    [doc] = [d for d in plan_batch(checked.dotation, checked.funding) if d.type == DocumentType.EXPENSE_STATEMENT]
-    stamp = dt.datetime(2023, 2, 3)
-    only = {k: v for k, v in doc.context.items() if k in SPREADSHEET_VARIABLES}
-    assert len(only) < len(doc.context)
-    assert render_expense_statement(only, timestamp=stamp) == render_expense_statement(doc.context, timestamp=stamp)
-
-
-def test_template_variables_include_every_variable_the_template_uses() -> None:
-    from jinja2 import meta
-
-    from dotation_docs.documents import template_names
-    from dotation_docs.rendering import build_environment, parse_source, template_sources
-    from dotation_docs.status import template_variables
-    from dotation_docs.templateset import load_template_set
-
-    templates, env = load_template_set(template_names()), build_environment()
-    for name in template_names():
-        template = templates[name]
-        used = set().union(*(meta.find_undeclared_variables(parse_source(template, source, env))
-                             for source in template_sources(template)))
-        assert "operation" in used and used <= template_variables(template), name
-    assert "beneficiaires" not in template_variables(templates["convention-mise-a-disposition.docx"])
-
-
-# --- dotation etat -------------------------------------------------------------------------------
-
-
 def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) -> None:
     out = batch
     path = workbook({**all_signed(except_=("B03", "B10")), "B03": (SIGNED, None)})  # signed after generation
@@ -339,7 +306,7 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) ->
     assert len({line.index("à jour") for line in rows}) == 1
 
 
-def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: Path, runner) -> None:
+def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: Path, tmp_path: Path, runner) -> None:
     out = batch
     (out / B03_CONVENTION).unlink()
     (out / B04_HANDOVER).write_bytes(b"retouche")
@@ -354,27 +321,32 @@ def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: 
     assert block(lines, "B02")[1:] == ["Convention périmé (données) à signer", "Procès-verbal périmé (données) à signer"]
     assert block(lines, "B03")[1] == "Convention manquant à signer"
     assert block(lines, "B04")[2] == "Procès-verbal modifié à la main à signer"
-    # the press documents and the claim letter list every association with its
-    # representative, the certificate every handover record: out of date too; the
-    # expense statement and the financing plan name no beneficiary
-    assert operation_lines(lines)[:8] == [
-        "Communiqué de presse (.docx) périmé (données)",
-        "Communiqué de presse (.html) périmé (données)",
-        "Invitation presse (.docx) périmé (données)",
-        "Invitation presse (.html) périmé (données)",
-        "Lettre de demande de versement périmé (données)",
-        "État récapitulatif des dépenses à jour",
-        "Plan de financement à jour",
-        "Attestation d'achèvement périmé (données)",
-    ]
+    # out of date = exactly the documents a new run would write differently
+    fresh = tmp_path / "nouveau-lot"
+    generate(runner, path, fresh)
+    changed = sorted(d["fichier"] for d in documents_of(fresh)
+                     if d["sha256"] != {e["fichier"]: e["sha256"] for e in documents_of(out)}.get(d["fichier"])
+                     and d["fichier"] not in (B03_CONVENTION, B04_HANDOVER))
+    assert changed == ["conventions/B02-convention-sport-loisirs-de-l-aurence.docx",
+                       "proces-verbaux/B02-proces-verbal-sport-loisirs-de-l-aurence.docx"]
+    assert all(line.endswith("à jour") for line in operation_lines(lines)[:8]), operation_lines(lines)
     assert summary(lines) == (
         "En bref, 10 bénéficiaires : 0 convention signée, 9 à signer ; 0 procès-verbal signé, 10 à signer ; "
-        "17 documents à jour, 8 périmés, 1 manquant, 1 modifié à la main."
+        "23 documents à jour, 2 périmés, 1 manquant, 1 modifié à la main."
     )
     assert lines[-2:] == [
         "Les documents périmés ou manquants se refont avec « dotation generer » (ou « dotation convention »",
         "pour un bénéficiaire) ; un document modifié à la main n'est remplacé qu'avec --ecraser.",
     ]
+
+
+def test_a_change_no_document_prints_makes_nothing_out_of_date(workbook, batch: Path, runner) -> None:
+    def change_b02_phone(wb: openpyxl.Workbook) -> None:
+        ws = wb["Bénéficiaires"]
+        ws[f"{column(ws, 'Téléphone')}3"] = "05 55 00 00 00"
+
+    lines = etat(runner, workbook(change=change_b02_phone), batch)
+    assert summary(lines).endswith("; 27 documents à jour.")
 
 
 def test_etat_says_when_a_template_changed(workbook, batch: Path, tmp_path: Path, runner) -> None:
