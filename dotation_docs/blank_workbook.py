@@ -101,10 +101,11 @@ def write_blank_workbook(path: Path, *, force: bool = False) -> Path:
     the file cannot be written.
     """
     path = Path(path)
-    if path.suffix.lower() != SUFFIX:
+    # « .xlsx » alone has no suffix for pathlib (a hidden file's name), « . » and « » no name
+    if path.suffix.lower() != SUFFIX or not path.stem:
         raise OutputError(
             f"« {path} » : le nom du classeur doit finir par « {SUFFIX} » "
-            f"(ex. {path.with_suffix(SUFFIX).name})."
+            f"(ex. operation-2025{SUFFIX})."
         )
     if not force and (path.exists() or path.is_symlink()):
         raise _exists(path)

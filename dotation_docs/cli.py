@@ -359,6 +359,10 @@ def new_command(fichier: Path, force: bool) -> None:
 
 def _report(written: pipeline.Written, quiet: bool = False) -> None:
     if quiet:
+        # -q keeps what the agent must act on (a claim file removed or held back by an
+        # unsigned record, leftovers): on stderr, the summary dropped
+        for note in written.notes:
+            click.echo(f"{label('Attention :', 'yellow')} {note}", err=True)
         return
     for warning in written.warnings:
         click.echo(f"{label('Avertissement –', 'yellow')} {warning}")

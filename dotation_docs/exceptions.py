@@ -19,8 +19,8 @@ def label(text: str, colour: str) -> str:
 
     ``click.echo`` drops the styling when the stream it writes to is not a terminal
     (a pipe, a file), so scripts and logs never see escape codes; ``NO_COLOR`` (any
-    value, https://no-color.org) turns it off on a terminal too."""
-    if os.environ.get("NO_COLOR"):
+    value, https://no-color.org) and ``TERM=dumb`` turn it off on a terminal too."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return text
     return click.style(text, fg=colour, bold=True)
 

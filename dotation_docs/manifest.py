@@ -25,6 +25,7 @@ from dotation_docs.documents import MANIFEST, OVERVIEW_TYPE, TYPE_FOLDERS, Job, 
 from dotation_docs.context import funding_amounts
 from dotation_docs.funding import Funding, batch_totals
 from dotation_docs.model import Dotation
+from dotation_docs.outputdir import read_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,19 @@ class Scope:
         return self.includes(entry.type, entry.beneficiary)
 
 
+#: A manifest larger than this is not one the tool wrote (a batch of 100,000 documents
+#: makes about 50 Mio): it is unreadable, not read into memory.
+MANIFEST_MAX_BYTES = 256 * 1024 * 1024
+
+
 def read_manifest(output: Path) -> dict[str, Any] | None:
     """Return the manifest of the previous batch, or None when there is none or it is
-    unreadable (the files beside it are then not the tool's)."""
+    unreadable (the files beside it are then not the tool's): not a regular file (a
+    named pipe must not block the command, ``/dev/zero`` must not fill the memory),
+    larger than :data:`MANIFEST_MAX_BYTES`, not UTF-8 JSON, nested too deep to parse."""
     try:
-        data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_regular_file(output / MANIFEST, MANIFEST_MAX_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("documents"), list) else None
 

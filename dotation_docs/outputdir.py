@@ -543,10 +543,32 @@ def _checked_relative(rel: object) -> str:
 # --- Recovery -----------------------------------------------------------------------------
 
 
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """Return the bytes of ``path``, a regular file of at most ``limit`` bytes. Raises
+    FileNotFoundError, OSError, and ValueError for anything else: a named pipe (opened
+    without blocking, never read), a device such as ``/dev/zero`` (never read), a file too
+    large to be one the tool wrote."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit} bytes")
+    return data
+
+
+#: The journal lists one operation per file of a batch: far below this.
+JOURNAL_MAX_BYTES = 256 * 1024 * 1024
+
+
 def _read_journal(output: Path) -> dict[str, Any] | None:
     path = output / JOURNAL_NAME
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_regular_file(path, JOURNAL_MAX_BYTES))
         if not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION:
             raise ValueError("unknown journal")
         _checked_relative(data["staging"])
@@ -567,7 +589,7 @@ def _read_journal(output: Path) -> dict[str, Any] | None:
         raise OutputError(
             f"le journal « {path} » d'un lancement interrompu est illisible : {describe_os_error(err)}."
         ) from err
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise OutputError(
             f"le journal « {path} » d'un lancement interrompu est endommagé : le dossier ne peut pas être "
             "réparé automatiquement. Vérifiez les fichiers (les versions précédentes sont dans les dossiers "

@@ -15,10 +15,12 @@ from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from dotation_docs import blank_workbook, schema
+from dotation_docs.cli import cli
 from dotation_docs.blank_workbook import (
     HELP_TITLE,
     LAST_DATA_ROW,
@@ -456,3 +458,12 @@ def test_it_opens_in_libreoffice(blank: Path, tmp_path: Path) -> None:
         assert sheet.fields[0].label in text
     assert "Aide : remplir le classeur de l'opération" in text
     assert "Règles principales" in text
+
+
+@pytest.mark.parametrize("name", ["", ".", ".xlsx", "dossier/.xlsx"])
+def test_a_name_without_a_file_name_is_refused_in_french(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["nouveau", name])
+    assert result.exit_code == 1
+    assert "le nom du classeur doit finir par « .xlsx » (ex. operation-2025.xlsx)." in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -64,3 +64,9 @@ def test_no_colour_on_a_terminal_with_no_color() -> None:
     printed = _run_on_terminal(["generer", "/nexiste/pas.xlsx"], _env(NO_COLOR="1"))
     assert "Erreur :" in printed
     assert "\x1b" not in printed
+
+
+def test_no_colour_on_a_dumb_terminal() -> None:
+    printed = _run_on_terminal(["generer", "/nexiste/pas.xlsx"], _env(TERM="dumb"))
+    assert "Erreur :" in printed
+    assert "\x1b" not in printed

@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from cells import put
@@ -324,14 +326,38 @@ def test_no_progress_bar_for_a_few_documents(tmp_path: Path, monkeypatch) -> Non
     assert "Rendu des documents" not in result.stdout
 
 
+def _signed_sample(folder: Path) -> Path:
+    """The sample with every convention and handover record signed on the handover day."""
+    wb = openpyxl.load_workbook(SAMPLE)
+    ws = wb["Bénéficiaires"]
+    headers = [c.value for c in ws[1]]
+    for label in ("Date de signature de la convention", "Date de signature du procès-verbal"):
+        for row in range(2, ws.max_row + 1):
+            if label.endswith("convention") and ws.cell(row, 1).value == "B10":
+                continue  # a service of the authority signs no convention
+            ws.cell(row, headers.index(label) + 1).value = datetime(2023, 2, 3)
+    folder.mkdir(parents=True, exist_ok=True)
+    wb.save(folder / "signe.xlsx")
+    return folder / "signe.xlsx"
+
+
 @pytest.mark.parametrize("command", [["generer"], ["demande"], ["convention", "B01"]])
 def test_quiet_prints_nothing_when_all_goes_well(tmp_path: Path, monkeypatch, command: list[str]) -> None:
     monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)  # -q wins over the terminal
-    args = [command[0], str(SAMPLE), *command[1:], "-o", str(tmp_path / "s"), "-q"]
+    workbook = _signed_sample(tmp_path / "classeur")
+    generate_batch(workbook, tmp_path / "s")  # the batch the command updates
+    args = [command[0], str(workbook), *command[1:], "-o", str(tmp_path / "s"), "-q"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and result.stderr == ""
     assert_matches_manifest(tmp_path / "s")
+
+
+def test_quiet_still_says_what_the_agent_must_act_on(tmp_path: Path) -> None:
+    """Unsigned handover records hold the claim back: -q drops the summary, not that."""
+    result = CliRunner().invoke(cli, ["demande", str(SAMPLE), "-o", str(tmp_path / "s"), "-q"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Attention : 10 procès-verbaux de remise ne sont pas signés" in result.stderr
 
 
 def test_quiet_still_prints_errors(tmp_path: Path) -> None:
