@@ -693,6 +693,7 @@ class Inspection:
     output: Path
     interrupted: bool = False
     leftovers: list[str] = field(default_factory=list)
+    running: bool = False  # another command holds the folder's lock right now
 
     @property
     def clean(self) -> bool:
@@ -701,6 +702,11 @@ class Inspection:
 
     def describe(self) -> str | None:
         """A French sentence for the user, or None when the folder is clean."""
+        if self.running:
+            return (
+                f"une commande dotation est en train d'écrire dans « {self.output} » : ce qui est montré "
+                "ici peut changer dès qu'elle se termine ; relancez alors cette commande."
+            )
         if self.interrupted:
             return (
                 f"un lancement interrompu a laissé le dossier « {self.output} » à réparer : la prochaine "
@@ -723,6 +729,29 @@ def inspect(output: Path) -> Inspection:
             return state
     except OSError:
         return state
+    state.running = _locked_by_another(output / LOCK_NAME)
     state.interrupted = _lexists(output / JOURNAL_NAME)
     state.leftovers = [p.name for p in _leftovers(output)]
     return state
+
+
+def _locked_by_another(path: Path) -> bool:
+    """True when a running command holds the lock file ``path`` (a shared lock cannot be
+    taken on it). The lock file exists only while a command holds it, or after a killed
+    one; it is opened read-only and never changed (nothing is written)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        import fcntl  # POSIX only, like filelock's own Unix lock
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except (ImportError, OSError):
+        return False
+    finally:
+        os.close(fd)

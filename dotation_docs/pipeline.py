@@ -245,14 +245,15 @@ def check_workbook(path: Path, strict: bool = False, templates: Path | None = No
     return Checked(path, report, dotation, batch_funding(dotation) if dotation else None, strict, template_check)
 
 
-def load_workbook_model(path: Path, strict: bool = False) -> Checked:
+def load_workbook_model(path: Path, strict: bool = False,
+                        consequence: str = "aucun document n'a été écrit") -> Checked:
     """Return the validated workbook; raises InvalidWorkbookError listing every problem
-    when it has errors (or warnings, when ``strict``)."""
+    when it has errors (or warnings, when ``strict``), saying ``consequence``."""
     checked = check_workbook(path, strict)
     log.info("Classeur %s lu : %s", path, checked.report.counts())
     if not checked.ok:
         raise InvalidWorkbookError(
-            f"le classeur « {path} » contient des erreurs ; aucun document n'a été écrit.\n\n"
+            f"le classeur « {path} » contient des erreurs ; {consequence}.\n\n"
             f"{checked.report.format()}\n\n{checked.report.counts()}. Corrigez le classeur puis relancez."
         )
     return checked

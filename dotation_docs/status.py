@@ -326,7 +326,8 @@ def read_status(workbook: Path, output: Path, templates_folder: Path | None = No
 
     check_reachable(templates_folder)
     templates = load_template_set(template_names(specs(Job.BATCH)), templates_folder)
-    checked = load_workbook_model(workbook)
+    checked = load_workbook_model(workbook, consequence="l'état du lot ne peut pas être établi (rien n'a été "
+                                                        "modifié dans le dossier de sortie)")
     assert checked.dotation is not None and checked.funding is not None
     dotation = checked.dotation
     return batch_state(workbook, dotation, checked.funding, output, templates,

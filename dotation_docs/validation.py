@@ -94,6 +94,7 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_gift_categories(beneficiaries, op, report)
     _check_reform_decision(op, report)
     _check_signature_dates(beneficiaries, devices, report)
+    _check_signature_sequence(op, beneficiaries, report)
     _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
@@ -834,6 +835,30 @@ def _check_territory_kind_dates(op: Record | None, beneficiaries: list[Record], 
                 "France Ruralités Revitalisation a remplacé les zones de revitalisation rurale. Écrivez « ZRR » "
                 "si la commune était alors classée ZRR.",
                 r.title, r.cell("territory_kind"),
+            )
+
+
+def _check_signature_sequence(op: Record | None, beneficiaries: list[Record], report: Report) -> None:
+    """Warn about a signature dated before the financing decision (the documents cite
+    it: a date from 1899 or 2019 is a typing slip), and about a handover record signed
+    while its association's convention is not (the record applies the convention)."""
+    decision = op.values.get("decision_date") if op is not None else None
+    convention = _label(BENEFICIARIES, "convention_signed_on")
+    for r in beneficiaries:
+        for key in ("convention_signed_on", "handover_signed_on"):
+            day = r.values.get(key)
+            if day is not None and decision is not None and day < decision:
+                report.warning(
+                    f"{_label(BENEFICIARIES, key)} : {_show(day)}, avant la décision de financement du "
+                    f"{_show(decision)} que le document cite. Vérifiez la date.",
+                    r.title, r.cell(key),
+                )
+        if (r.values.get("handover_signed_on") is not None and r.values.get("convention_signed_on") is None
+                and r.values.get("kind") is BeneficiaryKind.ASSOCIATION):
+            report.warning(
+                f"{_label(BENEFICIARIES, 'handover_signed_on')} : renseignée, mais pas la « {convention} » : le "
+                "procès-verbal applique la convention. Renseignez la date de signature de la convention.",
+                r.title, r.cell("handover_signed_on"),
             )
 
 

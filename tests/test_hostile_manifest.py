@@ -74,3 +74,18 @@ def test_a_hostile_journal_is_a_damaged_journal(make, generated: Path, tmp_path:
     result = _dotation("generer", str(SAMPLE), "-o", str(out), "-j", "1")
     assert result.returncode == 1
     assert "journal" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_command_writing_now_is_not_an_interrupted_run(generated: Path, tmp_path: Path) -> None:
+    """verifier -o and etat, while another command holds the lock, say it is running."""
+    from dotation_docs import outputdir
+
+    out = _copy(generated, tmp_path)
+    with outputdir.locked(out):
+        (out / ".dotation-staging-essai").mkdir()  # what the running command has made so far
+        seen = outputdir.inspect(out)
+        assert seen.running
+        assert seen.describe().startswith(f"une commande dotation est en train d'écrire dans « {out} »")
+    after = outputdir.inspect(out)
+    assert not after.running
+    assert after.describe().startswith("un lancement interrompu a laissé des fichiers temporaires")

@@ -484,3 +484,14 @@ def test_demande_warns_about_unsigned_handover_records(workbook, tmp_path: Path,
            "dans la feuille « Bénéficiaires ») : B10 « Cité de l'Emploi de Beaubreuil – conseiller numérique ». " \
            "La demande de versement le joint comme preuve de la remise : faites-le signer avant de l'envoyer." \
            in one.output.splitlines()
+
+
+def test_signature_dates_before_the_decision_or_without_the_convention_are_warned(workbook) -> None:
+    from dotation_docs.pipeline import check_workbook
+
+    path = workbook({"B01": (dt.datetime(1899, 12, 25), SIGNED), "B02": (None, SIGNED)})
+    messages = [w.message for w in check_workbook(path).report.warnings]
+    assert any(m.startswith("Date de signature de la convention : 25/12/1899, avant la décision de financement du ")
+               for m in messages), messages
+    assert ("Date de signature du procès-verbal : renseignée, mais pas la « Date de signature de la convention » : "
+            "le procès-verbal applique la convention. Renseignez la date de signature de la convention.") in messages
