@@ -341,6 +341,10 @@ def describe_status(state: BatchState) -> list[str]:
     return lines
 
 
+#: Beneficiaries named at most in one note; the others are counted.
+NAMED_AT_MOST = 10
+
+
 def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
     """Return the note of ``dotation demande`` on the handover records not signed yet
     (none when every one has its « Date de signature du procès-verbal »)."""
@@ -348,7 +352,10 @@ def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
     if not unsigned:
         return []
     n = len(unsigned)
-    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in unsigned)
+    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in unsigned[:NAMED_AT_MOST])
+    if n > NAMED_AT_MOST:  # a national batch: the first ones, then how many more
+        more = n - NAMED_AT_MOST
+        names += f" ; et {more} {pluralize(more, 'autre', 'autres')} (la liste complète : « dotation etat »)"
     column = BENEFICIARIES.field("handover_signed_on").label
     records = pluralize(n, "procès-verbal de remise n'est pas signé", "procès-verbaux de remise ne sont pas signés")
     return [

@@ -495,3 +495,22 @@ def test_signature_dates_before_the_decision_or_without_the_convention_are_warne
                for m in messages), messages
     assert ("Date de signature du procès-verbal : renseignée, mais pas la « Date de signature de la convention » : "
             "le procès-verbal applique la convention. Renseignez la date de signature de la convention.") in messages
+
+
+def test_the_unsigned_note_names_ten_at_most(workbook) -> None:
+    from dotation_docs.pipeline import check_workbook
+    from dotation_docs.summary import describe_unsigned_handovers
+
+    def eleven(wb: openpyxl.Workbook) -> None:  # an eleventh beneficiary, with B01's devices split
+        ws = wb["Bénéficiaires"]
+        ws.append([c.value if c.column != 1 else "B11" for c in ws[2]])
+        devices = wb["Matériel"]
+        column_of = [c.value for c in devices[1]].index("Bénéficiaire") + 1
+        devices.cell(2, column_of).value = "B11"
+
+    checked = check_workbook(workbook(change=eleven))
+    assert checked.dotation is not None, checked.report.format()
+    [note] = describe_unsigned_handovers(checked.dotation)
+    assert note.startswith("11 procès-verbaux de remise ne sont pas signés")
+    assert "B10 « Cité de l'Emploi" in note and "B11" not in note
+    assert "; et 1 autre (la liste complète : « dotation etat »)" in note
