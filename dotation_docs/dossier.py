@@ -138,6 +138,11 @@ def _read_pages(part_title: str, data: bytes) -> list:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    try:  # pypdf raises this when AES decryption needs the optional "cryptography" package
+        from pypdf.errors import DependencyError as DependencyErrors
+    except ImportError:  # pragma: no cover - older pypdf
+        DependencyErrors = ImportError  # type: ignore[assignment,misc]
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -157,12 +162,6 @@ def _read_pages(part_title: str, data: bytes) -> list:
     if not pages:
         raise DossierError(f"La pièce « {part_title} » est un PDF sans aucune page.")
     return pages
-
-
-try:  # pypdf raises this when AES decryption needs the optional "cryptography" package
-    from pypdf.errors import DependencyError as DependencyErrors
-except ImportError:  # pragma: no cover - older pypdf
-    DependencyErrors = ImportError  # type: ignore[assignment,misc]
 
 
 def _fit_to_a4(page, part_title: str, number: int):
