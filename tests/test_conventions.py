@@ -156,7 +156,7 @@ def _signature_cell(path: Path) -> str:
 def test_convention_signed_by_delegation_reads_pour_le_president(generate) -> None:
     path = convention(generate(by_delegation), "B01")
     text = plain(docx_text(path))
-    assert ("Vu la délégation de signature consentie à Ibrahima Dia, conseiller communautaire "
+    assert ("Vu la délégation consentie à Ibrahima Dia, conseiller communautaire "
             "délégué à la politique de la ville et à la lutte contre les discriminations, "
             "par arrêté n° 2020-0145 du 17 juillet 2020 ;") in text
     cell = plain(_signature_cell(path))
