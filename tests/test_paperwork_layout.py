@@ -6,11 +6,16 @@ The rural sample ``data/exemple-zrr.xlsx`` is generated once for the module.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import docx
+import openpyxl
 import pytest
-from conftest import ROOT, TEMPLATES
+from conftest import ROOT, TEMPLATES, docx_text
 from docx.oxml.ns import qn
 
 from dotation_docs.pipeline import generate_batch
@@ -73,3 +78,75 @@ def test_certificate_prints_the_convention_number_on_one_line(zrr_batch: Path) -
     assert numbers == ["n°\xa0CCST‑2024‑B01", "n°\xa0CCST‑2024‑B02", "n°\xa0CCST‑2024‑B03"]
     # « n° CCST-2024-B01 » is 9,4 em wide: at 9 pt, 2,98 cm plus the margins.
     assert column_widths(table)["Convention"] >= 9.4 * 9 * 20 + MARGINS
+
+
+# --- item 2: the expense statement in French ---------------------------------------------
+
+
+def statement(zrr_batch: Path):
+    return openpyxl.load_workbook(zrr_batch / "demande-subvention" / "2-etat-recapitulatif-des-depenses.xlsx").active
+
+
+def test_statement_certifies_on_the_long_french_date(zrr_batch: Path) -> None:
+    texts = [c.value for row in statement(zrr_batch).iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Certifié exact, à Airvault, le 5\xa0novembre 2024" in texts
+    assert not [t for t in texts if "05/11/2024" in t]
+
+
+def test_statement_numbers_carry_the_french_locale(zrr_batch: Path) -> None:
+    formats = {c.number_format for row in statement(zrr_batch).iter_rows() for c in row if c.data_type == "n"}
+    money = {f for f in formats if "€" in f}
+    assert money == {'[$-40C]#,##0.00\\ "€"'}
+    assert all(f.startswith("[$-40C]") for f in formats if "%" in f) and any("%" in f for f in formats)
+
+
+def test_statement_and_letter_name_the_forecast_expense_alike(zrr_batch: Path) -> None:
+    texts = [c.value for row in statement(zrr_batch).iter_rows() for c in row if isinstance(c.value, str)]
+    assert "Dépense éligible prévisionnelle (TTC) :" in texts
+    letter = docx_text(zrr_batch / "demande-subvention" / "1-lettre-de-demande.docx")
+    assert "dépense éligible prévisionnelle de 8\u202f125,00\xa0€ TTC" in letter
+    assert "Dépense éligible prévisionnelle\n8\u202f125,00\xa0€ TTC" in letter  # the amounts table
+    assert "subventionnable" not in letter + " ".join(texts)
+
+
+# --- PDF pages, as a reader sees them (LibreOffice on a system that is not French) -------
+
+
+def pdf_text(source: Path, tmp_path: Path) -> tuple[str, int]:
+    """Convert ``source`` with LibreOffice under the C locale; return pdftotext's text
+    (no-break and narrow spaces made ordinary) and the number of pages."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftotext") is None:
+        if os.environ.get("DOTATION_EXIGER_LIBREOFFICE") == "1":
+            pytest.fail("LibreOffice (soffice) ou pdftotext absent, alors que DOTATION_EXIGER_LIBREOFFICE=1")
+        pytest.skip("LibreOffice (soffice) ou pdftotext absent")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "LC_ALL": "C", "LANG": "C"}
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={(tmp_path / 'profil').as_uri()}", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
+        env=env, capture_output=True, timeout=180, check=True, start_new_session=True,
+    )
+    pdf = tmp_path / (source.stem + ".pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+    return text.translate({0x202F: " ", 0xA0: " "}), text.count("\f")
+
+
+@pytest.mark.libreoffice
+@pytest.mark.slow
+def test_statement_prints_french_amounts_on_an_english_system(zrr_batch: Path, tmp_path: Path) -> None:
+    text, _ = pdf_text(zrr_batch / "demande-subvention" / "2-etat-recapitulatif-des-depenses.xlsx", tmp_path)
+    assert "4 548,00 €" in text and "8 205,60 €" in text and "80 %" in text
+    assert not re.search(r"\d,\d{3}\.\d\d", text), text
+
+
+# --- item 3: the claim letter on one page ------------------------------------------------
+
+
+@pytest.mark.libreoffice
+@pytest.mark.slow
+def test_claim_letter_fits_on_one_page_with_its_attachments(zrr_batch: Path, tmp_path: Path) -> None:
+    text, pages = pdf_text(zrr_batch / "demande-subvention" / "1-lettre-de-demande.docx", tmp_path)
+    assert pages == 1, text
+    assert "Pièces jointes :" in text and "relevé d’identité bancaire (RIB)" in " ".join(text.split())
