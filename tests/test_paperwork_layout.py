@@ -150,3 +150,50 @@ def test_claim_letter_fits_on_one_page_with_its_attachments(zrr_batch: Path, tmp
     text, pages = pdf_text(zrr_batch / "demande-subvention" / "1-lettre-de-demande.docx", tmp_path)
     assert pages == 1, text
     assert "Pièces jointes :" in text and "relevé d’identité bancaire (RIB)" in " ".join(text.split())
+
+
+# --- item 4: one name per document ---------------------------------------------------------
+
+
+def footer_text(path: Path) -> str:
+    document = docx.Document(str(path))
+    return "\n".join(p.text for s in document.sections for p in s.footer.paragraphs if p.text)
+
+
+def test_certificate_is_named_as_titled_in_the_summary_and_the_overview(runner, tmp_path: Path) -> None:
+    from dotation_docs.cli import cli
+
+    output = tmp_path / "lot"
+    result = runner.invoke(cli, ["generer", str(ZRR_SAMPLE), "-o", str(output), "-j", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1 certificat d'achèvement et de conformité," in result.output
+    assert "attestation d'achèvement" not in result.output.lower()
+    overview = (output / "index.html").read_text(encoding="utf-8")
+    assert "Certificat d’achèvement et de conformité</span>" in overview
+    assert "ttestation d’achèvement" not in overview and "ttestation d'achèvement" not in overview
+    status = runner.invoke(cli, ["etat", str(ZRR_SAMPLE), "-o", str(output)])
+    assert "  Certificat d'achèvement et de conformité  à jour" in status.output, status.output
+    # the file keeps its name: existing output folders stay valid
+    assert (output / "demande-subvention" / "4-attestation-achevement.docx").is_file()
+    assert "CERTIFICAT D’ACHÈVEMENT ET DE CONFORMITÉ" in docx_text(output / "demande-subvention" / "4-attestation-achevement.docx")
+
+
+def test_service_record_footer_repeats_its_title(zrr_batch: Path) -> None:
+    [service] = (zrr_batch / "proces-verbaux").glob("B04-*.docx")
+    text = docx_text(service)
+    assert text.startswith("PROCÈS-VERBAL DE REMISE ET D’AFFECTATION INTERNE DE MATÉRIEL")
+    assert footer_text(service).startswith(
+        "Procès-verbal de remise et d’affectation interne de matériel – Espace France Services d’Airvault"
+    )
+    [association] = (zrr_batch / "proces-verbaux").glob("B01-*.docx")
+    assert docx_text(association).startswith("PROCÈS-VERBAL DE REMISE DE MATÉRIEL\n")
+    assert footer_text(association).startswith("Procès-verbal de remise de matériel – Gâtine Numérique Solidaire")
+
+
+def test_annex_header_names_the_convention_as_its_footer(zrr_batch: Path) -> None:
+    [path] = (zrr_batch / "conventions").glob("B01-*.docx")
+    title = "Convention de mise à disposition n°\xa0CCST-2024-B01 – Gâtine Numérique Solidaire"
+    body = [p.text for p in docx.Document(str(path)).paragraphs]
+    assert title in body
+    assert title.replace("\xa0", " ") in footer_text(path).replace("\xa0", " ")
+    assert not [p for p in body if "– l’association «" in p]
