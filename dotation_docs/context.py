@@ -425,8 +425,10 @@ def convention_title(dotation: Dotation, beneficiary: Beneficiary) -> str:
 
 
 def handover_title(beneficiary: Beneficiary) -> str:
-    """Return the document title of the handover record of ``beneficiary``."""
-    return f"Procès-verbal de remise de matériel – {typographic_apostrophes(beneficiary.name)}"
+    """Return the document title of the handover record of ``beneficiary``: the heading
+    the record prints (an authority's own service receives by internal assignment)."""
+    kind = "remise de matériel" if beneficiary.signs_convention else "remise et d'affectation interne de matériel"
+    return typographic_apostrophes(f"Procès-verbal de {kind} – {beneficiary.name}")
 
 
 def press_context(dotation: Dotation, funding: Funding, common: Context | None = None) -> Context:

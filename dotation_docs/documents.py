@@ -329,7 +329,7 @@ CATALOGUE: list[DocumentSpec] = [
     ),
     DocumentSpec(
         DocumentType.CERTIFICATE, CLAIM_DIR, fixed("4-attestation-achevement.docx"), "attestation-achevement.docx",
-        Renderer.WORD, Applies.OPERATION, _CLAIM, ("attestation d'achèvement", "attestations d'achèvement"),
+        Renderer.WORD, Applies.OPERATION, _CLAIM, ("certificat d'achèvement et de conformité", "certificats d'achèvement et de conformité"),
         paid_invoices_only=True, **claim_document("Certificat d'achèvement et de conformité"),
     ),
     DocumentSpec(

@@ -41,16 +41,21 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from dotation_docs.formatting import format_date, format_date_short, format_siret
+from dotation_docs.formatting import format_date, format_siret
 from dotation_docs.rendering import normalize_zip
 
 SHEET_TITLE = "État récapitulatif"
 DOCUMENT_TITLE = "État récapitulatif des dépenses"
 CREATOR = "dotation-docs"
 
-MONEY_FORMAT = '#,##0.00\\ "€"'
+# Number formats carry the French locale ([$-40C], fr-FR): LibreOffice then prints
+# « 4 548,00 € » and « 12,5 % » whatever the reader's system locale (without it, an English
+# system shows « 4,548.00 € »). The separators of the code itself stay "," and ".", as
+# the file format wants; the locale decides how they print.
+FRENCH = "[$-40C]"
+MONEY_FORMAT = FRENCH + '#,##0.00\\ "€"'
 DATE_FORMAT = "DD/MM/YYYY"
-PERCENT_FORMAT = "0\\ %"
+PERCENT_FORMAT = FRENCH + "0\\ %"
 BLANK_DATE = "………………"
 BLANK_LINE = "……………………………………………………"  # to fill in by hand
 NIL = "néant"
@@ -305,7 +310,7 @@ def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
     base = totals["assiette"]
     lines: list[tuple[str, Decimal | int | str, str]] = []
     if claim.get("depense_previsionnelle") is not None:
-        lines.append((f"Dépense subventionnable prévisionnelle ({base}) :", claim["depense_previsionnelle"],
+        lines.append((f"Dépense éligible prévisionnelle ({base}) :", claim["depense_previsionnelle"],
                       MONEY_FORMAT))
     lines += [
         (f"Dépense éligible réalisée ({base}) :", totals["eligible"], MONEY_FORMAT),
@@ -334,10 +339,10 @@ def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
 
 
 def _percent_format(rate: Decimal | int) -> str:
-    """Return ``0\\ %`` for a whole percentage, else as many decimals as the rate needs."""
+    """Return the French ``0 %`` format for a whole percentage, else as many decimals as the rate needs."""
     percent = (Decimal(rate) * 100).normalize()
     decimals = max(0, -percent.as_tuple().exponent) if percent.is_finite() else 0
-    return PERCENT_FORMAT if decimals == 0 else f"0.{'0' * decimals}\\ %"
+    return PERCENT_FORMAT if decimals == 0 else f"{FRENCH}0.{'0' * decimals}\\ %"
 
 
 # Columns of the two certification blocks: the accountant's on the left, the authorising
@@ -353,7 +358,7 @@ def _write_certification(ws: Worksheet, row: int, context: Mapping[str, Any]) ->
     "Certifié exact" block; under both, room for the signatures and the stamps, then the
     captions « (signature et cachet …) »; return the row after."""
     claim_date = context["demande"].get("date")
-    when = format_date_short(claim_date) if claim_date is not None else BLANK_DATE
+    when = format_date(claim_date) if claim_date is not None else BLANK_DATE
     authority = context["collectivite"]
     note = _font(italic=True, size=9)
     accountant = [

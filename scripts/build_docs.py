@@ -774,7 +774,7 @@ DOCUMENT_LABELS: dict[DocumentType, str] = {
     DocumentType.CLAIM_LETTER: "lettre de demande de versement",
     DocumentType.EXPENSE_STATEMENT: "état récapitulatif des dépenses",
     DocumentType.FINANCING_PLAN: "plan de financement",
-    DocumentType.CERTIFICATE: "attestation d'achèvement",
+    DocumentType.CERTIFICATE: "certificat d'achèvement et de conformité",
 }
 
 

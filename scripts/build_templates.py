@@ -1132,16 +1132,19 @@ def build_convention(kind: str, texts: Path) -> Builder:
 
 # --- handover record -----------------------------------------------------------------------
 
-# The record is the reference when a device comes back: a serial number of up to 20
-# characters holds on one line, even of wide letters (4,6 cm: 20 characters of 0,78 em at
-# 8 pt plus the cell margins); the category and the model share one column so that
-# « Observations » leaves room to write a remark.
+# The record is the reference when a device comes back. Reference numbers are printed with
+# non-breaking hyphens (filter « insecable »), so each column is wide enough for its
+# reference on one line: a serial number of up to 16 characters of wide letters, and an
+# « IMEI » line of 15 digits (3,8 cm: 16 characters of 0,78 em at 8 pt plus the cell
+# margins); an inventory number such as « CCST-NUM-0005 » (2,6 cm); « câble USB-C, »
+# (2,3 cm). The category and the model share one column so that « Observations » leaves
+# room to write a remark.
 HANDOVER_COLUMNS = [
     Column("N°", 0.7, "center"),
     Column("Désignation", 2.9),
-    Column("N° de série / IMEI", 4.6),
-    Column("N°\nd'inventaire", 2.2),
-    Column("Accessoires", 1.9),
+    Column("N° de série / IMEI", 3.8),
+    Column("N°\nd'inventaire", 2.6),
+    Column("Accessoires", 2.3),
     Column("État", 2.0),
     Column("Observations", 2.7),
 ]
@@ -1177,9 +1180,10 @@ def handover_devices(doc: Builder) -> None:
     doc.row(table, [
         "{{ m.numero }}",
         "{{ m.categorie | capitalize }}\n{{ m.designation }}",
-        "{{ m.numero_serie }}{% if m.imei %}\nIMEI {{ m.imei }}{% endif %}",
-        "{{ m.numero_inventaire }}",
-        "{{ m.accessoires or '—' }}",
+        "{{ m.numero_serie | insecable }}{% if m.imei %}\nIMEI" + NBSP + "{{ m.imei | insecable }}{% endif %}",
+        "{{ m.numero_inventaire | insecable }}",
+        # « câble USB-C » keeps its hyphen, the list still wraps at its spaces.
+        "{{ (m.accessoires or '—') | insecable | replace('" + NBSP + "', ' ') }}",
         "{{ m.etat or '—' }}",  # as the workbook says; never an assumed « bon état »
         "",
     ])
@@ -1628,8 +1632,8 @@ def certificate_records(doc: Builder) -> None:
     """The handover records, by beneficiary and date (never by file name)."""
     doc.spacer(2)
     table = doc.table([
-        Column("Bénéficiaire", 7.0),
-        Column("Convention", 2.9, "center"),
+        Column("Bénéficiaire", 6.3),
+        Column("Convention", 3.6, "center"),  # « n° CCST-2024-B01 » on one line at 9 pt
         Column("Équipements", 2.5, "center"),
         Column("Procès-verbal de remise du", 4.2, "center"),
     ])

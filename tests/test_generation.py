@@ -309,7 +309,7 @@ def test_generer_prints_a_french_summary(runner, tmp_path: Path) -> None:
         f"29 fichiers écrits dans « {tmp_path / 'lot'} » : 9 conventions, 10 procès-verbaux de remise, "
         "1 communiqué de presse (.docx), 1 communiqué de presse (.html), 1 invitation presse (.docx), "
         "1 invitation presse (.html), 1 lettre de demande de versement, "
-        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement, "
+        "1 état récapitulatif des dépenses, 1 plan de financement, 1 certificat d'achèvement et de conformité, "
         "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
     assert f"Part de l'État (80{NBSP}% du HT) : 28{NNBSP}921,00{NBSP}€" in result.output
@@ -337,7 +337,7 @@ def test_demande_command_from_the_command_line(runner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
         f"6 fichiers écrits dans « {tmp_path / 'lot'} » : 1 lettre de demande de versement, "
-        "1 état récapitulatif des dépenses, 1 plan de financement, 1 attestation d'achèvement, "
+        "1 état récapitulatif des dépenses, 1 plan de financement, 1 certificat d'achèvement et de conformité, "
         "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
     assert "Attention : aucun lot précédent dans ce dossier : seuls ces documents ont été écrits." in result.output

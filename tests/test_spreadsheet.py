@@ -19,7 +19,8 @@ from dotation_docs.spreadsheet import render_expense_statement
 
 TIMESTAMP = datetime(2023, 2, 3, 0, 0)
 NBSP = "\xa0"
-MONEY_FORMAT = '#,##0.00\\ "€"'
+# French locale (fr-FR, 40C): LibreOffice prints « 4 548,00 € » on any system.
+MONEY_FORMAT = '[$-40C]#,##0.00\\ "€"'
 HEADERS = [
     "N°",
     "Fournisseur",
@@ -187,7 +188,7 @@ DUE = "Montant dû (montant demandé) :"
 
 
 def test_summary_lines(sheet):
-    forecast = _value_next_to(sheet, "Dépense subventionnable prévisionnelle (HT) :")
+    forecast = _value_next_to(sheet, "Dépense éligible prévisionnelle (HT) :")
     assert Decimal(str(forecast.value)) == Decimal("36151.25")
     granted = _value_next_to(sheet, "Montant de la subvention attribuée :")
     assert Decimal(str(granted.value)) == Decimal("28921.00")
@@ -199,7 +200,7 @@ def test_summary_lines(sheet):
     assert eligible.number_format == MONEY_FORMAT
     rate = _value_next_to(sheet, "Taux de l’État :")
     assert Decimal(str(rate.value)) == Decimal("0.8")
-    assert rate.number_format == "0\\ %"
+    assert rate.number_format == "[$-40C]0\\ %"
     share = _value_next_to(sheet, SHARE)
     assert Decimal(str(share.value)) == Decimal("28921.00")
     assert share.number_format == MONEY_FORMAT
@@ -223,7 +224,7 @@ def test_summary_lines_with_cap_and_advances(tmp_path, dotation):
         Decimal("36151.25"), Decimal("0.8"), Decimal("25000.00"),
         Decimal("25000.00"), Decimal("5000.00"), Decimal("20000.00"),
     ]
-    assert "Dépense subventionnable prévisionnelle (HT) :" not in _all_text(sheet)
+    assert "Dépense éligible prévisionnelle (HT) :" not in _all_text(sheet)
 
 
 def test_formula_like_data_stays_text(tmp_path, dotation):
@@ -292,7 +293,7 @@ def test_labels_have_typographic_apostrophes(sheet):
 
 def test_certification_block_with_claim_date(tmp_path, dotation):
     texts = _all_text(_load(_render(tmp_path / "etat.xlsx", _context(dotation, claim_date=date(2023, 3, 5)))))
-    assert "Certifié exact, à Limoges, le 05/03/2023" in texts
+    assert "Certifié exact, à Limoges, le 5\xa0mars 2023" in texts
 
 
 def test_table_borders_and_wrapping(sheet):

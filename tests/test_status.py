@@ -294,7 +294,7 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) ->
         "Lettre de demande de versement à jour",
         "État récapitulatif des dépenses à jour",
         "Plan de financement à jour",
-        "Attestation d'achèvement à jour",
+        "Certificat d'achèvement et de conformité à jour",
         "Dossier de demande (PDF) non produit (option --pdf)",
     ]
     assert summary(lines) == (
@@ -385,7 +385,7 @@ def test_etat_with_pdfs(workbook, tmp_path: Path, runner, monkeypatch: pytest.Mo
     lines = etat(runner, path, out)
     assert block(lines, "B01")[1:] == ["Convention à jour PDF manquant à signer",
                                        "Procès-verbal à jour PDF à jour à signer"]
-    assert operation_lines(lines)[-2:] == ["Attestation d'achèvement à jour PDF à jour",
+    assert operation_lines(lines)[-2:] == ["Certificat d'achèvement et de conformité à jour PDF à jour",
                                            "Dossier de demande (PDF) à jour"]
     # an attachment added since: the dossier no longer holds what it would
     (out / "demande-subvention" / "pieces-jointes").mkdir()
