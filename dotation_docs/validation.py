@@ -7,6 +7,7 @@ when there is no error.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -110,21 +111,24 @@ def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
     records = []
     spec, title = sheet.spec, sheet.title
     # Each field's parser and warning looked up once per sheet, not once per cell.
-    plan = [(f, f.key, PARSERS[f.kind], WARNINGS.get(f.kind), f.max_length, f.max_value)
-            for f in spec.fields]
+    # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
+    plan = [(f, f.key, PARSERS[f.kind], WARNINGS.get(f.kind), f.max_length, f.max_value,
+             f.vocabulary or None) for f in spec.fields]
+    append = records.append
     for raw in sheet.records:
         cells = raw.cells
+        get = cells.get
         values: dict[str, Any] = {}
-        record = Record(spec, title, raw.row, values, dict(cells))
-        for f, key, parser, warn, max_length, max_value in plan:
-            cell = cells.get(key)
+        append(Record(spec, title, raw.row, values, dict(cells)))
+        for f, key, parser, warn, max_length, max_value, vocabulary in plan:
+            cell = get(key)
             if cell is None:
                 values[key] = None
                 continue
             # The common case inline: a value that parses and passes every check. Anything
             # else goes to _parse_cell, which parses again (parsers are pure) and reports.
-            value = cell.value
-            if value is not None and not cell.uncomputed_formula and not cell.excel_error \
+            value, _, _, uncomputed, error = cell
+            if value is not None and not uncomputed and not error \
                     and not (isinstance(value, str) and not value.strip()):
                 try:
                     parsed = parser(value, f)
@@ -132,12 +136,11 @@ def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
                     pass
                 else:
                     if not ((isinstance(parsed, str) and len(parsed) > max_length)
-                            or (isinstance(parsed, int) and max_value is not None and parsed > max_value)
+                            or (max_value is not None and isinstance(parsed, int) and parsed > max_value)
                             or (warn is not None and warn(value, parsed))):
-                        values[key] = f.to_model(parsed)
+                        values[key] = parsed if vocabulary is None else vocabulary[parsed]
                         continue
             values[key] = _parse_cell(f, cell, title, report, parser, warn)
-        records.append(record)
     return records
 
 
@@ -206,7 +209,15 @@ def _compute_prices(devices: list[Record]) -> None:
 
 
 def _fold(value: Any) -> str:
+    """Return ``value`` as compared for uniqueness and references: spaces and case ignored."""
+    if value.__class__ is str:
+        return _fold_text(value)  # identifiers repeat (a beneficiary's on each of its devices)
     return "".join(str(value).split()).casefold()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_text(text: str) -> str:
+    return "".join(text.split()).casefold()
 
 
 def _check_unique(records: list[Record], key: str, report: Report) -> None:

@@ -10,6 +10,8 @@ parsing of values to :mod:`dotation_docs.validation`.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import itertools
 import logging
@@ -22,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from lxml import etree
 from openpyxl.cell.text import Text
@@ -63,6 +65,11 @@ _EMPTY_ROW = re.compile(
 )
 _ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
 _ROW_END = re.compile(rb"</(?:\w+:)?row\s*>")
+# Below this many bytes per ``row`` in a chunk, the rows are looked for with regular
+# expressions (in C) rather than one Python step per ``row``: bounded cost either way.
+_BYTES_PER_ROW_WORD = 64
+# What ``\w`` matches in a bytes pattern: the characters of a namespace prefix above.
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 # A row still incomplete after this many bytes is passed on unfiltered: the filter only
 # saves work (openpyxl reads an empty row as well), and a bounded buffer keeps reading
 # linear whatever the file holds (a row 48 MiB long is read once, not once per chunk).
@@ -76,12 +83,16 @@ _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 # document short). Tab, line feed, carriage return and vertical tab are kept: the
 # cleaner turns them into a space or a line break.
 _NOT_XML = re.compile("[\x00-\x08\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A text that needs one of the two above: an escape, or a character to remove.
+_UNCLEAN = re.compile("_x|[\x00-\x08\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-@dataclass(frozen=True, slots=True)
-class RawCell:
+class RawCell(NamedTuple):
     """A cell as stored: its computed value and, when the workbook holds a formula whose
-    value was never computed, the formula text."""
+    value was never computed, the formula text.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made five times
+    faster (a national workbook has some 150,000 cells)."""
 
     value: Any
     row: int
@@ -143,10 +154,27 @@ def read_workbook(path: Path) -> RawWorkbook:
     _check_openable(path)
     report = _extension_report(path)
     try:
-        return _read_fast(path, Report(list(report.issues)))
+        with _no_garbage_collection():
+            return _read_fast(path, Report(list(report.issues)))
     except Exception as err:  # noqa: BLE001 - the reference reader decides what it means
         logger.debug("fast reader gave up on %s (%r): openpyxl reads it", path, err)
     return _read_with_openpyxl(path, report)
+
+
+@contextlib.contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while the fast reader runs (as Mercurial's
+    ``util.nogc`` does): its hundreds of thousands of new objects, none in a cycle, would
+    set it off again and again, each time walking all the cells already read (a third of
+    the reading time of a national workbook). Restored as it was, whatever happens."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def read_workbook_with_openpyxl(path: Path) -> RawWorkbook:
@@ -391,7 +419,7 @@ class _ValueRowsOnly(io.RawIOBase):
             cut = len(data) if self._done else _unfinished_tail(data)
             if len(data) - cut > _MAX_PENDING:
                 cut = len(data)
-            self._ready, self._pending, self._offset = _EMPTY_ROW.sub(b"", data[:cut]), data[cut:], 0
+            self._ready, self._pending, self._offset = _remove_empty_rows(data[:cut]), data[cut:], 0
         n = min(len(buffer), len(self._ready) - self._offset)
         buffer[:n] = self._ready[self._offset : self._offset + n]
         self._offset += n
@@ -402,14 +430,68 @@ class _ValueRowsOnly(io.RawIOBase):
         super().close()
 
 
+def _tag_start(data: bytes, name: int) -> int:
+    """Return where the tag whose local name starts at ``name`` opens (its ``<``, before
+    a namespace prefix ``x:`` if any), or -1 when no start tag ``<`` / ``<x:`` is there."""
+    if name and data[name - 1] == 0x3C:  # "<"
+        return name - 1
+    if name > 1 and data[name - 1] == 0x3A:  # ":"
+        start = name - 1
+        while start > 0 and data[start - 1] in _WORD_BYTES:
+            start -= 1
+        if start < name - 1 and start > 0 and data[start - 1] == 0x3C:
+            return start - 1
+    return -1
+
+
+def _remove_empty_rows(data: bytes) -> bytes:
+    """Return ``_EMPTY_ROW.sub(b"", data)``, found faster: a regular expression that may
+    match at every ``<`` costs more than reading the sheet, so it is tried only where the
+    literal ``row`` opens a tag (``<row``, ``<x:row``). Where ``row`` comes too often for
+    that to pay (rows of formatting alone, a text repeating it), the expression runs."""
+    if data.count(b"row") * _BYTES_PER_ROW_WORD > len(data):
+        return _EMPTY_ROW.sub(b"", data)
+    parts = []
+    kept = 0  # where the bytes not yet copied begin
+    find, match = data.find, _EMPTY_ROW.match
+    name = find(b"row")
+    while name >= 0:
+        start = _tag_start(data, name)
+        found = match(data, start) if start >= kept else None
+        if found is None:
+            name = find(b"row", name + 3)
+            continue
+        parts.append(data[kept:start])
+        kept = found.end()
+        name = find(b"row", kept)
+    if not parts:
+        return data
+    parts.append(data[kept:])
+    return b"".join(parts)
+
+
+def _last_row_start(data: bytes) -> int:
+    """Return where the last match of ``_ROW_START`` in ``data`` begins, or -1."""
+    if data.count(b"row") * _BYTES_PER_ROW_WORD > len(data):
+        last = None
+        for last in _ROW_START.finditer(data):
+            pass
+        return last.start() if last is not None else -1
+    name = len(data)
+    while True:
+        name = data.rfind(b"row", 0, name)
+        if name < 0:
+            return -1
+        start = _tag_start(data, name)
+        if start >= 0 and _ROW_START.match(data, start):
+            return start
+
+
 def _unfinished_tail(data: bytes) -> int:
     """Return where the part of ``data`` that must wait for more bytes begins: the last
     row when it is not closed yet, else the last tag when its ``>`` is missing."""
-    last_row = None
-    for last_row in _ROW_START.finditer(data):
-        pass
-    if last_row is not None:
-        start = last_row.start()
+    start = _last_row_start(data)
+    if start >= 0:
         tag_end = data.find(b">", start)
         self_closed = tag_end > 0 and data[tag_end - 1 : tag_end] == b"/"
         if tag_end < 0 or not (self_closed or _ROW_END.search(data, tag_end)):
@@ -528,11 +610,20 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
     best = scores.index(max(scores))
     sheet.header_row = head[best][0]
     columns = _map_header(spec, title, head[best][1], by_name, report)
+    items = tuple(columns.items())
+    append = sheet.records.append
     for row, cells in itertools.chain(head[best + 1:], rows):
-        by_col = {c.column: c for c in cells}
-        record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}
-        if any(not c.is_empty for c in record.values()):
-            sheet.records.append(RawRecord(row=row, cells=record))
+        count = len(cells)
+        if cells and cells[-1].column == count:
+            # Cells come in increasing columns from 1: up to the last, every column is there.
+            record = {key: cells[i - 1] if i <= count else RawCell(None, row, i) for key, i in items}
+        else:
+            by_col = {c.column: c for c in cells}
+            record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in items}
+        for cell in record.values():
+            if not cell.is_empty:
+                append(RawRecord(row=row, cells=record))
+                break
     return sheet
 
 
@@ -720,7 +811,8 @@ def _fast_rows(
     archive: zipfile.ZipFile, part: str, strings: list[str], wb: Any, title: str, report: Report,
 ) -> Iterator[tuple[int, list[RawCell]]]:
     """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``."""
-    epoch, date_formats, timedelta_formats = wb.epoch, wb._date_formats, wb._timedelta_formats
+    epoch = wb.epoch
+    styles = _DateStyles(wb._date_formats, wb._timedelta_formats)
     # openpyxl parses these sheet-level elements too, and refuses a damaged one: so does
     # the fast reader, with openpyxl's own code.
     helper = WorkSheetParser(None, strings, data_only=True, epoch=epoch)
@@ -761,16 +853,17 @@ def _fast_rows(
             if counter < idx:
                 counter = idx  # the empty rows openpyxl yields for a gap: skipped anyway
             if counter > idx:  # openpyxl parses the row all the same, then drops it
-                _fast_cells(element, idx, strings, epoch, date_formats, timedelta_formats,
-                            shared_formulae, title, Report())
+                _fast_cells(element, idx, strings, epoch, styles, shared_formulae, title, Report())
                 _drop(element)
                 continue
             counter += 1
-            cells = _fast_cells(element, idx, strings, epoch, date_formats, timedelta_formats,
-                                shared_formulae, title, report)
+            cells = _fast_cells(element, idx, strings, epoch, styles, shared_formulae, title, report)
             _drop(element)
-            if cells and any(not c.is_empty for c in cells):
-                yield cells[0].row, cells
+            if cells:
+                for cell in cells:
+                    if not cell.is_empty:
+                        yield cells[0].row, cells
+                        break
 
 
 def _drop(element: Any) -> None:
@@ -782,14 +875,38 @@ def _drop(element: Any) -> None:
             del parent[0]
 
 
+class _DateStyles(dict):
+    """Style attribute (``s``, as written) → 0 (not a date), 1 (a date) or 2 (a duration),
+    as ``WorkSheetParser.parse_cell`` decides it: worked out once per style, not per cell.
+    A style openpyxl cannot read (``s="x"``) raises, as it does in openpyxl."""
+
+    def __init__(self, date_formats: Any, timedelta_formats: Any) -> None:
+        super().__init__()
+        self._date_formats, self._timedelta_formats = date_formats, timedelta_formats
+        self[None] = self._kind(0)  # no style: openpyxl's default, 0
+
+    def _kind(self, style_id: Any) -> int:
+        if style_id not in self._date_formats:
+            return 0
+        return 2 if style_id in self._timedelta_formats else 1
+
+    def __missing__(self, style: str) -> int:
+        kind = self[style] = self._kind(int(style) if style else style)
+        return kind
+
+
 def _fast_cells(
-    row: Any, row_number: int, strings: list[str], epoch: Any, date_formats: Any,
-    timedelta_formats: Any, shared_formulae: dict[str, Any], title: str, report: Report,
+    row: Any, row_number: int, strings: list[str], epoch: Any, styles: _DateStyles,
+    shared_formulae: dict[str, Any], title: str, report: Report,
 ) -> list[RawCell]:
     """Return the cells of ``row`` as :func:`_zip_rows` makes them from openpyxl's two
     views of the row (``WorkSheetParser.parse_cell`` with and without ``data_only``)."""
-    parsed = []  # (column, value, row, formula, error) in document order
-    col_counter = 0
+    cells: list[RawCell] = []
+    append = cells.append
+    new = tuple.__new__
+    col_counter = previous = 0
+    ordered = True  # columns strictly increasing, as written
+    unclean = False  # a text holds an escape or a character XML cannot hold
     # A cell written "F12" in row "12": its column looked up at once (see _COLUMNS).
     suffix = row.get("r")
     if suffix is not None and not (suffix.isascii() and suffix.isdigit()):
@@ -800,9 +917,7 @@ def _fast_cells(
         get = element.get
         data_type = get("t", "n")
         coordinate = get("r")
-        style_id = get("s", 0)
-        if style_id:
-            style_id = int(style_id)
+        date_style = styles[get("s")]
         value_node = formula = inline = None
         for child in element:
             tag = child.tag
@@ -828,6 +943,9 @@ def _fast_cells(
         else:
             col_counter += 1
             r, column = row_number, col_counter
+        if column <= previous:
+            ordered = False
+        previous = column
         if data_type == "inlineStr":
             value = None
             if inline is not None:
@@ -839,10 +957,10 @@ def _fast_cells(
                 value = None
             elif data_type == "n":
                 value = _cast_number(value)
-                if style_id in date_formats:
+                if date_style:
                     data_type = "d"
                     try:
-                        value = from_excel(value, epoch, timedelta=style_id in timedelta_formats)
+                        value = from_excel(value, epoch, timedelta=date_style == 2)
                     except (OverflowError, ValueError):
                         warnings.warn(
                             f"""Cell {coordinate} is marked as a date but the serial value {value} is outside the limits for dates. The cell will be treated as an error."""
@@ -862,26 +980,23 @@ def _fast_cells(
             text = _formula(formula, coordinate, shared_formulae)
             if value is None:
                 uncomputed = str(text)
-        parsed.append((column, value, r, uncomputed, str(value) if data_type == "e" else None))
-    if not parsed:
-        return []
-    # ReadOnlyWorksheet._get_row: the cells placed by column, up to the last one's column.
-    previous = 0
-    for cell in parsed:
-        if cell[0] <= previous:
-            max_col = parsed[-1][0]
-            placed = {cell[0]: cell for cell in parsed if 1 <= cell[0] <= max_col}
-            parsed = [placed[c] for c in sorted(placed)]
-            break
-        previous = cell[0]
-    cells = []
-    for column, value, r, uncomputed, error in parsed:
-        if value.__class__ is str:
-            if "_x" in value:
-                value = decode_excel_escapes(value)
-            if _NOT_XML.search(value):
-                value = _without_invalid_characters(value, title, f"{get_column_letter(column)}{r}", report)
-        cells.append(RawCell(value, r, column, uncomputed, error))
+        if value.__class__ is str and not unclean and _UNCLEAN.search(value):
+            unclean = True
+        append(new(RawCell, (value, r, column, uncomputed, str(value) if data_type == "e" else None)))
+    if not ordered:
+        # ReadOnlyWorksheet._get_row: the cells placed by column, up to the last one's column.
+        max_col = cells[-1].column
+        placed = {cell.column: cell for cell in cells if 1 <= cell.column <= max_col}
+        cells = [placed[c] for c in sorted(placed)]
+    if unclean:
+        for i, cell in enumerate(cells):
+            value = cell.value
+            if value.__class__ is str:
+                if "_x" in value:
+                    value = decode_excel_escapes(value)
+                if _NOT_XML.search(value):
+                    value = _without_invalid_characters(value, title, cell.coordinate, report)
+                cells[i] = cell._replace(value=value)
     return cells
 
 

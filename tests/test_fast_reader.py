@@ -238,3 +238,63 @@ def test_shared_strings_are_parsed_without_entities(tmp_path: Path) -> None:
             z.writestr(name, data)
     assert outcome(fast, path)[0] == "raised"
     assert outcome(read_workbook, path) == outcome(read_workbook_with_openpyxl, path)
+
+
+# --- The empty-row filter's literal search equals the regular expression it stands for ------
+
+_ROW_TOKENS = st.sampled_from([
+    "<row", "<x:row", "<x1_:row", ":row", "row", "arrow", "</row>", "</x:row>", "</row >", "<", ">", "/>",
+    ' r="9"', ' s="1"', " ", "\n", "<c/>", '<c r="A9" s="2"/>', "<x:c/>", "<c>", "</c>", "<v>1</v>",
+    "<rows>", "<row/>", "<x:row/>", "<<row", "<a:b:row", "<é:row",
+])
+
+
+def _old_last_row_start(data: bytes) -> int:
+    last = None
+    for last in workbook._ROW_START.finditer(data):
+        pass
+    return last.start() if last is not None else -1
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(_ROW_TOKENS, max_size=60), dense=st.booleans())
+def test_empty_rows_found_by_literal_search_as_by_the_expression(tokens: list[str], dense: bool) -> None:
+    data = "".join(tokens).encode()
+    if not dense:  # below the density where the expression runs anyway
+        data += b" " * (len(data) * workbook._BYTES_PER_ROW_WORD)
+    assert workbook._remove_empty_rows(data) == workbook._EMPTY_ROW.sub(b"", data)
+    assert workbook._last_row_start(data) == _old_last_row_start(data)
+
+
+def test_empty_rows_filter_on_a_real_sheet_and_a_text_full_of_row() -> None:
+    with zipfile.ZipFile(SAMPLE) as z:
+        xml = z.read(DEVICES_SHEET)
+    mixed = xml.replace(b"</row>", b'</row><row r="7" s="1"/><row r="8"><c r="A8" s="3"/></row>', 20)
+    assert workbook._remove_empty_rows(mixed) == workbook._EMPTY_ROW.sub(b"", mixed) != mixed
+    assert workbook._last_row_start(mixed) == _old_last_row_start(mixed) > 0
+    arrows = b"<t>" + b"arrow" * 10_000 + b"</t>" + mixed  # dense: the expression runs
+    assert workbook._remove_empty_rows(arrows) == workbook._EMPTY_ROW.sub(b"", arrows)
+
+
+def test_cells_are_immutable_named_tuples_with_their_coordinate() -> None:
+    cell = workbook.RawCell("x", 12, 6)
+    assert (cell.coordinate, cell.uncomputed_formula, cell.excel_error) == ("F12", None, None)
+    with pytest.raises(AttributeError):
+        cell.value = "y"  # type: ignore[misc]
+    assert not cell.is_empty and workbook.RawCell("  ", 1, 1).is_empty
+
+
+def test_date_styles_are_worked_out_once_and_refuse_what_openpyxl_refuses() -> None:
+    styles = workbook._DateStyles({0, 3, 7}, {7})
+    assert (styles[None], styles["0"], styles["3"], styles["7"], styles["2"], styles[""]) == (1, 1, 1, 2, 0, 0)
+    assert styles[" 3"] == 1  # int() as openpyxl reads it
+    with pytest.raises(ValueError):
+        styles["x"]
+
+
+def test_a_row_with_escapes_or_bad_characters_out_of_order_is_read_the_same(tmp_path: Path) -> None:
+    rows = ('<row r="140"><c r="C140" t="inlineStr"><is><t>z_x0001_</t></is></c>'
+            '<c r="A140" t="inlineStr"><is><t>a_x000D_b</t></is></c>'
+            '<c r="C140" t="inlineStr"><is><t>dropped_x0002_</t></is></c>'
+            '<c r="B140" t="str"><v>ok_x0003_</v></c></row>')
+    assert_same(stretch(tmp_path / "classeur.xlsx", rows))
