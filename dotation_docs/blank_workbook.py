@@ -103,10 +103,10 @@ def write_blank_workbook(path: Path, *, force: bool = False) -> Path:
     path = Path(path)
     # « .xlsx » alone has no suffix for pathlib (a hidden file's name), « . » and « » no name
     if path.suffix.lower() != SUFFIX or not path.stem:
-        raise OutputError(
-            f"« {path} » : le nom du classeur doit finir par « {SUFFIX} » "
-            f"(ex. operation-2025{SUFFIX})."
-        )
+        # the name given, with the right ending, unless it has no name of its own
+        named = path.name not in ("", ".", "..") and not path.name.startswith(".")
+        example = path.with_suffix(SUFFIX).name if named else f"operation-2025{SUFFIX}"
+        raise OutputError(f"« {path} » : le nom du classeur doit finir par « {SUFFIX} » (ex. {example}).")
     if not force and (path.exists() or path.is_symlink()):
         raise _exists(path)
     data = build_blank_workbook()
