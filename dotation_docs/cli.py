@@ -187,6 +187,10 @@ def cli(verbeux: bool) -> None:
     (conventions, procès-verbaux, communiqué de presse, demande de subvention)
     à partir du classeur Excel de l'opération."""
     logging.basicConfig(level=logging.INFO if verbeux else logging.WARNING, format="%(message)s")
+    # The libraries' own warnings (openpyxl's, in English) go to the log, shown with -v
+    # only: what they are about reaches the agent as French errors of the validation.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbeux else logging.ERROR)
 
 
 @cli.command("verifier", short_help="Vérifie le classeur et affiche un résumé.")

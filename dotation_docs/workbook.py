@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import stat
-import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -962,9 +961,9 @@ def _fast_cells(
                     try:
                         value = from_excel(value, epoch, timedelta=date_style == 2)
                     except (OverflowError, ValueError):
-                        warnings.warn(
-                            f"""Cell {coordinate} is marked as a date but the serial value {value} is outside the limits for dates. The cell will be treated as an error."""
-                        )
+                        # openpyxl warns in English here; the agent gets the cell's
+                        # French error from validation instead
+                        logger.debug("%s: date serial %s out of range, read as an error", coordinate, value)
                         data_type = "e"
                         value = "#VALUE!"
             elif data_type == "s":
@@ -1002,7 +1001,8 @@ def _fast_cells(
 
 def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any]) -> Any:
     """openpyxl's ``WorkSheetParser.parse_formula``; a shared formula is translated to
-    ``coordinate`` only when asked (``str``), its definition registered as openpyxl does."""
+    ``coordinate`` at once, as openpyxl does, so that a translation openpyxl refuses
+    (« Formula out of range ») makes the fast path give up too."""
     formula_type = node.get("t")
     value = "="
     if node.text is not None:
@@ -1012,7 +1012,7 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
     if formula_type == "shared":
         idx = node.get("si")
         if idx in shared_formulae:
-            return _Translated(shared_formulae[idx], coordinate)
+            return shared_formulae[idx].translate_formula(coordinate)
         if value != "=":
             shared_formulae[idx] = Translator(value, coordinate)
         return value
@@ -1020,13 +1020,3 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
         return DataTableFormula(**node.attrib)
     return value
 
-
-@dataclass(frozen=True, slots=True)
-class _Translated:
-    """A shared formula at ``coordinate``, translated when shown."""
-
-    translator: Any
-    coordinate: str | None
-
-    def __str__(self) -> str:
-        return str(self.translator.translate_formula(self.coordinate))
