@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import io
-import itertools
 import logging
 import re
 import struct
@@ -94,13 +93,7 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 _BODY_PARSER = etree.XMLParser(recover=True)
 _W_R = qn("w:r")
 _W_T = qn("w:t")
-_W_RPR = qn("w:rPr")
-_W_VAL = qn("w:val")
-_W_VERT_ALIGN = qn("w:vertAlign")
-_W_NO_BREAK_HYPHEN = qn("w:noBreakHyphen")
-_XML_SPACE = qn("xml:space")
 _W_NSMAP = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
-_MARK_SPLIT = re.compile(f"([{''.join(MARKS)}])")
 # A character reference to a mark (never written by the tool; a template could).
 _MARK_REFERENCE = re.compile(
     "&#(?:[xX]0*(?:" + "|".join(f"{ord(m):x}" for m in MARKS) + ")|0*(?:" + "|".join(str(ord(m)) for m in MARKS) + "));",
@@ -629,17 +622,23 @@ def _balanced(text: str) -> bool:
     """Return whether the Jinja statements of ``text`` (one text or attribute of the XML)
     are loops and conditions opened and closed inside it: they can only repeat or drop
     pieces of that text, never elements."""
-    depth = 0
+    return _nesting_after(text, 0) == 0
+
+
+def _nesting_after(text: str, depth: int) -> int | None:
+    """Return the nesting of loops and conditions after the Jinja statements of ``text``,
+    starting at ``depth``; None when a statement is anything else (or closes what
+    ``text`` did not open at that depth)."""
     for keyword in _STATEMENT.findall(text):
         if keyword in ("for", "if"):
             depth += 1
         elif keyword in ("endfor", "endif"):
             depth -= 1
             if depth < 0:
-                return False
+                return None
         elif keyword not in ("elif", "else") or depth == 0:
-            return False
-    return depth == 0
+            return None
+    return depth
 
 
 def _static_table(table: etree._Element) -> bool:
@@ -679,15 +678,10 @@ def _static_table(table: etree._Element) -> bool:
     spanned = False
     depth = 0
     for child, before in zip(table, level_texts):
-        for keyword in _STATEMENT.findall(before):
-            if keyword in ("for", "if"):
-                depth += 1
-            elif keyword in ("endfor", "endif"):
-                depth -= 1
-                if depth < 0:
-                    return False
-            elif keyword not in ("elif", "else") or depth == 0:
-                return False
+        nesting = _nesting_after(before, depth)
+        if nesting is None:
+            return False
+        depth = nesting
         if child.tag in (_W + "tblPr", _W + "tblGrid"):
             continue
         if child.tag != _W + "tr":
@@ -750,54 +744,13 @@ def _element(tag: str) -> etree._Element:
 
 
 def _split_run(run: etree._Element) -> None:
-    """:func:`rendering._split_run`, building the same elements faster."""
-    properties = run.find(_W_RPR)
-    pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
-    raised = False
-    for child in list(run):
-        if child is properties:
-            continue
-        if child.tag != _W_T or not child.text or not _MARK.search(child.text):
-            pieces.append((raised, child))
-            continue
-        for token in _MARK_SPLIT.split(child.text):
-            if token == SUPERSCRIPT_START:
-                raised = True
-            elif token == SUPERSCRIPT_END:
-                raised = False
-            elif token == NO_BREAK_HYPHEN:
-                pieces.append((raised, _element(_W_NO_BREAK_HYPHEN)))
-            elif token:
-                text = _element(_W_T)
-                text.text = token
-                text.set(_XML_SPACE, "preserve")
-                pieces.append((raised, text))
-    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
-        new_run = _element(_W_R)
-        for key, value in run.attrib.items():
-            new_run.set(key, value)
-        if properties is not None or superscript:
-            new_properties = copy.deepcopy(properties) if properties is not None else _element(_W_RPR)
-            if superscript:
-                _raise(new_properties)
-            new_run.append(new_properties)
-        for _, element in group:
-            new_run.append(element)
-        run.addprevious(new_run)
-    run.getparent().remove(run)
+    """:func:`rendering._split_run`, building plain lxml elements (faster, same XML)."""
+    rendering._split_run(run, _make)
 
 
-def _raise(properties: etree._Element) -> None:
-    """:func:`rendering._raise`."""
-    for old in properties.findall(_W_VERT_ALIGN):
-        properties.remove(old)
-    align = _element(_W_VERT_ALIGN)
-    align.set(_W_VAL, "superscript")
-    follower = next((child for child in properties if child.tag in rendering._AFTER_VERT_ALIGN), None)
-    if follower is None:
-        properties.append(align)
-    else:
-        follower.addprevious(align)
+def _make(nsptag: str) -> etree._Element:
+    """:func:`_element` for a prefixed ``w:`` tag, as ``OxmlElement`` takes it."""
+    return _element(qn(nsptag))
 
 
 def _count_marks(text: str) -> int:

@@ -651,7 +651,10 @@ def _apply_marks(root: etree._Element) -> None:
             element.text = plain_text(element.text)
 
 
-def _split_run(run: etree._Element) -> None:
+def _split_run(run: etree._Element, make: Callable[[str], etree._Element] = OxmlElement) -> None:
+    """Split ``run`` at its typography marks into runs, the superscript ones raised;
+    ``make`` builds an element from its ``w:`` tag (python-docx's ``OxmlElement``, or the
+    compiled renderer's plain lxml elements: same XML)."""
     properties = run.find(qn("w:rPr"))
     pieces: list[tuple[bool, etree._Element]] = []  # (in superscript, content element)
     raised = False
@@ -667,20 +670,20 @@ def _split_run(run: etree._Element) -> None:
             elif token == SUPERSCRIPT_END:
                 raised = False
             elif token == NO_BREAK_HYPHEN:
-                pieces.append((raised, OxmlElement("w:noBreakHyphen")))
+                pieces.append((raised, make("w:noBreakHyphen")))
             elif token:
-                text = OxmlElement("w:t")
+                text = make("w:t")
                 text.text = token
                 text.set(qn("xml:space"), "preserve")
                 pieces.append((raised, text))
     for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
-        new_run = OxmlElement("w:r")
+        new_run = make("w:r")
         for key, value in run.attrib.items():
             new_run.set(key, value)
         if properties is not None or superscript:
-            new_properties = copy.deepcopy(properties) if properties is not None else OxmlElement("w:rPr")
+            new_properties = copy.deepcopy(properties) if properties is not None else make("w:rPr")
             if superscript:
-                _raise(new_properties)
+                _raise(new_properties, make)
             new_run.append(new_properties)
         for _, element in group:
             new_run.append(element)
@@ -688,11 +691,11 @@ def _split_run(run: etree._Element) -> None:
     run.getparent().remove(run)
 
 
-def _raise(properties: etree._Element) -> None:
+def _raise(properties: etree._Element, make: Callable[[str], etree._Element] = OxmlElement) -> None:
     """Set ``w:vertAlign superscript`` in the run properties, at its place in the schema."""
     for old in properties.findall(qn("w:vertAlign")):
         properties.remove(old)
-    align = OxmlElement("w:vertAlign")
+    align = make("w:vertAlign")
     align.set(qn("w:val"), "superscript")
     follower = next((child for child in properties if child.tag in _AFTER_VERT_ALIGN), None)
     if follower is None:
