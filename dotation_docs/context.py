@@ -403,18 +403,33 @@ def beneficiary_context(
     record): the common variables (``common`` when already built for this job) plus
     ``beneficiaire``, ``materiels`` and ``materiel_beneficiaire`` (and its old name,
     see :data:`DEPRECATED_VARIABLES`)."""
+    return {
+        **(common or common_context(dotation, funding)),
+        **_document(title),
+        **_own_context(dotation, beneficiary),
+    }
+
+
+_LAST_OWN: list[tuple[Dotation, Beneficiary, Context]] = []
+
+
+def _own_context(dotation: Dotation, beneficiary: Beneficiary) -> Context:
+    """Return the variables about ``beneficiary`` alone (``beneficiaire``, ``materiels``,
+    ``materiel_beneficiaire`` and their old names). The last result is remembered: a
+    beneficiary's convention and handover record are planned one after the other, and
+    share these variables (the same objects: the renderer prepares them once). The
+    model is frozen, and contexts are never modified (the sandbox forbids templates to)."""
+    if _LAST_OWN and _LAST_OWN[0][0] is dotation and _LAST_OWN[0][1] is beneficiary:
+        return _LAST_OWN[0][2]
     devices = dotation.devices_of(beneficiary)
     own = {
         "beneficiaire": _beneficiary(dotation, beneficiary),
         "materiels": [_device(n, d) for n, d in enumerate(devices, start=1)],
         "materiel_beneficiaire": _devices_of(dotation, beneficiary),
     }
-    return {
-        **(common or common_context(dotation, funding)),
-        **_document(title),
-        **own,
-        **_deprecated_aliases(own),
-    }
+    own.update(_deprecated_aliases(own))
+    _LAST_OWN[:] = [(dotation, beneficiary, own)]
+    return own
 
 
 def convention_title(dotation: Dotation, beneficiary: Beneficiary) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slugify import slugify
@@ -177,16 +177,29 @@ class DocumentSpec:
 @dataclass(frozen=True)
 class PlannedDocument:
     """One document to produce. ``template`` is None for the expense statement, which
-    is built by code rather than from a template."""
+    is built by code rather than from a template. Its context is given, or built on
+    first use from a function (:attr:`context`)."""
 
     type: str
     path: str
     title: str
     template: str | None
-    context: dict[str, Any]
+    _context: dict[str, Any] | Callable[[], dict[str, Any]] = field(repr=False, compare=False)
     beneficiary: str | None = None
     renderer: Renderer | None = None
     source: str | None = None  # a PDF: the path of the document it is converted from
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The document's template context. Planned from the workbook, it is built on
+        first use: a national batch plans thousands of documents, and each context is
+        then built where its document is rendered (by a worker process, see
+        :mod:`dotation_docs.workers`) rather than all of them before rendering starts."""
+        context = self._context
+        if callable(context):
+            context = context()
+            object.__setattr__(self, "_context", context)
+        return context
 
     @property
     def kind(self) -> Renderer:
@@ -471,7 +484,8 @@ def _planned(spec: DocumentSpec, given: Inputs, beneficiary: Beneficiary | None)
     title = spec.title(given, beneficiary)
     return PlannedDocument(
         spec.type, spec.path(beneficiary), title, spec.template_for(given.dotation),
-        spec.context(given, beneficiary, title), beneficiary.identifier if beneficiary else None, spec.renderer,
+        lambda: spec.context(given, beneficiary, title), beneficiary.identifier if beneficiary else None,
+        spec.renderer,
     )
 
 

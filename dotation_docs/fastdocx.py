@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import logging
 import re
 import struct
@@ -91,6 +92,7 @@ _SECTIONS_XPATH = etree.XPath(  # python-docx's sections, from the body
 )
 # docxtpl's ``fix_tables`` parses the rendered body with this (forgiving) parser.
 _BODY_PARSER = etree.XMLParser(recover=True)
+_SNIPPET_PARSER = etree.XMLParser()  # a run carrying marks, parsed alone: strict
 _W_R = qn("w:r")
 _W_T = qn("w:t")
 _W_NSMAP = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
@@ -193,15 +195,17 @@ class _Part:
         return self.template.render(context)
 
 
-def _render_xml(part: _Part, context: Mapping[str, Any]) -> str:
-    """docxtpl's ``render_xml_part`` without the compilation."""
+def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False) -> Any:
+    """docxtpl's ``render_xml_part`` without the compilation. With ``listing``, return
+    also whether docxtpl's line-break handling ran (``resolve_listing``)."""
     # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
     xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
     if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-    if "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml:  # otherwise resolve_listing changes nothing
+    listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
+    if listed:  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
-    return xml
+    return (xml, listed) if listing else xml
 
 
 def _prepare_source(xml: str) -> str:
@@ -237,7 +241,7 @@ class CompiledDocxTemplate:
         self.level = level
         #: Why every document of this template goes through docxtpl's rendering (or None).
         self.fallback_reason: str | None = None
-        self._preparer = _ContextPreparer()
+        self._preparer = _PREPARER  # shared: a convention and a handover record share variables
         doc = rendering._open_docx(template)  # TemplateError when it is not a usable .docx
         document = doc.docx
         props = document.core_properties
@@ -274,6 +278,19 @@ class CompiledDocxTemplate:
         inside = _serialize(self._root)[len(before):-len(after) or None]
         self._root.remove(probe)
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
+        #: Whether the rendered body can be spliced as text, without parsing it (see
+        #: :meth:`_spliced`): decided once, from the template alone.
+        empty = _static_structure(_prepare_source(body_xml), env)
+        self._text_body = (
+            self._tables_fixed and not self._nested_paragraphs and not self._marked_shell
+            and body_xml.count("xmlns") == self._body_tags[0].count(b"xmlns") and empty is not None
+        )
+        #: The elements a rendering can leave empty, and how lxml writes them.
+        self._empty = [(written, written[: written.rindex("></")] + "/>") for written in empty or ()]
+        self._body_alone = self._body_tags[0].decode("utf-8")
+        self._wrapper = ("<dotation-docs " + " ".join(
+            f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in probe.nsmap.items()
+        ) + ">", "</dotation-docs>")
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
@@ -379,7 +396,120 @@ class CompiledDocxTemplate:
     def _render(self, context: dict[str, Any], title: str, timestamp: datetime, flags: int = _UNUSUAL) -> bytes:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
-        xml = _render_xml(self._body, context)
+        xml, listed = _render_xml(self._body, context, True)
+        document = body = None
+        if self._text_body and not flags & _UNUSUAL and not listed and not self._footnotes:
+            document = self._spliced(xml)
+        if document is None:
+            document, body = self._parsed(xml, flags)
+        headers = [(name, self._render_header(part, context)) for name, part in self._headers]
+        notes = []
+        if self._footnotes:
+            sections = len(_SECTIONS_XPATH(body))
+            notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
+        parts: dict[str, bytes] = {self._main_name: document}
+        for name, serialized in headers:
+            parts[name] = serialized
+        for name, blob in notes:
+            parts[name] = blob
+        parts[self._core_name] = self._core(context, title, timestamp)
+        level = self.level
+        return _write_zip([
+            entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
+            for entry in self._layout
+        ])
+
+    def _spliced(self, xml: str) -> bytes | None:
+        """Return the document for the rendered body ``xml`` without parsing it, or None
+        when the text must go through the parser (then :meth:`_parsed` gives the same bytes).
+
+        The template's structure was proven once (:func:`_static_structure`): whatever the
+        context, the rendered body is well-formed XML, its values escaped text in ``w:t``
+        elements, its tables left alone by ``fix_tables``. Its text is then what lxml would
+        write back from the parsed tree but for three things, rewritten here: the
+        apostrophes and quotes the escaping wrote as references (lxml writes them as
+        they are in text), elements left empty (lxml writes ``<x/>``) and the typography
+        marks (each run carrying some is parsed alone and split as :func:`_split_run`
+        does). Anything else (a character XML refuses, a carriage return, a character
+        reference, a mark outside a run's text, an image) goes through the parser."""
+        if "&#39;" in xml:
+            xml = xml.replace("&#39;", "'")
+        if "&#34;" in xml:
+            xml = xml.replace("&#34;", '"')
+        if "&#" in xml or "\r" in xml or "docPr" in xml or "<!" in xml or "<?" in xml:
+            return None
+        for written, collapsed in self._empty:
+            if written in xml:
+                xml = xml.replace(written, collapsed)
+        if not xml.startswith(self._body_alone):
+            return None
+        if _MARK.search(xml) is not None:
+            xml = self._split_marks(xml)
+            if xml is None:
+                return None
+        try:
+            data = xml.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
+            return None
+        if data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+            return None
+        alone, inside = self._body_tags
+        return self._shell[0] + inside + data[len(alone):] + self._shell[1]
+
+    def _split_marks(self, xml: str) -> str | None:
+        """Return ``xml`` with each run whose text carries typography marks split as
+        :func:`_split_run` splits it, or None when a mark is anywhere else than in the
+        text of a run holding no other run."""
+        chunks = []
+        done = 0  # end of the last run split
+        for match in _MARK.finditer(xml):
+            position = match.start()
+            if position < done:
+                continue  # in the run just split
+            # The mark must be in the text of a w:t...
+            opening = xml.rfind("<", 0, position)
+            if not (xml.startswith("<w:t>", opening) or xml.startswith("<w:t ", opening)):
+                return None
+            if not xml.startswith("</w:t>", xml.find("<", position)):
+                return None
+            # ...child of the innermost w:r around it, which holds no other run.
+            start = max(xml.rfind("<w:r>", 0, opening), xml.rfind("<w:r ", 0, opening))
+            end = xml.find("</w:r>", position)
+            if start < done or end < 0:
+                return None
+            end += len("</w:r>")
+            snippet = xml[start:end]
+            if "<w:r>" in snippet[4:] or "<w:r " in snippet[4:] or "xmlns" in snippet:
+                return None
+            split = _split_run_text(snippet)
+            if split is not None:
+                chunks.append(xml[done:start])
+                chunks.append(split)
+                done = end
+                continue
+            head, tail = self._wrapper
+            try:
+                wrapper = etree.fromstring(head + snippet + tail, _SNIPPET_PARSER)
+            except etree.XMLSyntaxError:
+                return None
+            run = wrapper[0]
+            if len(wrapper) != 1 or run.tag != _W_R or any(
+                    child.tag != _W_T and child.text and _MARK.search(child.text) for child in run):
+                return None
+            _split_run(run)
+            split = etree.tostring(wrapper, encoding="unicode")
+            split = split[split.index(">") + 1: -len(tail)]
+            if _MARK.search(split):
+                return None
+            chunks.append(xml[done:start])
+            chunks.append(split)
+            done = end
+        chunks.append(xml[done:])
+        return "".join(chunks)
+
+    def _parsed(self, xml: str, flags: int) -> tuple[bytes, etree._Element]:
+        """The document for the rendered body ``xml`` through the parsed tree (docxtpl's
+        ``fix_tables``, ``fix_docpr_ids``, the tool's typography marks), and that tree."""
         try:
             data = xml.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
@@ -397,12 +527,6 @@ class CompiledDocxTemplate:
         if "docPr" in xml:
             for number, element in enumerate(_DOCPR_XPATH(body), start=1001):
                 element.attrib["id"] = str(number)
-        headers = [(name, self._render_header(part, context)) for name, part in self._headers]
-        notes = []
-        if self._footnotes:
-            sections = len(_SECTIONS_XPATH(body))
-            notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
-        parts: dict[str, bytes] = {}
         document = None
         marks = _count_marks(xml)
         if not self._marked_shell and not (
@@ -424,17 +548,7 @@ class CompiledDocxTemplate:
                 document = _serialize(root)
             finally:
                 root.remove(body)
-        parts: dict[str, bytes] = {self._main_name: document}
-        for name, serialized in headers:
-            parts[name] = serialized
-        for name, blob in notes:
-            parts[name] = blob
-        parts[self._core_name] = self._core(context, title, timestamp)
-        level = self.level
-        return _write_zip([
-            entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
-            for entry in self._layout
-        ])
+        return document, body
 
     def _render_header(self, part: _Part, context: Mapping[str, Any]) -> bytes:
         xml = _render_xml(part, context)
@@ -618,6 +732,126 @@ def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
     return all(_static_table(table) for table in tree.iter(_W + "tbl")), nested
 
 
+_OUTSIDE_TAG = re.compile(r"<([/!?]?)([^\s/>]*)")
+_IN_TAG = re.compile(r"""["'>]""")
+
+
+def _static_structure(source: str, env: jinja2.Environment) -> tuple[str, ...] | None:
+    """Return whether every rendering of the body ``source`` (its Jinja source once
+    docxtpl's preprocessing is applied) is well-formed XML whose values are text, whatever
+    the context: then the rendered text can be used without parsing it (see
+    :meth:`CompiledDocxTemplate._spliced`).
+
+    True when ``source`` is well-formed XML with its Jinja code taken as text, prints
+    values only in the text between tags (``{{ }}`` in an attribute is not decided here),
+    and its only statements are conditions and loops whose every branch (and a loop's
+    body) leaves the elements open as it found them: the same elements, by name, whether
+    it closes none (text, whole elements) or closes some and opens the same again
+    (``</w:t><w:br/><w:t>``), or stays inside one attribute value. Dropping or repeating
+    such branches gives well-formed XML again; the values they print are escaped
+    (:func:`_static_tables` refuses the Jinja that could print markup). Comments holding
+    markup, ``raw`` blocks and any other statement are not decided here.
+
+    When it is so, return the elements that a rendering can leave empty, as the template
+    writes them empty (``<w:t xml:space="preserve"></w:t>``): those whose start tag is
+    followed by Jinja code (any other is followed by the same text in every rendering);
+    otherwise return None."""
+    try:
+        etree.fromstring(source.encode("utf-8"), etree.XMLParser())
+        tokens = list(env.lex(source))
+    except (etree.XMLSyntaxError, jinja2.TemplateSyntaxError, UnicodeEncodeError):
+        return None
+    empty: dict[str, None] = {}
+    start = -1  # where the tag being read starts in the current text (-1: in an earlier one)
+    open_elements: list[str] = []
+    name = ""  # of the tag being read
+    closing = False  # the tag being read is an end tag
+    tag = 0  # number of the tag being read (0: between tags)
+    quote = 0  # number of the attribute value being read (0: none)
+    tags = quotes = 0
+    blocks: list[tuple[tuple[str, ...], int, int]] = []  # where each open statement stands
+    index = 0
+    while index < len(tokens):
+        _, kind, value = tokens[index]
+        index += 1
+        if kind == "data":
+            position = 0
+            start = -1
+            while position < len(value):
+                if quote:  # in an attribute value: up to its closing quote
+                    end = value.find('"', position)
+                    if end < 0:
+                        break
+                    quote, position = 0, end + 1
+                elif tag:
+                    found = _IN_TAG.search(value, position)
+                    if found is None:
+                        break
+                    position = found.end()
+                    if found.group() == "'":
+                        return None  # single-quoted attribute values: not decided here
+                    if found.group() == '"':
+                        quotes += 1
+                        quote = quotes
+                        continue
+                    if closing:  # the source is well-formed: it closes the last one open
+                        open_elements.pop()
+                    elif value[found.start() - 1: found.start()] != "/":
+                        open_elements.append(name)
+                        if position == len(value):  # Jinja code follows
+                            if start < 0:
+                                return None  # a start tag holding Jinja code
+                            empty[f"{value[start:position]}</{name}>"] = None
+                    tag = 0
+                else:
+                    found = _OUTSIDE_TAG.search(value, position)
+                    if found is None:
+                        break
+                    position = found.end()
+                    if found.group(1) in ("!", "?"):
+                        return None  # a comment, CDATA or processing instruction
+                    closing, name = found.group(1) == "/", found.group(2)
+                    start = found.start()
+                    tags += 1
+                    tag = tags
+        elif kind == "block_begin":
+            while index < len(tokens) and tokens[index][1] == "whitespace":
+                index += 1
+            keyword = tokens[index][2] if index < len(tokens) and tokens[index][1] == "name" else ""
+            where = (tuple(open_elements), tag, quote)
+            if tag and not quote:
+                return None  # between the attributes of a tag
+            if keyword in ("if", "for"):
+                blocks.append(where)
+            elif keyword in ("elif", "else", "endif", "endfor"):
+                if not blocks or blocks[-1] != where:
+                    return None
+                if keyword.startswith("end"):
+                    blocks.pop()
+            else:
+                return None
+            while index < len(tokens) and tokens[index][1] != "block_end":
+                index += 1
+            index += 1
+        elif kind == "variable_begin":
+            if tag:
+                return None
+            while index < len(tokens) and tokens[index][1] != "variable_end":
+                index += 1
+            index += 1
+        elif kind == "comment_begin":
+            while index < len(tokens) and tokens[index][1] != "comment_end":
+                if "<" in tokens[index][2] or ">" in tokens[index][2]:
+                    return None
+                index += 1
+            index += 1
+        else:  # raw blocks, line statements…
+            return None
+    if open_elements or tag or blocks:
+        return None
+    return tuple(empty)
+
+
 def _balanced(text: str) -> bool:
     """Return whether the Jinja statements of ``text`` (one text or attribute of the XML)
     are loops and conditions opened and closed inside it: they can only repeat or drop
@@ -753,6 +987,66 @@ def _make(nsptag: str) -> etree._Element:
     return _element(qn(nsptag))
 
 
+# A run as lxml writes it whose properties and content are leaf elements and texts: split
+# as text by _split_run_text (anything else is parsed).
+_TEXT_RUN = re.compile(
+    r"(<w:r(?: [^<>]*)?>)(?:(<w:rPr/>)|<w:rPr>((?:<w:\w+(?: [^<>]*)?/>)*)</w:rPr>)?"
+    r"((?:<w:t(?: [^<>]*)?>[^<]*</w:t>|<w:\w+(?: [^<>]*)?/>)*)</w:r>"
+)
+_RUN_CHILD = re.compile(r"<w:t(?: [^<>]*)?>([^<]*)</w:t>|<w:\w+(?: [^<>]*)?/>")
+_PROPERTY = re.compile(r"<(w:\w+)(?: [^<>]*)?/>")
+_SUPERSCRIPT = '<w:vertAlign w:val="superscript"/>'
+_AFTER_VERT_ALIGN = frozenset(f"w:{tag}" for tag in ("rtl", "cs", "em", "lang", "eastAsianLayout", "specVanish", "oMath"))
+
+
+def _split_run_text(run: str) -> str | None:
+    """Return the runs :func:`_split_run` makes of ``run`` (a ``w:r`` as lxml writes it,
+    its text carrying marks), as lxml writes them; None when the run holds more than
+    leaf properties, texts and leaf elements (then it is parsed)."""
+    match = _TEXT_RUN.fullmatch(run)
+    if match is None:
+        return None
+    start, blank, properties, content = match.groups()
+    if blank:
+        properties = ""
+    pieces: list[tuple[bool, str]] = []
+    raised = False
+    for child in _RUN_CHILD.finditer(content):
+        text = child.group(1)
+        if not text or not _MARK.search(text):
+            pieces.append((raised, child.group()))
+            continue
+        for token in rendering._MARK_SPLIT.split(text):
+            if token == SUPERSCRIPT_START:
+                raised = True
+            elif token == SUPERSCRIPT_END:
+                raised = False
+            elif token == NO_BREAK_HYPHEN:
+                pieces.append((raised, "<w:noBreakHyphen/>"))
+            elif token:  # already escaped as lxml escapes text
+                pieces.append((raised, f'<w:t xml:space="preserve">{token}</w:t>'))
+    if properties is None:
+        plain = None
+        raised_properties = f"<w:rPr>{_SUPERSCRIPT}</w:rPr>"
+    else:
+        plain = f"<w:rPr>{properties}</w:rPr>" if properties else "<w:rPr/>"
+        children = [(m.group(1), m.group()) for m in _PROPERTY.finditer(properties) if m.group(1) != "w:vertAlign"]
+        at = next((i for i, (tag, _) in enumerate(children) if tag in _AFTER_VERT_ALIGN), len(children))
+        kept = [written for _, written in children]
+        kept.insert(at, _SUPERSCRIPT)
+        raised_properties = f"<w:rPr>{''.join(kept)}</w:rPr>"
+    out = []
+    for superscript, group in itertools.groupby(pieces, key=lambda piece: piece[0]):
+        out.append(start)
+        if superscript:
+            out.append(raised_properties)
+        elif plain is not None:
+            out.append(plain)
+        out.extend(written for _, written in group)
+        out.append("</w:r>")
+    return "".join(out)
+
+
 def _count_marks(text: str) -> int:
     return sum(text.count(mark) for mark in MARKS)
 
@@ -853,6 +1147,9 @@ class _ContextPreparer:
             if all(new is old for new, old in zip(items, value.values() if mapping else value)):
                 return value, flags  # equal to the original: used as it is
         return prepared, flags
+
+
+_PREPARER = _ContextPreparer()
 
 
 def _translate(err: BaseException, name: str) -> TemplateError | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import docx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from docx.shared import Cm
 from collections import OrderedDict
 
@@ -487,3 +489,139 @@ def test_dict_lookups_give_what_the_sandbox_gives(tmp_path: Path, body: str) -> 
     context = {"d": {"cle": "v", "items": "masqué"}, "o": OrderedDict(cle="w")}
     expected, actual = both(path, context)
     assert actual == expected if isinstance(expected, str) else assert_same_document(expected, actual) is None
+
+
+# --- The body spliced as text, without parsing it ------------------------------------------
+
+
+def test_every_bundled_template_is_spliced_as_text_for_the_sample(sample_docs: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speed of a national batch rests on this: no bundled template parses its body."""
+    compiled = {p.name: compile_docx(p, ENV) for p in TEMPLATES.glob("*.docx")}
+    assert all(c._text_body for c in compiled.values()), [n for n, c in compiled.items() if not c._text_body]
+    parsed: list[str] = []
+    original = fastdocx.CompiledDocxTemplate._parsed
+    monkeypatch.setattr(fastdocx.CompiledDocxTemplate, "_parsed",
+                        lambda self, *args: parsed.append(self.name) or original(self, *args))
+    for doc in sample_docs:
+        compiled[doc.template].render(doc.context, title=doc.title, timestamp=STAMP)
+    assert parsed == []
+
+
+def spliced_and_parsed(path: Path, context: dict[str, Any]) -> tuple[bytes | str, bytes | str, bytes | str]:
+    """The document (or French error) of render(), of the text path, and of the parsed path."""
+    expected, spliced = both(path, context)
+    compiled = compile_docx(path, ENV)
+    compiled._text_body = False
+    try:
+        parsed: bytes | str = compiled.render(context, title="Titre", timestamp=STAMP)
+    except TemplateError as err:
+        parsed = str(err)
+    return expected, spliced, parsed
+
+
+def branches_template(tmp_path: Path) -> Path:
+    """Statements that open and close at the same place, a branch closing and reopening a
+    text (``</w:t><w:br/><w:t>``), runs left empty, a table loop, a paragraph loop."""
+    def build(document: Any) -> None:
+        document.add_paragraph("{%p for v in valeurs %}")
+        paragraph = document.add_paragraph("Valeur {{ v }}")
+        paragraph.add_run("{% if v %} suite{% endif %}").bold = True
+        document.add_paragraph("{%p endfor %}")
+        document.add_paragraph("{{ vide }}")
+        document.add_paragraph("{{ numero|insecable }}{% if detail %} : {{ detail|exposant }}{% endif %}")
+        document.add_paragraph("{{ texte }}")
+        table = document.add_table(rows=4, cols=2)
+        table.rows[0].cells[0].text = "N°"
+        table.rows[0].cells[1].text = "Série"
+        table.rows[1].cells[0].text = "{%tr for v in valeurs %}"
+        table.rows[2].cells[0].text = "{{ loop.index }}"
+        table.rows[2].cells[1].text = "{{ v|insecable }}{% if v %}<BR>IMEI {{ v }}{% endif %}"
+        table.rows[3].cells[0].text = "{%tr endfor %}"
+    path = word_template(tmp_path, build)
+    # The table cell: a branch that closes the text and opens another (as the bundled
+    # handover record does for IMEI numbers).
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    body = entries["word/document.xml"].decode()
+    body = body.replace("&lt;BR&gt;", '</w:t><w:br/><w:t xml:space="preserve">')
+    entries["word/document.xml"] = body.encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+VALUES = st.lists(
+    st.sampled_from(list("aé &<>\"'{}%#-–« »\u00a0\u202f😀") + ["\n", "\t", "\r", "\x01", "\ue000", "\ue002",
+                                                                  "&#39;", "&#34;", "]]>", "<w:t>", "</w:r>"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(VALUES, max_size=4), vide=VALUES, numero=VALUES, detail=VALUES, texte=VALUES)
+def test_the_text_path_gives_the_parsed_documents(tmp_path: Path, values: list, vide: str, numero: str,
+                                                   detail: str, texte: str) -> None:
+    path = branches_template(tmp_path)
+    assert compile_docx(path, ENV)._text_body
+    context = {"valeurs": values, "vide": vide, "numero": numero, "detail": detail, "texte": texte}
+    expected, spliced, parsed = spliced_and_parsed(path, context)
+    assert type(spliced) is type(expected) and type(parsed) is type(expected)
+    if isinstance(expected, bytes):
+        assert_same_document(expected, spliced)
+        assert_same_document(expected, parsed)
+    else:
+        assert spliced == expected == parsed
+
+
+@pytest.mark.parametrize("paragraphs, spliced", [
+    (["{% if a %}x{% endif %} {{ b }}"], True),
+    (["{% for i in l %}{{ i }}{% else %}rien{% endfor %}"], True),
+    (["{# un commentaire #}{{ b }}"], True),
+    (["{% set x = 1 %}{{ x }}"], False),  # another statement
+    (["{% raw %}{{ b }}{% endraw %}"], False),
+    (["{# « </w:t> » #}{{ b }}"], True),  # typed text: escaped in the XML, no markup
+    (["{%p if a %}", "texte", "{% if b %}"], False),  # closes an element opened before the statement
+])
+def test_what_can_be_spliced_is_decided_from_the_template(tmp_path: Path, paragraphs: list, spliced: bool) -> None:
+    def build(document: Any) -> None:
+        for text in paragraphs:
+            document.add_paragraph(text)
+    path = word_template(tmp_path, build)
+    try:
+        compiled = compile_docx(path, ENV)
+    except TemplateError:
+        assert not spliced
+        return
+    assert compiled._text_body is spliced
+    for context in ({"a": True, "b": "B & <b>", "l": [1, 2]}, {"a": False, "b": "", "l": []}):
+        expected, actual = both(path, context)
+        assert type(actual) is type(expected)
+        if isinstance(expected, bytes):
+            assert_same_document(expected, actual)
+
+
+@pytest.mark.parametrize("source, spliced", [
+    ('<w:body xmlns:w="u"><w:p><w:r><w:t>{% if a %}</w:t></w:r></w:p><w:tbl><w:tr><w:tc><w:p><w:r><w:t>'
+     '{% endif %}</w:t></w:r></w:p></w:tc></w:tr></w:tbl></w:body>', False),  # other elements open after the branch
+    ('<w:body xmlns:w="u"><w:p><w:r><w:t>{% if a %}</w:t></w:r><w:r><w:t>{% endif %}</w:t></w:r></w:p></w:body>',
+     True),  # closes a run and opens another: the same elements open after it
+    ('<w:body xmlns:w="u"><w:p><w:r><w:t>{% if a %}</w:t><w:br/><w:t>{% endif %}</w:t></w:r></w:p></w:body>',
+     True),  # closed and reopened: the same elements open after it
+    ('<w:body xmlns:w="u"><w:p w:x="{% if a %}1{% else %}2{% endif %}"/></w:body>', True),
+    ('<w:body xmlns:w="u"><w:p w:x="{{ a }}"/></w:body>', False),  # a value in an attribute
+    ('<w:body xmlns:w="u"><w:p {% if a %}w:x="1"{% endif %}/></w:body>', False),  # between attributes
+    ('<w:body xmlns:w="u"><w:p w:x="{% if a %}1" w:y="{% endif %}2"/></w:body>', False),  # across values
+    ("<w:body xmlns:w=\"u\"><w:p w:x='1'/></w:body>", False),
+    ('<w:body xmlns:w="u"><!-- c --><w:p/></w:body>', False),
+    ('<w:body xmlns:w="u"><w:p><w:r><w:t>{# </w:t></w:r><w:r><w:t> #}</w:t></w:r></w:p></w:body>', False),
+    ('<w:body xmlns:w="u"><w:p>{% for i in l %}<w:r><w:t>{{ i }}</w:t></w:r>{% endfor %}</w:p></w:body>', True),
+])
+def test_static_structure(source: str, spliced: bool) -> None:
+    assert (fastdocx._static_structure(source, ENV) is not None) is spliced
+
+
+def test_elements_a_rendering_can_leave_empty_are_known() -> None:
+    source = ('<w:body xmlns:w="u"><w:p><w:r><w:t xml:space="preserve">{{ a }}</w:t></w:r></w:p>'
+              '<w:p>{% if b %}<w:r><w:t>x</w:t></w:r>{% endif %}</w:p><w:p><w:r><w:t>fixe</w:t></w:r></w:p></w:body>')
+    assert set(fastdocx._static_structure(source, ENV)) == {'<w:t xml:space="preserve"></w:t>', "<w:p></w:p>"}
