@@ -23,7 +23,6 @@ import click.parser
 import click.types
 
 from dotation_docs import __version__, pipeline, status
-from dotation_docs.blank_workbook import write_blank_workbook
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, label
 from dotation_docs.summary import (
     describe_changes,
@@ -357,6 +356,8 @@ def new_command(fichier: Path, force: bool) -> None:
 
     Exemple : dotation nouveau operation-2025.xlsx
     """
+    from dotation_docs.blank_workbook import write_blank_workbook  # openpyxl: imported when needed
+
     path = write_blank_workbook(fichier, force=force)
     click.echo(f"Classeur vierge créé : {path}\nRemplissez-le, puis vérifiez-le : dotation verifier {path}")
 

@@ -80,7 +80,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LEVEL = rendering.DOCX_COMPRESSION
 _FOOTNOTES = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 _MARK = re.compile(f"[{''.join(MARKS)}]")
-_PARAGRAPH_BREAK = re.compile(r"<w:p([ >])")
 _PARAGRAPH_JOIN = re.compile(r"\n<w:p([ >])")
 _LISTING_CHARS = re.compile("[\t\a\n\f]")
 _DOCPR_XPATH = etree.XPath(
@@ -114,7 +113,6 @@ _EXTERNAL_ATTR = 0o644 << 16
 _FOREIGN = 1  # holds a docxtpl object: docxtpl's own rendering
 _UNUSUAL = 2  # holds a value of another type (a str subclass such as Markup…): no shortcut
 _PLAIN_TYPES = frozenset({int, bool, float, Decimal, date, datetime, time, type(None)})
-_patch_xml = DocxTemplate.patch_xml  # docxtpl's preprocessing; does not use its instance
 _resolve_listing = DocxTemplate.resolve_listing
 _fix_tables = DocxTemplate.fix_tables
 
@@ -210,7 +208,7 @@ def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False) 
 
 def _prepare_source(xml: str) -> str:
     """docxtpl's ``patch_xml`` then the line breaks ``render_xml_part`` adds before compiling."""
-    return _PARAGRAPH_BREAK.sub(r"\n<w:p\1", _patch_xml(None, xml))
+    return rendering.prepared_source(xml)
 
 
 def _escape_text(text: str) -> str:
@@ -257,10 +255,11 @@ class CompiledDocxTemplate:
         body = self._root.body
         self._body_index = self._root.index(body)
         body_xml = etree.tostring(body, encoding="unicode")  # docxtpl's get_xml
-        self._body = _Part(fast_env, _prepare_source(body_xml))
+        body_source = _prepare_source(body_xml)
+        self._body = _Part(fast_env, body_source)
         #: Whether no table of the body can ever need docxtpl's ``fix_tables`` whatever the
         #: context (then the tables are not scanned in each document).
-        self._tables_fixed, self._nested_paragraphs = _static_tables(_prepare_source(body_xml), env)
+        self._tables_fixed, self._nested_paragraphs = _static_tables(body_source, env)
         placeholder = etree.Comment(" dotation-docs: body ")
         self._root.replace(body, placeholder)
         shell = _serialize(self._root)
@@ -280,7 +279,7 @@ class CompiledDocxTemplate:
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
         #: Whether the rendered body can be spliced as text, without parsing it (see
         #: :meth:`_spliced`): decided once, from the template alone.
-        empty = _static_structure(_prepare_source(body_xml), env)
+        empty = _static_structure(body_source, env)
         self._text_body = (
             self._tables_fixed and not self._nested_paragraphs and not self._marked_shell
             and body_xml.count("xmlns") == self._body_tags[0].count(b"xmlns") and empty is not None

@@ -208,10 +208,26 @@ class Beneficiary:
         return self.kind is BeneficiaryKind.ASSOCIATION
 
 
+def _values(self: Any) -> tuple[Any, ...]:
+    """The state of a frozen dataclass with slots, for pickling: its field values in
+    order (the dataclass default looks the fields up for each object, and a national
+    workbook's model goes from the read-ahead process to the command, see
+    :mod:`dotation_docs.workers`)."""
+    return tuple(getattr(self, name) for name in self.__slots__)
+
+
+def _restore(self: Any, state: tuple[Any, ...]) -> None:
+    for name, value in zip(self.__slots__, state, strict=True):
+        object.__setattr__(self, name, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """One device handed over. ``unit_price_ttc`` is HT × (1 + VAT rate), rounded
     half up to the cent."""
+
+    __getstate__ = _values
+    __setstate__ = _restore
 
     inventory_number: str
     category: Category
@@ -231,6 +247,9 @@ class Device:
 @dataclass(frozen=True, slots=True)
 class Invoice:
     """A purchase invoice."""
+
+    __getstate__ = _values
+    __setstate__ = _restore
 
     reference: str
     supplier: str

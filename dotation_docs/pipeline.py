@@ -62,7 +62,6 @@ from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
 from dotation_docs.schema import INVOICES, normalize_label
-from dotation_docs.spreadsheet import render_expense_statement
 from dotation_docs.summary import describe_unsigned_handovers
 from dotation_docs.templateset import (
     TemplateCheck,
@@ -72,9 +71,7 @@ from dotation_docs.templateset import (
     load_template_set,
     prepare_templates,
 )
-from dotation_docs.validation import validate
-from dotation_docs.workbook import read_workbook
-from dotation_docs.workers import default_jobs, run_parallel, usable_jobs
+from dotation_docs.workers import Background, can_fork, default_jobs, run_parallel, usable_jobs
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
@@ -164,6 +161,32 @@ class Written:
     pdf: PdfWritten | None = None
 
 
+# Imported on first use: openpyxl and the identifier validators take a third of the
+# start-up, and a run that reads ahead (see run_job) needs them only in the process that
+# reads the workbook, or in the one that makes the expense statement.
+
+
+def read_workbook(path: Path) -> Any:
+    """:func:`dotation_docs.workbook.read_workbook`."""
+    from dotation_docs.workbook import read_workbook as read
+
+    return read(path)
+
+
+def validate(raw: Any) -> Any:
+    """:func:`dotation_docs.validation.validate`."""
+    from dotation_docs.validation import validate as check
+
+    return check(raw)
+
+
+def render_expense_statement(context: Any, timestamp: datetime) -> bytes:
+    """:func:`dotation_docs.spreadsheet.render_expense_statement`."""
+    from dotation_docs.spreadsheet import render_expense_statement as make
+
+    return make(context, timestamp=timestamp)
+
+
 TIMING_VARIABLE = "DOTATION_MESURES"
 
 
@@ -250,7 +273,13 @@ def load_workbook_model(path: Path, strict: bool = False,
                         consequence: str = "aucun document n'a été écrit") -> Checked:
     """Return the validated workbook; raises InvalidWorkbookError listing every problem
     when it has errors (or warnings, when ``strict``), saying ``consequence``."""
-    checked = check_workbook(path, strict)
+    return _accepted(check_workbook(path, strict), consequence)
+
+
+def _accepted(checked: Checked, consequence: str = "aucun document n'a été écrit") -> Checked:
+    """Return ``checked``; raises InvalidWorkbookError listing every problem when the
+    workbook has errors (or warnings, when strict), saying ``consequence``."""
+    path = checked.path
     log.info("Classeur %s lu : %s", path, checked.report.counts())
     if not checked.ok:
         raise InvalidWorkbookError(
@@ -326,7 +355,10 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
     with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
         workers = min(usable_jobs(jobs), len(docs) // 2)  # a process for one document is not worth its start
         if workers > 1:
-            staged = run_parallel(produce, len(docs), workers, advance)
+            # The expense statement (thousands of rows) and the HTML pages are the longest
+            # to make: started first.
+            heavy = [i for i, d in enumerate(docs) if d.kind is not Renderer.WORD]
+            staged = run_parallel(produce, len(docs), workers, advance, heavy)
         else:
             staged = []
             for index in range(len(docs)):
@@ -441,12 +473,43 @@ def run_job(
     job_specs = specs(job)
     check_reachable(templates)
     env = build_environment()
-    with _TIMINGS.step("modeles"):
-        template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None), templates,
-                                                         env=env)
+    # With other processes allowed, the workbook is read and validated by one while this
+    # one checks and compiles the templates: the two longest steps before rendering, at
+    # once. Errors come in the same order: the templates' first.
+    ahead = Background(_read_ahead, workbook) if jobs > 1 and can_fork() else None
+    try:
+        with _TIMINGS.step("modeles"):
+            template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None),
+                                                             templates, env=env)
+            for name in template_set.templates:
+                if template_set[name].is_docx:
+                    template_set.word(name, env)  # compiled once, for every document
+        checked = _read_behind(ahead, workbook)
+    finally:
+        if ahead is not None:
+            ahead.close()
     with _long_lived():
-        return _run(job, job_specs, workbook, output, templates, overwrite, beneficiary, pdf, soffice, env, jobs,
-                    progress, template_set, template_check)
+        return _run(job, job_specs, workbook, output, overwrite, beneficiary, pdf, soffice, env, jobs,
+                    progress, template_set, template_check, checked)
+
+
+def _read_ahead(workbook: Path) -> tuple[Checked, dict[str, dict[str, float]]]:
+    """In the read-ahead process: the workbook's check, and how long its steps took."""
+    return check_workbook(workbook), _TIMINGS.steps
+
+
+def _read_behind(ahead: Background | None, workbook: Path) -> Checked:
+    """The workbook's check from the read-ahead process, or read here when there is
+    none or it failed otherwise than on the workbook (it is then read again, and a
+    bug shows here). Raises InvalidWorkbookError like :func:`load_workbook_model`."""
+    if ahead is not None:
+        done, result = ahead.result()
+        if done:
+            checked, steps = result
+            _TIMINGS.steps.update(steps)
+            return _accepted(checked)
+        log.info("Lecture du classeur reprise dans ce processus : %s", result)
+    return load_workbook_model(workbook)
 
 
 @contextlib.contextmanager
@@ -462,12 +525,10 @@ def _long_lived() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, templates: Path | None,
-         overwrite: bool, beneficiary: str | None, pdf: PdfOptions | None, soffice: str | None, env: Any,
-         jobs: int, progress: Progress | None, template_set: TemplateSet, template_check: Any) -> Written:
-    """:func:`run_job` once the templates are checked."""
-    checked = load_workbook_model(workbook)
-    gc.freeze()
+def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, overwrite: bool,
+         beneficiary: str | None, pdf: PdfOptions | None, soffice: str | None, env: Any, jobs: int,
+         progress: Progress | None, template_set: TemplateSet, template_check: Any, checked: Checked) -> Written:
+    """:func:`run_job` once the templates are checked and the workbook read."""
     assert checked.dotation is not None and checked.funding is not None
     dotation, funding = checked.dotation, checked.funding
     selection = _select(job, job_specs, dotation, beneficiary)

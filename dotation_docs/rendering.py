@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import html
+import functools
 import inspect
 import io
 import itertools
@@ -494,10 +495,20 @@ def template_sources(template: LoadedTemplate) -> list[Source]:
         for part in main.package.iter_parts():
             if part.content_type == _NOTES[0]:
                 parts.append(part.blob.decode("utf-8"))
-        sources = [Source(re.sub(r"<w:p([ >])", r"\n<w:p\1", doc.patch_xml(xml))) for xml in parts]
+        sources = [Source(prepared_source(xml)) for xml in parts]
         props = doc.docx.core_properties
         sources += [Source(value, True) for value in (getattr(props, n) or "" for n in _TEXT_PROPERTIES) if value]
         return sources
+
+
+@functools.lru_cache(maxsize=64)
+def prepared_source(xml: str) -> str:
+    """Return the Jinja source of a Word part's XML as docxtpl renders it: its
+    preprocessing (``patch_xml``: ``{%p``, ``{%tr``, tags split over runs…), then a line
+    break before each paragraph. Remembered: the template check and the compiled
+    renderer prepare the same parts (docxtpl's preprocessing is a long series of regular
+    expressions)."""
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", DocxTemplate.patch_xml(None, xml))  # type: ignore[arg-type]
 
 
 def parse_source(template: LoadedTemplate, source: Source, env: jinja2.Environment) -> nodes.Template:

@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -34,7 +34,7 @@ from dotation_docs.outputdir import Staged
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_jobs", "run_parallel", "WorkerCrashError"]
+__all__ = ["default_jobs", "run_parallel", "Background", "can_fork", "WorkerCrashError"]
 
 PR_SET_PDEATHSIG = 1
 CHUNK = 8  # documents claimed at once at most: few claims, little idle time at the end
@@ -65,14 +65,14 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: Any, stop: Any, conn: Connection,
-            parent: int) -> None:
+def _worker(produce: Callable[[int], Staged], order: _Order, chunk: int, claimed: Any, stop: Any,
+            conn: Connection, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     while not stop.value:
-        claim = _claim(claimed, total, chunk)
+        claim = _claim(claimed, order, chunk)
         if claim is None:
             break
         for index in claim:
@@ -96,21 +96,32 @@ def _worker(produce: Callable[[int], Staged], total: int, chunk: int, claimed: A
     conn.close()
 
 
-def _claim(claimed: Any, total: int, chunk: int) -> range | None:
-    """The next documents to render (None when all are claimed), in plan order."""
+class _Order(list[int]):
+    """The order in which documents are claimed; the first ``alone`` one at a time."""
+
+    def __init__(self, indexes: list[int], alone: int) -> None:
+        super().__init__(indexes)
+        self.alone = alone
+
+
+def _claim(claimed: Any, order: _Order, chunk: int) -> Sequence[int] | None:
+    """The next documents to render (None when all are claimed), in ``order``."""
     with claimed.get_lock():
         start = claimed.value
-        claimed.value = start + chunk
-    return range(start, min(start + chunk, total)) if start < total else None
+        size = 1 if start < order.alone else chunk
+        claimed.value = start + size
+    return order[start:start + size] if start < len(order) else None
 
 
 def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
-                 advance: Callable[[int], None] | None = None) -> list[Staged]:
+                 advance: Callable[[int], None] | None = None, first: Sequence[int] = ()) -> list[Staged]:
     """Return ``produce(i)`` for every ``i`` below ``total``, in order, computed by
     ``jobs`` processes: this one and ``jobs - 1`` forked workers (``produce`` renders
     document ``i`` and writes it into the staging folder; a fork shares the parent's
     pages, so fewer processes hold less memory). ``advance(n)`` is called in the parent as documents are
-    done. Raises the user error of the first failing document in plan order, and
+    done. The documents ``first`` (the longest to make) are started first, so that no
+    process is left alone with a long one at the end; the others follow in plan order.
+    Raises the user error of the first failing document in plan order, and
     WorkerCrashError when a worker dies or fails unexpectedly."""
     context = multiprocessing.get_context("fork")
     claimed = context.Value("q", 0)
@@ -120,6 +131,9 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     crash: str | None = None
     died: int | None = None
     chunk = max(1, min(CHUNK, total // (jobs * 4)))
+    early = list(dict.fromkeys(i for i in first if 0 <= i < total))
+    taken = set(early)
+    order = _Order(early + [i for i in range(total) if i not in taken], len(early))
     gc.collect()
     gc.freeze()  # the inherited objects stay shared: the collector does not touch their pages
     processes = []
@@ -127,7 +141,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     try:
         for _ in range(jobs - 1):
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(produce, total, chunk, claimed, stop, sender, os.getpid()),
+            process = context.Process(target=_worker, args=(produce, order, chunk, claimed, stop, sender, os.getpid()),
                                       daemon=True)
             process.start()
             sender.close()
@@ -138,7 +152,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
             open_connections = list(connections)
             own = True  # this process renders too, between two looks at the workers' news
             while open_connections or own:
-                claim = _claim(claimed, total, chunk) if own and not stop.value else None
+                claim = _claim(claimed, order, chunk) if own and not stop.value else None
                 own = claim is not None
                 for index in claim or ():
                     try:
@@ -186,6 +200,71 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     if missing:
         raise WorkerCrashError(f"documents not rendered: {missing[:10]}")
     return results  # type: ignore[return-value]
+
+
+def can_fork() -> bool:
+    """Whether :class:`Background` and :func:`run_parallel` can fork here (Linux, macOS)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _background(func: Callable[..., Any], args: tuple[Any, ...], conn: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    try:
+        result: tuple[str, Any] = ("ok", func(*args))
+    except DotationError as err:
+        result = ("error", err)
+    except BaseException:
+        result = ("crash", traceback.format_exc())
+    try:
+        conn.send(result)
+    except Exception:  # a result or an exception that does not pickle
+        conn.send(("error", DotationError(result[1].message)) if result[0] == "error"
+                  else ("crash", traceback.format_exc()))
+    conn.close()
+
+
+class Background:
+    """``func(*args)`` computed by a forked process while this one goes on; its result
+    comes back pickled (:meth:`result`). Like a rendering worker, the process dies with
+    this one, ignores Ctrl-C (this one handles it) and is killed by :meth:`close`. Use
+    it as a context manager."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_background, args=(func, args, sender, os.getpid()), daemon=True)
+        self._process.start()
+        sender.close()
+
+    def result(self) -> tuple[bool, Any]:
+        """Wait for the process; return ``(True, value)``, raise the user error
+        (DotationError) it raised, or return ``(False, why)`` when it failed otherwise
+        (a bug, killed, a result that does not pickle): the caller computes it itself."""
+        try:
+            kind, payload = self._receiver.recv()
+        except Exception as err:  # EOFError: it died; an unpickling error
+            return False, f"processus auxiliaire arrêté ({type(err).__name__})"
+        finally:
+            self.close()
+        if kind == "error":
+            raise payload
+        return kind == "ok", payload
+
+    def close(self) -> None:
+        """Kill the process if it still runs, and reap it."""
+        with _reaped([self._process]):
+            pass
+        with contextlib.suppress(OSError):
+            self._receiver.close()
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 @contextlib.contextmanager

@@ -418,3 +418,86 @@ def test_a_thousand_processes_asked_are_four_per_core_at_most() -> None:
     cores = os.cpu_count() or 1
     assert usable_jobs(1000) == 4 * cores
     assert usable_jobs(1) == 1
+
+
+# --- Reading ahead: the workbook read by another process while the templates are checked -------
+
+
+def _broken_workbook(tmp_path: Path) -> Path:
+    wb = openpyxl.load_workbook(SAMPLE)
+    put(wb, "Matériel", "Prix unitaire HT", 2, "douze euros")
+    path = tmp_path / "casse.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_a_workbook_error_read_ahead_is_the_same_french_message(tmp_path: Path) -> None:
+    path = _broken_workbook(tmp_path)
+    messages = []
+    for jobs in (1, 2):
+        result = CliRunner().invoke(cli, ["generer", str(path), "-o", str(tmp_path / f"s{jobs}"), "-j", str(jobs)])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        messages.append(result.output)
+    assert messages[0] == messages[1]
+    assert "douze euros" in messages[1] and "Prix unitaire HT" in messages[1]
+    assert not (tmp_path / "s2").exists()
+
+
+def test_templates_errors_still_come_before_the_workbook_s(tmp_path: Path) -> None:
+    templates = tmp_path / "modeles"
+    templates.mkdir()
+    (templates / "communique-de-presse.html").write_text("{{ inconnue_totale }}", encoding="utf-8")
+    for jobs in (1, 2):
+        with pytest.raises(TemplateError) as err:
+            generate_batch(_broken_workbook(tmp_path), tmp_path / f"s{jobs}", templates, jobs=jobs)
+        assert "inconnue_totale" in err.value.message
+
+
+def test_a_read_ahead_process_that_fails_is_replaced_by_reading_here(tmp_path: Path, monkeypatch, caplog) -> None:
+    parent = os.getpid()
+    real = pipeline._read_ahead
+
+    def crashing(workbook: Path):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            raise RuntimeError("bug in the read-ahead process")
+        return real(workbook)
+
+    monkeypatch.setattr(pipeline, "_read_ahead", crashing)
+    caplog.set_level("INFO", logger="dotation_docs.pipeline")
+    generate_batch(SAMPLE, tmp_path / "lot", jobs=2)
+    assert "bug in the read-ahead process" in caplog.text  # read again here, after the failure
+    generate_batch(SAMPLE, tmp_path / "seul", jobs=1)
+    assert snapshot(tmp_path / "lot") == snapshot(tmp_path / "seul")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_a_command_killed_while_reading_ahead_leaves_no_process(tmp_path: Path, sig: int) -> None:
+    folder = tmp_path / f"lecture-{sig}"
+    code = f"""
+import signal, sys, time
+from dotation_docs import pipeline
+from dotation_docs.cli import main
+real = pipeline.check_workbook
+def slow(*args, **kwargs):
+    sys.stderr.write("LECTURE\\n"); sys.stderr.flush()
+    time.sleep(60)
+    return real(*args, **kwargs)
+pipeline.check_workbook = slow
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.argv = ["dotation", "generer", {str(SAMPLE)!r}, "-o", {str(folder)!r}, "-j", "2"]
+main()
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line == "LECTURE\n", line
+    assert len(_processes_with(str(folder))) == 2  # the command and its read-ahead process
+    proc.send_signal(sig)
+    _out, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert _none_left(str(folder)) == [], stderr
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in stderr
+    assert not folder.exists() or tool_leftovers(folder) == []
