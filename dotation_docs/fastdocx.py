@@ -179,6 +179,7 @@ class _Part:
     when a document reaches this part, as docxtpl would)."""
 
     def __init__(self, env: jinja2.Environment, source: str) -> None:
+        self.text: _TextForm | None = None  # how it is written without parsing, when it can be
         self.template: jinja2.Template | None = None
         self.error: Exception | None = None
         try:
@@ -279,25 +280,20 @@ class CompiledDocxTemplate:
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
         #: Whether the rendered body can be spliced as text, without parsing it (see
         #: :meth:`_spliced`): decided once, from the template alone.
-        empty = _static_structure(body_source, env)
-        self._text_body = (
-            self._tables_fixed and not self._nested_paragraphs and not self._marked_shell
-            and body_xml.count("xmlns") == self._body_tags[0].count(b"xmlns") and empty is not None
-        )
-        #: The elements a rendering can leave empty, and how lxml writes them.
-        self._empty = [(written, written[: written.rindex("></")] + "/>") for written in empty or ()]
-        self._body_alone = self._body_tags[0].decode("utf-8")
-        self._wrapper = ("<dotation-docs " + " ".join(
-            f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in probe.nsmap.items()
-        ) + ">", "</dotation-docs>")
+        self._text = _text_form(body_source, body_xml, env, probe.nsmap)
+        self._text_body = self._text is not None and self._tables_fixed and not self._marked_shell
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
-                    xml = etree.tostring(parse_xml(rel.target_part.blob), encoding="unicode")
-                    self._headers.append((rel.target_part.partname[1:], _Part(fast_env, _prepare_source(xml))))
+                    element = parse_xml(rel.target_part.blob)
+                    xml = etree.tostring(element, encoding="unicode")
+                    source = _prepare_source(xml)
+                    part = _Part(fast_env, source)
+                    part.text = _text_form(source, xml, env, element.nsmap) if _static_tables(source, env)[0] else None
+                    self._headers.append((rel.target_part.partname[1:], part))
         package = main.package
         self._footnotes = [
             (part.partname[1:], part.blob, _Part(fast_env, _prepare_source(part.blob.decode("utf-8"))))
@@ -401,7 +397,7 @@ class CompiledDocxTemplate:
             document = self._spliced(xml)
         if document is None:
             document, body = self._parsed(xml, flags)
-        headers = [(name, self._render_header(part, context)) for name, part in self._headers]
+        headers = [(name, self._render_header(part, context, flags)) for name, part in self._headers]
         notes = []
         if self._footnotes:
             sections = len(_SECTIONS_XPATH(body))
@@ -419,92 +415,14 @@ class CompiledDocxTemplate:
         ])
 
     def _spliced(self, xml: str) -> bytes | None:
-        """Return the document for the rendered body ``xml`` without parsing it, or None
-        when the text must go through the parser (then :meth:`_parsed` gives the same bytes).
-
-        The template's structure was proven once (:func:`_static_structure`): whatever the
-        context, the rendered body is well-formed XML, its values escaped text in ``w:t``
-        elements, its tables left alone by ``fix_tables``. Its text is then what lxml would
-        write back from the parsed tree but for three things, rewritten here: the
-        apostrophes and quotes the escaping wrote as references (lxml writes them as
-        they are in text), elements left empty (lxml writes ``<x/>``) and the typography
-        marks (each run carrying some is parsed alone and split as :func:`_split_run`
-        does). Anything else (a character XML refuses, a carriage return, a character
-        reference, a mark outside a run's text, an image) goes through the parser."""
-        if "&#39;" in xml:
-            xml = xml.replace("&#39;", "'")
-        if "&#34;" in xml:
-            xml = xml.replace("&#34;", '"')
-        if "&#" in xml or "\r" in xml or "docPr" in xml or "<!" in xml or "<?" in xml:
-            return None
-        for written, collapsed in self._empty:
-            if written in xml:
-                xml = xml.replace(written, collapsed)
-        if not xml.startswith(self._body_alone):
-            return None
-        if _MARK.search(xml) is not None:
-            xml = self._split_marks(xml)
-            if xml is None:
-                return None
-        try:
-            data = xml.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
-            return None
-        if data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        """Return the document for the rendered body ``xml`` without parsing it (see
+        :class:`_TextForm`), or None when the text must go through the parser (then
+        :meth:`_parsed` gives the same bytes)."""
+        data = self._text.canonical(xml)
+        if data is None:
             return None
         alone, inside = self._body_tags
         return self._shell[0] + inside + data[len(alone):] + self._shell[1]
-
-    def _split_marks(self, xml: str) -> str | None:
-        """Return ``xml`` with each run whose text carries typography marks split as
-        :func:`_split_run` splits it, or None when a mark is anywhere else than in the
-        text of a run holding no other run."""
-        chunks = []
-        done = 0  # end of the last run split
-        for match in _MARK.finditer(xml):
-            position = match.start()
-            if position < done:
-                continue  # in the run just split
-            # The mark must be in the text of a w:t...
-            opening = xml.rfind("<", 0, position)
-            if not (xml.startswith("<w:t>", opening) or xml.startswith("<w:t ", opening)):
-                return None
-            if not xml.startswith("</w:t>", xml.find("<", position)):
-                return None
-            # ...child of the innermost w:r around it, which holds no other run.
-            start = max(xml.rfind("<w:r>", 0, opening), xml.rfind("<w:r ", 0, opening))
-            end = xml.find("</w:r>", position)
-            if start < done or end < 0:
-                return None
-            end += len("</w:r>")
-            snippet = xml[start:end]
-            if "<w:r>" in snippet[4:] or "<w:r " in snippet[4:] or "xmlns" in snippet:
-                return None
-            split = _split_run_text(snippet)
-            if split is not None:
-                chunks.append(xml[done:start])
-                chunks.append(split)
-                done = end
-                continue
-            head, tail = self._wrapper
-            try:
-                wrapper = etree.fromstring(head + snippet + tail, _SNIPPET_PARSER)
-            except etree.XMLSyntaxError:
-                return None
-            run = wrapper[0]
-            if len(wrapper) != 1 or run.tag != _W_R or any(
-                    child.tag != _W_T and child.text and _MARK.search(child.text) for child in run):
-                return None
-            _split_run(run)
-            split = etree.tostring(wrapper, encoding="unicode")
-            split = split[split.index(">") + 1: -len(tail)]
-            if _MARK.search(split):
-                return None
-            chunks.append(xml[done:start])
-            chunks.append(split)
-            done = end
-        chunks.append(xml[done:])
-        return "".join(chunks)
 
     def _parsed(self, xml: str, flags: int) -> tuple[bytes, etree._Element]:
         """The document for the rendered body ``xml`` through the parsed tree (docxtpl's
@@ -549,10 +467,14 @@ class CompiledDocxTemplate:
                 root.remove(body)
         return document, body
 
-    def _render_header(self, part: _Part, context: Mapping[str, Any]) -> bytes:
-        xml = _render_xml(part, context)
+    def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL) -> bytes:
+        xml, listed = _render_xml(part, context, True)
         key = (id(part), xml)  # headers and footers often come out the same for many documents
         serialized = self._header_cache.get(key)
+        if serialized is None and part.text is not None and not listed and not flags & _UNUSUAL:
+            data = part.text.canonical(xml)
+            if data is not None:
+                serialized = _DECLARATION + data
         if serialized is None:
             element = parse_xml(xml.encode("utf-8"))
             if _count_marks(xml):
@@ -577,6 +499,105 @@ class CompiledDocxTemplate:
             _apply_marks(root)
             return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
         return xml.encode("utf-8")
+
+
+class _TextForm:
+    """How a part proven well-formed whatever the context (:func:`_static_structure`) is
+    written from its rendered text, without parsing it.
+
+    The rendered text of such a part is well-formed XML, its values escaped text in
+    ``w:t`` elements. It is then what lxml would write back from the parsed tree but for
+    three things, rewritten here: the apostrophes and quotes the escaping wrote as
+    references (lxml writes them as they are in text), elements left empty (lxml writes
+    ``<x/>``) and the typography marks (each run carrying some is split as text, or parsed
+    alone, as :func:`_split_run` does). Anything else (a character XML refuses, a carriage
+    return, a character reference, a mark outside a run's text, an image) goes through
+    the parser: :meth:`canonical` returns None."""
+
+    def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str]) -> None:
+        #: The elements a rendering can leave empty, and how lxml writes them.
+        self.empty = [(written, written[: written.rindex("></")] + "/>") for written in empty]
+        self.start = start  # the part's start tag, as the template writes it
+        self.wrapper = ("<dotation-docs " + " ".join(
+            f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in nsmap.items()
+        ) + ">", "</dotation-docs>")
+
+    def canonical(self, xml: str) -> bytes | None:
+        """Return the bytes lxml writes for the rendered part ``xml`` once parsed (without
+        XML declaration), or None when it must be parsed."""
+        if "&#39;" in xml:
+            xml = xml.replace("&#39;", "'")
+        if "&#34;" in xml:
+            xml = xml.replace("&#34;", '"')
+        if "&#" in xml or "\r" in xml or "docPr" in xml or "<!" in xml or "<?" in xml:
+            return None
+        for written, collapsed in self.empty:
+            if written in xml:
+                xml = xml.replace(written, collapsed)
+        if not xml.startswith(self.start):
+            return None
+        if _MARK.search(xml) is not None:
+            xml = self._split_marks(xml)
+            if xml is None:
+                return None
+        try:
+            data = xml.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
+            return None
+        if data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+            return None
+        return data
+
+    def _split_marks(self, xml: str) -> str | None:
+        """Return ``xml`` with each run whose text carries typography marks split as
+        :func:`_split_run` splits it, or None when a mark is anywhere else than in the
+        text of a run holding no other run."""
+        chunks = []
+        done = 0  # end of the last run split
+        for match in _MARK.finditer(xml):
+            position = match.start()
+            if position < done:
+                continue  # in the run just split
+            # The mark must be in the text of a w:t...
+            opening = xml.rfind("<", 0, position)
+            if not (xml.startswith("<w:t>", opening) or xml.startswith("<w:t ", opening)):
+                return None
+            if not xml.startswith("</w:t>", xml.find("<", position)):
+                return None
+            # ...child of the innermost w:r around it, which holds no other run.
+            start = max(xml.rfind("<w:r>", 0, opening), xml.rfind("<w:r ", 0, opening))
+            end = xml.find("</w:r>", position)
+            if start < done or end < 0:
+                return None
+            end += len("</w:r>")
+            snippet = xml[start:end]
+            if "<w:r>" in snippet[4:] or "<w:r " in snippet[4:] or "xmlns" in snippet:
+                return None
+            split = _split_run_text(snippet)
+            if split is not None:
+                chunks.append(xml[done:start])
+                chunks.append(split)
+                done = end
+                continue
+            head, tail = self.wrapper
+            try:
+                wrapper = etree.fromstring(head + snippet + tail, _SNIPPET_PARSER)
+            except etree.XMLSyntaxError:
+                return None
+            run = wrapper[0]
+            if len(wrapper) != 1 or run.tag != _W_R or any(
+                    child.tag != _W_T and child.text and _MARK.search(child.text) for child in run):
+                return None
+            _split_run(run)
+            split = etree.tostring(wrapper, encoding="unicode")
+            split = split[split.index(">") + 1: -len(tail)]
+            if _MARK.search(split):
+                return None
+            chunks.append(xml[done:start])
+            chunks.append(split)
+            done = end
+        chunks.append(xml[done:])
+        return "".join(chunks)
 
 
 _FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
@@ -729,6 +750,24 @@ def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
     if any(_UNESCAPED.search(code) for code in _JINJA_CODE.findall(source)):
         return False, nested
     return all(_static_table(table) for table in tree.iter(_W + "tbl")), nested
+
+
+_DECLARATION = b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+
+
+def _text_form(source: str, xml: str, env: jinja2.Environment, nsmap: Mapping[str | None, str]) -> _TextForm | None:
+    """The :class:`_TextForm` of a part whose Jinja ``source`` (its XML ``xml`` once
+    docxtpl's preprocessing is applied) gives well-formed XML whatever the context, with
+    namespaces declared on its start tag only and no paragraph inside another (a text box:
+    docxtpl's line breaks could reshape it); None otherwise."""
+    empty = _static_structure(source, env)
+    start = xml[: xml.find(">") + 1]
+    if empty is None or xml.count("xmlns") != start.count("xmlns"):
+        return None
+    tree = etree.fromstring(source.encode("utf-8"))
+    if any(p.find(".//" + _W + "p") is not None for p in tree.iter(_W + "p")):
+        return None
+    return _TextForm(empty, start, nsmap)
 
 
 _OUTSIDE_TAG = re.compile(r"<([/!?]?)([^\s/>]*)")

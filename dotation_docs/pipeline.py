@@ -473,17 +473,19 @@ def run_job(
     job_specs = specs(job)
     check_reachable(templates)
     env = build_environment()
-    # With other processes allowed, the workbook is read and validated by one while this
-    # one checks and compiles the templates: the two longest steps before rendering, at
-    # once. Errors come in the same order: the templates' first.
-    ahead = Background(_read_ahead, workbook) if jobs > 1 and can_fork() else None
+    # With other processes allowed, the whole batch has its workbook read and validated by
+    # one while this one checks and compiles the templates: the two longest steps before
+    # rendering, at once. Errors come in the same order: the templates' first. (For the
+    # other jobs the templates are few: sending the model over would cost more.)
+    ahead = Background(_read_ahead, workbook) if jobs > 1 and job is Job.BATCH and can_fork() else None
     try:
         with _TIMINGS.step("modeles"):
             template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None),
                                                              templates, env=env)
-            for name in template_set.templates:
-                if template_set[name].is_docx:
-                    template_set.word(name, env)  # compiled once, for every document
+            if ahead is not None:  # meanwhile: compiled now (else only those the plan uses, later)
+                for name in template_set.templates:
+                    if template_set[name].is_docx:
+                        template_set.word(name, env)
         checked = _read_behind(ahead, workbook)
     finally:
         if ahead is not None:
