@@ -503,7 +503,8 @@ def test_every_bundled_template_is_spliced_as_text_for_the_sample(sample_docs: l
     monkeypatch.setattr(fastdocx.CompiledDocxTemplate, "_parsed",
                         lambda self, *args: parsed.append(self.name) or original(self, *args))
     real_parse = fastdocx.parse_xml
-    monkeypatch.setattr(fastdocx, "parse_xml", lambda xml: parsed.append("footer") or real_parse(xml))
+    monkeypatch.setattr(fastdocx, "parse_xml", lambda xml: (b"<w:ftr" in xml or b"<w:hdr" in xml)
+                        and parsed.append("en-tête ou pied de page") or real_parse(xml))
     for doc in sample_docs:
         compiled[doc.template].render(doc.context, title=doc.title, timestamp=STAMP)
     assert parsed == []  # neither the body nor the headers and footers
