@@ -516,88 +516,111 @@ class _TextForm:
 
     def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str]) -> None:
         #: The elements a rendering can leave empty, and how lxml writes them.
-        self.empty = [(written, written[: written.rindex("></")] + "/>") for written in empty]
-        self.start = start  # the part's start tag, as the template writes it
+        self.empty = [(w.encode("utf-8"), (w[: w.rindex("></")] + "/>").encode("utf-8")) for w in empty]
+        self.start = start.encode("utf-8")  # the part's start tag, as the template writes it
         self.wrapper = ("<dotation-docs " + " ".join(
             f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in nsmap.items()
         ) + ">", "</dotation-docs>")
 
     def canonical(self, xml: str) -> bytes | None:
         """Return the bytes lxml writes for the rendered part ``xml`` once parsed (without
-        XML declaration), or None when it must be parsed."""
-        if "&#39;" in xml:
-            xml = xml.replace("&#39;", "'")
-        if "&#34;" in xml:
-            xml = xml.replace("&#34;", '"')
-        if "&#" in xml or "\r" in xml or "docPr" in xml or "<!" in xml or "<?" in xml:
-            return None
-        for written, collapsed in self.empty:
-            if written in xml:
-                xml = xml.replace(written, collapsed)
-        if not xml.startswith(self.start):
-            return None
-        if _MARK.search(xml) is not None:
-            xml = self._split_marks(xml)
-            if xml is None:
-                return None
+        XML declaration), or None when it must be parsed. (Searched as UTF-8 bytes: a
+        text with accents is held two bytes per character, searched more slowly.)"""
         try:
             data = xml.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
             return None
+        if b"&#39;" in data:
+            data = data.replace(b"&#39;", b"'")
+        if b"&#34;" in data:
+            data = data.replace(b"&#34;", b'"')
+        if b"&#" in data or b"\r" in data or b"docPr" in data or b"<!" in data or b"<?" in data:
+            return None
         if data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
             return None
+        for written, collapsed in self.empty:
+            if written in data:
+                data = data.replace(written, collapsed)
+        if not data.startswith(self.start):
+            return None
+        if _MARK_PREFIX in data:
+            return self._split_marks(data)
         return data
 
-    def _split_marks(self, xml: str) -> str | None:
-        """Return ``xml`` with each run whose text carries typography marks split as
+    def _split_marks(self, data: bytes) -> bytes | None:
+        """Return ``data`` with each run whose text carries typography marks split as
         :func:`_split_run` splits it, or None when a mark is anywhere else than in the
         text of a run holding no other run."""
         chunks = []
         done = 0  # end of the last run split
-        for match in _MARK.finditer(xml):
-            position = match.start()
-            if position < done:
-                continue  # in the run just split
+        while True:
+            position = _next_mark(data, done)
+            if position < 0:
+                break
             # The mark must be in the text of a w:t...
-            opening = xml.rfind("<", 0, position)
-            if not (xml.startswith("<w:t>", opening) or xml.startswith("<w:t ", opening)):
+            opening = data.rfind(b"<", 0, position)
+            if not (data.startswith(b"<w:t>", opening) or data.startswith(b"<w:t ", opening)):
                 return None
-            if not xml.startswith("</w:t>", xml.find("<", position)):
+            if not data.startswith(b"</w:t>", data.find(b"<", position)):
                 return None
             # ...child of the innermost w:r around it, which holds no other run.
-            start = max(xml.rfind("<w:r>", 0, opening), xml.rfind("<w:r ", 0, opening))
-            end = xml.find("</w:r>", position)
-            if start < done or end < 0:
+            start = opening
+            while True:
+                start = data.rfind(b"<w:r", 0, start)
+                if start < done:
+                    return None
+                if data[start + 4: start + 5] in (b">", b" "):
+                    break
+            end = data.find(b"</w:r>", position)
+            if end < 0:
                 return None
-            end += len("</w:r>")
-            snippet = xml[start:end]
-            if "<w:r>" in snippet[4:] or "<w:r " in snippet[4:] or "xmlns" in snippet:
+            end += len(b"</w:r>")
+            snippet = data[start:end]
+            if b"<w:r>" in snippet[4:] or b"<w:r " in snippet[4:] or b"xmlns" in snippet:
                 return None
-            split = _split_run_text(snippet)
-            if split is not None:
-                chunks.append(xml[done:start])
-                chunks.append(split)
-                done = end
-                continue
-            head, tail = self.wrapper
-            try:
-                wrapper = etree.fromstring(head + snippet + tail, _SNIPPET_PARSER)
-            except etree.XMLSyntaxError:
+            split = self._split_run(snippet.decode("utf-8"))
+            if split is None:
                 return None
-            run = wrapper[0]
-            if len(wrapper) != 1 or run.tag != _W_R or any(
-                    child.tag != _W_T and child.text and _MARK.search(child.text) for child in run):
-                return None
-            _split_run(run)
-            split = etree.tostring(wrapper, encoding="unicode")
-            split = split[split.index(">") + 1: -len(tail)]
-            if _MARK.search(split):
-                return None
-            chunks.append(xml[done:start])
-            chunks.append(split)
+            chunks.append(data[done:start])
+            chunks.append(split.encode("utf-8"))
             done = end
-        chunks.append(xml[done:])
-        return "".join(chunks)
+        chunks.append(data[done:])
+        return b"".join(chunks)
+
+    def _split_run(self, snippet: str) -> str | None:
+        """The runs :func:`_split_run` makes of the run ``snippet`` (as text; parsed alone
+        when it holds more than texts and leaf elements), or None when a mark would be
+        left."""
+        split = _split_run_text(snippet)
+        if split is not None:
+            return split
+        head, tail = self.wrapper
+        try:
+            wrapper = etree.fromstring(head + snippet + tail, _SNIPPET_PARSER)
+        except etree.XMLSyntaxError:
+            return None
+        run = wrapper[0]
+        if len(wrapper) != 1 or run.tag != _W_R or any(
+                child.tag != _W_T and child.text and _MARK.search(child.text) for child in run):
+            return None
+        _split_run(run)
+        split = etree.tostring(wrapper, encoding="unicode")
+        split = split[split.index(">") + 1: -len(tail)]
+        return None if _MARK.search(split) else split
+
+
+# The typography marks (U+E000 to U+E002) in UTF-8: this prefix, then one of these bytes.
+_MARK_PREFIX = b"\xee\x80"
+_MARK_LAST_BYTES = frozenset(mark.encode("utf-8")[2] for mark in MARKS)
+
+
+def _next_mark(data: bytes, start: int) -> int:
+    """The position of the next typography mark in the UTF-8 ``data`` from ``start``, or -1."""
+    while True:
+        found = data.find(_MARK_PREFIX, start)
+        if found < 0 or data[found + 2] in _MARK_LAST_BYTES:
+            return found
+        start = found + 1
 
 
 _FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
