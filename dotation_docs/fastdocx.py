@@ -1070,6 +1070,22 @@ def _split_run_text(run: str) -> str | None:
     start, blank, properties, content = match.groups()
     if blank:
         properties = ""
+    if SUPERSCRIPT_START not in content and SUPERSCRIPT_END not in content:
+        # Non-breaking hyphens only (references, serial numbers): one run, as many texts.
+        written = []
+        for child in _RUN_CHILD.finditer(content):
+            text = child.group(1)
+            if not text or NO_BREAK_HYPHEN not in text:
+                written.append(child.group())
+                continue
+            for number, token in enumerate(text.split(NO_BREAK_HYPHEN)):
+                if number:
+                    written.append("<w:noBreakHyphen/>")
+                if token:
+                    written.append(f'<w:t xml:space="preserve">{token}</w:t>')
+        if properties is None:
+            return f"{start}{''.join(written)}</w:r>"
+        return f"{start}<w:rPr{'>' + properties + '</w:rPr>' if properties else '/>'}{''.join(written)}</w:r>"
     pieces: list[tuple[bool, str]] = []
     raised = False
     for child in _RUN_CHILD.finditer(content):

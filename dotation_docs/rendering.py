@@ -336,15 +336,17 @@ def _checked_filter(name: str, func: Callable[..., str]) -> Callable[..., str]:
         expression = kwargs.pop(_EXPRESSION_KEYWORD, None)
         subject = f"à « {expression} »" if expression else "à la valeur"
         try:
-            signature.bind(value, *args, **kwargs)
-        except TypeError as err:
-            raise FilterError(
-                f"le filtre « {name} » est mal appelé (arguments incorrects) ; "
-                f"écrivez-le par exemple {filter_usage(name)}"
-            ) from err
-        try:
             return func(value, *args, **kwargs)
         except (TypeError, AttributeError) as err:
+            # Wrong arguments, or a value of the wrong type: the signature tells (checked
+            # only then, a filter being called thousands of times in a batch).
+            try:
+                signature.bind(value, *args, **kwargs)
+            except TypeError as wrong:
+                raise FilterError(
+                    f"le filtre « {name} » est mal appelé (arguments incorrects) ; "
+                    f"écrivez-le par exemple {filter_usage(name)}"
+                ) from wrong
             raise FilterError(
                 f"le filtre « {name} » ne s'applique pas {subject}, qui est {_kind_of(value)} "
                 f"(« {_shorten(str(value))} ») : il attend {_FILTER_INPUTS[name]}"
