@@ -754,6 +754,9 @@ def _read_shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str
     text then the text of each run, phonetic runs left out, escapes kept as stored."""
     if part is None:
         return []
+    scanned = _scan_shared_strings(archive, part)
+    if scanned is not None:
+        return scanned
     strings = []
     with archive.open(part) as src:
         checked = False
@@ -809,7 +812,9 @@ def _column_index(letters: str) -> int:
 def _fast_rows(
     archive: zipfile.ZipFile, part: str, strings: list[str], wb: Any, title: str, report: Report,
 ) -> Iterator[tuple[int, list[RawCell]]]:
-    """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``."""
+    """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``: scanned
+    (:func:`_scan_sheet`) when the sheet is written as spreadsheets write it, else parsed
+    by lxml element by element."""
     epoch = wb.epoch
     styles = _DateStyles(wb._date_formats, wb._timedelta_formats)
     # openpyxl parses these sheet-level elements too, and refuses a damaged one: so does
@@ -817,6 +822,10 @@ def _fast_rows(
     helper = WorkSheetParser(None, strings, data_only=True, epoch=epoch)
     handlers = {tag: getattr(helper, name) for tag, name in _SHEET_HANDLERS.items()}
     properties = _SHEET_PROPERTIES
+    scanned = _scan_sheet(archive, part, handlers)
+    if scanned is not None:
+        yield from _scanned_rows(scanned, strings, epoch, styles, title, report)
+        return
     shared_formulae: dict[str, Any] = {}
     row_counter = 0
     counter = 1  # openpyxl's count of the rows handed out: a row numbered below it is skipped
@@ -982,6 +991,12 @@ def _fast_cells(
         if value.__class__ is str and not unclean and _UNCLEAN.search(value):
             unclean = True
         append(new(RawCell, (value, r, column, uncomputed, str(value) if data_type == "e" else None)))
+    return _finish_cells(cells, ordered, unclean, title, report)
+
+
+def _finish_cells(cells: list[RawCell], ordered: bool, unclean: bool, title: str, report: Report) -> list[RawCell]:
+    """Return the cells of a row placed as openpyxl places them (when their columns were
+    not strictly increasing) and their texts decoded and cleaned (when one needs it)."""
     if not ordered:
         # ReadOnlyWorksheet._get_row: the cells placed by column, up to the last one's column.
         max_col = cells[-1].column
@@ -1020,3 +1035,351 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
         return DataTableFormula(**node.attrib)
     return value
 
+
+
+# --- The scanner: regular expressions over a sheet written as spreadsheets write it ---------
+#
+# Excel, LibreOffice and openpyxl write the cells of a sheet in a handful of shapes
+# (``<c r="B7" s="3" t="s"><v>12</v></c>``). The scanner reads the ``sheetData`` of such a
+# sheet with two regular expressions (rows, then the cells of each row: the work done in C)
+# and hands each cell to the very code of :func:`_fast_cells`. It takes a sheet only when
+# its ``sheetData`` is made of these shapes and nothing else, end to end, so that it is
+# well-formed XML whose meaning is certain: anything else (a comment, a prefix, an
+# attribute it does not know, a rich text, a carriage return, a character XML refuses…)
+# and the sheet goes to the lxml reader above, which decides. The rest of the sheet
+# (columns, merged cells, validations…) is still parsed by lxml and openpyxl's code.
+
+# Largest sheet part scanned (the scanner holds it whole in memory; the lxml reader streams).
+_SCAN_MAX_BYTES = 96 * 2**20
+# Longest row content scanned (libxml2 refuses a text node of 10,000,000 bytes or more).
+_SCAN_MAX_ROW = 1_000_000
+# An attribute value: printable ASCII without " & < > (no entity, nothing to normalise).
+_VALUE = r'"[!#-%\'-;=?-~]{0,255}"'
+_SCAN_ROW = re.compile(
+    r'[ \t\n]*<row r="([0-9]{1,7})"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=' + _VALUE + r")*)"
+    r"(?:/>|>([^<]*(?:<(?!/row>)[^<]*)*)</row>)",
+    re.ASCII,
+)
+_SCAN_ROW_ATTRIBUTE = re.compile(r" ([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?=", re.ASCII)
+_SCAN_CELL = re.compile(
+    r'([ \t\n]*<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
+    r"(?:(/)>|>"
+    r"(?:(<f(?: [a-zA-Z]{1,16}=" + _VALUE + r")*)(?:/>|>([^<]*)</f>))?"
+    r"(?:<v>([^<]*)</v>|<v/>)?"
+    r'(?:(<is>)<t(?: xml:space="preserve")?>([^<]*)</t></is>)?'
+    r"</c>))",
+    re.ASCII,
+)
+_SCAN_FORMULA_ATTRIBUTE = re.compile(r' ([a-zA-Z]+)="([^"]*)"')
+_SCAN_FORMULA_WITH_ATTRIBUTES = re.compile(r"<f( [^>/]*)")
+_SCAN_SHARED_STRING = re.compile(r'(<si><t(?: xml:space="preserve")?>([^<]*)</t></si>)')
+# What the scanner leaves to lxml in any text (see _decode_text): a control character XML
+# 1.0 refuses or a carriage return (XML turns line ends into \n), U+FFFE and U+FFFF (in
+# UTF-8), the sequence ]]>, an & that does not start an entity or a character reference.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, 0x0D, *range(0x0E, 0x20)])
+_OTHER_BYTES = bytes(sorted(set(range(256)) - set(_CONTROL_BYTES)))
+_REFUSED_SEQUENCES = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_BAD_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)")
+_SCAN_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_SCAN_CHARACTER_REFERENCE = re.compile(r"(&#(?:([0-9]+)|x([0-9a-fA-F]+));)")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+# Column letters → index, A to ZZZ.
+_SCAN_COLUMNS = dict(_COLUMNS)
+
+
+class _NotScanned(Exception):
+    """A sheet (or shared strings table) the scanner leaves to lxml."""
+
+
+class _Formula:
+    """The ``f`` element of a scanned cell, as :func:`_formula` reads it."""
+
+    __slots__ = ("attrib", "text")
+
+    def __init__(self, opening: str, text: str) -> None:
+        self.attrib = dict(_SCAN_FORMULA_ATTRIBUTE.findall(opening))
+        self.text = _unescape(text) if text else None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrib.get(key, default)
+
+
+def _is_xml_char(code: int) -> bool:
+    return (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+            or 0x10000 <= code <= 0x10FFFF)
+
+
+def _decode_text(data: bytes) -> str:
+    """Return the text ``data`` (UTF-8) after checking that every character and every
+    ``&`` of it is one XML reads as the scanner does, else raise :class:`_NotScanned`.
+    A text so checked holds no character :data:`_NOT_XML` matches (nor may decoding its
+    references bring one): only an escape ``_x`` can make it unclean."""
+    if data.translate(None, _OTHER_BYTES) or any(s in data for s in _REFUSED_SEQUENCES):
+        raise _NotScanned("a character XML refuses, a carriage return or ]]>")
+    text = data.decode("utf-8")
+    if "&" not in text:
+        return text
+    if _BAD_AMPERSAND.search(text):
+        raise _NotScanned("an entity")
+    if "&#" not in text:
+        return text
+    # A reference to a character outside ASCII (openpyxl writes every « é » as &#233;) is
+    # decoded here, once for the whole text: such a character can only be part of a text
+    # node, where the scanner takes it as it is (outside one it makes the scanner give up,
+    # as the reference would). The others (&#60; is « < ») stay for _unescape.
+    decoded = {}
+    for reference, decimal, hexadecimal in set(_SCAN_CHARACTER_REFERENCE.findall(text)):
+        code = int(decimal, 10) if decimal else int(hexadecimal, 16)
+        if not _is_xml_char(code):
+            raise _NotScanned("a character reference XML refuses")
+        if code >= 0x80:
+            decoded[reference] = chr(code)
+    if len(decoded) <= 32:
+        for reference, character in decoded.items():
+            text = text.replace(reference, character)
+    else:
+        text = _SCAN_CHARACTER_REFERENCE.sub(lambda m: decoded.get(m.group(1), m.group(1)), text)
+    return text
+
+
+def _reference(match: re.Match[str]) -> str:
+    name, decimal, hexadecimal = match.groups()
+    if name is not None:
+        return _ENTITIES[name]
+    return chr(int(decimal, 10) if decimal is not None else int(hexadecimal, 16))
+
+
+def _unescape(text: str) -> str:
+    """The text of an XML text node (checked by :func:`_decode_text`): references decoded."""
+    if "&" not in text:
+        return text
+    return _SCAN_REFERENCE.sub(_reference, text)
+
+
+def _split_part(data: bytes, opening: bytes, closing: bytes) -> tuple[bytes, str]:
+    """Return the part ``data`` without what lies between ``opening`` and ``closing`` (its
+    skeleton, for lxml) and that content decoded; raise :class:`_NotScanned` unless both
+    occur once, in that order, the content being UTF-8."""
+    if b"<!" in data:  # a comment, a CDATA section or a document type declaration
+        raise _NotScanned("a comment, a CDATA section or a DTD")
+    start, end = data.find(opening), data.rfind(closing)
+    if start < 0 or end < start or data.count(opening) != 1 or data.count(closing) != 1:
+        raise _NotScanned("no single " + opening.decode())
+    start += len(opening)
+    return data[:start] + data[end:], _decode_text(data[start:end])
+
+
+class _ScannedSheet(NamedTuple):
+    rows: list[tuple[str, list[tuple[str, ...]]]]  # row number as written, cells
+
+
+def _scan_sheet(archive: zipfile.ZipFile, part: str, handlers: dict[str, Any]) -> _ScannedSheet | None:
+    """Return the rows of the sheet at ``part`` read by the scanner, its other elements
+    parsed by lxml and openpyxl's handlers; None when the sheet is not for the scanner
+    (it is then read by lxml from the start: nothing here has any effect)."""
+    try:
+        if archive.getinfo(part).file_size > _SCAN_MAX_BYTES:
+            return None
+        data = archive.read(part)
+        skeleton, content = _split_part(data, b"<sheetData>", b"</sheetData>")
+        if _ROW_START.search(skeleton):
+            raise _NotScanned("a row outside sheetData")
+        prefixes = _scan_skeleton(skeleton, handlers)
+        return _ScannedSheet(_scan_rows(content, prefixes))
+    except Exception as err:  # noqa: BLE001 - the lxml reader decides what it means
+        logger.debug("scanner left %s to lxml (%r)", part, err)
+        return None
+
+
+def _scan_skeleton(skeleton: bytes, handlers: dict[str, Any]) -> frozenset[str]:
+    """Parse the sheet without its rows as :func:`_fast_rows` does; return the namespace
+    prefixes declared where its ``sheetData`` is (which must be in the main namespace)."""
+    prefixes = None
+    checked = False
+    for _, element in _iterparse(io.BytesIO(skeleton), [*_SHEET_TAGS, _SHEET_DATA_TAG]):
+        if not checked:
+            _refuse_doctype(element)
+            checked = True
+        tag = element.tag
+        if tag == _SHEET_DATA_TAG:
+            if prefixes is not None or len(element) or element.text or element.attrib:
+                raise _NotScanned("an unexpected sheetData")
+            prefixes = frozenset(p for p in element.nsmap if p is not None) | {"xml"}
+        elif tag == _ROW_TAG:
+            raise _NotScanned("a row outside sheetData")
+        elif tag in handlers:
+            handlers[tag](element)
+        else:
+            _SHEET_PROPERTIES[tag].from_tree(element)
+        element.clear()
+    if prefixes is None:
+        raise _NotScanned("no sheetData in the main namespace")
+    return prefixes
+
+
+def _scan_rows(content: str, prefixes: frozenset[str]) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """Return (row number as written, cells as matched) for the rows of ``content`` that
+    hold a cell with content (those the empty-row filter keeps); raise :class:`_NotScanned`
+    unless ``content`` is made of scanned rows and cells end to end."""
+    rows = []
+    append = rows.append
+    checked_attributes = {""}
+    find_cells = _SCAN_CELL.findall
+    position = 0
+    for match in _SCAN_ROW.finditer(content):
+        if match.start() != position:
+            raise _NotScanned("a row the scanner does not read")
+        position = match.end()
+        number, attributes, inner = match.groups()
+        if attributes not in checked_attributes:
+            _check_row_attributes(attributes, prefixes)
+            checked_attributes.add(attributes)
+        if not inner:  # <row …/>, <row …></row>: taken out by the empty-row filter
+            continue
+        if len(inner) > _SCAN_MAX_ROW:
+            raise _NotScanned("a huge row")
+        cells = find_cells(inner)
+        covered = sum(len(cell[0]) for cell in cells)
+        # The matches do not overlap: they cover ``inner`` end to end (but for white space
+        # at its end) only if their lengths add up to where the last one ends.
+        if covered != len(inner) and inner[covered:].strip(" \t\n"):
+            raise _NotScanned("a cell the scanner does not read")
+        for cell in cells:
+            if not cell[5]:  # a cell that is not <c …/>: the row is not empty
+                append((number, cells))
+                break
+    if content[position:].strip(" \t\n"):
+        raise _NotScanned("something after the last row")
+    if "<f " in content:
+        for match in _SCAN_FORMULA_WITH_ATTRIBUTES.finditer(content):
+            names = [name for name, _ in _SCAN_FORMULA_ATTRIBUTE.findall(match.group(1))]
+            if len(set(names)) != len(names):
+                raise _NotScanned("an attribute written twice")
+    return rows
+
+
+def _check_row_attributes(attributes: str, prefixes: frozenset[str]) -> None:
+    """Raise :class:`_NotScanned` unless the attributes of a row (after ``r``) are written
+    once each, declare no namespace and use only declared prefixes."""
+    names = _SCAN_ROW_ATTRIBUTE.findall(attributes)
+    locals_ = [local or prefix for prefix, local in names]
+    if len(set(names)) != len(names) or len(set(locals_)) != len(locals_):
+        raise _NotScanned("an attribute written twice")
+    for prefix, local in names:
+        if (prefix == "r" and not local) or prefix == "xmlns" or (local and prefix not in prefixes):
+            raise _NotScanned("a namespace or an unknown prefix")
+
+
+def _scanned_rows(
+    scanned: _ScannedSheet, strings: list[str], epoch: Any, styles: _DateStyles, title: str, report: Report,
+) -> Iterator[tuple[int, list[RawCell]]]:
+    """Yield what :func:`_fast_rows` yields from lxml's elements, from the scanned rows."""
+    kinds = {"": styles[None]}
+    shared_formulae: dict[str, Any] = {}
+    counter = 1
+    for number, matched in scanned.rows:
+        idx = int(number)
+        if counter < idx:
+            counter = idx
+        if counter > idx:  # openpyxl parses the row all the same, then drops it
+            _scanned_cells(matched, idx, number, strings, epoch, styles, kinds, shared_formulae, title, Report())
+            continue
+        counter += 1
+        cells = _scanned_cells(matched, idx, number, strings, epoch, styles, kinds, shared_formulae, title, report)
+        for cell in cells:
+            if not cell.is_empty:
+                yield cells[0].row, cells
+                break
+
+
+def _scanned_cells(
+    matched: list[tuple[str, ...]], row_number: int, number: str, strings: list[str], epoch: Any,
+    styles: _DateStyles, kinds: dict[str, int], shared_formulae: dict[str, Any], title: str, report: Report,
+) -> list[RawCell]:
+    """:func:`_fast_cells`, cell by cell, for the cells the scanner matched."""
+    cells: list[RawCell] = []
+    append = cells.append
+    new = tuple.__new__
+    previous = 0
+    ordered = True
+    unclean = False
+    columns = _SCAN_COLUMNS
+    for _, letters, digits, style, data_type, _, formula, formula_text, text, inline, inline_text in matched:
+        date_style = kinds.get(style)
+        if date_style is None:
+            date_style = kinds[style] = styles[style]
+        column = columns.get(letters)
+        if column is None:
+            column = columns[letters] = _column_index(letters)
+        r = row_number if digits == number else int(digits)
+        if column <= previous:
+            ordered = False
+        previous = column
+        if not data_type:
+            data_type = "n"
+        if data_type == "inlineStr":
+            value = None
+            if inline:
+                data_type = "s"
+                value = _unescape(inline_text)
+        elif not text:
+            value = None
+        elif data_type == "n":
+            value = _cast_number(_unescape(text))
+            if date_style:
+                data_type = "d"
+                try:
+                    value = from_excel(value, epoch, timedelta=date_style == 2)
+                except (OverflowError, ValueError):
+                    logger.debug("%s%s: date serial %s out of range, read as an error", letters, digits, value)
+                    data_type = "e"
+                    value = "#VALUE!"
+        elif data_type == "s":
+            value = strings[int(_unescape(text))]
+        elif data_type == "b":
+            value = bool(int(_unescape(text)))
+        elif data_type == "str":
+            data_type = "s"
+            value = _unescape(text)
+        elif data_type == "d":
+            value = from_ISO8601(_unescape(text))
+        else:
+            value = _unescape(text)
+        uncomputed = None
+        if formula:
+            computed = _formula(_Formula(formula, formula_text), letters + digits, shared_formulae)
+            if value is None:
+                uncomputed = str(computed)
+        if value.__class__ is str and "_x" in value:  # see _decode_text
+            unclean = True
+        append(new(RawCell, (value, r, column, uncomputed, str(value) if data_type == "e" else None)))
+    return _finish_cells(cells, ordered, unclean, title, report)
+
+
+def _scan_shared_strings(archive: zipfile.ZipFile, part: str) -> list[str] | None:
+    """Return the shared strings when every one is a plain ``<si><t>…</t></si>`` (as Excel
+    writes a text without formatting), read by a regular expression; None otherwise."""
+    try:
+        data = archive.read(part)
+        if b"<!" in data:
+            raise _NotScanned("a comment, a CDATA section or a DTD")
+        first, last = data.find(b"<si>"), data.rfind(b"</si>")
+        if first < 0:
+            raise _NotScanned("no si")
+        skeleton = data[:first] + data[last + 5:]
+        content = _decode_text(data[first:last + 5])
+        root = etree.fromstring(skeleton, _SAFE_PARSER)
+        if (root.getroottree().docinfo.doctype or root.tag != _SST_TAG or len(root)
+                or (root.text or "").strip(" \t\n") or root.nsmap.get(None) != SHEET_MAIN_NS):
+            raise _NotScanned("an unexpected sst")
+        matched = _SCAN_SHARED_STRING.findall(content)
+        if sum(len(whole) for whole, _ in matched) != len(content):
+            raise _NotScanned("a shared string the scanner does not read")
+        return [_unescape(text) for _, text in matched]
+    except Exception as err:  # noqa: BLE001 - the lxml reader decides what it means
+        logger.debug("scanner left %s to lxml (%r)", part, err)
+        return None
+
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
+                               remove_comments=True, remove_pis=True)
