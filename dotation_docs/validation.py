@@ -110,38 +110,77 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
 def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
     records = []
     spec, title = sheet.spec, sheet.title
-    # Each field's parser and warning looked up once per sheet, not once per cell.
-    # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
-    plan = [(f, f.key, PARSERS[f.kind], WARNINGS.get(f.kind), f.max_length, f.max_value,
-             f.vocabulary or None) for f in spec.fields]
+    # Each field's parser and warning looked up once per sheet, not once per cell, and the
+    # outcome of a value kept for the next cell of the column that holds it (parsers and
+    # warnings are pure; a category, a brand, a price, a beneficiary repeat on every row).
+    plan = [(f, f.key, _Column(f)) for f in spec.fields]
     append = records.append
+    new_record = Record
     for raw in sheet.records:
         cells = raw.cells
         get = cells.get
         values: dict[str, Any] = {}
-        append(Record(spec, title, raw.row, values, dict(cells)))
-        for f, key, parser, warn, max_length, max_value, vocabulary in plan:
+        append(new_record(spec, title, raw.row, values, dict(cells)))
+        for f, key, column in plan:
             cell = get(key)
             if cell is None:
                 values[key] = None
                 continue
-            # The common case inline: a value that parses and passes every check. Anything
-            # else goes to _parse_cell, which parses again (parsers are pure) and reports.
             value, _, _, uncomputed, error = cell
-            if value is not None and not uncomputed and not error \
-                    and not (isinstance(value, str) and not value.strip()):
-                try:
-                    parsed = parser(value, f)
-                except InvalidValueError:
-                    pass
+            if not uncomputed and not error:
+                cls = value.__class__
+                if cls is str or cls is int or (cls is float and value and value == value):
+                    memo = column.memo
+                    k = (cls, value)  # 1, 1.0 and True are equal keys otherwise
+                    parsed = memo.get(k, _MISSING)
+                    if parsed is _MISSING:
+                        parsed = column.parse(value)
+                        if len(memo) < _MEMO_SIZE:
+                            memo[k] = parsed
                 else:
-                    if not ((isinstance(parsed, str) and len(parsed) > max_length)
-                            or (max_value is not None and isinstance(parsed, int) and parsed > max_value)
-                            or (warn is not None and warn(value, parsed))):
-                        values[key] = parsed if vocabulary is None else vocabulary[parsed]
-                        continue
-            values[key] = _parse_cell(f, cell, title, report, parser, warn)
+                    parsed = column.parse(value)
+                if parsed is not _REPORT:
+                    values[key] = parsed
+                    continue
+            values[key] = _parse_cell(f, cell, title, report, column.parser, column.warn)
     return records
+
+
+_MISSING: Any = object()
+_REPORT: Any = object()  # a value _parse_cell must look at again: to report it
+_MEMO_SIZE = 50_000  # values remembered per column (identifiers never repeat)
+
+
+class _Column:
+    """How a field's cells are parsed: its parser, warning and checks, looked up once,
+    and the outcome of each value seen (``memo``)."""
+
+    __slots__ = ("field", "parser", "warn", "max_length", "max_value", "vocabulary", "memo")
+
+    def __init__(self, f: Field) -> None:
+        self.field = f
+        self.parser = PARSERS[f.kind]
+        self.warn = WARNINGS.get(f.kind)
+        self.max_length, self.max_value = f.max_length, f.max_value
+        # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
+        self.vocabulary = f.vocabulary or None
+        self.memo: dict[Any, Any] = {}
+
+    def parse(self, value: Any) -> Any:
+        """Return the model value of a cell holding ``value`` (neither formula nor error)
+        when it parses and passes every check, else :data:`_REPORT`: then _parse_cell
+        parses it again and says what is wrong."""
+        if value is None or (value.__class__ is str and not value.strip()):
+            return _REPORT
+        try:
+            parsed = self.parser(value, self.field)
+        except InvalidValueError:
+            return _REPORT
+        if (parsed.__class__ is str and len(parsed) > self.max_length) \
+                or (self.max_value is not None and isinstance(parsed, int) and parsed > self.max_value) \
+                or (self.warn is not None and self.warn(value, parsed)):
+            return _REPORT
+        return parsed if self.vocabulary is None else self.vocabulary[parsed]
 
 
 _LOOK_UP: Any = object()  # _parse_cell's parser and warning: those of the field's kind
