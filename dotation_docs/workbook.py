@@ -11,10 +11,12 @@ parsing of values to :mod:`dotation_docs.validation`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import itertools
 import logging
+import operator
 import os
 import re
 import stat
@@ -1070,6 +1072,7 @@ _SCAN_CELL = re.compile(
     r"</c>))",
     re.ASCII,
 )
+_WHOLE = operator.itemgetter(0)
 _SCAN_FORMULA_ATTRIBUTE = re.compile(r' ([a-zA-Z]+)="([^"]*)"')
 _SCAN_FORMULA_WITH_ATTRIBUTES = re.compile(r"<f( [^>/]*)")
 _SCAN_SHARED_STRING = re.compile(r'(<si><t(?: xml:space="preserve")?>([^<]*)</t></si>)')
@@ -1081,7 +1084,7 @@ _OTHER_BYTES = bytes(sorted(set(range(256)) - set(_CONTROL_BYTES)))
 _REFUSED_SEQUENCES = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 _BAD_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)")
 _SCAN_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
-_SCAN_CHARACTER_REFERENCE = re.compile(r"(&#(?:([0-9]+)|x([0-9a-fA-F]+));)")
+_SCAN_CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 # Column letters → index, A to ZZZ.
 _SCAN_COLUMNS = dict(_COLUMNS)
@@ -1123,22 +1126,10 @@ def _decode_text(data: bytes) -> str:
         raise _NotScanned("an entity")
     if "&#" not in text:
         return text
-    # A reference to a character outside ASCII (openpyxl writes every « é » as &#233;) is
-    # decoded here, once for the whole text: such a character can only be part of a text
-    # node, where the scanner takes it as it is (outside one it makes the scanner give up,
-    # as the reference would). The others (&#60; is « < ») stay for _unescape.
-    decoded = {}
-    for reference, decimal, hexadecimal in set(_SCAN_CHARACTER_REFERENCE.findall(text)):
-        code = int(decimal, 10) if decimal else int(hexadecimal, 16)
-        if not _is_xml_char(code):
+    for reference in set(_SCAN_CHARACTER_REFERENCE.findall(text)):
+        hexadecimal = reference[2] == "x"
+        if not _is_xml_char(int(reference[3 if hexadecimal else 2:-1], 16 if hexadecimal else 10)):
             raise _NotScanned("a character reference XML refuses")
-        if code >= 0x80:
-            decoded[reference] = chr(code)
-    if len(decoded) <= 32:
-        for reference, character in decoded.items():
-            text = text.replace(reference, character)
-    else:
-        text = _SCAN_CHARACTER_REFERENCE.sub(lambda m: decoded.get(m.group(1), m.group(1)), text)
     return text
 
 
@@ -1153,6 +1144,12 @@ def _unescape(text: str) -> str:
     """The text of an XML text node (checked by :func:`_decode_text`): references decoded."""
     if "&" not in text:
         return text
+    return _unescape_references(text)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _unescape_references(text: str) -> str:
+    # The same texts come back (openpyxl writes each « é » as &#233;): decoded once each.
     return _SCAN_REFERENCE.sub(_reference, text)
 
 
@@ -1239,7 +1236,7 @@ def _scan_rows(content: str, prefixes: frozenset[str]) -> list[tuple[str, list[t
         if len(inner) > _SCAN_MAX_ROW:
             raise _NotScanned("a huge row")
         cells = find_cells(inner)
-        covered = sum(len(cell[0]) for cell in cells)
+        covered = sum(map(len, map(_WHOLE, cells)))
         # The matches do not overlap: they cover ``inner`` end to end (but for white space
         # at its end) only if their lengths add up to where the last one ends.
         if covered != len(inner) and inner[covered:].strip(" \t\n"):
@@ -1296,7 +1293,8 @@ def _scanned_cells(
     matched: list[tuple[str, ...]], row_number: int, number: str, strings: list[str], epoch: Any,
     styles: _DateStyles, kinds: dict[str, int], shared_formulae: dict[str, Any], title: str, report: Report,
 ) -> list[RawCell]:
-    """:func:`_fast_cells`, cell by cell, for the cells the scanner matched."""
+    """:func:`_fast_cells`, cell by cell, for the cells the scanner matched. Its texts are
+    checked (see _decode_text): only an escape ``_x`` can make one unclean."""
     cells: list[RawCell] = []
     append = cells.append
     new = tuple.__new__
@@ -1311,48 +1309,50 @@ def _scanned_cells(
         column = columns.get(letters)
         if column is None:
             column = columns[letters] = _column_index(letters)
-        r = row_number if digits == number else int(digits)
         if column <= previous:
             ordered = False
         previous = column
-        if not data_type:
-            data_type = "n"
+        error = None
         if data_type == "inlineStr":
-            value = None
             if inline:
-                data_type = "s"
-                value = _unescape(inline_text)
+                value = _unescape(inline_text) if "&" in inline_text else inline_text
+                if "_x" in value:
+                    unclean = True
+            else:
+                value = None
         elif not text:
             value = None
-        elif data_type == "n":
+        elif not data_type or data_type == "n":
             value = _cast_number(_unescape(text))
             if date_style:
-                data_type = "d"
                 try:
                     value = from_excel(value, epoch, timedelta=date_style == 2)
                 except (OverflowError, ValueError):
+                    # openpyxl warns in English here; the agent gets the cell's French
+                    # error from validation instead
                     logger.debug("%s%s: date serial %s out of range, read as an error", letters, digits, value)
-                    data_type = "e"
-                    value = "#VALUE!"
+                    value = error = "#VALUE!"
         elif data_type == "s":
             value = strings[int(_unescape(text))]
+            if "_x" in value:
+                unclean = True
         elif data_type == "b":
             value = bool(int(_unescape(text)))
-        elif data_type == "str":
-            data_type = "s"
-            value = _unescape(text)
         elif data_type == "d":
             value = from_ISO8601(_unescape(text))
-        else:
+        else:  # "str", "e" or a type openpyxl keeps as text
             value = _unescape(text)
+            if "_x" in value:
+                unclean = True
+            if data_type == "e":
+                error = value
         uncomputed = None
         if formula:
             computed = _formula(_Formula(formula, formula_text), letters + digits, shared_formulae)
             if value is None:
                 uncomputed = str(computed)
-        if value.__class__ is str and "_x" in value:  # see _decode_text
-            unclean = True
-        append(new(RawCell, (value, r, column, uncomputed, str(value) if data_type == "e" else None)))
+        append(new(RawCell, (value, row_number if digits == number else int(digits), column, uncomputed,
+                             error if data_type != "e" or value is not None else "None")))
     return _finish_cells(cells, ordered, unclean, title, report)
 
 
