@@ -17,7 +17,6 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from stdnum import imei as stdnum_imei
 from stdnum.fr import siret as stdnum_siret
 
 from dotation_docs.formatting import format_amount
@@ -362,9 +361,23 @@ def parse_imei(value: Any, field: Field | None = None) -> str:
     digits = _compact(value)
     if not (digits.isascii() and digits.isdigit()) or len(digits) != 15:
         raise InvalidValueError(f"{len(digits)} caractères au lieu de 15 chiffres" if digits else "")
-    if not stdnum_imei.is_valid(digits):
+    if not luhn_is_valid(digits):
         raise InvalidValueError("la clé de contrôle est fausse : vérifiez les chiffres")
     return digits
+
+
+# A digit doubled by the Luhn algorithm, its digits added: 7 → 14 → 5.
+_LUHN_DOUBLED = {str(d): (2 * d) // 10 + (2 * d) % 10 for d in range(10)}
+_LUHN_PLAIN = {str(d): d for d in range(10)}
+
+
+def luhn_is_valid(digits: str) -> bool:
+    """Return ``stdnum.imei.is_valid(digits)`` for 15 ASCII digits (``stdnum`` checks the
+    Luhn key of a 15-digit IMEI, nothing else) without its per-digit generators: the
+    rightmost digit kept, every second one from it doubled."""
+    backwards = digits[::-1]
+    return (sum(map(_LUHN_PLAIN.__getitem__, backwards[::2]))
+            + sum(map(_LUHN_DOUBLED.__getitem__, backwards[1::2]))) % 10 == 0
 
 
 def parse_choice(value: Any, field: Field | None = None) -> str:

@@ -128,17 +128,25 @@ def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
                 continue
             value, _, _, uncomputed, error = cell
             if not uncomputed and not error:
+                # One memo per type: 1, 1.0 and True are equal keys. Not for 0.0 (-0.0 is
+                # equal to it), NaN (never equal), dates and the rest (rare).
                 cls = value.__class__
-                if cls is str or cls is int or (cls is float and value and value == value):
-                    memo = column.memo
-                    k = (cls, value)  # 1, 1.0 and True are equal keys otherwise
-                    parsed = memo.get(k, _MISSING)
+                if cls is str:
+                    memo = column.texts
+                elif cls is int:
+                    memo = column.integers
+                elif cls is float and value and value == value:
+                    memo = column.floats
+                else:
+                    memo = None
+                if memo is None:
+                    parsed = column.parse(value)
+                else:
+                    parsed = memo.get(value, _MISSING)
                     if parsed is _MISSING:
                         parsed = column.parse(value)
                         if len(memo) < _MEMO_SIZE:
-                            memo[k] = parsed
-                else:
-                    parsed = column.parse(value)
+                            memo[value] = parsed
                 if parsed is not _REPORT:
                     values[key] = parsed
                     continue
@@ -153,9 +161,10 @@ _MEMO_SIZE = 50_000  # values remembered per column (identifiers never repeat)
 
 class _Column:
     """How a field's cells are parsed: its parser, warning and checks, looked up once,
-    and the outcome of each value seen (``memo``)."""
+    and the outcome of each value seen, by type (``texts``, ``integers``, ``floats``)."""
 
-    __slots__ = ("field", "parser", "warn", "max_length", "max_value", "vocabulary", "memo")
+    __slots__ = ("field", "parser", "warn", "max_length", "max_value", "vocabulary", "texts", "integers",
+                 "floats")
 
     def __init__(self, f: Field) -> None:
         self.field = f
@@ -164,7 +173,9 @@ class _Column:
         self.max_length, self.max_value = f.max_length, f.max_value
         # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
         self.vocabulary = f.vocabulary or None
-        self.memo: dict[Any, Any] = {}
+        self.texts: dict[str, Any] = {}
+        self.integers: dict[int, Any] = {}
+        self.floats: dict[float, Any] = {}
 
     def parse(self, value: Any) -> Any:
         """Return the model value of a cell holding ``value`` (neither formula nor error)
