@@ -1043,38 +1043,44 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
 #
 # Excel, LibreOffice and openpyxl write the cells of a sheet in a handful of shapes
 # (``<c r="B7" s="3" t="s"><v>12</v></c>``). The scanner reads the ``sheetData`` of such a
-# sheet with two regular expressions (rows, then the cells of each row: the work done in C)
-# and hands each cell to the very code of :func:`_fast_cells`. It takes a sheet only when
-# its ``sheetData`` is made of these shapes and nothing else, end to end, so that it is
-# well-formed XML whose meaning is certain: anything else (a comment, a prefix, an
-# attribute it does not know, a rich text, a carriage return, a character XML refuses…)
-# and the sheet goes to the lxml reader above, which decides. The rest of the sheet
-# (columns, merged cells, validations…) is still parsed by lxml and openpyxl's code.
+# sheet with one regular expression (each match a row tag or a cell: the work done in C)
+# and hands each cell to the code of :func:`_fast_cells`, step by step. It takes a sheet
+# only when its ``sheetData`` is made of these shapes and nothing else, end to end, so that
+# it is well-formed XML whose meaning is certain: anything else (white space between tags,
+# a comment, a prefix, an attribute it does not know, a rich text, a carriage return, a
+# character XML refuses…) and the sheet goes to the lxml reader above, which decides. The
+# rest of the sheet (columns, merged cells, validations…) is still parsed by lxml and
+# openpyxl's code.
 
 # Largest sheet part scanned (the scanner holds it whole in memory; the lxml reader streams).
 _SCAN_MAX_BYTES = 96 * 2**20
-# Longest row content scanned (libxml2 refuses a text node of 10,000,000 bytes or more).
-_SCAN_MAX_ROW = 1_000_000
+# Longest text scanned (libxml2 refuses a text node of 10,000,000 bytes or more).
+_SCAN_MAX_TEXT = 1_000_000
 # An attribute value: printable ASCII without " & < > (no entity, nothing to normalise).
-_VALUE = r'"[!#-%\'-;=?-~]{0,255}"'
-_SCAN_ROW = re.compile(
-    r'[ \t\n]*<row r="([0-9]{1,7})"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=' + _VALUE + r")*)"
-    r"(?:/>|>([^<]*(?:<(?!/row>)[^<]*)*)</row>)",
-    re.ASCII,
+_VALUE = rb'"[!#-%\'-;=?-~]{0,255}"'
+_ROW_ATTRIBUTES = rb"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=" + _VALUE + rb")*)"
+# One token of a sheetData: a cell, a row's start or end tag (group 1, whole), or a row
+# without content (group 14, whole: the empty-row filter takes it out). ``(?:X|)`` rather
+# than ``(?:X)?``: the same, faster.
+_SCAN_TOKEN = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,9})"|)(?: t="([a-zA-Z]{1,9})"|)'
+    rb"(?:(/)>|>"
+    rb"(?:(<f(?: [a-zA-Z]{1,16}=" + _VALUE + rb")*)(?:/>|>([^<]*)</f>)|)"
+    rb"(?:<v>([^<]*)</v>|<v/>|)"
+    rb'(?:(<is>)<t(?: xml:space="preserve"|)>([^<]*)</t></is>|)'
+    rb"</c>)"
+    rb'|<row r="([0-9]{1,7})"' + _ROW_ATTRIBUTES + rb">|</row>)"
+    rb'|(<row r="[0-9]{1,7}"' + _ROW_ATTRIBUTES + rb"/>)",
 )
-_SCAN_ROW_ATTRIBUTE = re.compile(r" ([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?=", re.ASCII)
-_SCAN_CELL = re.compile(
-    r'([ \t\n]*<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,9})")?(?: t="([a-zA-Z]{1,9})")?'
-    r"(?:(/)>|>"
-    r"(?:(<f(?: [a-zA-Z]{1,16}=" + _VALUE + r")*)(?:/>|>([^<]*)</f>))?"
-    r"(?:<v>([^<]*)</v>|<v/>)?"
-    r'(?:(<is>)<t(?: xml:space="preserve")?>([^<]*)</t></is>)?'
-    r"</c>))",
-    re.ASCII,
-)
+_TOKEN_KIND = operator.itemgetter(slice(1, 2))  # of group 1: c (cell), r (row start), / (row end)
+_ROW_SEQUENCE = re.compile(rb"(?:rc*/)*")
 _WHOLE = operator.itemgetter(0)
+_WHOLE_EMPTY_ROW = operator.itemgetter(13)
+_ROW_ATTRIBUTES_OF = operator.itemgetter(12)
+_TEXTS_OF = operator.itemgetter(7, 8, 10)
+_SCAN_ROW_ATTRIBUTE = re.compile(r" ([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?=", re.ASCII)
 _SCAN_FORMULA_ATTRIBUTE = re.compile(r' ([a-zA-Z]+)="([^"]*)"')
-_SCAN_FORMULA_WITH_ATTRIBUTES = re.compile(r"<f( [^>/]*)")
+_SCAN_FORMULA_WITH_ATTRIBUTES = re.compile(rb"<f( [^>/]*)")
 _SCAN_SHARED_STRING = re.compile(r'(<si><t(?: xml:space="preserve")?>([^<]*)</t></si>)')
 # What the scanner leaves to lxml in any text (see _decode_text): a control character XML
 # 1.0 refuses or a carriage return (XML turns line ends into \n), U+FFFE and U+FFFF (in
@@ -1086,8 +1092,8 @@ _BAD_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-
 _SCAN_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
 _SCAN_CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-# Column letters → index, A to ZZZ.
-_SCAN_COLUMNS = dict(_COLUMNS)
+# Column letters → index, A to ZZ (more added as met).
+_SCAN_COLUMNS = {letters.encode(): index for letters, index in _COLUMNS.items()}
 
 
 class _NotScanned(Exception):
@@ -1099,9 +1105,9 @@ class _Formula:
 
     __slots__ = ("attrib", "text")
 
-    def __init__(self, opening: str, text: str) -> None:
-        self.attrib = dict(_SCAN_FORMULA_ATTRIBUTE.findall(opening))
-        self.text = _unescape(text) if text else None
+    def __init__(self, opening: bytes, text: bytes) -> None:
+        self.attrib = dict(_SCAN_FORMULA_ATTRIBUTE.findall(opening.decode()))
+        self.text = _unescape(text.decode()) if text else None
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.attrib.get(key, default)
@@ -1153,25 +1159,28 @@ def _unescape_references(text: str) -> str:
     return _SCAN_REFERENCE.sub(_reference, text)
 
 
-def _split_part(data: bytes, opening: bytes, closing: bytes) -> tuple[bytes, str]:
+def _split_part(data: bytes, opening: bytes, closing: bytes) -> tuple[bytes, bytes]:
     """Return the part ``data`` without what lies between ``opening`` and ``closing`` (its
-    skeleton, for lxml) and that content decoded; raise :class:`_NotScanned` unless both
-    occur once, in that order, the content being UTF-8."""
+    skeleton, for lxml) and that content (checked by :func:`_decode_text`); raise
+    :class:`_NotScanned` unless both occur once, in that order."""
     if b"<!" in data:  # a comment, a CDATA section or a document type declaration
         raise _NotScanned("a comment, a CDATA section or a DTD")
     start, end = data.find(opening), data.rfind(closing)
     if start < 0 or end < start or data.count(opening) != 1 or data.count(closing) != 1:
         raise _NotScanned("no single " + opening.decode())
     start += len(opening)
-    return data[:start] + data[end:], _decode_text(data[start:end])
+    content = data[start:end]
+    _decode_text(content)
+    return data[:start] + data[end:], content
 
 
 class _ScannedSheet(NamedTuple):
-    rows: list[tuple[str, list[tuple[str, ...]]]]  # row number as written, cells
+    tokens: list[tuple[bytes, ...]]  # see _SCAN_TOKEN, rows without content left out
+    kinds: bytes  # of each token: c, r or /
 
 
 def _scan_sheet(archive: zipfile.ZipFile, part: str, handlers: dict[str, Any]) -> _ScannedSheet | None:
-    """Return the rows of the sheet at ``part`` read by the scanner, its other elements
+    """Return the tokens of the sheet at ``part`` found by the scanner, its other elements
     parsed by lxml and openpyxl's handlers; None when the sheet is not for the scanner
     (it is then read by lxml from the start: nothing here has any effect)."""
     try:
@@ -1182,7 +1191,7 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, handlers: dict[str, Any]) -
         if _ROW_START.search(skeleton):
             raise _NotScanned("a row outside sheetData")
         prefixes = _scan_skeleton(skeleton, handlers)
-        return _ScannedSheet(_scan_rows(content, prefixes))
+        return _scan_tokens(content, prefixes)
     except Exception as err:  # noqa: BLE001 - the lxml reader decides what it means
         logger.debug("scanner left %s to lxml (%r)", part, err)
         return None
@@ -1214,45 +1223,32 @@ def _scan_skeleton(skeleton: bytes, handlers: dict[str, Any]) -> frozenset[str]:
     return prefixes
 
 
-def _scan_rows(content: str, prefixes: frozenset[str]) -> list[tuple[str, list[tuple[str, ...]]]]:
-    """Return (row number as written, cells as matched) for the rows of ``content`` that
-    hold a cell with content (those the empty-row filter keeps); raise :class:`_NotScanned`
-    unless ``content`` is made of scanned rows and cells end to end."""
-    rows = []
-    append = rows.append
-    checked_attributes = {""}
-    find_cells = _SCAN_CELL.findall
-    position = 0
-    for match in _SCAN_ROW.finditer(content):
-        if match.start() != position:
-            raise _NotScanned("a row the scanner does not read")
-        position = match.end()
-        number, attributes, inner = match.groups()
-        if attributes not in checked_attributes:
-            _check_row_attributes(attributes, prefixes)
-            checked_attributes.add(attributes)
-        if not inner:  # <row …/>, <row …></row>: taken out by the empty-row filter
-            continue
-        if len(inner) > _SCAN_MAX_ROW:
-            raise _NotScanned("a huge row")
-        cells = find_cells(inner)
-        covered = sum(map(len, map(_WHOLE, cells)))
-        # The matches do not overlap: they cover ``inner`` end to end (but for white space
-        # at its end) only if their lengths add up to where the last one ends.
-        if covered != len(inner) and inner[covered:].strip(" \t\n"):
-            raise _NotScanned("a cell the scanner does not read")
-        for cell in cells:
-            if not cell[5]:  # a cell that is not <c …/>: the row is not empty
-                append((number, cells))
-                break
-    if content[position:].strip(" \t\n"):
-        raise _NotScanned("something after the last row")
-    if "<f " in content:
+def _scan_tokens(content: bytes, prefixes: frozenset[str]) -> _ScannedSheet:
+    """Return the tokens of ``content``; raise :class:`_NotScanned` unless ``content`` is
+    made of them end to end (their lengths add up to its length: matches do not overlap)
+    in the order XML requires (cells within rows, rows one after the other), with row
+    attributes XML takes as the scanner does."""
+    tokens = _SCAN_TOKEN.findall(content)
+    wholes = sum(map(len, map(_WHOLE, tokens)))
+    if wholes != len(content) and wholes + sum(map(len, map(_WHOLE_EMPTY_ROW, tokens))) != len(content):
+        raise _NotScanned("something the scanner does not read")
+    kinds = b"".join(map(_TOKEN_KIND, map(_WHOLE, tokens)))
+    if not _ROW_SEQUENCE.fullmatch(kinds):
+        raise _NotScanned("cells outside a row, or a row in a row")
+    if len(kinds) != len(tokens):  # rows without content: taken out by the empty-row filter
+        tokens = [token for token in tokens if token[0]]
+    for attributes in set(map(_ROW_ATTRIBUTES_OF, tokens)):
+        if attributes:
+            _check_row_attributes(attributes.decode(), prefixes)
+    if len(content) > _SCAN_MAX_TEXT and max(map(len, itertools.chain.from_iterable(map(_TEXTS_OF, tokens)))) \
+            >= _SCAN_MAX_TEXT:
+        raise _NotScanned("a huge text")
+    if b"<f " in content:
         for match in _SCAN_FORMULA_WITH_ATTRIBUTES.finditer(content):
-            names = [name for name, _ in _SCAN_FORMULA_ATTRIBUTE.findall(match.group(1))]
+            names = [name for name, _ in _SCAN_FORMULA_ATTRIBUTE.findall(match.group(1).decode())]
             if len(set(names)) != len(names):
                 raise _NotScanned("an attribute written twice")
-    return rows
+    return _ScannedSheet(tokens, kinds)
 
 
 def _check_row_attributes(attributes: str, prefixes: frozenset[str]) -> None:
@@ -1270,19 +1266,34 @@ def _check_row_attributes(attributes: str, prefixes: frozenset[str]) -> None:
 def _scanned_rows(
     scanned: _ScannedSheet, strings: list[str], epoch: Any, styles: _DateStyles, title: str, report: Report,
 ) -> Iterator[tuple[int, list[RawCell]]]:
-    """Yield what :func:`_fast_rows` yields from lxml's elements, from the scanned rows."""
-    kinds = {"": styles[None]}
+    """Yield what :func:`_fast_rows` yields from lxml's elements, from the scanned tokens."""
+    tokens, kinds = scanned
+    find = kinds.find
+    date_kinds = {b"": styles[None]}
     shared_formulae: dict[str, Any] = {}
     counter = 1
-    for number, matched in scanned.rows:
+    end = 0
+    while True:
+        start = find(b"r", end)
+        if start < 0:
+            break
+        end = find(b"/", start)
+        for token in tokens[start + 1:end]:
+            if not token[5]:  # a cell that is not <c …/>
+                break
+        else:  # a row without cell, or of <c …/> only: taken out by the empty-row filter
+            continue
+        number = tokens[start][11]
         idx = int(number)
         if counter < idx:
             counter = idx
         if counter > idx:  # openpyxl parses the row all the same, then drops it
-            _scanned_cells(matched, idx, number, strings, epoch, styles, kinds, shared_formulae, title, Report())
+            _scanned_cells(tokens[start + 1:end], idx, number, strings, epoch, styles, date_kinds,
+                           shared_formulae, title, Report())
             continue
         counter += 1
-        cells = _scanned_cells(matched, idx, number, strings, epoch, styles, kinds, shared_formulae, title, report)
+        cells = _scanned_cells(tokens[start + 1:end], idx, number, strings, epoch, styles, date_kinds,
+                               shared_formulae, title, report)
         for cell in cells:
             if not cell.is_empty:
                 yield cells[0].row, cells
@@ -1290,8 +1301,9 @@ def _scanned_rows(
 
 
 def _scanned_cells(
-    matched: list[tuple[str, ...]], row_number: int, number: str, strings: list[str], epoch: Any,
-    styles: _DateStyles, kinds: dict[str, int], shared_formulae: dict[str, Any], title: str, report: Report,
+    matched: list[tuple[bytes, ...]], row_number: int, number: bytes, strings: list[str], epoch: Any,
+    styles: _DateStyles, date_kinds: dict[bytes, int], shared_formulae: dict[str, Any], title: str,
+    report: Report,
 ) -> list[RawCell]:
     """:func:`_fast_cells`, cell by cell, for the cells the scanner matched. Its texts are
     checked (see _decode_text): only an escape ``_x`` can make one unclean."""
@@ -1302,57 +1314,61 @@ def _scanned_cells(
     ordered = True
     unclean = False
     columns = _SCAN_COLUMNS
-    for _, letters, digits, style, data_type, _, formula, formula_text, text, inline, inline_text in matched:
-        date_style = kinds.get(style)
+    for _, letters, digits, style, data_type, _, formula, formula_text, text, inline, inline_text, _, _, _, _ \
+            in matched:
+        date_style = date_kinds.get(style)
         if date_style is None:
-            date_style = kinds[style] = styles[style]
+            date_style = date_kinds[style] = styles[style.decode()]
         column = columns.get(letters)
         if column is None:
-            column = columns[letters] = _column_index(letters)
+            column = columns[letters] = _column_index(letters.decode())
         if column <= previous:
             ordered = False
         previous = column
         error = None
-        if data_type == "inlineStr":
+        if data_type == b"inlineStr":
             if inline:
-                value = _unescape(inline_text) if "&" in inline_text else inline_text
+                value = inline_text.decode()
+                if "&" in value:
+                    value = _unescape_references(value)
                 if "_x" in value:
                     unclean = True
             else:
                 value = None
         elif not text:
             value = None
-        elif not data_type or data_type == "n":
-            value = _cast_number(_unescape(text))
+        elif not data_type or data_type == b"n":
+            value = _cast_number(_unescape(text.decode()))
             if date_style:
                 try:
                     value = from_excel(value, epoch, timedelta=date_style == 2)
                 except (OverflowError, ValueError):
                     # openpyxl warns in English here; the agent gets the cell's French
                     # error from validation instead
-                    logger.debug("%s%s: date serial %s out of range, read as an error", letters, digits, value)
+                    logger.debug("%s: date serial %s out of range, read as an error",
+                                 (letters + digits).decode(), value)
                     value = error = "#VALUE!"
-        elif data_type == "s":
-            value = strings[int(_unescape(text))]
+        elif data_type == b"s":
+            value = strings[int(_unescape(text.decode()))]
             if "_x" in value:
                 unclean = True
-        elif data_type == "b":
-            value = bool(int(_unescape(text)))
-        elif data_type == "d":
-            value = from_ISO8601(_unescape(text))
+        elif data_type == b"b":
+            value = bool(int(_unescape(text.decode())))
+        elif data_type == b"d":
+            value = from_ISO8601(_unescape(text.decode()))
         else:  # "str", "e" or a type openpyxl keeps as text
-            value = _unescape(text)
+            value = _unescape(text.decode())
             if "_x" in value:
                 unclean = True
-            if data_type == "e":
+            if data_type == b"e":
                 error = value
         uncomputed = None
         if formula:
-            computed = _formula(_Formula(formula, formula_text), letters + digits, shared_formulae)
+            computed = _formula(_Formula(formula, formula_text), (letters + digits).decode(), shared_formulae)
             if value is None:
                 uncomputed = str(computed)
         append(new(RawCell, (value, row_number if digits == number else int(digits), column, uncomputed,
-                             error if data_type != "e" or value is not None else "None")))
+                             error if data_type != b"e" or value is not None else "None")))
     return _finish_cells(cells, ordered, unclean, title, report)
 
 
