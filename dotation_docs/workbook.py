@@ -612,10 +612,16 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
     sheet.header_row = head[best][0]
     columns = _map_header(spec, title, head[best][1], by_name, report)
     items = tuple(columns.items())
+    keys = tuple(columns)
+    # A row that holds every column up to the last one mapped: its record picked in C.
+    last = max(columns.values(), default=0)
+    pick = operator.itemgetter(*(i - 1 for i in columns.values())) if len(columns) > 1 else None
     append = sheet.records.append
     for row, cells in itertools.chain(head[best + 1:], rows):
         count = len(cells)
-        if cells and cells[-1].column == count:
+        if pick is not None and count >= last and cells[-1][2] == count:
+            record = dict(zip(keys, pick(cells)))
+        elif cells and cells[-1].column == count:
             # Cells come in increasing columns from 1: up to the last, every column is there.
             record = {key: cells[i - 1] if i <= count else RawCell(None, row, i) for key, i in items}
         else:
@@ -1054,8 +1060,10 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
 
 # Largest sheet part scanned (the scanner holds it whole in memory; the lxml reader streams).
 _SCAN_MAX_BYTES = 96 * 2**20
-# Longest text scanned (libxml2 refuses a text node of 10,000,000 bytes or more).
-_SCAN_MAX_TEXT = 1_000_000
+# Longest text scanned, in bytes as written (libxml2 refuses a text node of 10,000,000
+# bytes or more once decoded; it can only be shorter than written): only a sheetData at
+# least as long may hold one.
+_SCAN_MAX_TEXT = 9_000_000
 # An attribute value: printable ASCII without " & < > (no entity, nothing to normalise).
 _VALUE = rb'"[!#-%\'-;=?-~]{0,255}"'
 _ROW_ATTRIBUTES = rb"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=" + _VALUE + rb")*)"
@@ -1240,7 +1248,7 @@ def _scan_tokens(content: bytes, prefixes: frozenset[str]) -> _ScannedSheet:
     for attributes in set(map(_ROW_ATTRIBUTES_OF, tokens)):
         if attributes:
             _check_row_attributes(attributes.decode(), prefixes)
-    if len(content) > _SCAN_MAX_TEXT and max(map(len, itertools.chain.from_iterable(map(_TEXTS_OF, tokens)))) \
+    if len(content) >= _SCAN_MAX_TEXT and max(map(len, itertools.chain.from_iterable(map(_TEXTS_OF, tokens)))) \
             >= _SCAN_MAX_TEXT:
         raise _NotScanned("a huge text")
     if b"<f " in content:
