@@ -155,7 +155,7 @@ def read_workbook(path: Path) -> RawWorkbook:
     _check_openable(path)
     report = _extension_report(path)
     try:
-        with _no_garbage_collection():
+        with no_garbage_collection():
             return _read_fast(path, Report(list(report.issues)))
     except Exception as err:  # noqa: BLE001 - the reference reader decides what it means
         logger.debug("fast reader gave up on %s (%r): openpyxl reads it", path, err)
@@ -163,7 +163,7 @@ def read_workbook(path: Path) -> RawWorkbook:
 
 
 @contextlib.contextmanager
-def _no_garbage_collection() -> Iterator[None]:
+def no_garbage_collection() -> Iterator[None]:
     """Pause Python's cycle collector while the fast reader runs (as Mercurial's
     ``util.nogc`` does): its hundreds of thousands of new objects, none in a cycle, would
     set it off again and again, each time walking all the cells already read (a third of
