@@ -1,8 +1,9 @@
 """Workbook reader: opens the .xlsx and returns raw cells with their sheet, row and column.
 
 This is the only module that imports openpyxl for reading: openpyxl reads the package
-(sheets, styles), lxml the cells in one pass per sheet, and openpyxl alone is the
-reference reader and the fallback for what the fast one gives up on. It maps the French sheet
+(sheets, styles); the cells of a sheet written as spreadsheets write it are scanned with
+one regular expression, those of any other sheet read by lxml in one pass; openpyxl alone
+is the reference reader and the fallback for what the fast one gives up on. It maps the French sheet
 titles and headers (matched tolerantly) to the schema's keys, records structural
 problems (missing sheet or column, unknown column) in a :class:`Report`, and leaves the
 parsing of values to :mod:`dotation_docs.validation`.
@@ -147,8 +148,8 @@ def read_workbook(path: Path) -> RawWorkbook:
     Raises :class:`WorkbookOpenError` when the file cannot be opened as an .xlsx
     workbook; every other problem is recorded in the returned report.
 
-    The cells are read by :func:`_read_fast` (lxml, one pass per sheet). Whatever it does
-    not take on (a part it cannot parse, a document type declaration, a damaged cell) is
+    The cells are read by :func:`_read_fast` (the scanner, or lxml where the scanner
+    gives up: one pass per sheet). Whatever it does not take on (a part it cannot parse, a document type declaration, a damaged cell) is
     read again by :func:`read_workbook_with_openpyxl`, the reference reader, so that the
     result, the messages and the errors stay those of openpyxl.
     """
@@ -1064,9 +1065,14 @@ _SCAN_MAX_BYTES = 96 * 2**20
 # bytes or more once decoded; it can only be shorter than written): only a sheetData at
 # least as long may hold one.
 _SCAN_MAX_TEXT = 9_000_000
+# A row of cells without content is taken out by the empty-row filter only when shorter
+# than _MAX_PENDING, give or take a chunk; it takes that many cells (47 bytes at most each,
+# after a row tag of 13 kB at most).
+_SCAN_MAX_EMPTY_ROW = _MAX_PENDING - (1 << 17)
+_SCAN_MANY_CELLS = (_SCAN_MAX_EMPTY_ROW - 13_000) // 47
 # An attribute value: printable ASCII without " & < > (no entity, nothing to normalise).
 _VALUE = rb'"[!#-%\'-;=?-~]{0,255}"'
-_ROW_ATTRIBUTES = rb"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=" + _VALUE + rb")*)"
+_ROW_ATTRIBUTES = rb"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=" + _VALUE + rb"){0,32})"
 # One token of a sheetData: a cell, a row's start or end tag (group 1, whole), or a row
 # without content (group 14, whole: the empty-row filter takes it out). ``(?:X|)`` rather
 # than ``(?:X)?``: the same, faster.
@@ -1290,6 +1296,10 @@ def _scanned_rows(
             if not token[5]:  # a cell that is not <c …/>
                 break
         else:  # a row without cell, or of <c …/> only: taken out by the empty-row filter
+            if end - start > _SCAN_MANY_CELLS and \
+                    sum(map(len, map(_WHOLE, tokens[start:end + 1]))) >= _SCAN_MAX_EMPTY_ROW:
+                # unless it is too long for the filter (see _MAX_PENDING): openpyxl decides
+                raise _NotScanned("an empty row too long for the empty-row filter")
             continue
         number = tokens[start][11]
         idx = int(number)
