@@ -8,7 +8,8 @@ shared and noisy: compare ratios, not seconds). Never part of the test run.
 With ``--beneficiaires N`` (a multiple of 10), it builds instead the national-scale
 workbook of ``benchmarks/batch.py`` (N beneficiaries, 12.1 N devices) and prints, side by
 side in one run, the CPU and wall time of reading it with the fast reader and with the
-reference openpyxl reader (and their ratio), then of validating it.
+reference openpyxl reader (and their ratio), and with lxml alone (the scanner of
+``workbook._scan_sheet`` switched off), then of validating it.
 
     python benchmarks/bench_reader.py [--repeat 3]
     python benchmarks/bench_reader.py --beneficiaires 1000 [--repeat 3]
@@ -66,12 +67,20 @@ def national(beneficiaries: int, repeat: int) -> None:
         raw, fast_cpu, fast_wall = timed(lambda: workbook.read_workbook(path), repeat)
         reference, old_cpu, old_wall = timed(lambda: workbook.read_workbook_with_openpyxl(path), 1)
         assert reference.sheets == raw.sheets and reference.report.issues == raw.report.issues
+        scanners = workbook._scan_sheet, workbook._scan_shared_strings
+        workbook._scan_sheet = workbook._scan_shared_strings = lambda *args: None  # lxml alone
+        try:
+            parsed, lxml_cpu, lxml_wall = timed(lambda: workbook.read_workbook(path), repeat)
+        finally:
+            workbook._scan_sheet, workbook._scan_shared_strings = scanners
+        assert parsed.sheets == raw.sheets and parsed.report.issues == raw.report.issues
         (dotation, report), val_cpu, val_wall = timed(lambda: validate(raw), repeat)
         assert dotation is not None, report.errors[:3]
         devices = len(dotation.devices)
     print(f"classeur : {beneficiaries} bénéficiaires, {devices} matériels")
     print(f"{'étape':<36} {'CPU (s)':>9} {'mur (s)':>9}")
-    print(f"{'lecture, lecteur rapide (lxml)':<36} {fast_cpu:>9.2f} {fast_wall:>9.2f}")
+    print(f"{'lecture, lecteur rapide':<36} {fast_cpu:>9.2f} {fast_wall:>9.2f}")
+    print(f"{'lecture, lxml seul (sans analyseur)':<36} {lxml_cpu:>9.2f} {lxml_wall:>9.2f}")
     print(f"{'lecture, openpyxl (référence)':<36} {old_cpu:>9.2f} {old_wall:>9.2f}")
     print(f"{'validation':<36} {val_cpu:>9.2f} {val_wall:>9.2f}")
     print(f"{'lecture + validation':<36} {fast_cpu + val_cpu:>9.2f} {fast_wall + val_wall:>9.2f}")

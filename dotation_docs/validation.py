@@ -27,7 +27,7 @@ from dotation_docs.schema import (
     Field,
     Sheet,
 )
-from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook
+from dotation_docs.workbook import RawCell, RawSheet, RawWorkbook, no_garbage_collection
 
 GIFT_MAX_UNIT_VALUE = Decimal("300.00")  # décret n° 2022-791, unit value TTC
 # Gap between an invoice's TTC and its devices' TTC that rounding the VAT of each line
@@ -66,6 +66,13 @@ class Record:
 
 def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     """Return the model (None when there is an error) and the report of every issue."""
+    # Its objects (records, values, the model), none in a cycle, would set the cycle
+    # collector off again and again, each time walking the cells read (see workbook).
+    with no_garbage_collection():
+        return _validate(raw)
+
+
+def _validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     report = Report(list(raw.report.issues))
     records = {key: _parse_sheet(sheet, report) for key, sheet in raw.sheets.items()}
     operation = records.get(OPERATION.key, [])
@@ -110,38 +117,88 @@ def validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
 def _parse_sheet(sheet: RawSheet, report: Report) -> list[Record]:
     records = []
     spec, title = sheet.spec, sheet.title
-    # Each field's parser and warning looked up once per sheet, not once per cell.
-    # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
-    plan = [(f, f.key, PARSERS[f.kind], WARNINGS.get(f.kind), f.max_length, f.max_value,
-             f.vocabulary or None) for f in spec.fields]
+    # Each field's parser and warning looked up once per sheet, not once per cell, and the
+    # outcome of a value kept for the next cell of the column that holds it (parsers and
+    # warnings are pure; a category, a brand, a price, a beneficiary repeat on every row).
+    plan = [(f, f.key, _Column(f)) for f in spec.fields]
     append = records.append
+    new_record = Record
     for raw in sheet.records:
         cells = raw.cells
         get = cells.get
         values: dict[str, Any] = {}
-        append(Record(spec, title, raw.row, values, dict(cells)))
-        for f, key, parser, warn, max_length, max_value, vocabulary in plan:
+        append(new_record(spec, title, raw.row, values, dict(cells)))
+        for f, key, column in plan:
             cell = get(key)
             if cell is None:
                 values[key] = None
                 continue
-            # The common case inline: a value that parses and passes every check. Anything
-            # else goes to _parse_cell, which parses again (parsers are pure) and reports.
             value, _, _, uncomputed, error = cell
-            if value is not None and not uncomputed and not error \
-                    and not (isinstance(value, str) and not value.strip()):
-                try:
-                    parsed = parser(value, f)
-                except InvalidValueError:
-                    pass
+            if not uncomputed and not error:
+                # One memo per type: 1, 1.0 and True are equal keys. Not for 0.0 (-0.0 is
+                # equal to it), NaN (never equal), dates and the rest (rare).
+                cls = value.__class__
+                if cls is str:
+                    memo = column.texts
+                elif cls is int:
+                    memo = column.integers
+                elif cls is float and value and value == value:
+                    memo = column.floats
                 else:
-                    if not ((isinstance(parsed, str) and len(parsed) > max_length)
-                            or (max_value is not None and isinstance(parsed, int) and parsed > max_value)
-                            or (warn is not None and warn(value, parsed))):
-                        values[key] = parsed if vocabulary is None else vocabulary[parsed]
-                        continue
-            values[key] = _parse_cell(f, cell, title, report, parser, warn)
+                    memo = None
+                if memo is None:
+                    parsed = column.parse(value)
+                else:
+                    parsed = memo.get(value, _MISSING)
+                    if parsed is _MISSING:
+                        parsed = column.parse(value)
+                        if len(memo) < _MEMO_SIZE:
+                            memo[value] = parsed
+                if parsed is not _REPORT:
+                    values[key] = parsed
+                    continue
+            values[key] = _parse_cell(f, cell, title, report, column.parser, column.warn)
     return records
+
+
+_MISSING: Any = object()
+_REPORT: Any = object()  # a value _parse_cell must look at again: to report it
+_MEMO_SIZE = 50_000  # values remembered per column (identifiers never repeat)
+
+
+class _Column:
+    """How a field's cells are parsed: its parser, warning and checks, looked up once,
+    and the outcome of each value seen, by type (``texts``, ``integers``, ``floats``)."""
+
+    __slots__ = ("field", "parser", "warn", "max_length", "max_value", "vocabulary", "texts", "integers",
+                 "floats")
+
+    def __init__(self, f: Field) -> None:
+        self.field = f
+        self.parser = PARSERS[f.kind]
+        self.warn = WARNINGS.get(f.kind)
+        self.max_length, self.max_value = f.max_length, f.max_value
+        # A closed list's vocabulary stands for Field.to_model (see there), a call per cell.
+        self.vocabulary = f.vocabulary or None
+        self.texts: dict[str, Any] = {}
+        self.integers: dict[int, Any] = {}
+        self.floats: dict[float, Any] = {}
+
+    def parse(self, value: Any) -> Any:
+        """Return the model value of a cell holding ``value`` (neither formula nor error)
+        when it parses and passes every check, else :data:`_REPORT`: then _parse_cell
+        parses it again and says what is wrong."""
+        if value is None or (value.__class__ is str and not value.strip()):
+            return _REPORT
+        try:
+            parsed = self.parser(value, self.field)
+        except InvalidValueError:
+            return _REPORT
+        if (parsed.__class__ is str and len(parsed) > self.max_length) \
+                or (self.max_value is not None and isinstance(parsed, int) and parsed > self.max_value) \
+                or (self.warn is not None and self.warn(value, parsed)):
+            return _REPORT
+        return parsed if self.vocabulary is None else self.vocabulary[parsed]
 
 
 _LOOK_UP: Any = object()  # _parse_cell's parser and warning: those of the field's kind
@@ -227,7 +284,7 @@ def _check_unique(records: list[Record], key: str, report: Report) -> None:
         value = r.values.get(key)
         if value is None:
             continue
-        k = _fold(value)
+        k = _fold_text(value) if value.__class__ is str else _fold(value)
         if k in seen:
             first = seen[k]
             label = r.sheet.field(key).label
@@ -284,7 +341,7 @@ def _check_references(
             value = r.values.get(key)
             if value is None or target.key not in sheets:
                 continue
-            if _fold(value) not in values:
+            if (_fold_text(value) if value.__class__ is str else _fold(value)) not in values:
                 choices = ", ".join(listed[key][:12]) or "aucun"
                 report.error(
                     f"{r.sheet.field(key).label} {describe(value)} inconnu : aucune ligne de la "
@@ -398,13 +455,14 @@ def _check_invoices(invoices: list[Record], devices: list[Record], report: Repor
         ref = d.values.get("invoice")
         if ref is None:
             continue
-        lines_by_invoice[_fold(ref)] += 1
+        folded = _fold(ref)
+        lines_by_invoice[folded] += 1
         price, ttc = d.values.get("unit_price_ht"), d.computed.get("unit_price_ttc")
         if price is None or ttc is None:
-            incomplete.add(_fold(ref))
+            incomplete.add(folded)
             continue
-        ht_by_invoice[_fold(ref)] += price
-        ttc_by_invoice[_fold(ref)] += ttc
+        ht_by_invoice[folded] += price
+        ttc_by_invoice[folded] += ttc
     for r in invoices:
         ref, ht, vat, ttc = (r.values.get(k) for k in ("reference", "amount_ht", "vat", "amount_ttc"))
         for key in ("amount_ht", "amount_ttc"):
@@ -515,8 +573,10 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
     ids = {_fold(r.values["identifier"]): r.values["identifier"] for r in beneficiaries}
     refs = {_fold(r.values["reference"]): r.values["reference"] for r in invoices}
     for d in devices:
-        d.computed["beneficiary"] = ids[_fold(d.values["beneficiary"])]
-        d.computed["invoice"] = refs[_fold(d.values["invoice"])]
+        values, computed = d.values, d.computed
+        beneficiary, invoice = values["beneficiary"], values["invoice"]
+        computed["beneficiary"] = ids[_fold_text(beneficiary) if beneficiary.__class__ is str else _fold(beneficiary)]
+        computed["invoice"] = refs[_fold_text(invoice) if invoice.__class__ is str else _fold(invoice)]
     return Dotation(
         operation=build_record(op),
         beneficiaries=tuple(build_record(r) for r in beneficiaries),
@@ -525,17 +585,27 @@ def _build(op: Record, beneficiaries: list[Record], devices: list[Record], invoi
     )
 
 
-_RECORD_PLANS: dict[int, tuple[Sheet, list[tuple[str, Any, Any, str, str]]]] = {}
+_RECORD_PLANS: dict[int, tuple[Sheet, list[tuple[str, Any, Any, str]], list[tuple[str, Any, Any, str, str]],
+                               dict[str, Any]]] = {}
 
 
-def _record_plan(sheet: Sheet) -> list[tuple[str, Any, Any, str, str]]:
-    """Return, for each field of ``sheet``: its key, default_from, default and the two
-    parts of its key (attribute, nested attribute or ""); worked out once per sheet."""
+def _record_plan(sheet: Sheet) -> tuple[list[tuple[str, Any, Any, str]], list[tuple[str, Any, Any, str, str]],
+                                        dict[str, Any]]:
+    """Return, for the fields of ``sheet`` that fill an attribute: their key, default_from,
+    default and attribute; for those that fill a nested dataclass: the same and the
+    nested attribute; the model's type hints when there are such fields. Worked out
+    once per sheet."""
     cached = _RECORD_PLANS.get(id(sheet))
     if cached is None or cached[0] is not sheet:
-        plan = [(f.key, f.default_from, f.default, *f.key.partition(".")[::2]) for f in sheet.fields]
-        cached = _RECORD_PLANS[id(sheet)] = (sheet, plan)
-    return cached[1]
+        flat, nested = [], []
+        for f in sheet.fields:
+            head, _, tail = f.key.partition(".")
+            if tail:
+                nested.append((f.key, f.default_from, f.default, head, tail))
+            else:
+                flat.append((f.key, f.default_from, f.default, head))
+        cached = _RECORD_PLANS[id(sheet)] = (sheet, flat, nested, get_type_hints(sheet.model) if nested else {})
+    return cached[1:]
 
 
 def build_record(record: Record) -> Any:
@@ -543,19 +613,21 @@ def build_record(record: Record) -> Any:
     each field fills the attribute its key names (a dotted key fills a nested
     dataclass), an empty cell gives the field's default, then the computed values."""
     sheet = record.sheet
-    parsed = record.values
+    get = record.values.get
+    flat, nested_plan, types = _record_plan(sheet)
     attributes: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}
-    for key, default_from, default, head, tail in _record_plan(sheet):
-        value = parsed.get(key)
+    for key, default_from, default, head in flat:
+        value = get(key)
         if value is None:
-            value = parsed.get(default_from) if default_from else default
-        if tail:
+            value = get(default_from) if default_from else default
+        attributes[head] = value
+    if nested_plan:
+        nested: dict[str, dict[str, Any]] = {}
+        for key, default_from, default, head, tail in nested_plan:
+            value = get(key)
+            if value is None:
+                value = get(default_from) if default_from else default
             nested.setdefault(head, {})[tail] = value
-        else:
-            attributes[head] = value
-    if nested:
-        types = get_type_hints(sheet.model)
         attributes.update({name: types[name](**values) for name, values in nested.items()})
     attributes.update(record.computed)
     return sheet.model(**attributes)

@@ -1,8 +1,9 @@
 """Workbook reader: opens the .xlsx and returns raw cells with their sheet, row and column.
 
 This is the only module that imports openpyxl for reading: openpyxl reads the package
-(sheets, styles), lxml the cells in one pass per sheet, and openpyxl alone is the
-reference reader and the fallback for what the fast one gives up on. It maps the French sheet
+(sheets, styles); the cells of a sheet written as spreadsheets write it are scanned with
+one regular expression, those of any other sheet read by lxml in one pass; openpyxl alone
+is the reference reader and the fallback for what the fast one gives up on. It maps the French sheet
 titles and headers (matched tolerantly) to the schema's keys, records structural
 problems (missing sheet or column, unknown column) in a :class:`Report`, and leaves the
 parsing of values to :mod:`dotation_docs.validation`.
@@ -11,10 +12,12 @@ parsing of values to :mod:`dotation_docs.validation`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import itertools
 import logging
+import operator
 import os
 import re
 import stat
@@ -145,15 +148,15 @@ def read_workbook(path: Path) -> RawWorkbook:
     Raises :class:`WorkbookOpenError` when the file cannot be opened as an .xlsx
     workbook; every other problem is recorded in the returned report.
 
-    The cells are read by :func:`_read_fast` (lxml, one pass per sheet). Whatever it does
-    not take on (a part it cannot parse, a document type declaration, a damaged cell) is
+    The cells are read by :func:`_read_fast` (the scanner, or lxml where the scanner
+    gives up: one pass per sheet). Whatever it does not take on (a part it cannot parse, a document type declaration, a damaged cell) is
     read again by :func:`read_workbook_with_openpyxl`, the reference reader, so that the
     result, the messages and the errors stay those of openpyxl.
     """
     _check_openable(path)
     report = _extension_report(path)
     try:
-        with _no_garbage_collection():
+        with no_garbage_collection():
             return _read_fast(path, Report(list(report.issues)))
     except Exception as err:  # noqa: BLE001 - the reference reader decides what it means
         logger.debug("fast reader gave up on %s (%r): openpyxl reads it", path, err)
@@ -161,7 +164,7 @@ def read_workbook(path: Path) -> RawWorkbook:
 
 
 @contextlib.contextmanager
-def _no_garbage_collection() -> Iterator[None]:
+def no_garbage_collection() -> Iterator[None]:
     """Pause Python's cycle collector while the fast reader runs (as Mercurial's
     ``util.nogc`` does): its hundreds of thousands of new objects, none in a cycle, would
     set it off again and again, each time walking all the cells already read (a third of
@@ -610,10 +613,16 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
     sheet.header_row = head[best][0]
     columns = _map_header(spec, title, head[best][1], by_name, report)
     items = tuple(columns.items())
+    keys = tuple(columns)
+    # A row that holds every column up to the last one mapped: its record picked in C.
+    last = max(columns.values(), default=0)
+    pick = operator.itemgetter(*(i - 1 for i in columns.values())) if len(columns) > 1 else None
     append = sheet.records.append
     for row, cells in itertools.chain(head[best + 1:], rows):
         count = len(cells)
-        if cells and cells[-1].column == count:
+        if pick is not None and count >= last and cells[-1][2] == count:
+            record = dict(zip(keys, pick(cells)))
+        elif cells and cells[-1].column == count:
             # Cells come in increasing columns from 1: up to the last, every column is there.
             record = {key: cells[i - 1] if i <= count else RawCell(None, row, i) for key, i in items}
         else:
@@ -754,6 +763,9 @@ def _read_shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str
     text then the text of each run, phonetic runs left out, escapes kept as stored."""
     if part is None:
         return []
+    scanned = _scan_shared_strings(archive, part)
+    if scanned is not None:
+        return scanned
     strings = []
     with archive.open(part) as src:
         checked = False
@@ -809,7 +821,9 @@ def _column_index(letters: str) -> int:
 def _fast_rows(
     archive: zipfile.ZipFile, part: str, strings: list[str], wb: Any, title: str, report: Report,
 ) -> Iterator[tuple[int, list[RawCell]]]:
-    """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``."""
+    """Yield what :func:`_zip_rows` yields for the sheet stored at ``part``: scanned
+    (:func:`_scan_sheet`) when the sheet is written as spreadsheets write it, else parsed
+    by lxml element by element."""
     epoch = wb.epoch
     styles = _DateStyles(wb._date_formats, wb._timedelta_formats)
     # openpyxl parses these sheet-level elements too, and refuses a damaged one: so does
@@ -817,6 +831,10 @@ def _fast_rows(
     helper = WorkSheetParser(None, strings, data_only=True, epoch=epoch)
     handlers = {tag: getattr(helper, name) for tag, name in _SHEET_HANDLERS.items()}
     properties = _SHEET_PROPERTIES
+    scanned = _scan_sheet(archive, part, handlers)
+    if scanned is not None:
+        yield from _scanned_rows(scanned, strings, epoch, styles, title, report)
+        return
     shared_formulae: dict[str, Any] = {}
     row_counter = 0
     counter = 1  # openpyxl's count of the rows handed out: a row numbered below it is skipped
@@ -982,6 +1000,12 @@ def _fast_cells(
         if value.__class__ is str and not unclean and _UNCLEAN.search(value):
             unclean = True
         append(new(RawCell, (value, r, column, uncomputed, str(value) if data_type == "e" else None)))
+    return _finish_cells(cells, ordered, unclean, title, report)
+
+
+def _finish_cells(cells: list[RawCell], ordered: bool, unclean: bool, title: str, report: Report) -> list[RawCell]:
+    """Return the cells of a row placed as openpyxl places them (when their columns were
+    not strictly increasing) and their texts decoded and cleaned (when one needs it)."""
     if not ordered:
         # ReadOnlyWorksheet._get_row: the cells placed by column, up to the last one's column.
         max_col = cells[-1].column
@@ -1020,3 +1044,376 @@ def _formula(node: Any, coordinate: str | None, shared_formulae: dict[str, Any])
         return DataTableFormula(**node.attrib)
     return value
 
+
+
+# --- The scanner: regular expressions over a sheet written as spreadsheets write it ---------
+#
+# Excel, LibreOffice and openpyxl write the cells of a sheet in a handful of shapes
+# (``<c r="B7" s="3" t="s"><v>12</v></c>``). The scanner reads the ``sheetData`` of such a
+# sheet with one regular expression (each match a row tag or a cell: the work done in C)
+# and hands each cell to the code of :func:`_fast_cells`, step by step. It takes a sheet
+# only when its ``sheetData`` is made of these shapes and nothing else, end to end, so that
+# it is well-formed XML whose meaning is certain: anything else (white space between tags,
+# a comment, a prefix, an attribute it does not know, a rich text, a carriage return, a
+# character XML refuses…) and the sheet goes to the lxml reader above, which decides. The
+# rest of the sheet (columns, merged cells, validations…) is still parsed by lxml and
+# openpyxl's code.
+
+# Largest sheet part scanned (the scanner holds it whole in memory; the lxml reader streams).
+_SCAN_MAX_BYTES = 96 * 2**20
+# Longest text scanned, in bytes as written (libxml2 refuses a text node of 10,000,000
+# bytes or more once decoded; it can only be shorter than written): only a sheetData at
+# least as long may hold one.
+_SCAN_MAX_TEXT = 9_000_000
+# A row of cells without content is taken out by the empty-row filter only when shorter
+# than _MAX_PENDING, give or take a chunk; it takes that many cells (47 bytes at most each,
+# after a row tag of 13 kB at most).
+_SCAN_MAX_EMPTY_ROW = _MAX_PENDING - (1 << 17)
+_SCAN_MANY_CELLS = (_SCAN_MAX_EMPTY_ROW - 13_000) // 47
+# An attribute value: printable ASCII without " & < > (no entity, nothing to normalise).
+_VALUE = rb'"[!#-%\'-;=?-~]{0,255}"'
+_ROW_ATTRIBUTES = rb"((?: [A-Za-z_][\w.-]{0,63}(?::[A-Za-z_][\w.-]{0,63})?=" + _VALUE + rb"){0,32})"
+# One token of a sheetData: a cell, a row's start or end tag (group 1, whole), or a row
+# without content (group 14, whole: the empty-row filter takes it out). ``(?:X|)`` rather
+# than ``(?:X)?``: the same, faster.
+_SCAN_TOKEN = re.compile(
+    rb'(<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,9})"|)(?: t="([a-zA-Z]{1,9})"|)'
+    rb"(?:(/)>|>"
+    rb"(?:(<f(?: [a-zA-Z]{1,16}=" + _VALUE + rb")*)(?:/>|>([^<]*)</f>)|)"
+    rb"(?:<v>([^<]*)</v>|<v/>|)"
+    rb'(?:(<is>)<t(?: xml:space="preserve"|)>([^<]*)</t></is>|)'
+    rb"</c>)"
+    rb'|<row r="([0-9]{1,7})"' + _ROW_ATTRIBUTES + rb">|</row>)"
+    rb'|(<row r="[0-9]{1,7}"' + _ROW_ATTRIBUTES + rb"/>)",
+)
+_TOKEN_KIND = operator.itemgetter(slice(1, 2))  # of group 1: c (cell), r (row start), / (row end)
+_ROW_SEQUENCE = re.compile(rb"(?:rc*/)*")
+_WHOLE = operator.itemgetter(0)
+_WHOLE_EMPTY_ROW = operator.itemgetter(13)
+_ROW_ATTRIBUTES_OF = operator.itemgetter(12)
+_TEXTS_OF = operator.itemgetter(7, 8, 10)
+_SCAN_ROW_ATTRIBUTE = re.compile(r" ([A-Za-z_][\w.-]*)(?::([A-Za-z_][\w.-]*))?=", re.ASCII)
+_SCAN_FORMULA_ATTRIBUTE = re.compile(r' ([a-zA-Z]+)="([^"]*)"')
+_SCAN_FORMULA_WITH_ATTRIBUTES = re.compile(rb"<f( [^>/]*)")
+_SCAN_SHARED_STRING = re.compile(r'(<si><t(?: xml:space="preserve")?>([^<]*)</t></si>)')
+# What the scanner leaves to lxml in any text (see _decode_text): a control character XML
+# 1.0 refuses or a carriage return (XML turns line ends into \n), U+FFFE and U+FFFF (in
+# UTF-8), the sequence ]]>, an & that does not start an entity or a character reference.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, 0x0D, *range(0x0E, 0x20)])
+_OTHER_BYTES = bytes(sorted(set(range(256)) - set(_CONTROL_BYTES)))
+_REFUSED_SEQUENCES = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+_BAD_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)")
+_SCAN_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_SCAN_CHARACTER_REFERENCE = re.compile(r"&#(?:[0-9]+|x[0-9a-fA-F]+);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+# Column letters → index, A to ZZ (more added as met).
+_SCAN_COLUMNS = {letters.encode(): index for letters, index in _COLUMNS.items()}
+
+
+class _NotScanned(Exception):
+    """A sheet (or shared strings table) the scanner leaves to lxml."""
+
+
+class _Formula:
+    """The ``f`` element of a scanned cell, as :func:`_formula` reads it."""
+
+    __slots__ = ("attrib", "text")
+
+    def __init__(self, opening: bytes, text: bytes) -> None:
+        self.attrib = dict(_SCAN_FORMULA_ATTRIBUTE.findall(opening.decode()))
+        self.text = _unescape(text.decode()) if text else None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrib.get(key, default)
+
+
+def _is_xml_char(code: int) -> bool:
+    return (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+            or 0x10000 <= code <= 0x10FFFF)
+
+
+def _decode_text(data: bytes) -> str:
+    """Return the text ``data`` (UTF-8) after checking that every character and every
+    ``&`` of it is one XML reads as the scanner does, else raise :class:`_NotScanned`.
+    A text so checked holds no character :data:`_NOT_XML` matches (nor may decoding its
+    references bring one): only an escape ``_x`` can make it unclean."""
+    if data.translate(None, _OTHER_BYTES) or any(s in data for s in _REFUSED_SEQUENCES):
+        raise _NotScanned("a character XML refuses, a carriage return or ]]>")
+    text = data.decode("utf-8")
+    if "&" not in text:
+        return text
+    if _BAD_AMPERSAND.search(text):
+        raise _NotScanned("an entity")
+    if "&#" not in text:
+        return text
+    for reference in set(_SCAN_CHARACTER_REFERENCE.findall(text)):
+        hexadecimal = reference[2] == "x"
+        if not _is_xml_char(int(reference[3 if hexadecimal else 2:-1], 16 if hexadecimal else 10)):
+            raise _NotScanned("a character reference XML refuses")
+    return text
+
+
+def _reference(match: re.Match[str]) -> str:
+    name, decimal, hexadecimal = match.groups()
+    if name is not None:
+        return _ENTITIES[name]
+    return chr(int(decimal, 10) if decimal is not None else int(hexadecimal, 16))
+
+
+def _unescape(text: str) -> str:
+    """The text of an XML text node (checked by :func:`_decode_text`): references decoded."""
+    if "&" not in text:
+        return text
+    return _unescape_references(text)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _unescape_references(text: str) -> str:
+    # The same texts come back (openpyxl writes each « é » as &#233;): decoded once each.
+    return _SCAN_REFERENCE.sub(_reference, text)
+
+
+def _split_part(data: bytes, opening: bytes, closing: bytes) -> tuple[bytes, bytes]:
+    """Return the part ``data`` without what lies between ``opening`` and ``closing`` (its
+    skeleton, for lxml) and that content (checked by :func:`_decode_text`); raise
+    :class:`_NotScanned` unless both occur once, in that order."""
+    if b"<!" in data:  # a comment, a CDATA section or a document type declaration
+        raise _NotScanned("a comment, a CDATA section or a DTD")
+    start, end = data.find(opening), data.rfind(closing)
+    if start < 0 or end < start or data.count(opening) != 1 or data.count(closing) != 1:
+        raise _NotScanned("no single " + opening.decode())
+    start += len(opening)
+    content = data[start:end]
+    _decode_text(content)
+    return data[:start] + data[end:], content
+
+
+class _ScannedSheet(NamedTuple):
+    tokens: list[tuple[bytes, ...]]  # see _SCAN_TOKEN, rows without content left out
+    kinds: bytes  # of each token: c, r or /
+
+
+def _scan_sheet(archive: zipfile.ZipFile, part: str, handlers: dict[str, Any]) -> _ScannedSheet | None:
+    """Return the tokens of the sheet at ``part`` found by the scanner, its other elements
+    parsed by lxml and openpyxl's handlers; None when the sheet is not for the scanner
+    (it is then read by lxml from the start: nothing here has any effect)."""
+    try:
+        if archive.getinfo(part).file_size > _SCAN_MAX_BYTES:
+            return None
+        data = archive.read(part)
+        skeleton, content = _split_part(data, b"<sheetData>", b"</sheetData>")
+        if _ROW_START.search(skeleton):
+            raise _NotScanned("a row outside sheetData")
+        prefixes = _scan_skeleton(skeleton, handlers)
+        return _scan_tokens(content, prefixes)
+    except Exception as err:  # noqa: BLE001 - the lxml reader decides what it means
+        logger.debug("scanner left %s to lxml (%r)", part, err)
+        return None
+
+
+def _scan_skeleton(skeleton: bytes, handlers: dict[str, Any]) -> frozenset[str]:
+    """Parse the sheet without its rows as :func:`_fast_rows` does; return the namespace
+    prefixes declared where its ``sheetData`` is (which must be in the main namespace)."""
+    prefixes = None
+    checked = False
+    for _, element in _iterparse(io.BytesIO(skeleton), [*_SHEET_TAGS, _SHEET_DATA_TAG]):
+        if not checked:
+            _refuse_doctype(element)
+            checked = True
+        tag = element.tag
+        if tag == _SHEET_DATA_TAG:
+            if prefixes is not None or len(element) or element.text or element.attrib:
+                raise _NotScanned("an unexpected sheetData")
+            prefixes = frozenset(p for p in element.nsmap if p is not None) | {"xml"}
+        elif tag == _ROW_TAG:
+            raise _NotScanned("a row outside sheetData")
+        elif tag in handlers:
+            handlers[tag](element)
+        else:
+            _SHEET_PROPERTIES[tag].from_tree(element)
+        element.clear()
+    if prefixes is None:
+        raise _NotScanned("no sheetData in the main namespace")
+    return prefixes
+
+
+def _scan_tokens(content: bytes, prefixes: frozenset[str]) -> _ScannedSheet:
+    """Return the tokens of ``content``; raise :class:`_NotScanned` unless ``content`` is
+    made of them end to end (their lengths add up to its length: matches do not overlap)
+    in the order XML requires (cells within rows, rows one after the other), with row
+    attributes XML takes as the scanner does."""
+    tokens = _SCAN_TOKEN.findall(content)
+    wholes = sum(map(len, map(_WHOLE, tokens)))
+    if wholes != len(content) and wholes + sum(map(len, map(_WHOLE_EMPTY_ROW, tokens))) != len(content):
+        raise _NotScanned("something the scanner does not read")
+    kinds = b"".join(map(_TOKEN_KIND, map(_WHOLE, tokens)))
+    if not _ROW_SEQUENCE.fullmatch(kinds):
+        raise _NotScanned("cells outside a row, or a row in a row")
+    if len(kinds) != len(tokens):  # rows without content: taken out by the empty-row filter
+        tokens = [token for token in tokens if token[0]]
+    for attributes in set(map(_ROW_ATTRIBUTES_OF, tokens)):
+        if attributes:
+            _check_row_attributes(attributes.decode(), prefixes)
+    if len(content) >= _SCAN_MAX_TEXT and max(map(len, itertools.chain.from_iterable(map(_TEXTS_OF, tokens)))) \
+            >= _SCAN_MAX_TEXT:
+        raise _NotScanned("a huge text")
+    if b"<f " in content:
+        for match in _SCAN_FORMULA_WITH_ATTRIBUTES.finditer(content):
+            names = [name for name, _ in _SCAN_FORMULA_ATTRIBUTE.findall(match.group(1).decode())]
+            if len(set(names)) != len(names):
+                raise _NotScanned("an attribute written twice")
+    return _ScannedSheet(tokens, kinds)
+
+
+def _check_row_attributes(attributes: str, prefixes: frozenset[str]) -> None:
+    """Raise :class:`_NotScanned` unless the attributes of a row (after ``r``) are written
+    once each, declare no namespace and use only declared prefixes."""
+    names = _SCAN_ROW_ATTRIBUTE.findall(attributes)
+    locals_ = [local or prefix for prefix, local in names]
+    if len(set(names)) != len(names) or len(set(locals_)) != len(locals_):
+        raise _NotScanned("an attribute written twice")
+    for prefix, local in names:
+        if (prefix == "r" and not local) or prefix == "xmlns" or (local and prefix not in prefixes):
+            raise _NotScanned("a namespace or an unknown prefix")
+
+
+def _scanned_rows(
+    scanned: _ScannedSheet, strings: list[str], epoch: Any, styles: _DateStyles, title: str, report: Report,
+) -> Iterator[tuple[int, list[RawCell]]]:
+    """Yield what :func:`_fast_rows` yields from lxml's elements, from the scanned tokens."""
+    tokens, kinds = scanned
+    find = kinds.find
+    date_kinds = {b"": styles[None]}
+    shared_formulae: dict[str, Any] = {}
+    counter = 1
+    end = 0
+    while True:
+        start = find(b"r", end)
+        if start < 0:
+            break
+        end = find(b"/", start)
+        for token in tokens[start + 1:end]:
+            if not token[5]:  # a cell that is not <c …/>
+                break
+        else:  # a row without cell, or of <c …/> only: taken out by the empty-row filter
+            if end - start > _SCAN_MANY_CELLS and \
+                    sum(map(len, map(_WHOLE, tokens[start:end + 1]))) >= _SCAN_MAX_EMPTY_ROW:
+                # unless it is too long for the filter (see _MAX_PENDING): openpyxl decides
+                raise _NotScanned("an empty row too long for the empty-row filter")
+            continue
+        number = tokens[start][11]
+        idx = int(number)
+        if counter < idx:
+            counter = idx
+        if counter > idx:  # openpyxl parses the row all the same, then drops it
+            _scanned_cells(tokens[start + 1:end], idx, number, strings, epoch, styles, date_kinds,
+                           shared_formulae, title, Report())
+            continue
+        counter += 1
+        cells = _scanned_cells(tokens[start + 1:end], idx, number, strings, epoch, styles, date_kinds,
+                               shared_formulae, title, report)
+        for cell in cells:
+            if not cell.is_empty:
+                yield cells[0].row, cells
+                break
+
+
+def _scanned_cells(
+    matched: list[tuple[bytes, ...]], row_number: int, number: bytes, strings: list[str], epoch: Any,
+    styles: _DateStyles, date_kinds: dict[bytes, int], shared_formulae: dict[str, Any], title: str,
+    report: Report,
+) -> list[RawCell]:
+    """:func:`_fast_cells`, cell by cell, for the cells the scanner matched. Its texts are
+    checked (see _decode_text): only an escape ``_x`` can make one unclean."""
+    cells: list[RawCell] = []
+    append = cells.append
+    new = tuple.__new__
+    previous = 0
+    ordered = True
+    unclean = False
+    columns = _SCAN_COLUMNS
+    for _, letters, digits, style, data_type, _, formula, formula_text, text, inline, inline_text, _, _, _, _ \
+            in matched:
+        date_style = date_kinds.get(style)
+        if date_style is None:
+            date_style = date_kinds[style] = styles[style.decode()]
+        column = columns.get(letters)
+        if column is None:
+            column = columns[letters] = _column_index(letters.decode())
+        if column <= previous:
+            ordered = False
+        previous = column
+        error = None
+        if data_type == b"inlineStr":
+            if inline:
+                value = inline_text.decode()
+                if "&" in value:
+                    value = _unescape_references(value)
+                if "_x" in value:
+                    unclean = True
+            else:
+                value = None
+        elif not text:
+            value = None
+        elif not data_type or data_type == b"n":
+            value = _cast_number(_unescape(text.decode()))
+            if date_style:
+                try:
+                    value = from_excel(value, epoch, timedelta=date_style == 2)
+                except (OverflowError, ValueError):
+                    # openpyxl warns in English here; the agent gets the cell's French
+                    # error from validation instead
+                    logger.debug("%s: date serial %s out of range, read as an error",
+                                 (letters + digits).decode(), value)
+                    value = error = "#VALUE!"
+        elif data_type == b"s":
+            value = strings[int(_unescape(text.decode()))]
+            if "_x" in value:
+                unclean = True
+        elif data_type == b"b":
+            value = bool(int(_unescape(text.decode())))
+        elif data_type == b"d":
+            value = from_ISO8601(_unescape(text.decode()))
+        else:  # "str", "e" or a type openpyxl keeps as text
+            value = _unescape(text.decode())
+            if "_x" in value:
+                unclean = True
+            if data_type == b"e":
+                error = value
+        uncomputed = None
+        if formula:
+            computed = _formula(_Formula(formula, formula_text), (letters + digits).decode(), shared_formulae)
+            if value is None:
+                uncomputed = str(computed)
+        append(new(RawCell, (value, row_number if digits == number else int(digits), column, uncomputed,
+                             error if data_type != b"e" or value is not None else "None")))
+    return _finish_cells(cells, ordered, unclean, title, report)
+
+
+def _scan_shared_strings(archive: zipfile.ZipFile, part: str) -> list[str] | None:
+    """Return the shared strings when every one is a plain ``<si><t>…</t></si>`` (as Excel
+    writes a text without formatting), read by a regular expression; None otherwise."""
+    try:
+        data = archive.read(part)
+        if b"<!" in data:
+            raise _NotScanned("a comment, a CDATA section or a DTD")
+        first, last = data.find(b"<si>"), data.rfind(b"</si>")
+        if first < 0:
+            raise _NotScanned("no si")
+        skeleton = data[:first] + data[last + 5:]
+        content = _decode_text(data[first:last + 5])
+        root = etree.fromstring(skeleton, _SAFE_PARSER)
+        if (root.getroottree().docinfo.doctype or root.tag != _SST_TAG or len(root)
+                or (root.text or "").strip(" \t\n") or root.nsmap.get(None) != SHEET_MAIN_NS):
+            raise _NotScanned("an unexpected sst")
+        matched = _SCAN_SHARED_STRING.findall(content)
+        if sum(len(whole) for whole, _ in matched) != len(content):
+            raise _NotScanned("a shared string the scanner does not read")
+        return [_unescape(text) for _, text in matched]
+    except Exception as err:  # noqa: BLE001 - the lxml reader decides what it means
+        logger.debug("scanner left %s to lxml (%r)", part, err)
+        return None
+
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
+                               remove_comments=True, remove_pis=True)

@@ -469,3 +469,52 @@ def test_workbook_with_garbage_xml_is_one_sentence(tmp_path: Path) -> None:
         z.writestr("xl/workbook.xml", "<<< pas du XML")
     with pytest.raises(WorkbookOpenError, match=r"n'a pas pu être lu comme un classeur Excel"):
         read_workbook(path)
+
+
+# --- Each distinct value of a column is parsed once: the outcome is the same ---------------
+
+_REPEATED = [1, 1.0, True, 0, 0.0, -0.0, False, "1", " 1 ", "abc", "  ", "", None, 409.9, 409.90000000000003,
+             "409,90", "20 %", 0.2, "B01", "b01", "B 01", "ordinateur portable", "Ordinateur  portable",
+             "x" * 300, "=1+1", "#N/A", 44935, "03/02/2023"]
+
+
+def test_values_repeated_in_a_column_give_what_parsing_each_cell_gives(tmp_path: Path, monkeypatch) -> None:
+    import random
+
+    from dotation_docs import validation
+
+    wb = openpyxl.load_workbook(SAMPLE)
+    rng = random.Random(7)
+    for title in ("Matériel", "Bénéficiaires", "Factures"):
+        ws = wb[title]
+        for _ in range(150):
+            ws.cell(rng.randint(2, min(ws.max_row, 60)), rng.randint(1, ws.max_column)).value = rng.choice(_REPEATED)
+    path = tmp_path / "repetes.xlsx"
+    wb.save(path)
+    raw = read_workbook(path)
+    memoised = validation.validate(raw)
+    monkeypatch.setattr(validation, "_MEMO_SIZE", 0)  # nothing remembered: every cell parsed
+    parsed_each_time = validation.validate(raw)
+    assert [str(i) for i in memoised[1].issues] == [str(i) for i in parsed_each_time[1].issues]
+    assert len(memoised[1].errors) > 100
+    assert repr(memoised[0]) == repr(parsed_each_time[0])
+
+
+def test_equal_values_of_other_types_or_signs_are_parsed_each_as_written() -> None:
+    # 1 == 1.0 == True and -0.0 == 0.0 in Python: a memo keyed by the value alone would
+    # give one's outcome for the other.
+    from dotation_docs import validation
+    from dotation_docs.report import Report
+    from dotation_docs.schema import DEVICES as DEVICES_SPEC
+    from dotation_docs.schema import INVOICES
+    from dotation_docs.workbook import RawCell, RawRecord, RawSheet
+
+    def parsed(spec, key: str, values: list) -> list[str]:
+        sheet = RawSheet(spec, spec.title, [RawRecord(row, {key: RawCell(v, row, 1)})
+                                             for row, v in enumerate(values, start=2)])
+        return [repr(r.values[key]) for r in validation._parse_sheet(sheet, Report())]
+
+    assert parsed(INVOICES, "vat", [0.0, -0.0, -0.0, 0.0]) == [
+        "Decimal('0.00')", "Decimal('-0.00')", "Decimal('-0.00')", "Decimal('0.00')"]
+    assert parsed(DEVICES_SPEC, "brand", [1, True, 1.0, "1", True, 1]) == [
+        "'1'", "'True'", "'1'", "'1'", "'True'", "'1'"]
