@@ -8,6 +8,7 @@ model (:meth:`Dotation.derived` keeps them).
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -208,12 +209,18 @@ class Beneficiary:
         return self.kind is BeneficiaryKind.ASSOCIATION
 
 
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
 def _values(self: Any) -> tuple[Any, ...]:
     """The state of a frozen dataclass with slots, for pickling: its field values in
     order (the dataclass default looks the fields up for each object, and a national
     workbook's model goes from the read-ahead process to the command, see
     :mod:`dotation_docs.workers`)."""
-    return tuple(getattr(self, name) for name in self.__slots__)
+    getter = _GETTERS.get(type(self))
+    if getter is None:
+        getter = _GETTERS[type(self)] = operator.attrgetter(*self.__slots__)
+    return getter(self)  # type: ignore[no-any-return]
 
 
 def _restore(self: Any, state: tuple[Any, ...]) -> None:
