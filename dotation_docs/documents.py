@@ -23,6 +23,7 @@ from a path in the data.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,8 +214,15 @@ class PlannedDocument:
 
 def file_stem(beneficiary: Beneficiary, kind: str) -> str:
     """Return ``B01-convention-sport-loisirs-de-l-aurence``: identifier, kind, slug."""
-    slug = slugify(beneficiary.name, max_length=50, word_boundary=True) or "beneficiaire"
-    return f"{beneficiary.identifier}-{kind}-{slug}"
+    return f"{beneficiary.identifier}-{kind}-{_slug(beneficiary.name)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _slug(name: str) -> str:
+    """The name in a file name: ``sport-loisirs-de-l-aurence``. Transliterated by
+    text-unidecode, named: left to « auto », python-slugify would look for another
+    library at each call (slow), and would pick it if installed (other file names)."""
+    return slugify(name, max_length=50, word_boundary=True, backend="text-unidecode") or "beneficiaire"
 
 
 def per_beneficiary(kind: str, suffix: str) -> Callable[[Beneficiary | None], str]:
