@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,11 +33,19 @@ log = logging.getLogger(__name__)
 __all__ = ["TYPE_FOLDERS", "tool_folders"]  # the folder of each type: derived from the catalogue
 
 
+# Names of non-empty components, none "." or "..", joined by single slashes, not starting
+# with one: a path of this form is safe whatever else it holds (the general check below
+# gives the same answer, slower).
+_PLAIN_RELATIVE = re.compile(r"(?!\.\.?(?:/|\Z))[^/]+(?:/(?!\.\.?(?:/|\Z))[^/]+)*")
+
+
 def is_safe_relative(path: object) -> bool:
     """True when ``path`` is a relative POSIX path that stays inside the output folder
     (for paths read back from a manifest, which a person may have edited)."""
     if not isinstance(path, str) or "\\" in path or "\0" in path:
         return False
+    if _PLAIN_RELATIVE.fullmatch(path):  # the paths the tool writes: no need to parse them
+        return True
     rel = PurePosixPath(path)
     return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts and "." not in path.split("/")
 
@@ -116,6 +125,7 @@ def entries(manifest: dict[str, Any] | None) -> list[Entry]:
     a relative path inside the output folder, inside its type's folder for the types
     this version knows, a string hash."""
     found: dict[str, Entry] = {}
+    folders = dict(TYPE_FOLDERS.items())  # derived from the catalogue on each look-up: once here
     for raw in (manifest or {}).get("documents", []):
         if not isinstance(raw, dict):
             continue
@@ -124,7 +134,7 @@ def entries(manifest: dict[str, Any] | None) -> list[Entry]:
             log.info("entrée du manifeste ignorée : %r", raw)
             continue
         assert isinstance(path, str)
-        folder = TYPE_FOLDERS.get(kind)
+        folder = folders.get(kind)
         if folder is not None and path.split("/")[0] != folder:
             log.info("entrée du manifeste hors de son dossier, ignorée : %r", raw)
             continue
