@@ -21,9 +21,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -78,12 +79,12 @@ class Listed:
     beneficiary: str | None
     present: bool = True
 
-    @property
+    @cached_property
     def href(self) -> str:
         """The relative, percent-encoded link to the file."""
         return _href(self.path)
 
-    @property
+    @cached_property
     def format(self) -> str:
         """« Word », « PDF »…: what the link opens."""
         suffix = os.path.splitext(self.path)[1]
@@ -229,16 +230,18 @@ def _people(dotation: Dotation) -> list[tuple[Beneficiary, DeviceTotals]]:
     return [(typeset(b), beneficiary_totals(dotation, b)) for b in dotation.beneficiaries]
 
 
-def _signature(signed: date | None, due: bool, feminine: bool, why_not: str = "") -> dict[str, Any]:
+def _signature(signed: date | None, due: bool, feminine: bool, why_not: str = "") -> SimpleNamespace:
     """The state (« done », « todo », « none »: not due) and French words of one signature."""
     if not due:
-        return {"state": "none", "text": why_not}
+        return SimpleNamespace(state="none", text=why_not)
     if signed is None:
-        return {"state": "todo", "text": "non signée" if feminine else "non signé"}
-    return {"state": "done", "text": f"{'signée' if feminine else 'signé'} le {format_date(signed)}"}
+        return SimpleNamespace(state="todo", text="non signée" if feminine else "non signé")
+    return SimpleNamespace(state="done", text=f"{'signée' if feminine else 'signé'} le {format_date(signed)}")
 
 
-def _beneficiaries(people: list[tuple[Beneficiary, DeviceTotals]], found: list[Listed]) -> list[dict[str, Any]]:
+def _beneficiaries(people: list[tuple[Beneficiary, DeviceTotals]], found: list[Listed]) -> list[SimpleNamespace]:
+    """One row of the table per beneficiary. Rows are read by attribute (the template reads
+    an attribute of a dict only after a failed attribute look-up: 2 µs each, 25 a row)."""
     # The files of each beneficiary, in the order of ``found``, sorted out in one pass.
     by_beneficiary: dict[str | None, tuple[list[Listed], list[Listed], list[Listed]]] = {}
     for f in found:
@@ -254,22 +257,22 @@ def _beneficiaries(people: list[tuple[Beneficiary, DeviceTotals]], found: list[L
     for b, totals in people:
         conventions, handovers, others = by_beneficiary.get(b.identifier, ([], [], []))
         convention_on, handover_on = signature_dates(b)
-        rows.append({
-            "b": b,
-            "kind": b.kind.value,
-            "territory": territory_of(b)[0],
-            "devices": _count(totals.count),
-            "categories": ", ".join(_quantity(c.count, c.category.singular, c.category.plural)
-                                    for c in totals.by_category if c.count),
-            "convention": conventions,
-            "handover": handovers,
-            "others": others,
-            "convention_signature": _signature(
+        rows.append(SimpleNamespace(
+            b=b,
+            kind=b.kind.value,
+            territory=territory_of(b)[0],
+            devices=_count(totals.count),
+            categories=", ".join(_quantity(c.count, c.category.singular, c.category.plural)
+                                 for c in totals.by_category if c.count),
+            convention=conventions,
+            handover=handovers,
+            others=others,
+            convention_signature=_signature(
                 convention_on, b.signs_convention and bool(totals.count), True,
                 "sans convention" if totals.count else "aucun matériel",
             ),
-            "handover_signature": _signature(handover_on, bool(totals.count), False, "aucun matériel"),
-        })
+            handover_signature=_signature(handover_on, bool(totals.count), False, "aucun matériel"),
+        ))
     return rows
 
 
@@ -320,10 +323,10 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
     totals = batch_totals(dotation)
     people = _people(dotation)
     rows = _beneficiaries(people, found)
-    due_conventions = [r for r in rows if r["convention_signature"]["state"] != "none"]
-    due_handovers = [r for r in rows if r["handover_signature"]["state"] != "none"]
-    signed_c = sum(r["convention_signature"]["state"] == "done" for r in due_conventions)
-    signed_h = sum(r["handover_signature"]["state"] == "done" for r in due_handovers)
+    due_conventions = [r for r in rows if r.convention_signature.state != "none"]
+    due_handovers = [r for r in rows if r.handover_signature.state != "none"]
+    signed_c = sum(r.convention_signature.state == "done" for r in due_conventions)
+    signed_h = sum(r.handover_signature.state == "done" for r in due_handovers)
     return {
         "op": op,
         "workbook": workbook,

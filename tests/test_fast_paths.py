@@ -173,4 +173,4 @@ def test_the_overview_sorts_out_each_beneficiarys_files_as_a_scan_would(files) -
     found = sorted({f"d/{i:03d}-{owner}.{kind}": overview.Listed(f"d/{i:03d}-{owner}.{kind}", kind, owner, present)
                     for i, (owner, kind, present) in enumerate(files)}.values(), key=lambda f: f.path)
     rows = overview._beneficiaries(overview._people(SAMPLE_MODEL), found)
-    assert [(r["convention"], r["handover"], r["others"]) for r in rows] == reference_rows(SAMPLE_MODEL, found)
+    assert [(r.convention, r.handover, r.others) for r in rows] == reference_rows(SAMPLE_MODEL, found)
