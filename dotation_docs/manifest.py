@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,11 +33,19 @@ log = logging.getLogger(__name__)
 __all__ = ["TYPE_FOLDERS", "tool_folders"]  # the folder of each type: derived from the catalogue
 
 
+# Names of non-empty components, none "." or "..", joined by single slashes, not starting
+# with one: a path of this form is safe whatever else it holds (the general check below
+# gives the same answer, slower).
+_PLAIN_RELATIVE = re.compile(r"(?!\.\.?(?:/|\Z))[^/]+(?:/(?!\.\.?(?:/|\Z))[^/]+)*")
+
+
 def is_safe_relative(path: object) -> bool:
     """True when ``path`` is a relative POSIX path that stays inside the output folder
     (for paths read back from a manifest, which a person may have edited)."""
     if not isinstance(path, str) or "\\" in path or "\0" in path:
         return False
+    if _PLAIN_RELATIVE.fullmatch(path):  # the paths the tool writes: no need to parse them
+        return True
     rel = PurePosixPath(path)
     return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts and "." not in path.split("/")
 
@@ -116,6 +125,7 @@ def entries(manifest: dict[str, Any] | None) -> list[Entry]:
     a relative path inside the output folder, inside its type's folder for the types
     this version knows, a string hash."""
     found: dict[str, Entry] = {}
+    folders = dict(TYPE_FOLDERS.items())  # derived from the catalogue on each look-up: once here
     for raw in (manifest or {}).get("documents", []):
         if not isinstance(raw, dict):
             continue
@@ -124,7 +134,7 @@ def entries(manifest: dict[str, Any] | None) -> list[Entry]:
             log.info("entrée du manifeste ignorée : %r", raw)
             continue
         assert isinstance(path, str)
-        folder = TYPE_FOLDERS.get(kind)
+        folder = folders.get(kind)
         if folder is not None and path.split("/")[0] != folder:
             log.info("entrée du manifeste hors de son dossier, ignorée : %r", raw)
             continue
@@ -195,8 +205,56 @@ def build_manifest(header: dict[str, Any], kept: Iterable[Entry], new: Iterable[
 
 
 def dump_manifest(manifest: dict[str, Any]) -> bytes:
-    """Return the manifest as stable JSON bytes (sorted keys, UTF-8, final newline)."""
-    return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    """Return the manifest as stable JSON bytes (sorted keys, UTF-8, final newline): the
+    bytes of ``json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True)``, the
+    documents written by :func:`_dump_documents` (``indent`` takes json's pure-Python
+    encoder: a national batch's manifest took 0.2 s)."""
+    if not manifest:
+        return b"{}\n"
+    items = []
+    for key in sorted(manifest):
+        value = manifest[key]
+        if not isinstance(key, str):  # never in a manifest the tool builds: json's own rules
+            return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        text = _dump_documents(value) if key == "documents" else None
+        if text is None:
+            text = _indented(value, 1)
+        items.append(f"  {_string(key)}: {text}")
+    return ("{\n" + ",\n".join(items) + "\n}\n").encode("utf-8")
+
+
+_string = json.encoder.encode_basestring  # json's escaping of a str with ensure_ascii=False (C)
+
+
+def _indented(value: Any, level: int) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)`` as it appears
+    ``level`` levels deep."""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True).replace("\n", "\n" + "  " * level)
+
+
+def _dump_documents(documents: Any) -> str | None:
+    """The manifest's ``documents`` at level 1 of the manifest, as :func:`dump_manifest`
+    writes it, or None when they are not a list of flat entries (str keys; str or None
+    values): json then writes them."""
+    if not isinstance(documents, list) or not documents:
+        return None
+    lines = []
+    for entry in documents:
+        if type(entry) is not dict or not entry:
+            return None
+        fields = []
+        for key in sorted(entry):
+            value = entry[key]
+            if type(key) is not str:
+                return None
+            if type(value) is str:
+                fields.append(f"      {_string(key)}: {_string(value)}")
+            elif value is None:
+                fields.append(f"      {_string(key)}: null")
+            else:
+                return None
+        lines.append("    {\n" + ",\n".join(fields) + "\n    }")
+    return "[\n" + ",\n".join(lines) + "\n  ]"
 
 
 def printable_name(name: str) -> str:

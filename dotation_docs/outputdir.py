@@ -125,7 +125,11 @@ def target_problem(output: Path, rel: str) -> str | None:
     (None when it may): a folder on the way, or the entry itself, is a symbolic link (it
     could lead out of the output folder, so it is never followed), a component above is
     not a folder, or the entry is not a regular file (a folder, a named pipe…)."""
-    kind, detail = _examine(output, rel)
+    return describe_target(rel, *_examine(output, rel))
+
+
+def describe_target(rel: str, kind: str, detail: str) -> str | None:
+    """The French reason of :func:`target_problem` for what :func:`_examine` found."""
     if kind == "link":
         return (f"« {rel} » est un lien symbolique" if detail == rel
                 else f"« {rel} » passe par « {detail} », qui est un lien symbolique")
@@ -136,6 +140,63 @@ def target_problem(output: Path, rel: str) -> str | None:
     if kind == "error":
         return f"« {rel} » est inaccessible ({detail})"
     return None
+
+
+def _parts(rel: str) -> tuple[str, ...]:
+    """The components of ``rel`` as ``PurePosixPath(rel).parts`` gives them (split at once
+    when ``rel`` has the usual form: no empty component, none ".", not absolute)."""
+    parts = rel.split("/")
+    if "" in parts or "." in parts:
+        return PurePosixPath(rel).parts
+    return tuple(parts)
+
+
+class Survey:
+    """What :func:`_examine` finds at many paths of one output folder, each folder on the
+    way looked at once (a batch puts 1,000 files in ``conventions/``: one ``lstat`` of the
+    folder, not 1,000). For one step of a run: the folder must not change meanwhile."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        base = os.fspath(root)
+        self._prefix = base if base.endswith("/") else base + "/"
+        # folder above an entry (relative path) → None when it is a real folder, else what stops there
+        self._above: dict[str, tuple[str, str] | None] = {}
+
+    def _look(self, shown: str, last: bool) -> tuple[str, str] | None:
+        try:
+            mode = os.lstat(self._prefix + shown).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "absent", shown
+        except OSError as err:
+            return "error", describe_os_error(err)
+        if stat.S_ISLNK(mode):
+            return "link", shown
+        if not last:
+            return None if stat.S_ISDIR(mode) else ("blocked", shown)
+        return ("file" if stat.S_ISREG(mode) else "other"), ("un dossier" if stat.S_ISDIR(mode) else "")
+
+    def examine(self, rel: str) -> tuple[str, str]:
+        """What :func:`_examine` returns for ``rel``."""
+        parts = rel.split("/")
+        if "" in parts or "." in parts or ".." in parts:
+            return _examine(self.root, rel)  # not a path the tool writes: the general walk
+        shown = ""
+        for part in parts[:-1]:
+            shown = shown + "/" + part if shown else part
+            try:
+                stop = self._above[shown]
+            except KeyError:
+                stop = self._above[shown] = self._look(shown, last=False)
+            if stop is not None:
+                return stop
+        found = self._look(rel, last=True)
+        assert found is not None
+        return found
+
+    def problem(self, rel: str) -> str | None:
+        """What :func:`target_problem` returns for ``rel``."""
+        return describe_target(rel, *self.examine(rel))
 
 
 @contextlib.contextmanager
@@ -287,7 +348,8 @@ def _libc() -> ctypes.CDLL:
 
 def _write_journal(output: Path, journal: dict[str, Any]) -> None:
     tmp = output / JOURNAL_TMP_NAME
-    _write_file(tmp, json.dumps(journal, ensure_ascii=True, indent=1).encode("ascii"))
+    # Compact: json's C encoder (``indent`` takes the pure-Python one, 10 times slower).
+    _write_file(tmp, json.dumps(journal, ensure_ascii=True).encode("ascii"))
     os.replace(tmp, output / JOURNAL_NAME)
     _fsync_dir(output)
 
@@ -383,8 +445,10 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
         raise ValueError("replace_files needs at least the manifest")
     if staging is None and any(isinstance(data, Staged) for _rel, data in writes):
         raise ValueError("staged files need their staging folder")
-    problems = [p for p in (target_problem(output, rel) for rel, _data in writes) if p]
-    problems += [p for p in (target_problem(output, rel) for rel in removals) if p]
+    survey = Survey(output)
+    found = {rel: survey.examine(rel) for rel in [*(rel for rel, _data in writes), *removals]}
+    problems = [p for p in (describe_target(rel, *found[rel]) for rel, _data in writes) if p]
+    problems += [p for p in (describe_target(rel, *found[rel]) for rel in removals) if p]
     if problems:
         if staging is not None:
             staging.discard()
@@ -398,20 +462,26 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
     try:
         staged = [data if isinstance(data, Staged) else staging.write(data) for _rel, data in writes]
         try:
-            for rel, _data in writes:
-                created_dirs += _make_parents(output, rel)
+            created_dirs += _make_parents(output, [rel for rel, _data in writes])
         except OSError as err:
             raise OutputError(
                 f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                 "Rien n'a été modifié : le lot précédent est conservé."
             ) from err
+        # What stands at each path: as surveyed (nothing but folders was made since), a folder
+        # just made at a path to write included.
+        made = set(created_dirs)
+
+        def existed(rel: str) -> bool:
+            return found[rel][0] != "absent" or rel in made
+
         operations = [
-            {"target": rel, "new": new.name, "backup": f"old/{i}", "existed": _lexists(output / rel)}
+            {"target": rel, "new": new.name, "backup": f"old/{i}", "existed": existed(rel)}
             for i, ((rel, _data), new) in enumerate(zip(writes, staged, strict=True))
         ]
         # Removals first, then the writes, the manifest last (the commit point).
         operations = [
-            {"target": rel, "new": None, "backup": f"old/r{i}", "existed": _lexists(output / rel)}
+            {"target": rel, "new": None, "backup": f"old/r{i}", "existed": existed(rel)}
             for i, rel in enumerate(removals)
         ] + operations
         commit_target = writes[-1][0]
@@ -441,8 +511,9 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
                 ) from err
             journal_written = staging.committed = True
             try:
+                root, folder = _slashed(output), _slashed(staging.path)
                 for op in operations:
-                    _apply(output, staging.path, op)
+                    _apply(root, folder, op)
                 _fsync_dir(output)
             except OSError as err:
                 try:
@@ -467,25 +538,43 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
                     (output / rel).rmdir()
 
 
-def _make_parents(output: Path, rel: str) -> list[str]:
-    """Create the folders above ``rel``; return those created (relative, outermost first)."""
-    created = []
-    parts = PurePosixPath(rel).parts[:-1]
-    for depth in range(1, len(parts) + 1):
-        sub = PurePosixPath(*parts[:depth])
-        path = output / sub
-        if not path.is_dir():
-            path.mkdir()
-            created.append(sub.as_posix())
+def _make_parents(output: Path, rels: Sequence[str]) -> list[str]:
+    """Create the folders above each of ``rels``; return those created (relative,
+    outermost first, in the order of ``rels``). Each folder is looked at once."""
+    created: list[str] = []
+    seen: set[str] = set()
+    root = _slashed(output)
+    for rel in rels:
+        parts = _parts(rel)[:-1]
+        sub = ""
+        for part in parts:
+            sub = f"{sub}/{part}" if sub else part
+            if sub in seen:
+                continue
+            seen.add(sub)
+            if not os.path.isdir(root + sub):
+                os.mkdir(root + sub)
+                created.append(sub)
     return created
 
 
-def _apply(output: Path, staging: Path, op: dict[str, Any]) -> None:
-    target = output / op["target"]
-    if op["existed"] and _lexists(target):
-        os.replace(target, staging / op["backup"])
+def _slashed(folder: Path) -> str:
+    """``folder`` as a string ending with "/", to put a relative path after it."""
+    base = os.fspath(folder)
+    return base if base.endswith("/") else base + "/"
+
+
+def _apply(root: str, staging: str, op: dict[str, Any]) -> None:
+    """Carry out one operation of the journal (``root`` and ``staging`` end with "/")."""
+    target = root + op["target"]
+    if op["existed"]:
+        try:
+            os.replace(target, staging + op["backup"])
+        except (FileNotFoundError, NotADirectoryError):
+            if _lexists(target):  # the backup could not be made: never replace without one
+                raise
     if op["new"] is not None:
-        os.replace(staging / op["new"], target)
+        os.replace(staging + op["new"], target)
 
 
 def _finish(output: Path, staging: Path) -> None:

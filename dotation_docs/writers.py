@@ -11,6 +11,7 @@ are replaced all at once (see :mod:`dotation_docs.outputdir`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -31,7 +32,7 @@ from dotation_docs.manifest import (
     manifest_entry,
     read_manifest,
 )
-from dotation_docs.outputdir import Staged, Staging, replace_files, target_problem
+from dotation_docs.outputdir import Staged, Staging, Survey, describe_target, replace_files
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,9 @@ class OutputFile:
     meta: dict[str, str] = field(default_factory=dict, compare=False)
     staged: Staged | None = None
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
-        """Hex digest of the content."""
+        """Hex digest of the content (computed once)."""
         if self.staged is not None:
             return self.staged.sha256
         assert self.data is not None
@@ -95,9 +96,9 @@ def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def _sha256_file(path: Path) -> str | None:
+def _sha256_file(path: str) -> str | None:
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
@@ -110,6 +111,7 @@ class _Plan:
     edited: list[str]
     collisions: list[str]
     left: list[str]
+    present: list[str]  # the removals that are in the folder now
 
 
 def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope) -> _Plan:
@@ -118,29 +120,38 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     reached through real folders are ever replaced or removed: a previous entry that is a
     folder, a symbolic link or lies beyond one is left alone (and dropped from the
     manifest); a new document that would go there stops the run (OutputError)."""
+    survey = Survey(output)
+    root = os.fspath(output)
+    root = root if root.endswith("/") else root + "/"
     new_paths = {f.path.casefold() for f in files}
     listed = {e.path.casefold(): e for e in previous}
-    kept = [e for e in previous if not scope.covers(e) and e.path.casefold() not in new_paths]
-    removals, left = [], []
+    kept, removals, left, present = [], [], [], []
     for e in previous:
-        if scope.covers(e) and e.path.casefold() not in new_paths:
-            problem = target_problem(output, e.path)
-            if problem is None:
-                removals.append(e.path)
-            else:
-                log.info("entrée du manifeste laissée telle quelle : %s", problem)
-                left.append(problem)
+        if e.path.casefold() in new_paths:
+            continue
+        if not scope.covers(e):
+            kept.append(e)
+            continue
+        kind, detail = survey.examine(e.path)
+        problem = describe_target(e.path, kind, detail)
+        if problem is None:
+            removals.append(e.path)
+            if kind != "absent":
+                present.append(e.path)
+        else:
+            log.info("entrée du manifeste laissée telle quelle : %s", problem)
+            left.append(problem)
     edited, collisions, blocked = [], [], []
     for f in files:
-        target = output / f.path
-        problem = target_problem(output, f.path)
+        kind, detail = survey.examine(f.path)
+        problem = describe_target(f.path, kind, detail)
         if problem is not None:
             blocked.append(problem)
             continue
-        if not os.path.lexists(target):
+        if kind == "absent":
             continue
         entry = listed.get(f.path.casefold())
-        current = _sha256_file(target)
+        current = _sha256_file(root + f.path)
         if current == f.sha256:
             continue  # already these very bytes (a lost manifest, a rerun): nothing to lose
         if entry is None:
@@ -153,11 +164,10 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
             + ". L'outil n'écrit jamais à travers un lien symbolique ni à la place d'un dossier : renommez, "
             "déplacez ou remplacez par un vrai dossier ce qui occupe ces chemins, puis relancez. Rien n'a été écrit."
         )
-    for rel in removals:
-        target = output / rel
-        if os.path.lexists(target) and listed[rel.casefold()].sha256 != _sha256_file(target):
+    for rel in present:
+        if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions), left)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present)
 
 
 def _conflict_message(output: Path, plan: _Plan) -> str:
@@ -177,13 +187,14 @@ def _foreign_files(output: Path, owned: set[str]) -> list[str]:
     """Return the files in the tool's folders that the manifest does not list."""
     found = []
     for folder in tool_folders():
-        root = output / folder
-        if not root.is_dir():
+        root = os.path.join(output, folder)
+        if not os.path.isdir(root):
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
+            where = os.path.relpath(dirpath, output).replace(os.sep, "/") + "/"
             for name in sorted(filenames):
-                rel = (Path(dirpath) / name).relative_to(output).as_posix()
+                rel = where + name
                 if rel not in owned:
                     found.append(rel)
     return found
@@ -202,12 +213,13 @@ def write_batch(
     changed by the agent or was not written by the tool, unless ``overwrite``;
     OutputError when two files share a path or the folder cannot be written.
     """
+    folders = dict(TYPE_FOLDERS.items())  # derived from the catalogue on each look-up: once here
     for f in files:  # names and types come from the catalogue: any mismatch is a bug
         if not is_safe_relative(f.path) or f.path == MANIFEST:
             raise ValueError(f"unsafe output path: {f.path!r}")
         if not scope.includes(f.type, f.beneficiary):
             raise ValueError(f"{f.path!r} ({f.type}) is outside the job's scope {scope}")
-        folder = TYPE_FOLDERS.get(f.type)
+        folder = folders.get(f.type)
         if folder is not None and f.path.split("/")[0] != folder:
             raise ValueError(f"{f.path!r} is not in the folder of its type {f.type!r} ({folder})")
     duplicates = duplicate_paths(f.path for f in files)
@@ -226,7 +238,7 @@ def write_batch(
         log.info("remplacés sur demande (--ecraser) : %s", ", ".join(plan.edited + plan.collisions))
     manifest = build_manifest(header, plan.kept, [manifest_entry(f) for f in files])
     manifest_file = OutputFile(MANIFEST, dump_manifest(manifest), "manifeste")
-    removals = [r for r in plan.removals if os.path.lexists(output / r)]
+    removals = plan.present
     log.info("%d fichiers à écrire, %d à supprimer dans %s", len(files), len(removals), output)
     assert manifest_file.data is not None
     replace_files(output, [(f.path, f.content) for f in files] + [(MANIFEST, manifest_file.data)], removals, staging)

@@ -422,3 +422,60 @@ def test_long_statement_keeps_its_end_together(tmp_path, dotation):
 
 def test_short_statement_has_no_page_break(sheet):
     assert list(sheet.row_breaks.brk) == []
+
+
+# --- Same bytes as styling each cell one attribute at a time ---------------------------------
+
+
+def _styled_one_by_one(ws, row, invoice, styles=None):
+    """The invoice row as it was written before the rows copied the first row's styles:
+    every cell styled attribute by attribute (kept here as the reference)."""
+    from dotation_docs import spreadsheet as s
+
+    def cell(column):
+        return ws.cell(row=row, column=column)
+
+    ws.cell(row=row, column=s.COL_NUMBER, value=int(invoice["numero"]))
+    s._text(cell(s.COL_SUPPLIER), invoice["fournisseur"])
+    siret = invoice.get("siret_fournisseur")
+    s._text(cell(s.COL_SIRET), s.format_siret(siret) if siret else None)
+    s._text(cell(s.COL_REFERENCE), invoice["reference"])
+    s._date(cell(s.COL_DATE), invoice["date"])
+    s._text(cell(s.COL_OBJECT), invoice["objet"])
+    for column, key in ((s.COL_HT, "ht"), (s.COL_VAT, "tva"), (s.COL_TTC, "ttc"), (s.COL_ELIGIBLE, "eligible")):
+        s._number(cell(column), invoice[key], s.MONEY_FORMAT)
+    s._text(cell(s.COL_MANDATE), invoice.get("mandat"))
+    s._date(cell(s.COL_PAYMENT), invoice.get("date_paiement"))
+    for column in range(1, s.LAST_COLUMN + 1):
+        s._table_style(cell(column), column)
+    lines = max(s._line_count(cell(c).value or "", s.COLUMNS[c - 1][1])
+                for c in (s.COL_SUPPLIER, s.COL_OBJECT, s.COL_REFERENCE))
+    ws.row_dimensions[row].height = lines * s.LINE_HEIGHT + 4
+    return None
+
+
+def _varied(dotation, count):
+    """``count`` invoices, the first ones unpaid and without the supplier's SIRET, dates
+    missing here and there, so that a row's cells differ from the first row's."""
+    base = dotation.invoices[0]
+    invoices = []
+    for n in range(count):
+        paid = n % 3 != 0 and n > 1
+        invoices.append(dataclasses.replace(
+            base, reference=f"F-{n:03d}", description=f"Objet {n} " * (n % 7 + 1),
+            supplier_siret=None if n < 2 else base.supplier_siret,
+            mandate_number=f"2023-{n:06d}" if paid else None, payment_date=date(2023, 1, 1 + n % 28) if paid else None,
+            amount_ht=Decimal("100.00") + n, vat=Decimal("20.00"), amount_ttc=Decimal("120.00") + n,
+        ))
+    return dataclasses.replace(dotation, invoices=tuple(invoices))
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 120])
+def test_rows_styled_from_the_first_give_the_same_bytes(dotation, monkeypatch, count):
+    from dotation_docs import spreadsheet
+
+    varied = _varied(dotation, count)
+    context = _context(varied, amount_granted=sum((i.amount_ht for i in varied.invoices), Decimal("0.00")))
+    fast = render_expense_statement(context, timestamp=TIMESTAMP)
+    monkeypatch.setattr(spreadsheet, "_write_invoice", _styled_one_by_one)
+    assert fast == render_expense_statement(context, timestamp=TIMESTAMP)
