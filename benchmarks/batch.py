@@ -156,22 +156,32 @@ def _tree_memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measured(args: list[str]) -> dict[str, float]:
+SETTLE = 3.0  # seconds left to the file system between two measured runs
+
+
+def measured(args: list[str], memory: bool = False) -> dict[str, float]:
     """Run ``dotation ARGS`` in a fresh process; return its wall time, CPU time (user +
-    system, its workers included), the peak of the summed RSS of the process and its
-    workers (MB, sampled every 10 ms) and the split of the run (``DOTATION_MESURES``)."""
+    system, its workers included) and the split of the run (``DOTATION_MESURES``); with
+    ``memory``, the peak of the summed RSS of the process and its workers (MB, sampled
+    every 10 ms; reading the memory of a process slows it down: such a run is not timed)."""
+    # The file system finishes the previous run's work first (its writes flushed, the files
+    # it replaced deleted): just after, creating files costs up to ten times more here.
+    os.sync()
+    time.sleep(SETTLE)
     with tempfile.TemporaryDirectory() as tmp:
         timings = Path(tmp) / "mesures.json"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_MESURES": str(timings)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "dotation_docs", *args], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = peak_pss = 0
-        while proc.poll() is None:
-            rss, pss = _tree_memory_kb(proc.pid)
-            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
-            time.sleep(0.01)
+        if memory:
+            while proc.poll() is None:
+                rss, pss = _tree_memory_kb(proc.pid)
+                peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+                time.sleep(0.01)
+        proc.wait()
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"dotation {' '.join(args)} : code de sortie {proc.returncode}")
@@ -189,6 +199,11 @@ def whole_batch(workbook: Path, output: Path, jobs: int) -> dict[str, float]:
     again = measured(["generer", str(workbook), "-o", str(output), "-j", str(jobs), "-q"])
     one = measured(["convention", str(workbook), _first_identifier(workbook), "-o", str(output),
                     "-j", str(jobs), "-q"])
+    sampled = measured(["generer", str(workbook), "-o", str(output), "-j", str(jobs), "-q"], memory=True)
+    one_sampled = measured(["convention", str(workbook), _first_identifier(workbook), "-o", str(output),
+                            "-j", str(jobs), "-q"], memory=True)
+    for run, of in ((batch, sampled), (again, sampled), (one, one_sampled)):
+        run["rss_mb"], run["pss_mb"] = of["rss_mb"], of["pss_mb"]
     return {"batch": batch, "again": again, "convention": one}
 
 
@@ -259,8 +274,8 @@ def report(n: int, r: dict[str, float]) -> None:
         for run, how in ((batch, "dans un dossier neuf"), (again, "par-dessus ce lot")):
             print(f"  (c) dotation generer -j {r['jobs']} complet {how} (processus neuf) : {run['wall']:.1f} s écoulées, "
                   f"{run['cpu']:.1f} s CPU, {r['docs'] / run['wall']:.1f} documents Word/s, "
-                  f"mémoire de pointe (processus et auxiliaires ensemble) : RSS {run['rss_mb']:.0f} Mo, "
-                  f"PSS {run['pss_mb']:.0f} Mo")
+                  f"mémoire de pointe (processus et auxiliaires ensemble, mesurée lors d'un autre lancement) : "
+                  f"RSS {run['rss_mb']:.0f} Mo, PSS {run['pss_mb']:.0f} Mo")
             for name, label in (("modeles", "vérification des modèles"), ("lecture", "lecture (en parallèle)"),
                                 ("validation", "validation (en parallèle)"), ("plan", "plan"),
                                 ("rendu", "rendu (et dépôt)"), ("ecriture", "écriture (mise en place)")):
