@@ -453,7 +453,9 @@ class CompiledDocxTemplate:
             # repeats the namespace declarations): spliced into the serialized document.
             serialized = etree.tostring(body, encoding="UTF-8")
             alone, inside = self._body_tags
-            if serialized.startswith(alone):
+            # (A declaration repeated inside the body is dropped once in the document: the
+            # tree's way below.)
+            if serialized.startswith(alone) and serialized.count(b"xmlns") == alone.count(b"xmlns"):
                 document = self._shell[0] + inside + serialized[len(alone):] + self._shell[1]
         if document is None:
             # Rare: a mark outside a run (the tool's own walk over the document cleans it),
@@ -579,7 +581,7 @@ class _TextForm:
             if b"<w:r>" in snippet[4:] or b"<w:r " in snippet[4:] or b"xmlns" in snippet:
                 return None
             split = self._split_run(snippet.decode("utf-8"))
-            if split is None:
+            if not split:  # a mark left, or the run removed (it held marks only): its parent may be left empty
                 return None
             chunks.append(data[done:start])
             chunks.append(split.encode("utf-8"))
@@ -740,8 +742,10 @@ def _tables_need_fixing(tree: etree._Element) -> bool:
 
 _STATEMENT = re.compile(r"\{%[-+]?\s*(\w*)")
 # Jinja that can print markup unescaped (and so add cells or rows to a table).
-_UNESCAPED = re.compile(r"safe|macro|call|autoescape|filter|set|block|raw|markup|lipsum|urlize|xmlattr|include|import|extends",
-                        re.IGNORECASE)
+# (Also the filters that make markup of escaped text, ``e``, ``escape``, ``forceescape``,
+# ``tojson``: markup changed afterwards, ``x|e|upper``, is no longer escaped text.)
+_UNESCAPED = re.compile(r"safe|macro|call|autoescape|filter|set|block|raw|markup|lipsum|urlize|xmlattr|include|import|"
+                        r"extends|escape|tojson|\|\s*e\b", re.IGNORECASE)
 _JINJA_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 
 

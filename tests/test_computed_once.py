@@ -139,7 +139,10 @@ def test_device_totals_are_computed_once_per_beneficiary(checked, monkeypatch) -
     calls = []
     totals = funding_module.device_totals
     monkeypatch.setattr(funding_module, "device_totals", lambda devices: calls.append(1) or totals(devices))
-    plan_batch(dotation, batch_funding(dotation))
+    docs = plan_batch(dotation, batch_funding(dotation))
+    assert len(calls) == 1  # the operation's: contexts are built where each document is rendered
+    for doc in docs:
+        doc.context  # noqa: B018
     served = [b for b in dotation.beneficiaries if dotation.devices_of(b)]
     assert len(calls) == len(served) + 1  # each beneficiary's, and the operation's
     first = served[0]
