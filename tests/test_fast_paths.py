@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -109,16 +113,47 @@ def test_the_survey_finds_what_examine_finds(folder: Path) -> None:
             assert survey.problem(rel) == outputdir.target_problem(folder, rel), rel
 
 
-def test_the_survey_says_when_a_folder_cannot_be_entered(folder: Path) -> None:
+ROOT = Path(__file__).resolve().parent.parent
+_CLOSED_FOLDER = """
+import os, sys
+from pathlib import Path
+from dotation_docs import outputdir
+folder = Path(sys.argv[1])
+(folder / "a" / "b").mkdir(parents=True)
+(folder / "a" / "f.docx").write_bytes(b"x")
+os.chmod(folder / "a", 0)
+survey = outputdir.Survey(folder)
+for rel in ["a/f.docx", "a/b/g.docx", "a/b/c/d"]:
+    found = survey.examine(rel)
+    assert found == outputdir._examine(folder, rel), (rel, found)
+    assert survey.problem(rel) == outputdir.target_problem(folder, rel), rel
+    assert found is not None, rel
+os.chmod(folder / "a", 0o755)
+print("ok")
+"""
+
+
+def test_the_survey_says_when_a_folder_cannot_be_entered() -> None:
+    """Run by an unprivileged user (root enters every folder): as ``nobody`` when the
+    tests run as root."""
+    command = [sys.executable, "-c", _CLOSED_FOLDER]
     if os.geteuid() == 0:
-        pytest.skip("root enters every folder")
-    os.chmod(folder / "a", 0)
+        if shutil.which("setpriv") is None:
+            pytest.skip("needs setpriv to run as an unprivileged user")
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    public = Path(tempfile.mkdtemp(prefix="dotation-survey-"))
+    public.chmod(0o777)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(public)}
     try:
-        survey = outputdir.Survey(folder)
-        for rel in ["a/f.docx", "a/b/g.docx", "a/b/c/d"]:
-            assert survey.examine(rel) == outputdir._examine(folder, rel)
+        probe = subprocess.run([*command[:-2], "-c", "import dotation_docs"], cwd=public, env=env,
+                               capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            pytest.skip(f"the unprivileged user cannot run this Python: {probe.stderr[-200:]}")
+        done = subprocess.run([*command, str(public / "sortie")], cwd=public, capture_output=True, text=True,
+                              env=env, timeout=60)
+        assert done.stdout == "ok\n", done.stderr[-2000:]
     finally:
-        os.chmod(folder / "a", 0o755)
+        shutil.rmtree(public, ignore_errors=True)
 
 
 def reference_make_parents(output: Path, rel: str) -> list[str]:
