@@ -280,8 +280,9 @@ class CompiledDocxTemplate:
         self._body_tags = (alone[: alone.index(b">") + 1], inside[: inside.index(b">") + 1])
         #: Whether the rendered body can be spliced as text, without parsing it (see
         #: :meth:`_spliced`): decided once, from the template alone.
-        self._text = _text_form(body_source, body_xml, env, probe.nsmap)
-        self._text_body = self._text is not None and self._tables_fixed and not self._marked_shell
+        self._text = _text_form(body_source, body_xml, env, probe.nsmap,
+                                (self._tables_fixed, self._nested_paragraphs))
+        self._text_body = self._text is not None and not self._marked_shell
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
@@ -292,7 +293,7 @@ class CompiledDocxTemplate:
                     xml = etree.tostring(element, encoding="unicode")
                     source = _prepare_source(xml)
                     part = _Part(fast_env, source)
-                    part.text = _text_form(source, xml, env, element.nsmap) if _static_tables(source, env)[0] else None
+                    part.text = _text_form(source, xml, env, element.nsmap)
                     self._headers.append((rel.target_part.partname[1:], part))
         package = main.package
         self._footnotes = [
@@ -782,17 +783,19 @@ def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
 _DECLARATION = b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 
 
-def _text_form(source: str, xml: str, env: jinja2.Environment, nsmap: Mapping[str | None, str]) -> _TextForm | None:
+def _text_form(source: str, xml: str, env: jinja2.Environment, nsmap: Mapping[str | None, str],
+               tables: tuple[bool, bool] | None = None) -> _TextForm | None:
     """The :class:`_TextForm` of a part whose Jinja ``source`` (its XML ``xml`` once
     docxtpl's preprocessing is applied) gives well-formed XML whatever the context, with
-    namespaces declared on its start tag only and no paragraph inside another (a text box:
-    docxtpl's line breaks could reshape it); None otherwise."""
+    tables ``fix_tables`` leaves alone, namespaces declared on its start tag only and no
+    paragraph inside another (a text box: docxtpl's line breaks could reshape it); None
+    otherwise. ``tables`` is :func:`_static_tables` of ``source`` when already known."""
+    fixed, nested = tables if tables is not None else _static_tables(source, env)
+    if not fixed or nested:
+        return None
     empty = _static_structure(source, env)
     start = xml[: xml.find(">") + 1]
     if empty is None or xml.count("xmlns") != start.count("xmlns"):
-        return None
-    tree = etree.fromstring(source.encode("utf-8"))
-    if any(p.find(".//" + _W + "p") is not None for p in tree.iter(_W + "p")):
         return None
     return _TextForm(empty, start, nsmap)
 

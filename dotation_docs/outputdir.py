@@ -104,20 +104,26 @@ def _examine(root: Path, rel: str) -> tuple[str, str]:
     parts = PurePosixPath(rel).parts
     for depth, part in enumerate(parts, start=1):
         path = path / part
-        shown = PurePosixPath(*parts[:depth]).as_posix()
-        try:
-            mode = os.lstat(path).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            return "absent", shown
-        except OSError as err:
-            return "error", describe_os_error(err)
-        if stat.S_ISLNK(mode):
-            return "link", shown
-        if depth < len(parts) and not stat.S_ISDIR(mode):
-            return "blocked", shown
-        if depth == len(parts):
-            return ("file" if stat.S_ISREG(mode) else "other"), ("un dossier" if stat.S_ISDIR(mode) else "")
+        found = _look(path, PurePosixPath(*parts[:depth]).as_posix(), last=depth == len(parts))
+        if found is not None:
+            return found
     return "absent", rel
+
+
+def _look(path: Path | str, shown: str, last: bool) -> tuple[str, str] | None:
+    """What :func:`_examine` says of one component ``path`` (``shown``: its path relative
+    to the output folder): None for a real folder on the way (``last`` False)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "absent", shown
+    except OSError as err:
+        return "error", describe_os_error(err)
+    if stat.S_ISLNK(mode):
+        return "link", shown
+    if not last:
+        return None if stat.S_ISDIR(mode) else ("blocked", shown)
+    return ("file" if stat.S_ISREG(mode) else "other"), ("un dossier" if stat.S_ISDIR(mode) else "")
 
 
 def target_problem(output: Path, rel: str) -> str | None:
@@ -164,17 +170,7 @@ class Survey:
         self._above: dict[str, tuple[str, str] | None] = {}
 
     def _look(self, shown: str, last: bool) -> tuple[str, str] | None:
-        try:
-            mode = os.lstat(self._prefix + shown).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            return "absent", shown
-        except OSError as err:
-            return "error", describe_os_error(err)
-        if stat.S_ISLNK(mode):
-            return "link", shown
-        if not last:
-            return None if stat.S_ISDIR(mode) else ("blocked", shown)
-        return ("file" if stat.S_ISREG(mode) else "other"), ("un dossier" if stat.S_ISDIR(mode) else "")
+        return _look(self._prefix + shown, shown, last)
 
     def examine(self, rel: str) -> tuple[str, str]:
         """What :func:`_examine` returns for ``rel``."""

@@ -71,7 +71,7 @@ from dotation_docs.templateset import (
     load_template_set,
     prepare_templates,
 )
-from dotation_docs.workers import Background, can_fork, default_jobs, run_parallel, usable_jobs
+from dotation_docs.workers import Background, can_fork, default_jobs, long_lived, run_parallel, usable_jobs
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
@@ -490,7 +490,9 @@ def run_job(
     finally:
         if ahead is not None:
             ahead.close()
-    with _long_lived():
+    # The model of a national workbook holds hundreds of thousands of objects, which each
+    # collection would otherwise walk again (about a second over a batch).
+    with long_lived():
         return _run(job, job_specs, workbook, output, overwrite, beneficiary, pdf, soffice, env, jobs,
                     progress, template_set, template_check, checked)
 
@@ -514,19 +516,6 @@ def _read_behind(ahead: Background | None, workbook: Path) -> Checked:
     return load_workbook_model(workbook)
 
 
-@contextlib.contextmanager
-def _long_lived() -> Iterator[None]:
-    """Run a job with the garbage collector told, at each step, that what exists now
-    lives until the end (:func:`gc.freeze`): the model of a national workbook holds
-    hundreds of thousands of objects, which each collection would otherwise walk again
-    (about a second over a batch). On leaving, they are handed back to the collector."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, overwrite: bool,
          beneficiary: str | None, pdf: PdfOptions | None, soffice: str | None, env: Any, jobs: int,
          progress: Progress | None, template_set: TemplateSet, template_check: Any, checked: Checked) -> Written:
@@ -538,7 +527,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
     with _TIMINGS.step("plan"):
         given = _inputs(dotation, funding, selection.beneficiaries)
         docs = plan(chosen, given, selection.beneficiaries)
-    gc.freeze()
+    gc.freeze()  # the plan lives until the end too (handed back by run_job's long_lived())
     conversions = plan_pdf(chosen, docs)
     dossiers = [s for s in chosen if s.renderer is Renderer.DOSSIER]
     extra = _dossier_only_documents(dossiers, docs, given)

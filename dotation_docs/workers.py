@@ -34,7 +34,7 @@ from dotation_docs.outputdir import Staged
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_jobs", "run_parallel", "Background", "can_fork", "WorkerCrashError"]
+__all__ = ["default_jobs", "run_parallel", "Background", "can_fork", "long_lived", "WorkerCrashError"]
 
 PR_SET_PDEATHSIG = 1
 CHUNK = 8  # documents claimed at once at most: few claims, little idle time at the end
@@ -135,10 +135,9 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     taken = set(early)
     order = _Order(early + [i for i in range(total) if i not in taken], len(early))
     gc.collect()
-    gc.freeze()  # the inherited objects stay shared: the collector does not touch their pages
     processes = []
     connections: dict[Connection, multiprocessing.process.BaseProcess] = {}
-    try:
+    with long_lived():  # the inherited objects stay shared: the collector does not touch their pages
         for _ in range(jobs - 1):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=_worker, args=(produce, order, chunk, claimed, stop, sender, os.getpid()),
@@ -184,8 +183,6 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
                         errors[index] = payload
                     elif kind == "crash":
                         crash = payload
-    finally:
-        gc.unfreeze()
     if errors:
         raise errors[min(errors)]
     if crash is not None:
@@ -255,8 +252,7 @@ class Background:
 
     def close(self) -> None:
         """Kill the process if it still runs, and reap it."""
-        with _reaped([self._process]):
-            pass
+        _reap([self._process])
         with contextlib.suppress(OSError):
             self._receiver.close()
 
@@ -274,10 +270,33 @@ def _reaped(processes: list[multiprocessing.process.BaseProcess]) -> Iterator[No
     try:
         yield
     finally:
-        for process in processes:
-            if process.exitcode is None:
-                with contextlib.suppress(OSError, ValueError):
-                    process.kill()
-        for process in processes:
-            with contextlib.suppress(OSError, ValueError, AssertionError):
-                process.join()
+        _reap(processes)
+
+
+def _reap(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """Kill every process still alive, then wait for each."""
+    for process in processes:
+        if process.exitcode is None:
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join()
+
+
+_FROZEN = [0]  # how many long_lived() blocks are open
+
+
+@contextlib.contextmanager
+def long_lived() -> Iterator[None]:
+    """Tell the garbage collector that what exists now lives until the block ends
+    (:func:`gc.freeze`): collections no longer walk it, and forked processes leave its
+    pages shared. Blocks nest; the outermost hands everything back on leaving."""
+    gc.freeze()
+    _FROZEN[0] += 1
+    try:
+        yield
+    finally:
+        _FROZEN[0] -= 1
+        if not _FROZEN[0]:
+            gc.unfreeze()

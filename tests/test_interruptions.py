@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -246,9 +247,10 @@ def _env(delay: float) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_TEST_DELAY": str(delay), "LC_ALL": "C.UTF-8"}
 
 
-def run_and_kill(args: list[str], marker: str, sig: int, delay: float = 0.05) -> tuple[int, str]:
+def run_and_kill(args: list[str], marker: str, sig: int, delay: float = 0.05,
+                 before_signal: Callable[[], object] | None = None) -> tuple[int, str]:
     """Run the slowed command line, send ``sig`` when a stderr line starts with
-    ``marker``; return the exit status and stderr."""
+    ``marker`` (after calling ``before_signal``); return the exit status and stderr."""
     proc = subprocess.Popen(
         [sys.executable, str(HELPER), "-v", *args], cwd=ROOT, env=_env(delay),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -258,6 +260,8 @@ def run_and_kill(args: list[str], marker: str, sig: int, delay: float = 0.05) ->
     for line in proc.stderr:
         seen.append(line)
         if line.startswith(marker):
+            if before_signal is not None:
+                before_signal()
             proc.send_signal(sig)
             break
     else:

@@ -22,12 +22,11 @@ from click.testing import CliRunner
 from cells import put
 from conftest import SAMPLE
 from test_interruptions import (  # noqa: F401  (batches is a fixture)
-    HELPER,
     ROOT,
-    _env,
     assert_matches_manifest,
     batches,
     repair,
+    run_and_kill,
     snapshot,
     tool_leftovers,
 )
@@ -186,24 +185,10 @@ def _run_and_signal(args: list[str], marker: str, sig: int, tag: str) -> tuple[i
     """Run the slowed command line with two workers; when ``marker`` is printed, count the
     processes of the run, send ``sig`` to the parent; return its status, stderr and the
     number of processes seen."""
-    proc = subprocess.Popen(
-        [sys.executable, str(HELPER), "-v", *args, "-j", "2"], cwd=ROOT, env=_env(0.3),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    seen = []
-    assert proc.stderr is not None
-    counted = 0
-    for line in proc.stderr:
-        seen.append(line)
-        if line.startswith(marker):
-            counted = len(_processes_with(tag))
-            proc.send_signal(sig)
-            break
-    else:
-        proc.wait(timeout=60)
-        pytest.fail(f"« {marker} » never printed:\n{''.join(seen)}")
-    _out, rest = proc.communicate(timeout=120)
-    return proc.returncode, "".join(seen) + rest, counted
+    counted = []
+    status, stderr = run_and_kill([*args, "-j", "2"], marker, sig, delay=0.3,
+                                  before_signal=lambda: counted.append(len(_processes_with(tag))))
+    return status, stderr, counted[0] if counted else 0
 
 
 def _none_left(tag: str) -> list[int]:
