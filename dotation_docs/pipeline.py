@@ -387,6 +387,7 @@ def run_job(
     PdfConversionError and DossierError (nothing written), OutputConflictError (unless
     ``overwrite``), OutputBusyError or OutputError."""
     outputdir.check_output_folder(output)
+    outputdir.check_not_busy(output)
     soffice = find_soffice(pdf.soffice) if pdf is not None else None
     job_specs = specs(job)
     check_reachable(templates)
