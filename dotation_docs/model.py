@@ -7,7 +7,9 @@ model (:meth:`Dotation.derived` keeps them).
 
 from __future__ import annotations
 
+import collections
 import enum
+import itertools
 import operator
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -103,9 +105,31 @@ class RateBase(enum.Enum):
     TTC = "TTC"
 
 
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _values(self: Any) -> tuple[Any, ...]:
+    """The state of a frozen dataclass with slots, for pickling: its field values in
+    order (the dataclass default looks the fields up for each object, and a national
+    workbook's model goes from the read-ahead process to the command, see
+    :mod:`dotation_docs.workers`)."""
+    getter = _GETTERS.get(type(self))
+    if getter is None:
+        getter = _GETTERS[type(self)] = operator.attrgetter(*self.__slots__)
+    return getter(self)  # type: ignore[no-any-return]
+
+
+def _restore(self: Any, state: tuple[Any, ...]) -> None:
+    for name, value in zip(self.__slots__, state, strict=True):
+        object.__setattr__(self, name, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A press contact."""
+
+    __getstate__ = _values
+    __setstate__ = _restore
 
     name: str
     phone: str
@@ -115,6 +139,9 @@ class Contact:
 @dataclass(frozen=True, slots=True)
 class Operation:
     """The handover operation: parties, ceremony, funding decision, payment details."""
+
+    __getstate__ = _values
+    __setstate__ = _restore
 
     title: str
     programme: str
@@ -180,6 +207,9 @@ class Operation:
 class Beneficiary:
     """A beneficiary: an association, or a service of the authority itself."""
 
+    __getstate__ = _values
+    __setstate__ = _restore
+
     identifier: str
     name: str
     kind: BeneficiaryKind
@@ -207,25 +237,6 @@ class Beneficiary:
     def signs_convention(self) -> bool:
         """True for an association; the authority's own service signs none."""
         return self.kind is BeneficiaryKind.ASSOCIATION
-
-
-_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-
-
-def _values(self: Any) -> tuple[Any, ...]:
-    """The state of a frozen dataclass with slots, for pickling: its field values in
-    order (the dataclass default looks the fields up for each object, and a national
-    workbook's model goes from the read-ahead process to the command, see
-    :mod:`dotation_docs.workers`)."""
-    getter = _GETTERS.get(type(self))
-    if getter is None:
-        getter = _GETTERS[type(self)] = operator.attrgetter(*self.__slots__)
-    return getter(self)  # type: ignore[no-any-return]
-
-
-def _restore(self: Any, state: tuple[Any, ...]) -> None:
-    for name, value in zip(self.__slots__, state, strict=True):
-        object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +306,14 @@ class Dotation:
         object.__setattr__(self, "_by_beneficiary", {k: tuple(v) for k, v in index.items()})
         object.__setattr__(self, "_derived", {})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the devices column by column (a national workbook has 12,000 of them,
+        sent from the read-ahead process to the command, see :mod:`dotation_docs.workers`):
+        each attribute's values in one tuple, restored in C by :func:`_rebuild_dotation`;
+        the index is built again, the figures already derived are kept."""
+        columns = tuple(tuple(map(getter, self.devices)) for getter in _DEVICE_GETTERS)
+        return _rebuild_dotation, (self.operation, self.beneficiaries, columns, self.invoices, self._derived)
+
     def derived(self, key: Hashable, compute: Callable[[Dotation], T]) -> T:
         """Return ``compute(self)``, computed on the first call for ``key`` and kept: the
         model is frozen, so a figure derived from it (the funding, the totals) never
@@ -319,3 +338,21 @@ class Dotation:
     def authority_services(self) -> tuple[Beneficiary, ...]:
         """Beneficiaries that are services of the authority itself."""
         return tuple(b for b in self.beneficiaries if not b.signs_convention)
+
+
+_DEVICE_GETTERS = tuple(operator.attrgetter(name) for name in Device.__slots__)
+# The slots of a device, set without the frozen dataclass's __setattr__ (as its __init__ does).
+_DEVICE_SETTERS = tuple(getattr(Device, name).__set__ for name in Device.__slots__)
+
+
+def _rebuild_dotation(operation: Operation, beneficiaries: tuple[Beneficiary, ...],
+                      columns: tuple[tuple[Any, ...], ...], invoices: tuple[Invoice, ...],
+                      derived: dict[Hashable, Any]) -> Dotation:
+    """The unpickled :class:`Dotation` (see ``Dotation.__reduce__``)."""
+    count = len(columns[0]) if columns else 0
+    devices = tuple(map(object.__new__, itertools.repeat(Device, count)))
+    for setter, column in zip(_DEVICE_SETTERS, columns, strict=True):
+        collections.deque(map(setter, devices, column), maxlen=0)
+    dotation = Dotation(operation, beneficiaries, devices, invoices)
+    object.__setattr__(dotation, "_derived", derived)
+    return dotation
