@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_workbook import stretch  # noqa: E402  (the test's own workbook builder)
 
-from dotation_docs import pipeline, workbook  # noqa: E402
+from dotation_docs import reading, workbook  # noqa: E402
 from dotation_docs.pipeline import check_workbook  # noqa: E402
 from dotation_docs.validation import validate  # noqa: E402
 
@@ -110,14 +110,14 @@ def main() -> None:
         check_workbook(SAMPLE)  # warm-up: imports and caches
         base = best_of(SAMPLE, args.repeat)
         print(f"{'cas':<58} {'rapide':>10} {'openpyxl':>12}")
-        original = pipeline.read_workbook
+        original = reading.read_workbook
         for name, path in cases.items():
             fast = best_of(path, args.repeat)
-            pipeline.read_workbook = workbook.read_workbook_with_openpyxl  # the reference reader
+            reading.read_workbook = workbook.read_workbook_with_openpyxl  # the reference reader
             try:
                 reference = best_of(path, 1)
             finally:
-                pipeline.read_workbook = original
+                reading.read_workbook = original
             print(f"{name:<58} {fast / base:>9.1f}x {reference / base:>11.1f}x")
         print(f"(1x = {base * 1000:.0f} ms pour l'exemple ; meilleur de {args.repeat} essais)")
 
