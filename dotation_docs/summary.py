@@ -201,9 +201,11 @@ STATUS_WIDTH = 100  # the report reads in a terminal of 100 columns
 
 
 def _freshness(state: DocumentState) -> str:
-    """« à jour », « périmé (données) », « modifié à la main, périmé (modèle) »…"""
-    changed = [word for word, flag in (("données", state.data_changed), ("modèle", state.template_changed)) if flag]
-    why = f" ({' et '.join(changed)})" if changed else ""
+    """« à jour », « périmé (données) », « modifié à la main, périmé (modèle) »… A changed
+    template changes the rendered bytes, the data fingerprint: only the template is then
+    named (whether the data changed too cannot be told)."""
+    changed = "modèle" if state.template_changed else "données" if state.data_changed else ""
+    why = f" ({changed})" if changed else ""
     if state.freshness is Freshness.STALE:
         return f"périmé{why}"
     if state.freshness is Freshness.EDITED:

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import docx
 import openpyxl
 import pytest
 from cells import column
@@ -347,6 +348,19 @@ def test_a_change_no_document_prints_makes_nothing_out_of_date(workbook, batch: 
 
     lines = etat(runner, workbook(change=change_b02_phone), batch)
     assert summary(lines).endswith("; 27 documents à jour.")
+
+
+def test_a_template_that_changes_the_documents_is_named_alone(workbook, batch: Path, tmp_path: Path,
+                                                              runner) -> None:
+    # A new template changes every document's bytes: the data are not said to have changed.
+    mine = tmp_path / "modeles"
+    mine.mkdir()
+    source = docx.Document(str(TEMPLATES / "proces-verbal-remise.docx"))
+    source.add_paragraph("Ajout du modèle.")
+    source.save(str(mine / "proces-verbal-remise.docx"))
+    lines = etat(runner, workbook(), batch, "-m", str(mine))
+    assert block(lines, "B01")[1:] == ["Convention à jour à signer", "Procès-verbal périmé (modèle) à signer"]
+    assert not any("données" in line for line in lines if line.startswith("Procès-verbal"))
 
 
 def test_etat_says_when_a_template_changed(workbook, batch: Path, tmp_path: Path, runner) -> None:
