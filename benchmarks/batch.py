@@ -279,13 +279,23 @@ def report(n: int, r: dict[str, float]) -> None:
             for name, label in (("modeles", "vérification des modèles"), ("lecture", "lecture (en parallèle)"),
                                 ("validation", "validation (en parallèle)"), ("plan", "plan"),
                                 ("rendu", "rendu (et dépôt)"), ("ecriture", "écriture (mise en place)")):
-                step = run["steps"].get(name)
-                if step:
-                    print(f"      {label:<26} {step['wall']:6.2f} s écoulées, {step['cpu']:6.2f} s CPU")
+                _print_step(label, run["steps"].get(name))
         print(f"  (c) dotation convention (un bénéficiaire du même classeur) : {one['wall']:.1f} s écoulées, "
               f"{one['cpu']:.1f} s CPU, mémoire de pointe RSS {one['rss_mb']:.0f} Mo, PSS {one['pss_mb']:.0f} Mo")
+        for name, label in (("modeles", "vérification des modèles"), ("lecture", "lecture (en parallèle)"),
+                            ("validation", "validation (en parallèle)"), ("plan", "plan"),
+                            ("rendu", "rendu (et dépôt)"), ("ecriture", "écriture (mise en place)")):
+            _print_step(label, one["steps"].get(name))
     print(f"mémoire de pointe du banc lui-même : {r['self_mb']:.0f} Mo")
     targets(r)
+
+
+def _print_step(label: str, step: dict[str, float] | None) -> None:
+    """One step of a command: its wall and CPU time, and when it started (seconds after the
+    command's modules were imported: the steps run in parallel show as such)."""
+    if step:
+        start = f", de {step['start']:5.2f} à {step['start'] + step['wall']:5.2f} s" if "start" in step else ""
+        print(f"      {label:<26} {step['wall']:6.2f} s écoulées, {step['cpu']:6.2f} s CPU{start}")
 
 
 def targets(r: dict[str, float]) -> None:

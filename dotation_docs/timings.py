@@ -17,11 +17,14 @@ TIMING_VARIABLE = "DOTATION_MESURES"
 
 
 class Timings:
-    """Wall and CPU time of each step of a run. CPU time includes the worker processes."""
+    """Wall and CPU time of each step of a run, and when it started (seconds since this
+    module was imported, in the process or, for a step of the read-ahead process, in the
+    process that forked it). CPU time includes the worker processes."""
 
     def __init__(self) -> None:
         self.target = os.environ.get(TIMING_VARIABLE)
         self.steps: dict[str, dict[str, float]] = {}
+        self.origin = time.perf_counter()  # the start of each step is counted from here
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -32,7 +35,7 @@ class Timings:
         try:
             yield
         finally:
-            self.steps[name] = {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu}
+            self.steps[name] = {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "start": wall - self.origin}
 
     def save(self) -> None:
         if self.target:
