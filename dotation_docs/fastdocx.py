@@ -182,23 +182,61 @@ class _Part:
         self.text: _TextForm | None = None  # how it is written without parsing, when it can be
         self.template: jinja2.Template | None = None
         self.error: Exception | None = None
+        self.globals = env.globals  # the variables every rendering sees besides the context
         try:
             self.template = env.from_string(source)
         except jinja2.TemplateError as err:  # syntax, refused tag: reported per document
             self.error = err
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: Mapping[str, Any], scope: _Scope | None = None) -> str:
+        """The part rendered for ``context``. ``scope`` is, when given, :func:`_scope` of
+        ``context`` for the environment's globals, built once for every part of a document
+        (Jinja builds it again for each template it renders): the same result, the same
+        errors."""
         if self.error is not None:
             raise self.error
-        assert self.template is not None
-        return self.template.render(context)
+        template = self.template
+        assert template is not None
+        if scope is None or scope[0] is not self.globals:
+            return template.render(context)
+        # Template.render and _Template.render, with the context's variables merged once.
+        env = template.environment
+        try:
+            try:
+                return env.concat(template.root_render_func(  # type: ignore[attr-defined]
+                    _Context(env, scope[1], template.name, template.blocks, globals=template.globals)))
+            except Exception:
+                env.handle_exception()
+        except jinja2.TemplateSyntaxError:
+            raise
+        except Exception as err:
+            lineno = rendering._template_line(err.__traceback__)
+            if lineno is None and not isinstance(err, jinja2.TemplateError):
+                raise
+            raise _RenderFailure(err, lineno, template.source_text) from err  # type: ignore[attr-defined]
 
 
-def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False) -> Any:
+_Context = jinja2.runtime.Context
+_Scope = tuple[Mapping[str, Any], dict[str, Any]]
+
+
+def _scope(globals_: Mapping[str, Any], context: Mapping[str, Any]) -> _Scope | None:
+    """Return the globals ``globals_`` and the variables a Jinja template of them rendered
+    for ``context`` sees (what ``Template.new_context`` builds: the globals, then the
+    context), or None when Jinja would refuse the context (a key that is not a str: then
+    each part raises as it does)."""
+    try:
+        return globals_, dict(globals_, **context)
+    except TypeError:
+        return None
+
+
+def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False,
+                scope: _Scope | None = None) -> Any:
     """docxtpl's ``render_xml_part`` without the compilation. With ``listing``, return
     also whether docxtpl's line-break handling ran (``resolve_listing``)."""
     # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
-    xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+    xml = part.render(context, scope).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
     if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
@@ -248,6 +286,7 @@ class CompiledDocxTemplate:
         for name in (*rendering._TEXT_PROPERTIES, "title"):
             setattr(props, name, "")
         fast_env = _fast_environment(env)
+        self._globals = fast_env.globals
         text_env = fast_env.overlay(autoescape=False)
         self._properties = {name: (source, _Part(text_env, source) if source else None)
                             for name, source in sources.items()}
@@ -318,8 +357,8 @@ class CompiledDocxTemplate:
                     self._layout.append(_Entry.compress(name, saved.read(name), level))
         self._main_name = main.partname[1:]
 
-    def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime) -> bytes:
-        values = {name: "" if part is None else fit_property(plain_text(part.render(context)))
+    def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime, scope: _Scope | None = None) -> bytes:
+        values = {name: "" if part is None else fit_property(plain_text(part.render(context, scope)))
                   for name, (source, part) in self._properties.items()}
         values["title"] = fit_property(plain_text(title))
         pieces = self._core_pieces.get(timestamp)
@@ -392,13 +431,14 @@ class CompiledDocxTemplate:
     def _render(self, context: dict[str, Any], title: str, timestamp: datetime, flags: int = _UNUSUAL) -> bytes:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
-        xml, listed = _render_xml(self._body, context, True)
+        scope = _scope(self._globals, context)
+        xml, listed = _render_xml(self._body, context, True, scope)
         document = body = None
         if self._text_body and not flags & _UNUSUAL and not listed and not self._footnotes:
             document = self._spliced(xml)
         if document is None:
             document, body = self._parsed(xml, flags)
-        headers = [(name, self._render_header(part, context, flags)) for name, part in self._headers]
+        headers = [(name, self._render_header(part, context, flags, scope)) for name, part in self._headers]
         notes = []
         if self._footnotes:
             sections = len(_SECTIONS_XPATH(body))
@@ -408,7 +448,7 @@ class CompiledDocxTemplate:
             parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
-        parts[self._core_name] = self._core(context, title, timestamp)
+        parts[self._core_name] = self._core(context, title, timestamp, scope)
         level = self.level
         return _write_zip([
             entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
@@ -470,8 +510,9 @@ class CompiledDocxTemplate:
                 root.remove(body)
         return document, body
 
-    def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL) -> bytes:
-        xml, listed = _render_xml(part, context, True)
+    def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL,
+                       scope: _Scope | None = None) -> bytes:
+        xml, listed = _render_xml(part, context, True, scope)
         key = (id(part), xml)  # headers and footers often come out the same for many documents
         serialized = self._header_cache.get(key)
         if serialized is None and part.text is not None and not listed and not flags & _UNUSUAL:
