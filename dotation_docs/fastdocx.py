@@ -46,10 +46,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from docx.opc.coreprops import CoreProperties
 from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
+from jinja2.compiler import CodeGenerator
 from lxml import etree
 
 from dotation_docs import rendering
@@ -113,6 +115,7 @@ _EXTERNAL_ATTR = 0o644 << 16
 _FOREIGN = 1  # holds a docxtpl object: docxtpl's own rendering
 _UNUSUAL = 2  # holds a value of another type (a str subclass such as Markup…): no shortcut
 _PLAIN_TYPES = frozenset({int, bool, float, Decimal, date, datetime, time, type(None)})
+_PLAIN_OR_TEXT = _PLAIN_TYPES | {str}
 _resolve_listing = DocxTemplate.resolve_listing
 _fix_tables = DocxTemplate.fix_tables
 
@@ -709,8 +712,56 @@ def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
             for name, func in env.filters.items()
         }
         fast.getattr = _dict_first(fast.getattr)  # type: ignore[method-assign]
+        fast.code_generator_class = _CodeGenerator
+        fast.dotation_output = _output  # type: ignore[attr-defined]
+        fast.dotation_text = _output_text  # type: ignore[attr-defined]
         _FAST_ENVS[env] = fast
     return fast
+
+
+_FINALIZE_SOURCE = "environment.finalize(context.eval_ctx, "
+_escape = markupsafe.escape
+_escape_text_value: Callable[[str], str] = getattr(markupsafe, "_escape_inner", _escape)
+_finalize = rendering._finalize
+
+
+def _output(value: Any) -> Any:
+    """What ``escape(environment.finalize(context.eval_ctx, value))`` prints (the same
+    text: only joined), without building a ``Markup`` for a plain str."""
+    if type(value) is str:
+        return _escape_text_value(value)
+    return _escape(_finalize(None, value))
+
+
+def _output_text(value: Any) -> Any:
+    """What ``str(environment.finalize(context.eval_ctx, value))`` prints."""
+    if type(value) is str:
+        return value
+    return str(_finalize(None, value))
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, printing a value with one call (:func:`_output`) instead of
+    three when the environment's ``finalize`` is :func:`rendering._finalize` (the printed
+    text is the same: what is printed is only joined)."""
+
+    def _fused(self, frame: Any, finalize: Any) -> str | None:
+        if frame.eval_ctx.volatile or finalize.src != _FINALIZE_SOURCE or self.environment.finalize is not _finalize:
+            return None
+        return "environment.dotation_output(" if frame.eval_ctx.autoescape else "environment.dotation_text("
+
+    def _output_child_pre(self, node: Any, frame: Any, finalize: Any) -> None:
+        fused = self._fused(frame, finalize)
+        if fused is None:
+            super()._output_child_pre(node, frame, finalize)
+        else:
+            self.write(fused)
+
+    def _output_child_post(self, node: Any, frame: Any, finalize: Any) -> None:
+        if self._fused(frame, finalize) is None:
+            super()._output_child_post(node, frame, finalize)
+        else:
+            self.write(")")
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -1244,6 +1295,11 @@ class _ContextPreparer:
         flags = 0
         mapping = isinstance(value, Mapping)
         items = value.values() if mapping else value
+        if (kind is dict or kind is list) and _PLAIN_OR_TEXT.issuperset(map(type, items)):
+            # Plain values only (the usual case), told apart without a loop in Python: a
+            # number or a date never writes a mark.
+            if not _MARK.search("".join(map(str, items))):
+                return value, 0  # nothing to change: used as it is
         texts = []
         others = False
         for item in items:
