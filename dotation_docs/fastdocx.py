@@ -150,6 +150,10 @@ class _Entry:
         return cls(local, central_head, encoded)
 
 
+def _compressed(name: str, data: bytes | _Entry, level: int) -> _Entry:
+    return data if isinstance(data, _Entry) else _Entry.compress(name, data, level)
+
+
 def _encode_name(name: str) -> tuple[bytes, int]:
     try:
         return name.encode("ascii"), 0
@@ -328,6 +332,7 @@ class CompiledDocxTemplate:
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
+        self._entry_cache: dict[tuple[str, bytes], _Entry] = {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
@@ -446,15 +451,23 @@ class CompiledDocxTemplate:
         if self._footnotes:
             sections = len(_SECTIONS_XPATH(body))
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
-        parts: dict[str, bytes] = {self._main_name: document}
+        parts: dict[str, bytes | _Entry] = {self._main_name: document}
         for name, serialized in headers:
             parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
         parts[self._core_name] = self._core(context, title, timestamp, scope)
         level = self.level
+        entries = self._entry_cache
+        for name, serialized in headers:  # often the same for many documents: compressed once
+            entry = entries.get((name, serialized))
+            if entry is None:
+                if len(entries) >= 64:
+                    entries.clear()
+                entry = entries[name, serialized] = _Entry.compress(name, serialized, level)
+            parts[name] = entry
         return _write_zip([
-            entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
+            entry if isinstance(entry, _Entry) else _compressed(entry, parts[entry], level)
             for entry in self._layout
         ])
 
@@ -670,6 +683,7 @@ def _next_mark(data: bytes, start: int) -> int:
         start = found + 1
 
 
+_EXPRESSION = rendering._EXPRESSION_KEYWORD
 _FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
 _CACHE_SIZE = 65536
 
@@ -683,12 +697,16 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     def memo(value: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            key = (type(value), value if type(value) is str else repr(value), args, tuple(sorted(kwargs.items())))
-            hash(key)
+            # The expression a call is labelled with only names it in an error (never remembered).
+            if not kwargs or len(kwargs) == 1 and _EXPRESSION in kwargs:
+                options: tuple[Any, ...] = ()
+            else:
+                options = tuple(sorted(item for item in kwargs.items() if item[0] != _EXPRESSION))
+            kind = type(value)
+            key = (kind, value if kind is str else repr(value), args, options)
+            return cache[key]
         except TypeError:  # a list, a dict: not remembered
             return func(value, *args, **kwargs)
-        try:
-            return cache[key]
         except KeyError:
             result = func(value, *args, **kwargs)
             if len(cache) >= _CACHE_SIZE:
