@@ -294,7 +294,7 @@ class CompiledDocxTemplate:
             setattr(props, name, "")
         fast_env = _fast_environment(env)
         self._globals = fast_env.globals
-        text_env = fast_env.overlay(autoescape=False)
+        text_env = text_environment(fast_env)
         self._properties = {name: (source, _Part(text_env, source) if source else None)
                             for name, source in sources.items()}
         main = document.part
@@ -716,6 +716,27 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     memo.__name__ = name
     return memo
+
+
+_TEXT_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
+
+
+def environments(env: jinja2.Environment) -> tuple[jinja2.Environment, jinja2.Environment]:
+    """Return the environments a Word template compiled for ``env`` renders its parts
+    and its document properties with (the same results, the same errors as ``env`` and
+    its plain-text overlay): the template check fills the parts with these, so that each
+    part is compiled once (:func:`rendering.compile_source`)."""
+    fast = _fast_environment(env)
+    return fast, text_environment(fast)
+
+
+def text_environment(fast: jinja2.Environment) -> jinja2.Environment:
+    """``fast`` without autoescape (the document properties are plain text), one per
+    environment (templates are compiled once per environment)."""
+    text = _TEXT_ENVS.get(fast)
+    if text is None:
+        text = _TEXT_ENVS[fast] = fast.overlay(autoescape=False)
+    return text
 
 
 def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
