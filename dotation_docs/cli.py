@@ -6,9 +6,11 @@ errors are :class:`~dotation_docs.exceptions.DotationError` and print ``Erreur :
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gettext
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -22,16 +24,18 @@ import click.formatting
 import click.parser
 import click.types
 
-from dotation_docs import __version__, pipeline, status
+from typing import TYPE_CHECKING
+
+from dotation_docs import DEFAULT_OUTPUT, __version__
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, label
-from dotation_docs.summary import (
-    describe_changes,
-    describe_pdf,
-    describe_status,
-    describe_template_set,
-    describe_totals,
-    describe_written,
-)
+from dotation_docs.reading import read_ahead
+from dotation_docs.workers import default_jobs
+
+if TYPE_CHECKING:
+    from dotation_docs import pipeline
+
+# The rest of the tool (python-docx, Jinja, Babel…: half a second) is imported inside each
+# command, once the workbook's reading has started in another process (reading.read_ahead).
 
 # click's own messages, in French (click looks them up through gettext at run time).
 _FRENCH = {
@@ -93,7 +97,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PATH = click.Path(path_type=Path, readable=False)
 workbook_argument = click.argument("classeur", type=PATH, metavar="CLASSEUR")
 output_option = click.option(
-    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT,
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=DEFAULT_OUTPUT,
     show_default=True, help="Dossier où écrire les documents.",
 )
 templates_option = click.option(
@@ -175,6 +179,8 @@ def _quiet(quiet: bool) -> None:
 
 def _pdf_options(pdf: bool, pdfa: bool, soffice: str | None) -> pipeline.PdfOptions | None:
     """--pdfa implies --pdf; without either, no PDF and no LibreOffice."""
+    from dotation_docs import pipeline
+
     return pipeline.PdfOptions(pdfa=pdfa, soffice=soffice) if pdf or pdfa else None
 
 
@@ -200,7 +206,7 @@ def cli(verbeux: bool) -> None:
     help="Vérifie aussi les modèles de ce dossier (complétés par les modèles fournis).",
 )
 @click.option(
-    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT, show_default=True,
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=DEFAULT_OUTPUT, show_default=True,
     help="Dossier de sortie dont signaler un lancement interrompu (rien n'y est écrit).",
 )
 @quiet_option
@@ -208,6 +214,9 @@ def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: P
     """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé ; avec -m,
     vérifie aussi les modèles. Signale aussi un lancement interrompu dans le dossier de
     sortie, sans rien y réparer ni écrire. Avec -q, n'affiche que les erreurs."""
+    from dotation_docs import pipeline
+    from dotation_docs.summary import describe_template_set, describe_totals
+
     _quiet(quiet)
     checked = pipeline.check_workbook(classeur, strict, modeles)
     if quiet:  # errors only: the problems that make the verdict, on stderr
@@ -243,6 +252,9 @@ def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: P
 def templates_command(modeles: Path | None) -> None:
     """Liste les modèles utilisés (les vôtres ou ceux fournis) et les vérifie tous, sans
     classeur : syntaxe, variables, filtres, balises et essai de remplissage."""
+    from dotation_docs import pipeline
+    from dotation_docs.summary import describe_template_set
+
     templates, checked = pipeline.check_template_folder(modeles)
     for line in describe_template_set(templates, checked):
         click.echo(line)
@@ -268,8 +280,12 @@ def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser
     Les fichiers que vous ajoutez dans le dossier de sortie ne sont jamais touchés.
     """
     _quiet(quiet)
-    _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice),
-                                    jobs or pipeline.default_jobs(), _progress(quiet)), quiet)
+    jobs = jobs or default_jobs()
+    with read_ahead(classeur, jobs) as ahead:
+        from dotation_docs import pipeline
+
+        _report(pipeline.generate_batch(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice), jobs,
+                                        _progress(quiet), ahead), quiet)
 
 
 @cli.command("convention", short_help="Régénère les documents d'un bénéficiaire.")
@@ -292,9 +308,12 @@ def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles:
     pas modifiés.
     """
     _quiet(quiet)
-    _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser,
-                                          _pdf_options(pdf, pdfa, soffice), jobs or pipeline.default_jobs(),
-                                          _progress(quiet)), quiet)
+    jobs = jobs or default_jobs()
+    with read_ahead(classeur, jobs) as ahead:
+        from dotation_docs import pipeline
+
+        _report(pipeline.generate_beneficiary(classeur, beneficiaire, sortie, modeles, ecraser,
+                                              _pdf_options(pdf, pdfa, soffice), jobs, _progress(quiet), ahead), quiet)
 
 
 @cli.command("demande", short_help="Génère le dossier de demande de subvention.")
@@ -316,14 +335,18 @@ def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: b
     demande-subvention/pieces-jointes/.
     """
     _quiet(quiet)
-    _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice),
-                                    jobs or pipeline.default_jobs(), _progress(quiet)), quiet)
+    jobs = jobs or default_jobs()
+    with read_ahead(classeur, jobs) as ahead:
+        from dotation_docs import pipeline
+
+        _report(pipeline.generate_claim(classeur, sortie, modeles, ecraser, _pdf_options(pdf, pdfa, soffice), jobs,
+                                        _progress(quiet), ahead), quiet)
 
 
 @cli.command("etat", short_help="Montre où en est le lot : documents à jour, périmés, signés.")
 @workbook_argument
 @click.option(
-    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=pipeline.DEFAULT_OUTPUT, show_default=True,
+    "-o", "--sortie", type=PATH, metavar="DOSSIER", default=DEFAULT_OUTPUT, show_default=True,
     help="Dossier du lot à examiner (rien n'y est écrit).",
 )
 @click.option(
@@ -338,6 +361,9 @@ def status_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
 
     Exemple : dotation etat operation-2025.xlsx -o lot
     """
+    from dotation_docs import status
+    from dotation_docs.summary import describe_status
+
     for line in describe_status(status.read_status(classeur, sortie, modeles)):
         click.echo(line)
 
@@ -363,6 +389,8 @@ def new_command(fichier: Path, force: bool) -> None:
 
 
 def _report(written: pipeline.Written, quiet: bool = False) -> None:
+    from dotation_docs.summary import describe_changes, describe_pdf, describe_totals, describe_written
+
     if quiet:
         # -q keeps what the agent must act on (a claim file removed or held back by an
         # unsigned record, leftovers): on stderr, the summary dropped
@@ -395,4 +423,27 @@ def _terminate(signum: int, _frame: object) -> None:
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
-    cli(prog_name="dotation")
+    try:
+        cli(prog_name="dotation")
+    except SystemExit as done:  # click always ends this way
+        _exit(done.code)
+    _exit(0)
+
+
+def _exit(code: object) -> None:
+    """End the process as :func:`sys.exit` does (exit handlers run, output flushed,
+    ``code`` as the exit status), without the interpreter's final clean-up: it frees,
+    one by one, every object of the run (a national workbook's model, the compiled
+    templates), which took half a second after a large batch."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message")
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()  # logging's flush, multiprocessing's and weakref.finalize's clean-up
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+            stream.flush()
+    os._exit(status)

@@ -39,6 +39,11 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+try:
+    import fcntl
+except ImportError:  # Windows: filelock locks otherwise; no early look
+    fcntl = None  # type: ignore[assignment]
+
 from dotation_docs.exceptions import OutputBusyError, OutputError, describe_os_error
 
 log = logging.getLogger(__name__)
@@ -222,6 +227,32 @@ def locked(output: Path) -> Iterator[Folder]:
                 output.rmdir()  # only succeeds when nothing was written
 
 
+def check_not_busy(output: Path) -> None:
+    """Raise OutputBusyError when another command holds the lock of ``output`` now, so
+    that the agent hears it at once rather than after the templates and the workbook
+    are checked; :func:`locked` still decides. Nothing is created: without a lock file,
+    no command holds the folder."""
+    if fcntl is None:
+        return
+    try:
+        fd = os.open(output / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return  # absent or not readable: locked() says what is wrong
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        raise OutputBusyError(_busy(output)) from err
+    except OSError:
+        return
+    finally:
+        os.close(fd)  # releases the probe's shared lock
+
+
+def _busy(output: Path) -> str:
+    return (f"le dossier de sortie « {output} » est utilisé par une autre commande dotation en cours : "
+            "attendez qu'elle se termine, puis relancez. Rien n'a été écrit.")
+
+
 def _acquire(output: Path) -> FileLock:
     path = output / LOCK_NAME
     for _attempt in range(3):
@@ -229,10 +260,7 @@ def _acquire(output: Path) -> FileLock:
         try:
             lock.acquire()
         except Timeout as err:
-            raise OutputBusyError(
-                f"le dossier de sortie « {output} » est utilisé par une autre commande dotation en cours : "
-                "attendez qu'elle se termine, puis relancez. Rien n'a été écrit."
-            ) from err
+            raise OutputBusyError(_busy(output)) from err
         except OSError as err:
             raise OutputError(
                 f"impossible de verrouiller le dossier de sortie « {output} » : {describe_os_error(err)}."

@@ -11,22 +11,19 @@ import contextlib
 import difflib
 import gc
 import hashlib
-import json
 import logging
 import os
 import re
-import resource
 import shutil
 import tempfile
-import time as time_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from dotation_docs import manifest, outputdir, status
+from dotation_docs import DEFAULT_OUTPUT, manifest, outputdir, reading, status
 from dotation_docs.context import common_context
 from dotation_docs.documents import (
     CLAIM_DIR,
@@ -54,7 +51,7 @@ from dotation_docs.exceptions import (
     describe_os_error,
 )
 from dotation_docs.formatting import format_list, pluralize
-from dotation_docs.funding import Funding, batch_funding, unpaid_invoices
+from dotation_docs.funding import Funding, unpaid_invoices
 from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
 from dotation_docs.overview import overview_file
@@ -71,50 +68,19 @@ from dotation_docs.templateset import (
     load_template_set,
     prepare_templates,
 )
-from dotation_docs.workers import Background, can_fork, default_jobs, long_lived, run_parallel, usable_jobs
+from dotation_docs.reading import Checked, read_ahead, read_behind
+from dotation_docs.timings import TIMINGS
+from dotation_docs.workers import Background, default_jobs, long_lived, run_parallel, usable_jobs
 from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUTPUT = Path("output")
 
 __all__ = [
     "DEFAULT_OUTPUT", "Checked", "PdfOptions", "PdfWritten", "Written", "check_workbook", "check_template_folder",
     "default_jobs", "default_templates_dir",
     "generate_batch", "generate_beneficiary", "generate_claim", "load_workbook_model", "run_job",
 ]
-
-
-@dataclass
-class Checked:
-    """Result of reading and validating a workbook (and, when asked, the templates):
-    ``ok`` is the verdict of ``dotation verifier``."""
-
-    path: Path
-    report: Report
-    dotation: Dotation | None
-    funding: Funding | None
-    strict: bool = False
-    templates: TemplateCheck | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the workbook has no error (no warning either, when ``strict``) and
-        the templates checked have no problem."""
-        templates_ok = self.templates is None or self.templates.ok
-        return self.dotation is not None and not self.report.has_errors(self.strict) and templates_ok
-
-    def verdict(self) -> str:
-        """Return the French last line of ``dotation verifier``."""
-        if self.ok:
-            return f"Classeur valide ({self.report.counts()})."
-        parts = []
-        if self.dotation is None or self.report.has_errors(self.strict):
-            parts.append(f"{self.report.counts()} : corrigez le classeur")
-        if self.templates is not None and not self.templates.ok:
-            n = len(self.templates.problems)
-            parts.append(f"{n} {pluralize(n, 'problème', 'problèmes')} dans les modèles : corrigez-les")
-        return " ; ".join(parts) + " puis relancez."
 
 
 @dataclass(frozen=True)
@@ -161,23 +127,8 @@ class Written:
     pdf: PdfWritten | None = None
 
 
-# Imported on first use: openpyxl and the identifier validators take a third of the
-# start-up, and a run that reads ahead (see run_job) needs them only in the process that
-# reads the workbook, or in the one that makes the expense statement.
-
-
-def read_workbook(path: Path) -> Any:
-    """:func:`dotation_docs.workbook.read_workbook`."""
-    from dotation_docs.workbook import read_workbook as read
-
-    return read(path)
-
-
-def validate(raw: Any) -> Any:
-    """:func:`dotation_docs.validation.validate`."""
-    from dotation_docs.validation import validate as check
-
-    return check(raw)
+# Imported on first use: openpyxl takes a tenth of the start-up, and only the process
+# that makes the expense statement needs it (the workbook's modules: see reading).
 
 
 def render_expense_statement(context: Any, timestamp: datetime) -> bytes:
@@ -187,40 +138,6 @@ def render_expense_statement(context: Any, timestamp: datetime) -> bytes:
     return make(context, timestamp=timestamp)
 
 
-TIMING_VARIABLE = "DOTATION_MESURES"
-
-
-class _Timings:
-    """Wall and CPU time of each step of a run, written as JSON to the file named by the
-    environment variable ``DOTATION_MESURES`` (for ``benchmarks/batch.py``; nothing
-    is measured nor shown otherwise). CPU time includes the worker processes."""
-
-    def __init__(self) -> None:
-        self.target = os.environ.get(TIMING_VARIABLE)
-        self.steps: dict[str, dict[str, float]] = {}
-
-    @contextlib.contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        if not self.target:
-            yield
-            return
-        wall, cpu = time_module.perf_counter(), _cpu()
-        try:
-            yield
-        finally:
-            self.steps[name] = {"wall": time_module.perf_counter() - wall, "cpu": _cpu() - cpu}
-
-    def save(self) -> None:
-        if self.target:
-            Path(self.target).write_text(json.dumps(self.steps, indent=1), encoding="utf-8")
-
-
-def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-_TIMINGS = _Timings()
 
 
 def interrupted_run(output: Path) -> str | None:
@@ -262,11 +179,9 @@ def check_workbook(path: Path, strict: bool = False, templates: Path | None = No
     Raises WorkbookOpenError for an unreadable file, TemplateError for an unusable
     templates folder."""
     template_check = check_template_folder(templates)[1] if templates is not None or check_templates_too else None
-    with _TIMINGS.step("lecture"):
-        raw = read_workbook(path)
-    with _TIMINGS.step("validation"):
-        dotation, report = validate(raw)
-    return Checked(path, report, dotation, batch_funding(dotation) if dotation else None, strict, template_check)
+    checked = reading.check_workbook(path, strict)
+    checked.templates = template_check
+    return checked
 
 
 def load_workbook_model(path: Path, strict: bool = False,
@@ -452,6 +367,7 @@ def run_job(
     pdf: PdfOptions | None = None,
     jobs: int = 1,
     progress: Progress | None = None,
+    ahead: Background | None = None,
 ) -> Written:
     """Run one job: check the templates its document types use (before the workbook is
     read), read and validate ``workbook``, plan the documents, render them, with ``pdf``
@@ -461,7 +377,9 @@ def run_job(
     run without ``pdf`` removes the PDFs of the documents it rewrites). ``beneficiary``
     names the beneficiary of ``convention``. Documents are written into the staging
     folder as they are rendered, by ``jobs`` worker processes (1: in this process);
-    ``progress`` follows the rendering.
+    ``progress`` follows the rendering. ``ahead`` is the workbook's reading already
+    started (:func:`reading.read_ahead`); without it, and with more than one process
+    allowed, it is started here.
 
     Raises SofficeNotFoundError and GhostscriptNotFoundError (``pdf``, before anything
     is read or written), TemplateError (every template problem listed),
@@ -469,51 +387,31 @@ def run_job(
     PdfConversionError and DossierError (nothing written), OutputConflictError (unless
     ``overwrite``), OutputBusyError or OutputError."""
     outputdir.check_output_folder(output)
+    outputdir.check_not_busy(output)
     soffice = find_soffice(pdf.soffice) if pdf is not None else None
     job_specs = specs(job)
     check_reachable(templates)
     env = build_environment()
-    # With other processes allowed, the whole batch has its workbook read and validated by
-    # one while this one checks and compiles the templates: the two longest steps before
-    # rendering, at once. Errors come in the same order: the templates' first. (For the
-    # other jobs the templates are few: sending the model over would cost more.)
-    ahead = Background(_read_ahead, workbook) if jobs > 1 and job is Job.BATCH and can_fork() else None
-    try:
-        with _TIMINGS.step("modeles"):
+    # With other processes allowed, the workbook is read and validated by one (started by
+    # the command line before its imports, or here) while this one checks and compiles the
+    # templates: the two longest steps before rendering, at once. Errors come in the same
+    # order: the templates' first.
+    with contextlib.ExitStack() as stack:
+        if ahead is None:
+            ahead = stack.enter_context(read_ahead(workbook, jobs))
+        with TIMINGS.step("modeles"):
             template_set, template_check = prepare_templates(_template_specs(job_specs, pdf is not None),
                                                              templates, env=env)
             if ahead is not None:  # meanwhile: compiled now (else only those the plan uses, later)
                 for name in template_set.templates:
                     if template_set[name].is_docx:
                         template_set.word(name, env)
-        checked = _read_behind(ahead, workbook)
-    finally:
-        if ahead is not None:
-            ahead.close()
+        checked = _accepted(read_behind(ahead, workbook))
     # The model of a national workbook holds hundreds of thousands of objects, which each
     # collection would otherwise walk again (about a second over a batch).
     with long_lived():
         return _run(job, job_specs, workbook, output, overwrite, beneficiary, pdf, soffice, env, jobs,
                     progress, template_set, template_check, checked)
-
-
-def _read_ahead(workbook: Path) -> tuple[Checked, dict[str, dict[str, float]]]:
-    """In the read-ahead process: the workbook's check, and how long its steps took."""
-    return check_workbook(workbook), _TIMINGS.steps
-
-
-def _read_behind(ahead: Background | None, workbook: Path) -> Checked:
-    """The workbook's check from the read-ahead process, or read here when there is
-    none or it failed otherwise than on the workbook (it is then read again, and a
-    bug shows here). Raises InvalidWorkbookError like :func:`load_workbook_model`."""
-    if ahead is not None:
-        done, result = ahead.result()
-        if done:
-            checked, steps = result
-            _TIMINGS.steps.update(steps)
-            return _accepted(checked)
-        log.info("Lecture du classeur reprise dans ce processus : %s", result)
-    return load_workbook_model(workbook)
 
 
 def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, overwrite: bool,
@@ -524,7 +422,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
     dotation, funding = checked.dotation, checked.funding
     selection = _select(job, job_specs, dotation, beneficiary)
     chosen = [s for s in selection.specs if pdf is not None or s.renderer in RENDERED]
-    with _TIMINGS.step("plan"):
+    with TIMINGS.step("plan"):
         given = _inputs(dotation, funding, selection.beneficiaries)
         docs = plan(chosen, given, selection.beneficiaries)
     gc.freeze()  # the plan lives until the end too (handed back by run_job's long_lived())
@@ -536,7 +434,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
     header = manifest.header(workbook, dotation, funding)
     pdf_written = None
     with outputdir.locked(output) as folder, outputdir.Staging(output) as staging:
-        with _TIMINGS.step("rendu"):
+        with TIMINGS.step("rendu"):
             rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
         files = rendered[:len(docs)]
         if pdf is not None:
@@ -547,9 +445,9 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
             files += pdf_files
         # Overview page (issue #11): index.html lists this run's files and the kept ones; in every job's scope.
         files.append(overview_file(output, files, selection.scope, dotation, funding, checked.report, workbook.name))
-        with _TIMINGS.step("ecriture"):
+        with TIMINGS.step("ecriture"):
             result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
-    _TIMINGS.save()
+    TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written)
@@ -784,7 +682,7 @@ def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
 
 def generate_batch(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None, ahead: Background | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
@@ -792,18 +690,20 @@ def generate_batch(
     them). The tool's previous files that this batch no longer has are removed. With
     ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
     :func:`run_job`."""
-    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
+    return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress,
+                   ahead=ahead)
 
 
 def generate_claim(
     workbook: Path, output: Path = DEFAULT_OUTPUT, templates: Path | None = None, overwrite: bool = False,
-    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
+    pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None, ahead: Background | None = None,
 ) -> Written:
     """Validate ``workbook`` and write the subsidy claim file only (and update the
     manifest). Raises InvalidWorkbookError (nothing written) when an invoice has no mandate
     number or no payment date, and like :func:`run_job`. With ``pdf``, the PDFs of the
     claim's documents and the dossier (the handover records rendered for it only)."""
-    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress)
+    return run_job(Job.CLAIM, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress,
+                   ahead=ahead)
 
 
 def _search_key(text: str) -> str:
@@ -811,6 +711,10 @@ def _search_key(text: str) -> str:
     spaces (« Sport & Loisirs de l'Aurence » = « sport et loisirs de l aurence »)."""
     folded = normalize_label(text.replace("&", " et "))
     return " ".join(re.sub(r"[^\w]+", " ", folded).split())
+
+
+LISTED_BENEFICIARIES = 10
+"""How many beneficiaries an unknown name's message lists when none is close to it."""
 
 
 def _listed(beneficiaries: list[Beneficiary]) -> str:
@@ -849,8 +753,13 @@ def match_beneficiary(dotation: Dotation, query: str) -> tuple[Beneficiary, bool
         keys.setdefault(_search_key(b.identifier), b)
         keys.setdefault(_search_key(b.name), b)
     close = list(dict.fromkeys(keys[c] for c in difflib.get_close_matches(wanted, keys, n=3, cutoff=0.5)))
-    hint = (f"Vouliez-vous dire : {_listed(close)} ?" if close
-            else f"Bénéficiaires du classeur : {_listed(list(dotation.beneficiaries))}.")
+    if close:
+        hint = f"Vouliez-vous dire : {_listed(close)} ?"
+    else:  # a national workbook's thousand names would bury the message: the first ones
+        everyone = list(dotation.beneficiaries)
+        more = len(everyone) - LISTED_BENEFICIARIES
+        hint = f"Bénéficiaires du classeur : {_listed(everyone[:LISTED_BENEFICIARIES])}" + (
+            f" ; et {more} autres (feuille « Bénéficiaires » du classeur)." if more > 0 else ".")
     raise BeneficiaryNotFoundError(f"aucun bénéficiaire ne correspond à « {query} ». {hint}")
 
 
@@ -862,9 +771,10 @@ def find_beneficiary(dotation: Dotation, query: str) -> Beneficiary:
 def generate_beneficiary(
     workbook: Path, query: str, output: Path = DEFAULT_OUTPUT, templates: Path | None = None,
     overwrite: bool = False, pdf: PdfOptions | None = None, jobs: int = 1, progress: Progress | None = None,
+    ahead: Background | None = None,
 ) -> Written:
     """Rewrite the convention and handover record of one beneficiary only; its previous
     files under another name (it was renamed) are removed, every other file keeps its
     bytes (the manifest is updated). Raises BeneficiaryNotFoundError and like
     :func:`run_job`."""
-    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf, jobs, progress)
+    return run_job(Job.BENEFICIARY, workbook, output, templates, overwrite, query, pdf, jobs, progress, ahead)

@@ -27,10 +27,12 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotation_docs.exceptions import DotationError
-from dotation_docs.outputdir import Staged
+
+if TYPE_CHECKING:
+    from dotation_docs.outputdir import Staged
 
 log = logging.getLogger(__name__)
 

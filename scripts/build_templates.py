@@ -55,6 +55,7 @@ from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Emu, Pt, RGBColor
@@ -398,6 +399,75 @@ def _setup_settings(document: DocxDocument) -> None:
     tab.set(qn("w:val"), "567")
 
 
+# Parts of python-docx's default package that no template needs, dropped with their
+# relationships (python-docx saves only the parts reachable from the package's relationships
+# and writes [Content_Types].xml from them): Word 2010's copy of the styles
+# (stylesWithEffects.xml, 438 kB), the default document's thumbnail (a file manager would show
+# it as the preview of every generated document), its custom XML item and its web settings.
+DROPPED_RELATIONSHIPS = frozenset({
+    RT.THUMBNAIL,
+    RT.CUSTOM_XML,
+    RT.WEB_SETTINGS,
+    "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects",
+})
+# The house styles set up by _setup_styles (and the table style of Builder.table): every
+# template keeps them, used by its own text or not, so that all templates share one
+# styles.xml and whoever edits a template in Word finds the same styles in each.
+HOUSE_STYLES = (
+    "Normal", "Title", "Subtitle", "Heading 1", "Heading 2", "Heading 3", "List Bullet", "Footer",
+    "Table Grid", "Texte de tableau", "En-tête de tableau", "Petit texte de tableau",
+    "Petit en-tête de tableau", "Signature", "Balise",
+)
+# Elements whose w:val names a style, in any part (styles.xml included).
+STYLE_REFERENCES = tuple(
+    qn(tag) for tag in (
+        "w:pStyle", "w:rStyle", "w:tblStyle", "w:numStyleLink", "w:styleLink",
+        "w:basedOn", "w:link", "w:next",
+    )
+)
+
+
+def _style_references(element) -> set[str]:
+    """The style ids that ``element`` and its descendants refer to."""
+    return {ref.get(qn("w:val")) for ref in element.iter(*STYLE_REFERENCES)}
+
+
+def _slim_package(document: DocxDocument) -> None:
+    """Drop what python-docx's default package carries and no template uses (see
+    :data:`DROPPED_RELATIONSHIPS`), and trim styles.xml to the styles a template can use.
+
+    styles.xml keeps its defaults (w:docDefaults, the default style of each type), the house
+    styles, every style another part refers to (the document, its footer, numbering.xml's
+    list levels) and, from those, every style they are based on, linked to or followed by;
+    w:latentStyles (Word's list of its built-in styles, which Word knows anyway) goes. Rendering
+    adds no style: generated documents use only what their template's parts name."""
+    package = document.part.package
+    for rels in (package.rels, document.part.rels):
+        for r_id in [r_id for r_id, rel in rels.items() if rel.reltype in DROPPED_RELATIONSHIPS]:
+            del rels[r_id]
+
+    styles = document.styles.element
+    for latent in styles.findall(qn("w:latentStyles")):
+        styles.remove(latent)
+    by_id = {style.get(qn("w:styleId")): style for style in styles.findall(qn("w:style"))}
+    wanted = {document.styles[name].style_id for name in HOUSE_STYLES}
+    wanted |= {style_id for style_id, style in by_id.items() if style.get(qn("w:default")) == "1"}
+    for part in package.iter_parts():
+        element = getattr(part, "element", None)
+        if element is not None and element is not styles:
+            wanted |= _style_references(element)
+    kept: set[str] = set()
+    while wanted:
+        style_id = wanted.pop()
+        if style_id in kept or style_id not in by_id:
+            continue
+        kept.add(style_id)
+        wanted |= _style_references(by_id[style_id])
+    for style_id, style in by_id.items():
+        if style_id not in kept:
+            styles.remove(style)
+
+
 def _setup_page(section, landscape: bool = False) -> None:
     section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = (A4_LONG, A4_SHORT) if landscape else (A4_SHORT, A4_LONG)
@@ -711,6 +781,7 @@ class Builder:
     # output
 
     def save(self, path: Path) -> None:
+        _slim_package(self.document)
         self.document.save(path)
         normalize_zip(path)
 

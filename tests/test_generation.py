@@ -6,6 +6,7 @@ figures against the workbook.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -244,6 +245,25 @@ def test_unknown_beneficiary_suggests_the_closest_names(tmp_path: Path) -> None:
         "B02 « Sport & Loisirs de l'Aurence » ?"
     )
     assert not tmp_path.joinpath("conventions").exists()
+
+
+def test_unknown_beneficiary_of_a_national_workbook_lists_ten_names_not_a_thousand() -> None:
+    from dotation_docs.model import Beneficiary
+    from dotation_docs.pipeline import find_beneficiary
+
+    dotation = check_workbook(SAMPLE).dotation
+    assert dotation is not None
+    model = dotation.beneficiaries[0]
+    many = [dataclasses.replace(model, identifier=f"N{i:04d}", name=f"Association {i}") for i in range(1000)]
+    assert all(isinstance(b, Beneficiary) for b in many)
+    with pytest.raises(BeneficiaryNotFoundError) as err:
+        find_beneficiary(dataclasses.replace(dotation, beneficiaries=many), "zzzz")
+    message = err.value.message
+    assert "N0009 « Association 9 » ; et 990 autres (feuille « Bénéficiaires » du classeur)." in message
+    assert "N0010" not in message
+    with pytest.raises(BeneficiaryNotFoundError) as err:
+        find_beneficiary(dataclasses.replace(dotation, beneficiaries=many[:10]), "zzzz")
+    assert err.value.message.endswith("N0009 « Association 9 ».")
 
 
 # --- Claim file only ------------------------------------------------------------------------

@@ -240,6 +240,25 @@ def test_a_second_run_on_a_locked_folder_stops_at_once(tmp_path: Path) -> None:
     assert not folder.exists()  # created for the lock, removed as it stayed empty
 
 
+def test_a_busy_folder_is_said_before_the_templates_and_the_workbook_are_checked(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    from dotation_docs import pipeline, reading
+
+    folder = tmp_path / "sortie"
+    read = []
+    monkeypatch.setattr(reading, "check_workbook", lambda *a, **k: read.append(a))
+    monkeypatch.setattr(pipeline, "prepare_templates", lambda *a, **k: read.append(a))
+    with outputdir.locked(folder):
+        before = sorted(p.name for p in folder.iterdir())
+        with pytest.raises(OutputBusyError):
+            generate_batch(SAMPLE, folder, jobs=1)
+        assert sorted(p.name for p in folder.iterdir()) == before  # the look created nothing
+    assert read == []
+    outputdir.check_not_busy(folder)  # released: no error, and nothing created
+    outputdir.check_not_busy(tmp_path / "absente")
+    assert not (tmp_path / "absente").exists() and not folder.exists()
+
+
 # --- Real processes, really killed -------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from test_interruptions import (  # noqa: F401  (batches is a fixture)
 )
 
 from dotation_docs import cli as cli_module
-from dotation_docs import outputdir, pipeline
+from dotation_docs import outputdir, pipeline, reading
 from dotation_docs.cli import cli
 from dotation_docs.exceptions import OutputError, TemplateError
 from dotation_docs.pipeline import generate_batch, generate_beneficiary
@@ -408,6 +408,37 @@ def test_a_thousand_processes_asked_are_four_per_core_at_most() -> None:
 # --- Reading ahead: the workbook read by another process while the templates are checked -------
 
 
+def test_the_command_line_starts_reading_before_the_heavy_imports() -> None:
+    # The read-ahead process is forked as soon as the options are parsed: importing the
+    # command line must not import the renderers (half a second), only what forking needs.
+    code = ("import sys, dotation_docs.cli; print(sorted(m for m in ('docx', 'docxtpl', 'jinja2', 'babel', "
+            "'openpyxl', 'lxml', 'dotation_docs.pipeline', 'dotation_docs.workbook') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_command_line_reads_ahead_for_every_writing_job(tmp_path: Path, monkeypatch) -> None:
+    started = []
+    real = reading.Background
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        started.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(reading, "Background", counted)
+    runner = CliRunner()
+    for args in (["generer"], ["convention", "_", "B01"], ["demande"]):
+        command = [args[0], str(SAMPLE), *args[2:], "-o", str(tmp_path / args[0]), "-j", "2", "-q"]
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 0, result.output
+    assert started == [SAMPLE] * 3
+    started.clear()
+    assert runner.invoke(cli, ["generer", str(SAMPLE), "-o", str(tmp_path / "seul"), "-j", "1", "-q"]).exit_code == 0
+    assert started == []
+    assert snapshot(tmp_path / "seul") == snapshot(tmp_path / "generer")
+
+
 def _broken_workbook(tmp_path: Path) -> Path:
     wb = openpyxl.load_workbook(SAMPLE)
     put(wb, "Matériel", "Prix unitaire HT", 2, "douze euros")
@@ -440,15 +471,15 @@ def test_templates_errors_still_come_before_the_workbook_s(tmp_path: Path) -> No
 
 def test_a_read_ahead_process_that_fails_is_replaced_by_reading_here(tmp_path: Path, monkeypatch, caplog) -> None:
     parent = os.getpid()
-    real = pipeline._read_ahead
+    real = reading._read_ahead
 
     def crashing(workbook: Path):  # type: ignore[no-untyped-def]
         if os.getpid() != parent:
             raise RuntimeError("bug in the read-ahead process")
         return real(workbook)
 
-    monkeypatch.setattr(pipeline, "_read_ahead", crashing)
-    caplog.set_level("INFO", logger="dotation_docs.pipeline")
+    monkeypatch.setattr(reading, "_read_ahead", crashing)
+    caplog.set_level("INFO", logger="dotation_docs.reading")
     generate_batch(SAMPLE, tmp_path / "lot", jobs=2)
     assert "bug in the read-ahead process" in caplog.text  # read again here, after the failure
     generate_batch(SAMPLE, tmp_path / "seul", jobs=1)
@@ -461,14 +492,14 @@ def test_a_command_killed_while_reading_ahead_leaves_no_process(tmp_path: Path, 
     folder = tmp_path / f"lecture-{sig}"
     code = f"""
 import signal, sys, time
-from dotation_docs import pipeline
+from dotation_docs import reading
 from dotation_docs.cli import main
-real = pipeline.check_workbook
+real = reading.check_workbook
 def slow(*args, **kwargs):
     sys.stderr.write("LECTURE\\n"); sys.stderr.flush()
     time.sleep(60)
     return real(*args, **kwargs)
-pipeline.check_workbook = slow
+reading.check_workbook = slow
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.argv = ["dotation", "generer", {str(SAMPLE)!r}, "-o", {str(folder)!r}, "-j", "2"]
 main()

@@ -181,3 +181,86 @@ def test_text_files_are_not_templates() -> None:
     assert all(not str(name).endswith(".md") for name in NAMES.values())
     assert all((TEMPLATES / name).is_file() for name in NAMES.values())
     docx.Document(str(TEMPLATES / "convention-don.docx"))  # the committed templates open
+
+
+# Parts of python-docx's default package that the templates (hence every generated document)
+# must not carry: Word 2010's copy of the styles, the default document's thumbnail (shown by a
+# file manager as the preview of our documents), its custom XML item, its web settings.
+DROPPED_PARTS = ("word/stylesWithEffects.xml", "docProps/thumbnail.jpeg", "customXml/", "word/webSettings.xml")
+STYLE_REFERENCE_TAGS = ("pStyle", "rStyle", "tblStyle", "numStyleLink", "styleLink", "basedOn", "link", "next")
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def docx_templates() -> list[Path]:
+    return [p for p in committed_templates() if p.suffix == ".docx"]
+
+
+@pytest.mark.parametrize("template", docx_templates(), ids=lambda p: p.name)
+def test_templates_carry_no_leftover_of_the_default_package(template: Path) -> None:
+    content = parts(template)
+    assert sorted(content) == [
+        "[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "docProps/core.xml",
+        "word/_rels/document.xml.rels", "word/document.xml", "word/fontTable.xml", "word/footer1.xml",
+        "word/numbering.xml", "word/settings.xml", "word/styles.xml", "word/theme/theme1.xml",
+    ]
+    for name in ("[Content_Types].xml", "_rels/.rels", "word/_rels/document.xml.rels"):
+        text = content[name].decode("utf-8")
+        for dropped in ("stylesWithEffects", "thumbnail", "customXml", "webSettings", "jpeg"):
+            assert dropped not in text, f"{template.name}: {name} still names {dropped}"
+    assert b"latentStyles" not in content["word/styles.xml"]
+    assert len(content["word/styles.xml"]) < 20_000
+    assert sum(len(data) for data in content.values()) < 100_000
+
+
+@pytest.mark.parametrize("template", docx_templates(), ids=lambda p: p.name)
+def test_every_style_a_template_names_exists(template: Path) -> None:
+    """styles.xml is trimmed, but every style id that a part names (the document, its footer,
+    numbering.xml, the styles' own basedOn/link/next) is still defined, with the defaults and
+    the house styles."""
+    from lxml import etree
+
+    content = parts(template)
+    styles = etree.fromstring(content["word/styles.xml"])
+    defined = {style.get(f"{W}styleId") for style in styles.iter(f"{W}style")}
+    for name, data in content.items():
+        if not name.endswith(".xml") or not name.startswith("word/"):
+            continue
+        for tag in STYLE_REFERENCE_TAGS:
+            for ref in etree.fromstring(data).iter(f"{W}{tag}"):
+                assert ref.get(f"{W}val") in defined, f"{template.name}: {name} names the missing style {ref.get(f'{W}val')}"
+    assert {"Normal", "DefaultParagraphFont", "TableNormal", "NoList"} <= defined  # the defaults
+    assert styles.find(f"{W}docDefaults") is not None
+    document = docx.Document(str(template))
+    house = ("Title", "Subtitle", "Heading 1", "Heading 2", "Heading 3", "List Bullet", "Footer", "Table Grid",
+             "Texte de tableau", "En-tête de tableau", "Petit texte de tableau", "Petit en-tête de tableau",
+             "Signature", "Balise")
+    assert all(name in document.styles for name in house)
+    assert len(document.styles) < 40  # python-docx's default package defines 164
+
+
+def test_a_generated_document_resolves_its_styles(tmp_path: Path) -> None:
+    """python-docx finds the style of every paragraph and table of a generated convention and
+    its footer (python-docx falls back to « Normal » for an unknown style id: compared here)."""
+    from conftest import SAMPLE
+
+    from dotation_docs.pipeline import generate_batch
+
+    generate_batch(SAMPLE, tmp_path / "out", TEMPLATES)
+    generated = sorted((tmp_path / "out").rglob("*.docx"))
+    assert len(generated) == 24
+    for path in generated:
+        assert sorted(parts(path)) == sorted(parts(TEMPLATES / "convention-don.docx")), path.name
+        document = docx.Document(str(path))
+        paragraphs = list(document.paragraphs) + list(document.sections[0].footer.paragraphs)
+        for table in document.tables:
+            tbl_style = table._tbl.tblPr.find(f"{W}tblStyle")
+            if tbl_style is not None:
+                assert table.style.style_id == tbl_style.get(f"{W}val"), path.name
+            for row in table.rows:
+                for cell in row.cells:
+                    paragraphs.extend(cell.paragraphs)
+        for paragraph in paragraphs:
+            p_style = paragraph._p.pPr.find(f"{W}pStyle") if paragraph._p.pPr is not None else None
+            expected = p_style.get(f"{W}val") if p_style is not None else "Normal"
+            assert paragraph.style.style_id == expected, f"{path.name}: « {paragraph.text[:40]} »"
+        assert document.styles["Normal"].font.name == "Arial"
