@@ -1330,43 +1330,38 @@ class _ContextPreparer:
 
     def _prepare_container(self, value: Any, kind: type) -> tuple[Any, int]:
         """A mapping, list or tuple: its plain items (text without marks, numbers, dates)
-        are told apart in one pass, the others prepared one by one."""
-        flags = 0
+        are kept as they are, the others prepared one by one."""
         mapping = isinstance(value, Mapping)
         items = value.values() if mapping else value
-        if (kind is dict or kind is list) and _PLAIN_OR_TEXT.issuperset(map(type, items)):
+        reusable = kind is dict or kind is list  # used as it is when nothing changes
+        if reusable and _PLAIN_OR_TEXT.issuperset(map(type, items)):
             # Plain values only (the usual case), told apart without a loop in Python: a
             # number or a date never writes a mark.
             if not _MARK.search("".join(map(str, items))):
-                return value, 0  # nothing to change: used as it is
-        texts = []
-        others = False
-        for item in items:
+                return value, 0
+        flags = 0
+        changed = not reusable
+        prepare = self._prepare
+        search = _MARK.search
+        plain = _PLAIN_TYPES
+        prepared: Any = {} if mapping else []
+        for key, item in (value.items() if mapping else enumerate(value)):
             kind_of = type(item)
             if kind_of is str:
-                texts.append(item)
-            elif kind_of not in _PLAIN_TYPES:
-                others = True
-        marked = bool(texts) and _MARK.search("".join(texts)) is not None
-        if not marked and not others and (kind is dict or kind is list):
-            return value, 0  # nothing to change: used as it is
-        prepare = self._prepare
-        if mapping:
-            prepared: Any = {}
-            for key, item in value.items():
-                prepared[key], inner = prepare(item)
-                flags |= inner
-        else:
-            prepared = []
-            for item in value:
+                if search(item):
+                    item = strip_marks(item)
+                    changed = True
+            elif kind_of not in plain:
                 copied, inner = prepare(item)
-                prepared.append(copied)
                 flags |= inner
-        if kind is dict or kind is list:
-            items = prepared.values() if mapping else prepared
-            if all(new is old for new, old in zip(items, value.values() if mapping else value)):
-                return value, flags  # equal to the original: used as it is
-        return prepared, flags
+                if copied is not item:
+                    item = copied
+                    changed = True
+            if mapping:
+                prepared[key] = item
+            else:
+                prepared.append(item)
+        return (prepared if changed else value), flags
 
 
 _PREPARER = _ContextPreparer()
