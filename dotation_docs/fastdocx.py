@@ -243,31 +243,13 @@ def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False,
     """docxtpl's ``render_xml_part`` without the compilation. With ``listing``, return
     also whether docxtpl's line-break handling ran (``resolve_listing``)."""
     # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
-    xml = _join_paragraphs(part.render(context, scope))
+    xml = part.render(context, scope).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
     if "_" in xml and ("{_" in xml or "_}" in xml):  # (one character is found much faster than two)
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
     if listed:  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
     return (xml, listed) if listing else xml
-
-
-def _join_paragraphs(text: str) -> str:
-    """``text.replace("\\n<w:p ", "<w:p ").replace("\\n<w:p>", "<w:p>")`` (docxtpl's
-    ``render_xml_part``), faster: each line break is dropped when a paragraph follows it
-    (occurrences cannot overlap, and neither replacement creates the other's match)."""
-    if "\n" not in text:
-        return text
-    pieces = text.split("\n")
-    joined = [pieces[0]]
-    for piece in itertools.islice(pieces, 1, None):
-        if not piece.startswith(_PARAGRAPH_STARTS):
-            joined.append("\n")
-        joined.append(piece)
-    return "".join(joined)
-
-
-_PARAGRAPH_STARTS = ("<w:p ", "<w:p>")
 
 
 def _prepare_source(xml: str) -> str:

@@ -94,3 +94,46 @@ def test_typeset_keeps_an_item_without_apostrophes():
     quoted = dataclasses.replace(plain, **{names[0]: "l'unité"})
     assert getattr(typeset(quoted), names[0]) == "l’unité"
     assert getattr(quoted, names[0]) == "l'unité"
+
+
+def test_next_mark_finds_each_typography_mark_and_nothing_else():
+    import random
+    import re
+
+    from dotation_docs.formatting import MARKS
+
+    alphabet = ["a", "é", "\ue000", "\ue001", "\ue002", "\ue003", "\ue0ff", "\uee80", "\u2019", "<w:t>"]
+    expected_pattern = re.compile("[" + "".join(MARKS) + "]".encode().decode())
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        data = text.encode("utf-8")
+        expected = [m.start() for m in re.finditer("|".join(re.escape(m.encode()) .decode("latin-1")
+                                                             for m in MARKS), data.decode("latin-1"))]
+        found, start = [], 0
+        while (position := fastdocx._next_mark(data, start)) >= 0:
+            found.append(position)
+            start = position + 1
+        assert found == expected, text
+        assert bool(found) == bool(expected_pattern.search(text))
+
+
+@pytest.mark.parametrize("value", ["C#", "Oui !", "Quoi ?", "l'équipe « #1 »", "a\u00bfb", "x_y {_{ z }_}"])
+def test_rare_characters_in_values_give_the_reference_bytes(tmp_path, value):
+    from datetime import datetime
+
+    from docx import Document
+
+    document = Document()
+    document.add_paragraph("{{ v }}")
+    document.add_paragraph("{{ v|insecable }} et {{ w }}")
+    path = tmp_path / "modele.docx"
+    document.save(path)
+    loaded = rendering.load_template(path)
+    env = rendering.build_environment()
+    context = {"v": value, "w": "10-12"}
+    stamp = datetime(2024, 5, 2)
+    fast = fastdocx.compile_docx(loaded, env).render(context, title="T", timestamp=stamp)
+    assert fast == rendering.render(loaded, context, title="T", timestamp=stamp, env=env)
+    text = [p.text for p in Document(__import__("io").BytesIO(fast)).paragraphs]
+    assert text[0] == value.replace("{_{", "{{").replace("}_}", "}}")  # docxtpl's own unescaping
