@@ -725,9 +725,6 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return memo
 
 
-_TEXT_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
-
-
 def environments(env: jinja2.Environment) -> tuple[jinja2.Environment, jinja2.Environment]:
     """Return the environments a Word template compiled for ``env`` renders its parts
     and its document properties with (the same results, the same errors as ``env`` and
@@ -740,10 +737,10 @@ def environments(env: jinja2.Environment) -> tuple[jinja2.Environment, jinja2.En
 def text_environment(fast: jinja2.Environment) -> jinja2.Environment:
     """``fast`` without autoescape (the document properties are plain text), one per
     environment (templates are compiled once per environment)."""
-    text = _TEXT_ENVS.get(fast)
-    if text is None:
-        text = _TEXT_ENVS[fast] = fast.overlay(autoescape=False)
-    return text
+    kept = fast.__dict__.get("_dotation_text")  # on the environment: goes with it (see rendering.compiled_sources)
+    if kept is None or kept[0] is not fast:
+        kept = fast.__dict__["_dotation_text"] = (fast, fast.overlay(autoescape=False))
+    return kept[1]
 
 
 def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:

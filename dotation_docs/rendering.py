@@ -23,7 +23,6 @@ import io
 import itertools
 import re
 import unicodedata
-import weakref
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -276,9 +275,18 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return template
 
 
-# The templates each environment compiled, by source (see compile_source).
-_COMPILED: weakref.WeakKeyDictionary[jinja2.Environment, dict[str, jinja2.Template]] = weakref.WeakKeyDictionary()
 _COMPILED_PER_ENVIRONMENT = 256
+
+
+def compiled_sources(env: jinja2.Environment) -> dict[str, jinja2.Template]:
+    """The templates ``env`` compiled, by source (see :func:`compile_source`): kept on
+    the environment itself, so that they go with it (a compiled template refers to its
+    environment: a table beside it would keep both alive). An overlay copies its
+    environment's attributes: the table found there belongs to the other one."""
+    kept = env.__dict__.get("_dotation_compiled")
+    if kept is None or kept[0] is not env:
+        kept = env.__dict__["_dotation_compiled"] = (env, {})
+    return kept[1]
 
 
 def compile_source(env: TemplateEnvironment, source: str, tree: nodes.Template | None = None) -> jinja2.Template:
@@ -288,9 +296,7 @@ def compile_source(env: TemplateEnvironment, source: str, tree: nodes.Template |
     ``env.parse(source)`` not yet compiled (it is labelled and compiled here). A compiled
     template is never modified by rendering it; a source that does not compile is not
     remembered (each call raises the same error again)."""
-    kept = _COMPILED.get(env)
-    if kept is None:
-        kept = _COMPILED[env] = {}
+    kept = compiled_sources(env)
     template = kept.get(source)
     if template is None:
         template = env._compile_source(source, tree)

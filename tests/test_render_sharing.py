@@ -21,8 +21,22 @@ def test_compile_source_compiles_once_per_environment_and_source():
     assert rendering.compile_source(fast, "<w:t>{{ a }}</w:t>") is first
     assert fast.from_string("<w:t>{{ a }}</w:t>") is first
     assert rendering.compile_source(text, "<w:t>{{ a }}</w:t>") is not first
+    assert rendering.compiled_sources(fast) is not rendering.compiled_sources(text)
+    assert rendering.compiled_sources(env) is not rendering.compiled_sources(fast)
     assert first.render(a="R&D") == "<w:t>R&amp;D</w:t>"
     assert rendering.compile_source(text, "<w:t>{{ a }}</w:t>").render(a="R&D") == "<w:t>R&D</w:t>"
+
+
+def test_compiled_templates_go_with_their_environment():
+    import gc
+    import weakref
+
+    env = rendering.build_environment()
+    env.from_string("<p>{{ a }}</p>")
+    gone = weakref.ref(env)
+    del env
+    gc.collect()
+    assert gone() is None
 
 
 def test_a_source_that_does_not_compile_fails_the_same_way_each_time():
@@ -38,7 +52,7 @@ def test_the_check_compiles_the_parts_the_renderer_uses():
     env = rendering.build_environment()
     templates, _ = prepare_templates(specs(), env=env)
     fast, _text = fastdocx.environments(env)
-    compiled_by_check = dict(rendering._COMPILED[fast])
+    compiled_by_check = dict(rendering.compiled_sources(fast))
     assert compiled_by_check
     word = templates.word("convention-don.docx", env)
     body = word._body.template
