@@ -194,6 +194,9 @@ class _Part:
             self.template = env.from_string(source)
         except jinja2.TemplateError as err:  # syntax, refused tag: reported per document
             self.error = err
+        #: The text every rendering gives when the source holds no Jinja (a document
+        #: property, usually): then it is not rendered.
+        self.constant = _constant_text(env, source) if self.error is None else None
 
     def render(self, context: Mapping[str, Any], scope: _Scope | None = None) -> str:
         """The part rendered for ``context``. ``scope`` is, when given, :func:`_scope` of
@@ -202,6 +205,8 @@ class _Part:
         errors."""
         if self.error is not None:
             raise self.error
+        if self.constant is not None:
+            return self.constant
         template = self.template
         assert template is not None
         if scope is None or scope[0] is not self.globals:
@@ -221,6 +226,18 @@ class _Part:
             if lineno is None and not isinstance(err, jinja2.TemplateError):
                 raise
             raise _RenderFailure(err, lineno, template.source_text) from err  # type: ignore[attr-defined]
+
+
+def _constant_text(env: jinja2.Environment, source: str) -> str | None:
+    """``source`` when Jinja renders it as it is whatever the context (no delimiter of
+    ``env`` in it, no line break it would change), else None."""
+    delimiters = (env.block_start_string, env.variable_start_string, env.comment_start_string,
+                  env.line_statement_prefix, env.line_comment_prefix)
+    if "\r" in source or any(d and d in source for d in delimiters):
+        return None
+    if "\n" in source and (env.newline_sequence != "\n" or source.endswith("\n") and not env.keep_trailing_newline):
+        return None
+    return source
 
 
 _Context = jinja2.runtime.Context

@@ -48,7 +48,10 @@ def test_a_source_that_does_not_compile_fails_the_same_way_each_time():
             env.from_string("{% include 'x.html' %}")
 
 
-def test_the_check_compiles_the_parts_the_renderer_uses():
+def test_the_check_compiles_the_parts_the_renderer_uses(monkeypatch):
+    from dotation_docs import templateset
+
+    monkeypatch.setattr(templateset, "_CACHE", {})  # checked afresh (the result is kept per process)
     env = rendering.build_environment()
     templates, _ = prepare_templates(specs(), env=env)
     fast, _text = fastdocx.environments(env)
@@ -151,3 +154,17 @@ def test_rare_characters_in_values_give_the_reference_bytes(tmp_path, value):
     assert fast == rendering.render(loaded, context, title="T", timestamp=stamp, env=env)
     text = [p.text for p in Document(__import__("io").BytesIO(fast)).paragraphs]
     assert text[0] == value.replace("{_{", "{{").replace("}_}", "}}")  # docxtpl's own unescaping
+
+
+@pytest.mark.parametrize("source", [
+    "Modèle dotation-docs : R&D <b>", "ligne\nligne\n", "a\r\nb", "{{ 1 }}", "{# c #}x", "{% if 1 %}x{% endif %}", "",
+    "accolade { seule }",
+])
+def test_a_part_without_jinja_is_not_rendered_but_gives_the_same_text(source):
+    env = rendering.build_environment()
+    for part_env in (env, env.overlay(autoescape=False), env.overlay(keep_trailing_newline=False)):
+        part = fastdocx._Part(part_env, source)
+        expected = part_env.from_string(source).render()
+        assert part.render({}) == expected
+        assert (part.constant is None) == ("{" in source and source != "accolade { seule }" or "\r" in source
+                                           or source.endswith("\n") and not part_env.keep_trailing_newline)
