@@ -9,6 +9,7 @@ checks that every variable the templates use exists here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from decimal import Decimal
@@ -160,10 +161,15 @@ def typeset(item: Any) -> Any:
     for name in PROSE_FIELDS[type(item)]:
         value = getattr(item, name)
         if isinstance(value, str):
-            changes[name] = typographic_apostrophes(value)
+            typeset_value = typographic_apostrophes(value)
         elif type(value) in PROSE_FIELDS:
-            changes[name] = typeset(value)
-    return dataclasses.replace(item, **changes)
+            typeset_value = typeset(value)
+        else:
+            continue
+        if typeset_value is not value:
+            changes[name] = typeset_value
+    # (Frozen, compared by value: the item itself when nothing changes, as a copy would be.)
+    return dataclasses.replace(item, **changes) if changes else item
 
 def convention_number(dotation: Dotation, beneficiary: Beneficiary) -> str | None:
     """Return the convention number of ``beneficiary`` (prefix + identifier), or None
@@ -177,6 +183,13 @@ def _contact(contact: Contact) -> Context:
     return {"nom": contact.name, "telephone": contact.phone, "courriel": contact.email}
 
 
+@functools.lru_cache(maxsize=1024, typed=True)
+def _quantity_text(count: int, singular: str, plural: str) -> str:
+    """``57\u00a0ordinateurs portables``: remembered, a batch counting the same few
+    categories for every beneficiary (Babel formats a number slowly)."""
+    return format_quantity(count, singular, plural, space=NBSP)
+
+
 def _quantities(totals: DeviceTotals) -> Context:
     """Return the counts of ``totals``: ``nombre``, ``categories``, ``quantites``."""
     categories = [
@@ -184,7 +197,7 @@ def _quantities(totals: DeviceTotals) -> Context:
             "libelle_singulier": c.category.singular,
             "libelle_pluriel": c.category.plural,
             "nombre": c.count,
-            "texte": format_quantity(c.count, c.category.singular, c.category.plural, space=NBSP),
+            "texte": _quantity_text(c.count, c.category.singular, c.category.plural),
         }
         for c in totals.by_category
         if c.count

@@ -46,10 +46,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from docx.opc.coreprops import CoreProperties
 from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
+from jinja2.compiler import CodeGenerator
 from lxml import etree
 
 from dotation_docs import rendering
@@ -113,6 +115,7 @@ _EXTERNAL_ATTR = 0o644 << 16
 _FOREIGN = 1  # holds a docxtpl object: docxtpl's own rendering
 _UNUSUAL = 2  # holds a value of another type (a str subclass such as Markup…): no shortcut
 _PLAIN_TYPES = frozenset({int, bool, float, Decimal, date, datetime, time, type(None)})
+_PLAIN_OR_TEXT = _PLAIN_TYPES | {str}
 _resolve_listing = DocxTemplate.resolve_listing
 _fix_tables = DocxTemplate.fix_tables
 
@@ -145,6 +148,10 @@ class _Entry:
             _DOS_TIME, _DOS_DATE, crc, len(packed), len(data), len(encoded), 0, 0, 0, 0, _EXTERNAL_ATTR, 0,
         )[:-4]
         return cls(local, central_head, encoded)
+
+
+def _compressed(name: str, data: bytes | _Entry, level: int) -> _Entry:
+    return data if isinstance(data, _Entry) else _Entry.compress(name, data, level)
 
 
 def _encode_name(name: str) -> tuple[bytes, int]:
@@ -182,24 +189,79 @@ class _Part:
         self.text: _TextForm | None = None  # how it is written without parsing, when it can be
         self.template: jinja2.Template | None = None
         self.error: Exception | None = None
+        self.globals = env.globals  # the variables every rendering sees besides the context
         try:
             self.template = env.from_string(source)
         except jinja2.TemplateError as err:  # syntax, refused tag: reported per document
             self.error = err
+        #: The text every rendering gives when the source holds no Jinja (a document
+        #: property, usually): then it is not rendered.
+        self.constant = _constant_text(env, source) if self.error is None else None
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: Mapping[str, Any], scope: _Scope | None = None) -> str:
+        """The part rendered for ``context``. ``scope`` is, when given, :func:`_scope` of
+        ``context`` for the environment's globals, built once for every part of a document
+        (Jinja builds it again for each template it renders): the same result, the same
+        errors."""
         if self.error is not None:
             raise self.error
-        assert self.template is not None
-        return self.template.render(context)
+        if self.constant is not None:
+            return self.constant
+        template = self.template
+        assert template is not None
+        if scope is None or scope[0] is not self.globals:
+            return template.render(context)
+        # Template.render and _Template.render, with the context's variables merged once.
+        env = template.environment
+        try:
+            try:
+                return env.concat(template.root_render_func(  # type: ignore[attr-defined]
+                    _Context(env, scope[1], template.name, template.blocks, globals=template.globals)))
+            except Exception:
+                env.handle_exception()
+        except jinja2.TemplateSyntaxError:
+            raise
+        except Exception as err:
+            lineno = rendering._template_line(err.__traceback__)
+            if lineno is None and not isinstance(err, jinja2.TemplateError):
+                raise
+            raise _RenderFailure(err, lineno, template.source_text) from err  # type: ignore[attr-defined]
 
 
-def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False) -> Any:
+def _constant_text(env: jinja2.Environment, source: str) -> str | None:
+    """``source`` when Jinja renders it as it is whatever the context (no delimiter of
+    ``env`` in it, no line break it would change), else None."""
+    delimiters = (env.block_start_string, env.variable_start_string, env.comment_start_string,
+                  env.line_statement_prefix, env.line_comment_prefix)
+    if "\r" in source or any(d and d in source for d in delimiters):
+        return None
+    if "\n" in source and (env.newline_sequence != "\n" or source.endswith("\n") and not env.keep_trailing_newline):
+        return None
+    return source
+
+
+_Context = jinja2.runtime.Context
+_Scope = tuple[Mapping[str, Any], dict[str, Any]]
+
+
+def _scope(globals_: Mapping[str, Any], context: Mapping[str, Any]) -> _Scope | None:
+    """Return the globals ``globals_`` and the variables a Jinja template of them rendered
+    for ``context`` sees (what ``Template.new_context`` builds: the globals, then the
+    context), or None when Jinja would refuse the context (a key that is not a str: then
+    each part raises as it does)."""
+    try:
+        return globals_, dict(globals_, **context)
+    except TypeError:
+        return None
+
+
+def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False,
+                scope: _Scope | None = None) -> Any:
     """docxtpl's ``render_xml_part`` without the compilation. With ``listing``, return
     also whether docxtpl's line-break handling ran (``resolve_listing``)."""
     # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
-    xml = part.render(context).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
-    if "{_" in xml or "_}" in xml:
+    xml = part.render(context, scope).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+    if "_" in xml and ("{_" in xml or "_}" in xml):  # (one character is found much faster than two)
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
     if listed:  # otherwise resolve_listing changes nothing
@@ -248,7 +310,8 @@ class CompiledDocxTemplate:
         for name in (*rendering._TEXT_PROPERTIES, "title"):
             setattr(props, name, "")
         fast_env = _fast_environment(env)
-        text_env = fast_env.overlay(autoescape=False)
+        self._globals = fast_env.globals
+        text_env = text_environment(fast_env)
         self._properties = {name: (source, _Part(text_env, source) if source else None)
                             for name, source in sources.items()}
         main = document.part
@@ -286,6 +349,7 @@ class CompiledDocxTemplate:
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
+        self._entry_cache: dict[tuple[str, bytes], _Entry] = {}
         for uri in (DocxTemplate.HEADER_URI, DocxTemplate.FOOTER_URI):
             for rel in main.rels.values():
                 if rel.reltype == uri and rel.target_part.blob:
@@ -318,8 +382,8 @@ class CompiledDocxTemplate:
                     self._layout.append(_Entry.compress(name, saved.read(name), level))
         self._main_name = main.partname[1:]
 
-    def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime) -> bytes:
-        values = {name: "" if part is None else fit_property(plain_text(part.render(context)))
+    def _core(self, context: Mapping[str, Any], title: str, timestamp: datetime, scope: _Scope | None = None) -> bytes:
+        values = {name: "" if part is None else fit_property(plain_text(part.render(context, scope)))
                   for name, (source, part) in self._properties.items()}
         values["title"] = fit_property(plain_text(title))
         pieces = self._core_pieces.get(timestamp)
@@ -392,26 +456,35 @@ class CompiledDocxTemplate:
     def _render(self, context: dict[str, Any], title: str, timestamp: datetime, flags: int = _UNUSUAL) -> bytes:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
-        xml, listed = _render_xml(self._body, context, True)
+        scope = _scope(self._globals, context)
+        xml, listed = _render_xml(self._body, context, True, scope)
         document = body = None
         if self._text_body and not flags & _UNUSUAL and not listed and not self._footnotes:
             document = self._spliced(xml)
         if document is None:
             document, body = self._parsed(xml, flags)
-        headers = [(name, self._render_header(part, context, flags)) for name, part in self._headers]
+        headers = [(name, self._render_header(part, context, flags, scope)) for name, part in self._headers]
         notes = []
         if self._footnotes:
             sections = len(_SECTIONS_XPATH(body))
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
-        parts: dict[str, bytes] = {self._main_name: document}
+        parts: dict[str, bytes | _Entry] = {self._main_name: document}
         for name, serialized in headers:
             parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
-        parts[self._core_name] = self._core(context, title, timestamp)
+        parts[self._core_name] = self._core(context, title, timestamp, scope)
         level = self.level
+        entries = self._entry_cache
+        for name, serialized in headers:  # often the same for many documents: compressed once
+            entry = entries.get((name, serialized))
+            if entry is None:
+                if len(entries) >= 64:
+                    entries.clear()
+                entry = entries[name, serialized] = _Entry.compress(name, serialized, level)
+            parts[name] = entry
         return _write_zip([
-            entry if isinstance(entry, _Entry) else _Entry.compress(entry, parts[entry], level)
+            entry if isinstance(entry, _Entry) else _compressed(entry, parts[entry], level)
             for entry in self._layout
         ])
 
@@ -470,8 +543,9 @@ class CompiledDocxTemplate:
                 root.remove(body)
         return document, body
 
-    def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL) -> bytes:
-        xml, listed = _render_xml(part, context, True)
+    def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL,
+                       scope: _Scope | None = None) -> bytes:
+        xml, listed = _render_xml(part, context, True, scope)
         key = (id(part), xml)  # headers and footers often come out the same for many documents
         serialized = self._header_cache.get(key)
         if serialized is None and part.text is not None and not listed and not flags & _UNUSUAL:
@@ -533,13 +607,18 @@ class _TextForm:
             data = xml.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: the forgiving parser decides
             return None
-        if b"&#39;" in data:
-            data = data.replace(b"&#39;", b"'")
-        if b"&#34;" in data:
-            data = data.replace(b"&#34;", b'"')
-        if b"&#" in data or b"\r" in data or b"docPr" in data or b"<!" in data or b"<?" in data:
+        # (Each search of several bytes is guarded by a search of one, found much faster.)
+        if b"#" in data:
+            if b"&#39;" in data:
+                data = data.replace(b"&#39;", b"'")
+            if b"&#34;" in data:
+                data = data.replace(b"&#34;", b'"')
+            if b"&#" in data:
+                return None
+        if (b"\r" in data or b"docPr" in data or b"!" in data and b"<!" in data
+                or b"?" in data and b"<?" in data):
             return None
-        if data.translate(None, _XML_BYTES) or b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        if data.translate(None, _XML_BYTES) or b"\xbf" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data):
             return None
         for written, collapsed in self.empty:
             if written in data:
@@ -620,12 +699,15 @@ _MARK_LAST_BYTES = frozenset(mark.encode("utf-8")[2] for mark in MARKS)
 def _next_mark(data: bytes, start: int) -> int:
     """The position of the next typography mark in the UTF-8 ``data`` from ``start``, or -1."""
     while True:
-        found = data.find(_MARK_PREFIX, start)
-        if found < 0 or data[found + 2] in _MARK_LAST_BYTES:
+        found = data.find(b"\xee", start)  # one byte: found much faster than two
+        if found < 0:
+            return found
+        if data[found + 1: found + 2] == b"\x80" and data[found + 2] in _MARK_LAST_BYTES:
             return found
         start = found + 1
 
 
+_EXPRESSION = rendering._EXPRESSION_KEYWORD
 _FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = weakref.WeakKeyDictionary()
 _CACHE_SIZE = 65536
 
@@ -639,12 +721,16 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     def memo(value: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            key = (type(value), value if type(value) is str else repr(value), args, tuple(sorted(kwargs.items())))
-            hash(key)
+            # The expression a call is labelled with only names it in an error (never remembered).
+            if not kwargs or len(kwargs) == 1 and _EXPRESSION in kwargs:
+                options: tuple[Any, ...] = ()
+            else:
+                options = tuple(sorted(item for item in kwargs.items() if item[0] != _EXPRESSION))
+            kind = type(value)
+            key = (kind, value if kind is str else repr(value), args, options)
+            return cache[key]
         except TypeError:  # a list, a dict: not remembered
             return func(value, *args, **kwargs)
-        try:
-            return cache[key]
         except KeyError:
             result = func(value, *args, **kwargs)
             if len(cache) >= _CACHE_SIZE:
@@ -654,6 +740,24 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     memo.__name__ = name
     return memo
+
+
+def environments(env: jinja2.Environment) -> tuple[jinja2.Environment, jinja2.Environment]:
+    """Return the environments a Word template compiled for ``env`` renders its parts
+    and its document properties with (the same results, the same errors as ``env`` and
+    its plain-text overlay): the template check fills the parts with these, so that each
+    part is compiled once (:func:`rendering.compile_source`)."""
+    fast = _fast_environment(env)
+    return fast, text_environment(fast)
+
+
+def text_environment(fast: jinja2.Environment) -> jinja2.Environment:
+    """``fast`` without autoescape (the document properties are plain text), one per
+    environment (templates are compiled once per environment)."""
+    kept = fast.__dict__.get("_dotation_text")  # on the environment: goes with it (see rendering.compiled_sources)
+    if kept is None or kept[0] is not fast:
+        kept = fast.__dict__["_dotation_text"] = (fast, fast.overlay(autoescape=False))
+    return kept[1]
 
 
 def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
@@ -668,8 +772,56 @@ def _fast_environment(env: jinja2.Environment) -> jinja2.Environment:
             for name, func in env.filters.items()
         }
         fast.getattr = _dict_first(fast.getattr)  # type: ignore[method-assign]
+        fast.code_generator_class = _CodeGenerator
+        fast.dotation_output = _output  # type: ignore[attr-defined]
+        fast.dotation_text = _output_text  # type: ignore[attr-defined]
         _FAST_ENVS[env] = fast
     return fast
+
+
+_FINALIZE_SOURCE = "environment.finalize(context.eval_ctx, "
+_escape = markupsafe.escape
+_escape_text_value: Callable[[str], str] = getattr(markupsafe, "_escape_inner", _escape)
+_finalize = rendering._finalize
+
+
+def _output(value: Any) -> Any:
+    """What ``escape(environment.finalize(context.eval_ctx, value))`` prints (the same
+    text: only joined), without building a ``Markup`` for a plain str."""
+    if type(value) is str:
+        return _escape_text_value(value)
+    return _escape(_finalize(None, value))
+
+
+def _output_text(value: Any) -> Any:
+    """What ``str(environment.finalize(context.eval_ctx, value))`` prints."""
+    if type(value) is str:
+        return value
+    return str(_finalize(None, value))
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, printing a value with one call (:func:`_output`) instead of
+    three when the environment's ``finalize`` is :func:`rendering._finalize` (the printed
+    text is the same: what is printed is only joined)."""
+
+    def _fused(self, frame: Any, finalize: Any) -> str | None:
+        if frame.eval_ctx.volatile or finalize.src != _FINALIZE_SOURCE or self.environment.finalize is not _finalize:
+            return None
+        return "environment.dotation_output(" if frame.eval_ctx.autoescape else "environment.dotation_text("
+
+    def _output_child_pre(self, node: Any, frame: Any, finalize: Any) -> None:
+        fused = self._fused(frame, finalize)
+        if fused is None:
+            super()._output_child_pre(node, frame, finalize)
+        else:
+            self.write(fused)
+
+    def _output_child_post(self, node: Any, frame: Any, finalize: Any) -> None:
+        if self._fused(frame, finalize) is None:
+            super()._output_child_post(node, frame, finalize)
+        else:
+            self.write(")")
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -1199,38 +1351,38 @@ class _ContextPreparer:
 
     def _prepare_container(self, value: Any, kind: type) -> tuple[Any, int]:
         """A mapping, list or tuple: its plain items (text without marks, numbers, dates)
-        are told apart in one pass, the others prepared one by one."""
-        flags = 0
+        are kept as they are, the others prepared one by one."""
         mapping = isinstance(value, Mapping)
         items = value.values() if mapping else value
-        texts = []
-        others = False
-        for item in items:
+        reusable = kind is dict or kind is list  # used as it is when nothing changes
+        if reusable and _PLAIN_OR_TEXT.issuperset(map(type, items)):
+            # Plain values only (the usual case), told apart without a loop in Python: a
+            # number or a date never writes a mark.
+            if not _MARK.search("".join(map(str, items))):
+                return value, 0
+        flags = 0
+        changed = not reusable
+        prepare = self._prepare
+        search = _MARK.search
+        plain = _PLAIN_TYPES
+        prepared: Any = {} if mapping else []
+        for key, item in (value.items() if mapping else enumerate(value)):
             kind_of = type(item)
             if kind_of is str:
-                texts.append(item)
-            elif kind_of not in _PLAIN_TYPES:
-                others = True
-        marked = bool(texts) and _MARK.search("".join(texts)) is not None
-        if not marked and not others and (kind is dict or kind is list):
-            return value, 0  # nothing to change: used as it is
-        prepare = self._prepare
-        if mapping:
-            prepared: Any = {}
-            for key, item in value.items():
-                prepared[key], inner = prepare(item)
-                flags |= inner
-        else:
-            prepared = []
-            for item in value:
+                if search(item):
+                    item = strip_marks(item)
+                    changed = True
+            elif kind_of not in plain:
                 copied, inner = prepare(item)
-                prepared.append(copied)
                 flags |= inner
-        if kind is dict or kind is list:
-            items = prepared.values() if mapping else prepared
-            if all(new is old for new, old in zip(items, value.values() if mapping else value)):
-                return value, flags  # equal to the original: used as it is
-        return prepared, flags
+                if copied is not item:
+                    item = copied
+                    changed = True
+            if mapping:
+                prepared[key] = item
+            else:
+                prepared.append(item)
+        return (prepared if changed else value), flags
 
 
 _PREPARER = _ContextPreparer()

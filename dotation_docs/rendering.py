@@ -260,12 +260,50 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     ) -> jinja2.Template:
         if not isinstance(source, str):
             return super().from_string(source, globals, template_class)  # type: ignore[arg-type]
-        tree = self.parse(source)
+        if globals is None and template_class is None:
+            return compile_source(self, source)
+        return self._compile_source(source, None, globals, template_class)
+
+    def _compile_source(self, source: str, tree: nodes.Template | None, globals: Mapping[str, Any] | None = None,
+                        template_class: type[jinja2.Template] | None = None) -> jinja2.Template:
+        if tree is None:
+            tree = self.parse(source)
         _refuse_unsupported_tags(tree, source)
         _label_filter_calls(tree, self)
         template = super().from_string(tree, globals, template_class)  # type: ignore[arg-type]
         template.source_text = source  # type: ignore[attr-defined]
         return template
+
+
+_COMPILED_PER_ENVIRONMENT = 256
+
+
+def compiled_sources(env: jinja2.Environment) -> dict[str, jinja2.Template]:
+    """The templates ``env`` compiled, by source (see :func:`compile_source`): kept on
+    the environment itself, so that they go with it (a compiled template refers to its
+    environment: a table beside it would keep both alive). An overlay copies its
+    environment's attributes: the table found there belongs to the other one."""
+    kept = env.__dict__.get("_dotation_compiled")
+    if kept is None or kept[0] is not env:
+        kept = env.__dict__["_dotation_compiled"] = (env, {})
+    return kept[1]
+
+
+def compile_source(env: TemplateEnvironment, source: str, tree: nodes.Template | None = None) -> jinja2.Template:
+    """Return ``source`` compiled by ``env`` (``env.from_string(source)``), compiled once
+    per environment: the template check and the renderer compile the same parts, and an
+    HTML template is rendered many times in a batch. ``tree``, when given, is
+    ``env.parse(source)`` not yet compiled (it is labelled and compiled here). A compiled
+    template is never modified by rendering it; a source that does not compile is not
+    remembered (each call raises the same error again)."""
+    kept = compiled_sources(env)
+    template = kept.get(source)
+    if template is None:
+        template = env._compile_source(source, tree)
+        if len(kept) >= _COMPILED_PER_ENVIRONMENT:
+            kept.clear()
+        kept[source] = template
+    return template
 
 
 def _refuse_unsupported_tags(tree: nodes.Template, source: str) -> None:
@@ -530,19 +568,28 @@ def dry_render(
     parsed: list[tuple[Source, nodes.Template]],
     contexts: list[Mapping[str, Any]],
     env: jinja2.Environment,
+    environments: tuple[jinja2.Environment, jinja2.Environment] | None = None,
 ) -> list[str]:
-    """Fill each source of ``template`` (with its tree from :func:`parse_source`) with each
-    context, as :func:`render` would, without building the document; return the French
-    message of each failure (the first one of each source)."""
+    """Fill each source of ``template`` (with its tree from :func:`parse_source`, consumed:
+    it is compiled) with each context, as :func:`render` would, without building the
+    document; return the French message of each failure (the first one of each source).
+    ``environments`` are the environments of the parts and of the properties when they
+    are not ``env`` and its plain-text overlay (the renderer's own, which fill a template
+    the same way: the templates compiled here are then compiled once for both)."""
     problems = []
-    text_env = env.overlay(autoescape=False)
+    text_env = env.overlay(autoescape=False) if environments is None else environments[1]
+    if environments is not None:
+        env = environments[0]
     for source, tree in parsed:
         source_env = text_env if source.properties else env
         try:
             with translated_errors(template):
-                _label_filter_calls(tree, source_env)
-                compiled = source_env.from_string(tree)
-                compiled.source_text = source.text  # type: ignore[attr-defined]
+                if isinstance(source_env, TemplateEnvironment):  # compiled once for the renderer too
+                    compiled = compile_source(source_env, source.text, tree)
+                else:
+                    _label_filter_calls(tree, source_env)
+                    compiled = source_env.from_string(tree)
+                    compiled.source_text = source.text  # type: ignore[attr-defined]
                 for context in contexts:
                     compiled.render(_without_marks(context))
         except TemplateError as err:

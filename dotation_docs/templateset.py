@@ -361,6 +361,18 @@ def _static_problems(
 _CACHE: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
+def _renderer_environments(template: LoadedTemplate, env: jinja2.Environment
+                           ) -> tuple[jinja2.Environment, jinja2.Environment] | None:
+    """The environments :meth:`TemplateSet.word` renders a Word template's parts with
+    (the same results and errors as ``env``): the check compiles each part for them, once
+    for the check and the render. None for an HTML template (rendered with ``env``)."""
+    if not template.is_docx:
+        return None
+    from dotation_docs import fastdocx  # kept local: heavy, Word only
+
+    return fastdocx.environments(env)
+
+
 def _check_one(template: LoadedTemplate, uses: list[_Use], env: jinja2.Environment) -> tuple[list[str], list[str]]:
     """Return the problems and warnings of one template. Templates do not depend on the
     data: the result is kept for the process, keyed by content and types."""
@@ -371,7 +383,8 @@ def _check_one(template: LoadedTemplate, uses: list[_Use], env: jinja2.Environme
         return list(problems), list(warnings)
     problems, warnings, parsed = _static_problems(template, uses, env)
     if not problems:  # a dry render finds attribute and type errors the tree does not show
-        problems = dry_render(template, parsed, [sample for use in uses for _title, sample in use.samples], env)
+        problems = dry_render(template, parsed, [sample for use in uses for _title, sample in use.samples], env,
+                             _renderer_environments(template, env))
     _CACHE[key] = (tuple(problems), tuple(warnings))
     return problems, warnings
 
