@@ -168,23 +168,26 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
                 if not open_connections:
                     continue
                 for conn in wait(open_connections, timeout=0 if own else None):
-                    try:
-                        kind, index, payload = conn.recv()  # type: ignore[union-attr]
-                    except EOFError:
-                        open_connections.remove(conn)  # type: ignore[arg-type]
-                        process = connections[conn]  # type: ignore[index]
-                        process.join()
-                        if process.exitcode != 0 and died is None:
-                            died = process.exitcode
-                        continue
-                    if kind == "ok":
-                        results[index] = payload
-                        if advance is not None:
-                            advance(1)
-                    elif kind == "error":
-                        errors[index] = payload
-                    elif kind == "crash":
-                        crash = payload
+                    while True:  # every message waiting: a full pipe would hold the worker back
+                        try:
+                            kind, index, payload = conn.recv()  # type: ignore[union-attr]
+                        except EOFError:
+                            open_connections.remove(conn)  # type: ignore[arg-type]
+                            process = connections[conn]  # type: ignore[index]
+                            process.join()
+                            if process.exitcode != 0 and died is None:
+                                died = process.exitcode
+                            break
+                        if kind == "ok":
+                            results[index] = payload
+                            if advance is not None:
+                                advance(1)
+                        elif kind == "error":
+                            errors[index] = payload
+                        elif kind == "crash":
+                            crash = payload
+                        if not conn.poll():  # type: ignore[union-attr]
+                            break
     if errors:
         raise errors[min(errors)]
     if crash is not None:
