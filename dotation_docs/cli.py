@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import gettext
 import logging
 import os
@@ -27,7 +28,7 @@ import click.types
 from typing import TYPE_CHECKING
 
 from dotation_docs import DEFAULT_OUTPUT, __version__
-from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, label
+from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, describe_os_error, label
 from dotation_docs.reading import read_ahead
 from dotation_docs.workers import default_jobs
 
@@ -415,7 +416,7 @@ def _report(written: pipeline.Written, quiet: bool = False) -> None:
 
 
 def _terminate(signum: int, _frame: object) -> None:
-    # SIGTERM ends the command like Ctrl-C does: clean-up code runs (the staging folder
+    # SIGTERM (and SIGHUP) end the command like Ctrl-C does: clean-up code runs (the staging folder
     # is removed, the lock released); the file swap itself defers it to its end.
     raise SystemExit(128 + signum)
 
@@ -423,11 +424,24 @@ def _terminate(signum: int, _frame: object) -> None:
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
+    if hasattr(signal, "SIGHUP"):  # the terminal closed: the same clean end
+        signal.signal(signal.SIGHUP, _terminate)
     try:
         cli(prog_name="dotation")
     except SystemExit as done:  # click always ends this way
         _exit(done.code)
+    except OSError as err:  # the messages themselves cannot be written: a full disk, a closed pipe
+        if err.errno not in _OUTPUT_ERRORS:
+            raise
+        if err.errno != errno.EPIPE and sys.stderr is not None:  # a reader that stopped reading: nothing to say
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"Erreur : les messages de la commande ne peuvent pas être écrits : "
+                                 f"{describe_os_error(err)}.\n")
+        _exit(1)
     _exit(0)
+
+
+_OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
 def _exit(code: object) -> None:
@@ -440,10 +454,13 @@ def _exit(code: object) -> None:
     elif isinstance(code, int):
         status = code
     else:  # sys.exit("message")
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                print(code, file=sys.stderr)
         status = 1
     atexit._run_exitfuncs()  # logging's flush, multiprocessing's and weakref.finalize's clean-up
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
-            stream.flush()
+        if stream is not None:  # None: started with that stream closed
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe, a full disk: nothing more can be said
+                stream.flush()
     os._exit(status)

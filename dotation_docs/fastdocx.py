@@ -712,11 +712,18 @@ _FAST_ENVS: weakref.WeakKeyDictionary[jinja2.Environment, jinja2.Environment] = 
 _CACHE_SIZE = 65536
 
 
+def _told_apart(value: Any) -> tuple[type, Any]:
+    """A cache key of a filter's value or argument: its type with it (a plain string) or
+    its ``repr`` (1, 1.0, True, Decimal("1.00") and a Markup string stay apart)."""
+    kind = type(value)
+    return kind, value if kind is str else repr(value)
+
+
 def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """Return ``func`` (a French filter: a pure function of its arguments) remembering its
     results: a batch formats the same amounts and dates over and over, and Babel is slow.
-    Values are told apart by type and ``repr`` (1, 1.0, True and Decimal("1.00") stay
-    apart); errors are not remembered, so they are raised again the same way."""
+    Values and arguments are told apart by type and ``repr`` (:func:`_told_apart`); errors
+    are not remembered, so they are raised again the same way."""
     cache: dict[Any, Any] = {}
 
     def memo(value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -725,9 +732,9 @@ def _memoized(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             if not kwargs or len(kwargs) == 1 and _EXPRESSION in kwargs:
                 options: tuple[Any, ...] = ()
             else:
-                options = tuple(sorted(item for item in kwargs.items() if item[0] != _EXPRESSION))
-            kind = type(value)
-            key = (kind, value if kind is str else repr(value), args, options)
+                options = tuple(sorted((name, _told_apart(item)) for name, item in kwargs.items()
+                                       if name != _EXPRESSION))
+            key = (_told_apart(value), tuple(map(_told_apart, args)) if args else (), options)
             return cache[key]
         except TypeError:  # a list, a dict: not remembered
             return func(value, *args, **kwargs)

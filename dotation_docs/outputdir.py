@@ -234,11 +234,14 @@ def check_not_busy(output: Path) -> None:
     no command holds the folder."""
     if fcntl is None:
         return
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)  # a FIFO does not wait
     try:
-        fd = os.open(output / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(output / LOCK_NAME, flags)
     except OSError:
         return  # absent or not readable: locked() says what is wrong
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # not a lock file: locked() says what is wrong
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError as err:
         raise OutputBusyError(_busy(output)) from err

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from conftest import SAMPLE, set_operation, exited_cleanly
+import pytest
+
+from conftest import ROOT, SAMPLE, exited_cleanly, set_operation
 
 from dotation_docs import __version__
 from dotation_docs.cli import cli
@@ -105,3 +111,32 @@ def test_the_summary_claims_nothing_yet_while_an_invoice_is_unpaid(runner, make_
     path = make_workbook(lambda wb: wb["Factures"].cell(2, 10).__setattr__("value", None))
     result = runner.invoke(cli, ["verifier", str(path)])
     assert "  Montant à demander à l'État (une fois toutes les factures payées) : 28\u202f921,00\xa0€" in result.output
+
+
+# --- The end of the command: its messages cannot always be written ------------------------------
+
+
+def _dotation(args: list[str], stdout: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dotation_docs", *args], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
+
+
+def test_a_command_started_with_its_output_closed_still_succeeds(tmp_path: Path) -> None:
+    code = ("import os, subprocess, sys; os.close(1); "
+            f"sys.exit(subprocess.call([sys.executable, '-m', 'dotation_docs', 'generer', {str(SAMPLE)!r}, "
+            f"'-o', {str(tmp_path / 'lot')!r}], stdout=None))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "lot" / "manifeste.json").is_file()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full: Linux")
+def test_messages_that_cannot_be_written_give_a_french_error() -> None:
+    with open("/dev/full", "w") as full:
+        done = _dotation(["--version"], full)
+    assert done.returncode == 1
+    assert done.stderr == "Erreur : les messages de la commande ne peuvent pas être écrits : " \
+                          "plus d'espace libre sur le disque.\n"

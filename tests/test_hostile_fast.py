@@ -86,3 +86,18 @@ def test_redundant_namespace_declaration_in_the_body(tmp_path: Path, declaration
     body = f'<w:p><w:r {declaration}><w:t>{{{{ x }}}}</w:t></w:r></w:p>'
     expected, actual = both(template(tmp_path, body), {"x": "a"})
     assert actual == expected
+
+
+@pytest.mark.parametrize("code", [
+    '[{{ 1|pluriel(1, "x") }}][{{ 1|pluriel(True, "x") }}]',
+    '[{{ 1|pluriel(True, "x") }}][{{ 1|pluriel(1, "x") }}]',
+    '[{{ 2|quantite("x", 1) }}][{{ 2|quantite("x", 1.0) }}]',
+    '[{{ 1|pluriel("a&amp;amp;b"|safe, "p") }}][{{ 1|pluriel("a&amp;amp;b", "p") }}]',
+])
+def test_filter_arguments_equal_but_of_other_types_are_not_confused(tmp_path: Path, code: str) -> None:
+    """The filters' memo keyed their arguments by equality: True and 1, 1 and 1.0, a
+    Markup string and a plain one shared a result (the plain argument then came out
+    unescaped)."""
+    path = template(tmp_path, f'<w:p><w:r><w:t xml:space="preserve">{code}</w:t></w:r></w:p>')
+    reference, fast = both(path, {})
+    assert fast == reference

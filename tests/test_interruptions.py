@@ -259,6 +259,18 @@ def test_a_busy_folder_is_said_before_the_templates_and_the_workbook_are_checked
     assert not (tmp_path / "absente").exists() and not folder.exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_named_pipe_for_a_lock_file_gives_an_error_not_a_wait(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    folder.mkdir()
+    os.mkfifo(folder / outputdir.LOCK_NAME)
+    outputdir.check_not_busy(folder)  # returns at once: the look does not wait for a writer
+    done = subprocess.run([sys.executable, "-m", "dotation_docs", "generer", str(SAMPLE), "-o", str(folder)],
+                          cwd=ROOT, env=_env(0), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"Erreur : impossible de verrouiller le dossier de sortie « {folder} »")
+
+
 # --- Real processes, really killed -------------------------------------------------------------
 
 
@@ -322,6 +334,7 @@ def batches(tmp_path_factory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]
     (signal.SIGKILL, "Rendu de"), (signal.SIGKILL, "STAGE 2"), (signal.SIGKILL, "RENAME 1"),
     (signal.SIGKILL, "RENAME 6"), (signal.SIGKILL, "RENAME 12"),
     (signal.SIGTERM, "Rendu de"), (signal.SIGTERM, "STAGE 2"), (signal.SIGINT, "STAGE 2"),
+    (signal.SIGHUP, "STAGE 2"),  # the terminal closed
 ])
 def test_a_killed_run_leaves_the_old_or_the_new_batch(tmp_path: Path, batches, sig: int, marker: str) -> None:
     old, old_snap, new_snap = batches
@@ -331,7 +344,7 @@ def test_a_killed_run_leaves_the_old_or_the_new_batch(tmp_path: Path, batches, s
     assert status != 0, stderr
     if sig != signal.SIGKILL:
         assert "Traceback" not in stderr
-        assert tool_leftovers(folder) == []  # SIGTERM and Ctrl-C clean up before the swap
+        assert tool_leftovers(folder) == []  # SIGTERM, SIGHUP and Ctrl-C clean up before the swap
     if marker.startswith("RENAME") and marker != "RENAME 1":
         assert outputdir.inspect(folder).interrupted
     repair(folder)
