@@ -366,6 +366,12 @@ def _template() -> jinja2.Template:
     return env.from_string(source)
 
 
+def prepare_overview() -> None:
+    """Compile the page's template now (remembered): a command waiting for its workbook
+    does it meanwhile."""
+    _template()
+
+
 def render_overview(context: dict[str, Any]) -> bytes:
     """Return the page's UTF-8 bytes (every workbook value HTML-escaped)."""
     return _template().render(context).encode("utf-8")

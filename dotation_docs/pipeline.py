@@ -54,7 +54,7 @@ from dotation_docs.formatting import format_list, pluralize
 from dotation_docs.funding import Funding, unpaid_invoices
 from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
-from dotation_docs.overview import overview_file
+from dotation_docs.overview import overview_file, prepare_overview
 from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
@@ -406,6 +406,7 @@ def run_job(
                 for name in template_set.templates:
                     if template_set[name].is_docx:
                         template_set.word(name, env)
+                prepare_overview()
         checked = _accepted(read_behind(ahead, workbook))
     # The model of a national workbook holds hundreds of thousands of objects, which each
     # collection would otherwise walk again (about a second over a batch).
