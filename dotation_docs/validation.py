@@ -343,8 +343,9 @@ def _check_references(
                 continue
             if (_fold_text(value) if value.__class__ is str else _fold(value)) not in values:
                 choices = ", ".join(listed[key][:12]) or "aucun"
+                unknown = "inconnue" if key == "invoice" else "inconnu"  # « Facture », « Bénéficiaire »
                 report.error(
-                    f"{r.sheet.field(key).label} {describe(value)} inconnu : aucune ligne de la "
+                    f"{r.sheet.field(key).label} {describe(value)} {unknown} : aucune ligne de la "
                     f"feuille « {sheets[target.key].title} » n'a cette valeur en colonne "
                     f"« {target.field(target_key).label} » (valeurs possibles : {choices}).",
                     r.title, r.cell(key),

@@ -351,7 +351,7 @@ def test_device_on_an_unknown_invoice(make_workbook) -> None:
     path = make_workbook(lambda wb: wb["Matériel"].__setitem__(f"{INVOICE}4", "FAC-404"))
     errors = errors_of(path)
     assert errors[0] == (
-        "Matériel!K4 : Facture « FAC-404 » inconnu : aucune ligne de la feuille « Factures » n'a "
+        "Matériel!K4 : Facture « FAC-404 » inconnue : aucune ligne de la feuille « Factures » n'a "
         "cette valeur en colonne « Référence » (valeurs possibles : RNL-2023-0012, RNL-2023-0019, "
         "SVI-F2301-047, SVI-F2301-058)."
     )
