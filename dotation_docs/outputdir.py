@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import hashlib
 import json
@@ -265,6 +266,12 @@ def _acquire(output: Path) -> FileLock:
         except Timeout as err:
             raise OutputBusyError(_busy(output)) from err
         except OSError as err:
+            if err.errno == errno.ELOOP and os.path.islink(path):  # filelock refuses to follow it
+                raise OutputError(
+                    f"impossible de verrouiller le dossier de sortie « {output} » : son fichier de verrou "
+                    f"« {LOCK_NAME} » est un lien symbolique, que l'outil ne suit pas. Supprimez ce lien "
+                    "(aucune commande dotation ne le crée), puis relancez."
+                ) from err
             raise OutputError(
                 f"impossible de verrouiller le dossier de sortie « {output} » : {describe_os_error(err)}."
             ) from err

@@ -271,6 +271,22 @@ def test_a_named_pipe_for_a_lock_file_gives_an_error_not_a_wait(tmp_path: Path) 
     assert done.stderr.startswith(f"Erreur : impossible de verrouiller le dossier de sortie « {folder} »")
 
 
+def test_a_lock_file_that_is_a_symbolic_link_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "sortie"
+    folder.mkdir()
+    target = tmp_path / "ailleurs.txt"
+    target.write_text("à ne pas toucher", encoding="utf-8")
+    (folder / outputdir.LOCK_NAME).symlink_to(target)
+    with pytest.raises(OutputError) as err:
+        generate_batch(SAMPLE, folder, jobs=1)
+    assert err.value.message == (
+        f"impossible de verrouiller le dossier de sortie « {folder} » : son fichier de verrou "
+        f"« {outputdir.LOCK_NAME} » est un lien symbolique, que l'outil ne suit pas. Supprimez ce lien "
+        "(aucune commande dotation ne le crée), puis relancez."
+    )
+    assert target.read_text(encoding="utf-8") == "à ne pas toucher"
+
+
 # --- Real processes, really killed -------------------------------------------------------------
 
 
