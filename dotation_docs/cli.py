@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import click.core
@@ -24,8 +25,6 @@ import click.exceptions
 import click.formatting
 import click.parser
 import click.types
-
-from typing import TYPE_CHECKING
 
 from dotation_docs import DEFAULT_OUTPUT, __version__
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, describe_os_error, label
@@ -421,6 +420,10 @@ def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+# What writing the command's own messages can meet (the terminal or file they go to).
+_OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -439,9 +442,6 @@ def main() -> None:
                                  f"{describe_os_error(err)}.\n")
         _exit(1)
     _exit(0)
-
-
-_OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
 def _exit(code: object) -> None:
