@@ -25,6 +25,7 @@ import click.exceptions
 import click.formatting
 import click.parser
 import click.types
+import click.utils
 
 from dotation_docs import DEFAULT_OUTPUT, __version__
 from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, describe_os_error, label
@@ -424,6 +425,16 @@ def _terminate(signum: int, _frame: object) -> None:
 _OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
+def _writing_messages(err: OSError) -> bool:
+    """Whether ``err`` was raised writing the command's own messages (click's ``echo``, a
+    stream's flush), not by the work itself (which says its errors in French)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and (tb.tb_frame.f_code.co_filename == click.utils.__file__
+                               or tb.tb_frame.f_code.co_name in ("write", "flush"))
+
+
 def main() -> None:
     """Console-script entry point."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -434,7 +445,7 @@ def main() -> None:
     except SystemExit as done:  # click always ends this way
         _exit(done.code)
     except OSError as err:  # the messages themselves cannot be written: a full disk, a closed pipe
-        if err.errno not in _OUTPUT_ERRORS:
+        if err.errno not in _OUTPUT_ERRORS or not _writing_messages(err):
             raise
         if err.errno != errno.EPIPE and sys.stderr is not None:  # a reader that stopped reading: nothing to say
             with contextlib.suppress(OSError, ValueError):

@@ -469,8 +469,6 @@ class CompiledDocxTemplate:
             sections = len(_SECTIONS_XPATH(body))
             notes = [(name, self._render_notes(blob, part, context, sections)) for name, blob, part in self._footnotes]
         parts: dict[str, bytes | _Entry] = {self._main_name: document}
-        for name, serialized in headers:
-            parts[name] = serialized
         for name, blob in notes:
             parts[name] = blob
         parts[self._core_name] = self._core(context, title, timestamp, scope)

@@ -140,3 +140,26 @@ def test_messages_that_cannot_be_written_give_a_french_error() -> None:
     assert done.returncode == 1
     assert done.stderr == "Erreur : les messages de la commande ne peuvent pas être écrits : " \
                           "plus d'espace libre sur le disque.\n"
+
+
+def test_only_an_error_writing_the_messages_is_said_to_be_one() -> None:
+    import errno
+
+    import click
+
+    from dotation_docs.cli import _writing_messages
+
+    class Full:
+        def write(self, _text: str) -> None:
+            raise OSError(errno.ENOSPC, "full")
+
+        def flush(self) -> None:
+            pass
+
+    def work() -> None:
+        raise OSError(errno.ENOSPC, "full")
+
+    for make, expected in ((lambda: click.echo("x", file=Full()), True), (work, False)):
+        with pytest.raises(OSError) as err:
+            make()
+        assert _writing_messages(err.value) is expected
