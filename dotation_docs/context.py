@@ -331,6 +331,7 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "ttc_euros": funding.ttc_euros,
         }
     )
+    served = {b.identifier: _beneficiary(dotation, b) for b in dotation.beneficiaries if dotation.devices_of(b)}
     return {
         "operation": {
             "titre": op.title,
@@ -390,10 +391,11 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "contact_presse": _contact(op.prefecture_press),
         },
         "totaux": totals,
-        # Beneficiaries without devices get no document and are named nowhere.
-        "beneficiaires": [_beneficiary(dotation, b) for b in dotation.beneficiaries if dotation.devices_of(b)],
-        "associations": [_beneficiary(dotation, b) for b in dotation.associations if dotation.devices_of(b)],
-        "services": [_beneficiary(dotation, b) for b in dotation.authority_services if dotation.devices_of(b)],
+        # Beneficiaries without devices get no document and are named nowhere. An association
+        # is the same dict in both lists (templates cannot change a dict: the sandbox).
+        "beneficiaires": list(served.values()),
+        "associations": [served[b.identifier] for b in dotation.associations if b.identifier in served],
+        "services": [served[b.identifier] for b in dotation.authority_services if b.identifier in served],
         "territoires": territories_context(
             [b.territory_kind for b in dotation.beneficiaries if dotation.devices_of(b)]),
         "financement": financing_context(dotation, funding),

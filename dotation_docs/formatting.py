@@ -13,7 +13,6 @@ from babel.dates import format_time as _babel_format_time
 from babel.lists import format_list as _babel_format_list
 from babel.numbers import format_currency, format_decimal, get_group_symbol
 from babel.numbers import format_percent as _babel_format_percent
-from num2words import num2words
 from stdnum import iban as _stdnum_iban
 from stdnum.fr import siret as _stdnum_siret
 
@@ -209,6 +208,8 @@ def amount_in_words(value: Decimal | int) -> str:
         unit = "d’euros"
     else:
         unit = pluralize(euros, "euro", "euros")
+    from num2words import num2words  # imported on first use: reading a workbook needs none of it
+
     words = f"{num2words(euros, lang='fr', to='cardinal')} {unit}"
     if cents:
         words += f" et {num2words(cents, lang='fr', to='cardinal')} {pluralize(cents, 'centime', 'centimes')}"
@@ -326,7 +327,13 @@ def _filter_docs() -> dict[str, str]:
     return docs
 
 
-FILTER_DOCS: dict[str, str] = _filter_docs()
+def __getattr__(name: str) -> Any:
+    # FILTER_DOCS, computed on first use (it runs every filter, Babel's and num2words'
+    # data loaded): the process that reads the workbook imports this module too.
+    if name == "FILTER_DOCS":
+        docs = globals()["FILTER_DOCS"] = _filter_docs()
+        return docs
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def typographic_apostrophes(text: str) -> str:

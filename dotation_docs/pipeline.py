@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -31,6 +31,8 @@ from dotation_docs.documents import (
     RENDERED,
     DocumentSpec,
     Inputs,
+    OVERVIEW,
+    OVERVIEW_TYPE,
     Job,
     PlannedDocument,
     Renderer,
@@ -247,41 +249,62 @@ Progress = Callable[[int], AbstractContextManager[Callable[[int], None]]]
 (the command line's progress bar)."""
 
 
+@dataclass(frozen=True)
+class _Page:
+    """A file of the run made by a function rather than planned from a template (the
+    overview page), made with the documents: by whichever process claims it."""
+
+    path: str
+    type: str
+    make: Callable[[], bytes]
+
+
 def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
                 staging: outputdir.Staging | None = None, jobs: int = 1, progress: Progress | None = None,
-                env: Any | None = None) -> list[OutputFile]:
-    """Return every planned document as an OutputFile. Without ``staging``, the bytes are
-    in memory; with it, each document is written into the staging folder as soon as it
-    is rendered (the OutputFile says where), by ``jobs`` worker processes when more than
-    one (same bytes). Raises TemplateError, OutputError like :func:`render`."""
+                env: Any | None = None, pages: Sequence[_Page] = ()) -> list[OutputFile]:
+    """Return every planned document, then every one of ``pages``, as an OutputFile.
+    Without ``staging``, the bytes are in memory; with it, each document is written into
+    the staging folder as soon as it is rendered (the OutputFile says where), by ``jobs``
+    worker processes when more than one (same bytes). Raises TemplateError, OutputError
+    like :func:`render`."""
     renderer = _DocumentRenderer(docs, templates, dotation, env)
     fingerprint = status.Fingerprinter(templates)  # manifest fingerprints, for `dotation etat`
+    count = len(docs)
+
+    def make(index: int) -> bytes:
+        return renderer.render(index) if index < count else pages[index - count].make()
+
+    total = count + len(pages)
     if staging is None:
-        rendered = [renderer.render(i) for i in range(len(docs))]
+        made = [make(i) for i in range(total)]
         return [OutputFile(d.path, data, str(d.type), d.beneficiary, fingerprint(d, hashlib.sha256(data).hexdigest()))
-                for d, data in zip(docs, rendered, strict=True)]
-    first = staging.reserve(len(docs))
+                for d, data in zip(docs, made, strict=False)] + \
+            [OutputFile(p.path, data, p.type) for p, data in zip(pages, made[count:], strict=True)]
+    first = staging.reserve(total)
     output, folder = staging.output, staging.path
 
     def produce(index: int) -> outputdir.Staged:
-        return outputdir.write_staged(output, folder, first + index, renderer.render(index))
+        return outputdir.write_staged(output, folder, first + index, make(index))
 
     renderer.compile()
-    with progress(len(docs)) if progress is not None else contextlib.nullcontext(None) as advance:
-        workers = min(usable_jobs(jobs), len(docs) // 2)  # a process for one document is not worth its start
+    with progress(total) if progress is not None else contextlib.nullcontext(None) as advance:
+        # A process for one document is not worth its start; a page (hundreds of rows on a
+        # national batch) is made beside the documents.
+        workers = min(usable_jobs(jobs), max(total // 2, 2 if pages and docs else 1))
         if workers > 1:
-            # The expense statement (thousands of rows) and the HTML pages are the longest
-            # to make: started first.
-            heavy = [i for i, d in enumerate(docs) if d.kind is not Renderer.WORD]
-            staged = run_parallel(produce, len(docs), workers, advance, heavy)
+            # The pages, the expense statement (thousands of rows) and the HTML documents
+            # are the longest to make: started first.
+            heavy = [*range(count, total), *(i for i, d in enumerate(docs) if d.kind is not Renderer.WORD)]
+            staged = run_parallel(produce, total, workers, advance, heavy)
         else:
             staged = []
-            for index in range(len(docs)):
+            for index in range(total):
                 staged.append(produce(index))
                 if advance is not None:
                     advance(1)
     return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d, s.sha256), staged=s)
-            for d, s in zip(docs, staged, strict=True)]
+            for d, s in zip(docs, staged, strict=False)] + \
+        [OutputFile(p.path, None, p.type, staged=s) for p, s in zip(pages, staged[count:], strict=True)]
 
 
 def rendered_digests(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[str]:
@@ -435,8 +458,22 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
     header = manifest.header(workbook, dotation, funding)
     pdf_written = None
     with outputdir.locked(output) as folder, outputdir.Staging(output) as staging:
+
+        def overview(listed: Sequence[OutputFile]) -> OutputFile:
+            # Overview page (issue #11): index.html lists this run's files and the kept ones (it
+            # reads the previous manifest: under the lock); in every job's scope.
+            return overview_file(output, listed, selection.scope, dotation, funding, checked.report, workbook.name)
+
+        def planned_overview() -> bytes:
+            page = overview([OutputFile(d.path, None, str(d.type), d.beneficiary) for d in docs])
+            assert page.data is not None
+            return page.data
+
+        # Without PDF, the run's files are the planned documents: the page is made while they
+        # are rendered, in parallel; with PDF, once the conversions are known.
+        pages = [_Page(OVERVIEW, OVERVIEW_TYPE, planned_overview)] if pdf is None else []
         with TIMINGS.step("rendu"):
-            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env)
+            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env, pages)
         files = rendered[:len(docs)]
         if pdf is not None:
             assert soffice is not None
@@ -444,8 +481,9 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
                 rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript, staging
             )
             files += pdf_files
-        # Overview page (issue #11): index.html lists this run's files and the kept ones; in every job's scope.
-        files.append(overview_file(output, files, selection.scope, dotation, funding, checked.report, workbook.name))
+            files.append(overview(files))
+        else:
+            files += rendered[len(docs) + len(extra):]
         with TIMINGS.step("ecriture"):
             result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
     TIMINGS.save()
