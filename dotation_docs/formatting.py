@@ -5,14 +5,9 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, time
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from babel import Locale
-from babel.dates import format_date as _babel_format_date
-from babel.dates import format_time as _babel_format_time
-from babel.lists import format_list as _babel_format_list
-from babel.numbers import format_currency, format_decimal, get_group_symbol
-from babel.numbers import format_percent as _babel_format_percent
 from stdnum import iban as _stdnum_iban
 from stdnum.fr import siret as _stdnum_siret
 
@@ -32,11 +27,22 @@ NO_BREAK_HYPHEN = "\ue002"
 MARKS = (SUPERSCRIPT_START, SUPERSCRIPT_END, NO_BREAK_HYPHEN)
 _STRIP_MARKS = str.maketrans(dict.fromkeys(MARKS, None))
 _PLAIN_MARKS = str.maketrans({SUPERSCRIPT_START: None, SUPERSCRIPT_END: None, NO_BREAK_HYPHEN: "-"})
-
-_BABEL_GROUP = get_group_symbol(LOCALE)
-_FRENCH = Locale.parse(LOCALE)
 _CENT = Decimal("0.01")
 _ONE_MILLION = 10**6
+
+
+@functools.cache
+def _babel() -> SimpleNamespace:
+    """Babel's functions and the French locale, loaded on first use: the process that reads
+    the workbook imports this module for its error messages only."""
+    from babel import Locale, dates, lists, numbers
+
+    return SimpleNamespace(
+        format_date=dates.format_date, format_time=dates.format_time, format_list=lists.format_list,
+        format_currency=numbers.format_currency, format_decimal=numbers.format_decimal,
+        format_percent=numbers.format_percent, group=numbers.get_group_symbol(LOCALE),
+        french=Locale.parse(LOCALE),
+    )
 
 
 def _require_decimal(value: Any) -> Decimal:
@@ -62,7 +68,7 @@ def _quantize(value: Any, exponent: Decimal, rounding: str) -> Decimal:
 
 def _regroup(text: str, thousands_separator: str) -> str:
     """Return Babel output with its thousands separator replaced by `thousands_separator`."""
-    return text.replace(_BABEL_GROUP, thousands_separator)
+    return text.replace(_babel().group, thousands_separator)
 
 
 def format_amount(value: Decimal | int, thousands_separator: str = NNBSP) -> str:
@@ -70,7 +76,7 @@ def format_amount(value: Decimal | int, thousands_separator: str = NNBSP) -> str
 
     Rounds half up to the cent. Raises TypeError for float, None, str; ValueError if not finite."""
     cents = _quantize(value, _CENT, ROUND_HALF_UP)
-    return _regroup(format_currency(cents, CURRENCY, locale=LOCALE), thousands_separator)
+    return _regroup(_babel().format_currency(cents, CURRENCY, locale=LOCALE), thousands_separator)
 
 
 def format_whole_euros(value: Decimal | int, thousands_separator: str = NNBSP) -> str:
@@ -78,7 +84,7 @@ def format_whole_euros(value: Decimal | int, thousands_separator: str = NNBSP) -
 
     Raises TypeError for float, None, str; ValueError if not finite."""
     euros = _quantize(value, Decimal(1), ROUND_DOWN)
-    text = format_currency(euros, CURRENCY, format="#,##0\xa0¤", currency_digits=False, locale=LOCALE)
+    text = _babel().format_currency(euros, CURRENCY, format="#,##0\xa0¤", currency_digits=False, locale=LOCALE)
     return _regroup(text, thousands_separator)
 
 
@@ -86,14 +92,14 @@ def format_number(value: int | Decimal, thousands_separator: str = NNBSP) -> str
     """Return the number with French grouping and decimal comma, e.g. '1 000', '12,5'.
 
     Raises TypeError for float, None, str; ValueError if not finite."""
-    return _regroup(format_decimal(_require_decimal(value), locale=LOCALE), thousands_separator)
+    return _regroup(_babel().format_decimal(_require_decimal(value), locale=LOCALE), thousands_separator)
 
 
 def format_percent(rate: Decimal | int) -> str:
     """Return the rate (a fraction, 0.125 for 12,5 %) as a French percentage, e.g. '12,5 %'.
 
     All significant decimals are kept. Raises TypeError for float, None, str; ValueError if not finite."""
-    return _babel_format_percent(_require_decimal(rate), locale=LOCALE, decimal_quantization=False)
+    return _babel().format_percent(_require_decimal(rate), locale=LOCALE, decimal_quantization=False)
 
 
 def _day_pattern(d: date, marked: bool) -> str:
@@ -113,7 +119,7 @@ def format_date_long(d: date, marked: bool = False) -> str:
     between the day and the month; with ``marked``, "er" carries the superscript marks.
 
     Raises AttributeError / TypeError if `d` is not a date."""
-    return _babel_format_date(d, f"EEEE {_day_pattern(d, marked)} y", locale=LOCALE)
+    return _babel().format_date(d, f"EEEE {_day_pattern(d, marked)} y", locale=LOCALE)
 
 
 def format_date(d: date, marked: bool = False) -> str:
@@ -121,7 +127,7 @@ def format_date(d: date, marked: bool = False) -> str:
     between the day and the month; with ``marked``, "er" carries the superscript marks.
 
     Raises AttributeError / TypeError if `d` is not a date."""
-    return _babel_format_date(d, f"{_day_pattern(d, marked)} y", locale=LOCALE)
+    return _babel().format_date(d, f"{_day_pattern(d, marked)} y", locale=LOCALE)
 
 
 def superscript(text: str) -> str:
@@ -158,7 +164,7 @@ def format_date_short(d: date) -> str:
     """Return the date as DD/MM/YYYY, e.g. '03/02/2023'.
 
     Raises AttributeError / TypeError if `d` is not a date."""
-    return _babel_format_date(d, "short", locale=LOCALE)
+    return _babel().format_date(d, "short", locale=LOCALE)
 
 
 def format_time(t: time) -> str:
@@ -166,21 +172,21 @@ def format_time(t: time) -> str:
 
     Raises AttributeError / TypeError if `t` is not a time."""
     pattern = "H'\xa0h'" if t.minute == 0 else "H'\xa0h\xa0'mm"
-    return _babel_format_time(t, pattern, locale=LOCALE)
+    return _babel().format_time(t, pattern, locale=LOCALE)
 
 
 def format_list(items: Iterable[str]) -> str:
     """Return the items joined the French way, e.g. 'a, b et c'; '' for no item.
 
     Raises TypeError if `items` is not iterable."""
-    return _babel_format_list(list(items), locale="fr")
+    return _babel().format_list(list(items), locale="fr")
 
 
 def pluralize(count: int, singular: str, plural: str) -> str:
     """Return `singular` when French treats `count` as singular (0 and 1, CLDR rule), else `plural`.
 
     Raises TypeError / ValueError if `count` is not a number."""
-    return singular if _FRENCH.plural_form(count) == "one" else plural
+    return singular if _babel().french.plural_form(count) == "one" else plural
 
 
 def format_quantity(
