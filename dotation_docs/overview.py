@@ -162,10 +162,11 @@ def listed_files(output: Path, files: Sequence[OutputFile], scope: Scope) -> lis
     decides (outside ``scope`` and not rewritten). The overview itself is left out."""
     new = {f.path.casefold() for f in files}
     found = [Listed(f.path, str(f.type), f.beneficiary) for f in files if f.type != OVERVIEW_TYPE]
+    root = os.path.join(output, "")  # a string: thousands of paths are looked at
     for e in entries(read_manifest(output)):
         if scope.covers(e) or e.path.casefold() in new or e.type == OVERVIEW_TYPE:
             continue
-        found.append(Listed(e.path, e.type, e.beneficiary, os.path.isfile(output / e.path)))
+        found.append(Listed(e.path, e.type, e.beneficiary, os.path.isfile(root + e.path)))
     return sorted(found, key=lambda f: f.path)
 
 
