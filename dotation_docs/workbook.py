@@ -614,49 +614,25 @@ def _read_table(spec: Sheet, title: str, rows: Iterator[tuple[int, list[RawCell]
     columns = _map_header(spec, title, head[best][1], by_name, report)
     items = tuple(columns.items())
     keys = tuple(columns)
-    # The record of a row picked in C by a plan made once per set of columns the row
-    # fills (a national workbook's rows come in a handful of shapes: optional cells
-    # left out).
-    plans: dict[tuple[int, ...], tuple[Any, tuple[int, ...]]] = {}
+    # A row that holds every column up to the last one mapped: its record picked in C.
+    last = max(columns.values(), default=0)
+    pick = operator.itemgetter(*(i - 1 for i in columns.values())) if len(columns) > 1 else None
     append = sheet.records.append
-    new = tuple.__new__
     for row, cells in itertools.chain(head[best + 1:], rows):
-        shape = tuple(map(_COLUMN_OF, cells))
-        plan = plans.get(shape)
-        if plan is None:
-            plan = _row_plan(shape, items)
-            if len(plans) < _MAX_ROW_PLANS:
-                plans[shape] = plan
-        pick, missing = plan
-        if missing:
-            cells = [*cells, *[new(RawCell, (None, row, i, None, None)) for i in missing]]
-        record = dict(zip(keys, pick(cells)))
+        count = len(cells)
+        if pick is not None and count >= last and cells[-1][2] == count:
+            record = dict(zip(keys, pick(cells)))
+        elif cells and cells[-1].column == count:
+            # Cells come in increasing columns from 1: up to the last, every column is there.
+            record = {key: cells[i - 1] if i <= count else RawCell(None, row, i) for key, i in items}
+        else:
+            by_col = {c.column: c for c in cells}
+            record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in items}
         for cell in record.values():
             if not cell.is_empty:
                 append(RawRecord(row=row, cells=record))
                 break
     return sheet
-
-
-_COLUMN_OF = operator.itemgetter(2)  # of a RawCell
-_MAX_ROW_PLANS = 1024
-
-
-def _row_plan(shape: tuple[int, ...], items: tuple[tuple[str, int], ...]) -> tuple[Any, tuple[int, ...]]:
-    """Return how the record of a row whose cells have the columns ``shape`` is picked:
-    a getter of each key's cell (among the cells followed by an empty one for each
-    missing column) and those missing columns. Where a column is written twice, the
-    last cell counts."""
-    where = {column: i for i, column in enumerate(shape)}
-    missing = tuple(dict.fromkeys(column for _, column in items if column not in where))
-    where.update({column: len(shape) + i for i, column in enumerate(missing)})
-    positions = [where[column] for _, column in items]
-    if not positions:
-        return (lambda cells: ()), missing
-    if len(positions) == 1:
-        position = positions[0]
-        return (lambda cells: (cells[position],)), missing
-    return operator.itemgetter(*positions), missing
 
 
 def _map_header(spec: Sheet, title: str, cells: list[RawCell], by_name: dict, report: Report) -> dict[str, int]:
