@@ -79,8 +79,8 @@ def _records_cell_by_cell(spec, rows, columns):
                          max_size=14), max_size=25),
        st.permutations(range(1, 13)), st.integers(4, 12))
 def test_table_records_are_those_found_column_by_column(rows, order, mapped) -> None:
-    # Rows with cells left out, repeated, out of order or beyond the mapped columns; the
-    # mapped columns in any order and any number: the same records, keys in the same order.
+    # Rows with cells left out or beyond the mapped columns, the mapped columns in any
+    # order and any number: the same records, keys in the same order (the header's).
     from dotation_docs.report import Report
     from dotation_docs.schema import DEVICES
     from dotation_docs.workbook import RawCell, _read_table
@@ -88,8 +88,10 @@ def test_table_records_are_those_found_column_by_column(rows, order, mapped) -> 
     fields = DEVICES.fields[:mapped]
     header = [RawCell(f.label, 1, column) for f, column in zip(fields, order)]
     header.sort(key=lambda c: c.column)
-    body = [(n, [RawCell(v, n, c) for c, v in cells]) for n, cells in enumerate(rows, start=2)]
-    body = [(n, cells) for n, cells in body if any(not c.is_empty for c in cells)]  # as the readers yield
+    # As both readers yield rows: cells in strictly increasing columns (the last cell
+    # written for a column kept), rows with a value only.
+    body = [(n, [RawCell(v, n, c) for c, v in sorted(dict(cells).items())]) for n, cells in enumerate(rows, start=2)]
+    body = [(n, cells) for n, cells in body if any(not c.is_empty for c in cells)]
     sheet = _read_table(DEVICES, "Matériel", iter([(1, header), *body]), Report())
     columns = dict(sorted(((f.key, column) for f, column in zip(fields, order)), key=lambda kv: kv[1]))  # header order
     expected = _records_cell_by_cell(DEVICES, body, columns)
