@@ -518,3 +518,60 @@ def test_equal_values_of_other_types_or_signs_are_parsed_each_as_written() -> No
         "Decimal('0.00')", "Decimal('-0.00')", "Decimal('-0.00')", "Decimal('0.00')"]
     assert parsed(DEVICES_SPEC, "brand", [1, True, 1.0, "1", True, 1]) == [
         "'1'", "'True'", "'1'", "'1'", "'True'", "'1'"]
+
+
+# --- The records of a sheet built attribute by attribute: what building each one gives -------
+
+def test_records_built_column_by_column_are_those_built_one_by_one(tmp_path: Path) -> None:
+    import pickle
+
+    from dotation_docs import validation
+    from dotation_docs.report import Report
+
+    wb = openpyxl.load_workbook(SAMPLE)
+    put(wb, "Matériel", "Accessoires", 3, None)  # optional cells left empty
+    put(wb, "Matériel", "État", 4, "  ")
+    path = tmp_path / "classeur.xlsx"
+    wb.save(path)
+    raw = read_workbook(path)
+    records = {key: validation._parse_sheet(sheet, Report()) for key, sheet in raw.sheets.items()}
+    validation._compute_prices(records["devices"])
+    for key in ("beneficiaries", "devices", "invoices"):
+        one_by_one = tuple(validation.build_record(r) for r in records[key])
+        built = validation.build_records(records[key])
+        assert built == one_by_one and pickle.dumps(built) == pickle.dumps(one_by_one)
+        assert [type(b) for b in built] == [type(b) for b in one_by_one]
+    assert validation._slot_setters(type(built[0])) is not None  # built by the column path
+    # Computed values of different kinds from one record to the next: built one by one.
+    devices = records["devices"]
+    devices[1].computed.pop("unit_price_ttc")
+    devices[1].computed["other"] = 1
+    with pytest.raises(TypeError):
+        validation.build_records(devices)
+    devices[1].computed.pop("other")
+    with pytest.raises(TypeError, match="unit_price_ttc"):
+        validation.build_records(devices)
+
+
+def test_a_model_whose_init_does_more_is_built_by_its_init() -> None:
+    import dataclasses
+
+    from dotation_docs import validation
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            raise ValueError("checked")
+
+    @dataclasses.dataclass(slots=True)
+    class Own:
+        a: int
+
+        def __init__(self, a: int) -> None:
+            self.a = a * 2
+
+    assert validation._slot_setters(Checked) is None and validation._slot_setters(Own) is None
+    from dotation_docs.model import Device
+    assert list(validation._slot_setters(Device)) == [f.name for f in dataclasses.fields(Device)]

@@ -57,3 +57,43 @@ def test_filtered_stream_equals_filtering_the_whole_text(chunk: int, seed: int) 
     mixed += b"</row>" + pieces[-1]
     stream = io.BufferedReader(_ValueRowsOnly(io.BytesIO(mixed), chunk_size=chunk))
     assert stream.read() == _EMPTY_ROW.sub(b"", mixed)
+
+
+# --- A table row's record: picked by a plan per set of columns the row fills ----------------
+
+def _records_cell_by_cell(spec, rows, columns):
+    """The records _read_table made before its plans: each key's cell found by column."""
+    from dotation_docs.workbook import RawCell
+
+    records = []
+    for row, cells in rows:
+        by_col = {c.column: c for c in cells}
+        record = {key: by_col.get(i) or RawCell(None, row, i) for key, i in columns.items()}
+        if any(not c.is_empty for c in record.values()):
+            records.append((row, record))
+    return records
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(1, 14), st.sampled_from([None, "", " ", "x", 0, 1.5])),
+                         max_size=14), max_size=25),
+       st.permutations(range(1, 13)), st.integers(4, 12))
+def test_table_records_are_those_found_column_by_column(rows, order, mapped) -> None:
+    # Rows with cells left out or beyond the mapped columns, the mapped columns in any
+    # order and any number: the same records, keys in the same order (the header's).
+    from dotation_docs.report import Report
+    from dotation_docs.schema import DEVICES
+    from dotation_docs.workbook import RawCell, _read_table
+
+    fields = DEVICES.fields[:mapped]
+    header = [RawCell(f.label, 1, column) for f, column in zip(fields, order)]
+    header.sort(key=lambda c: c.column)
+    # As both readers yield rows: cells in strictly increasing columns (the last cell
+    # written for a column kept), rows with a value only.
+    body = [(n, [RawCell(v, n, c) for c, v in sorted(dict(cells).items())]) for n, cells in enumerate(rows, start=2)]
+    body = [(n, cells) for n, cells in body if any(not c.is_empty for c in cells)]
+    sheet = _read_table(DEVICES, "Matériel", iter([(1, header), *body]), Report())
+    columns = dict(sorted(((f.key, column) for f, column in zip(fields, order)), key=lambda kv: kv[1]))  # header order
+    expected = _records_cell_by_cell(DEVICES, body, columns)
+    assert [(r.row, list(r.cells.items())) for r in sheet.records] == \
+        [(row, list(record.items())) for row, record in expected]
