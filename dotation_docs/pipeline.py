@@ -288,9 +288,9 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
 
     renderer.compile()
     with progress(total) if progress is not None else contextlib.nullcontext(None) as advance:
-        # A process for one document is not worth its start; a page (hundreds of rows on a
-        # national batch) is made beside the documents.
-        workers = min(usable_jobs(jobs), max(total // 2, 2 if pages and docs else 1))
+        # A process for one document is not worth its start (nor for a page and two
+        # documents: after a fork, both processes copy every page of memory they write to).
+        workers = min(usable_jobs(jobs), total // 2)
         if workers > 1:
             # The pages, the expense statement (thousands of rows) and the HTML documents
             # are the longest to make: started first.
