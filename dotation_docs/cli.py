@@ -77,7 +77,20 @@ _FRENCH = {
 def _fr(message: str) -> str:
     if message == "Error: {message}":  # styled at each use: NO_COLOR is read then
         return label("Erreur :", "red") + " {message}"
+    if message == "Aborted!":
+        return _stopped() or _FRENCH[message]
     return _FRENCH.get(message, gettext.gettext(message))
+
+
+def _stopped() -> str | None:
+    """What a command stopped by Ctrl-C or SIGTERM says when it had already put its whole
+    batch in place (the signal came during the swap, which held it back); else None."""
+    outputdir = sys.modules.get("dotation_docs.outputdir")  # imported only by a command that writes
+    committed = getattr(outputdir, "COMMITTED", None)
+    if not committed:
+        return None
+    return (f"Interrompu après l'écriture complète du lot dans « {committed[-1]} » : tous ses fichiers "
+            "et le manifeste sont en place, rien n'est à refaire.")
 
 
 def _fr_n(singular: str, plural: str, n: int) -> str:
@@ -443,6 +456,11 @@ def main() -> None:
     try:
         cli(prog_name="dotation")
     except SystemExit as done:  # click always ends this way
+        if isinstance(done.code, int) and done.code > 128 and sys.stderr is not None:  # SIGTERM, SIGHUP
+            stopped = _stopped()
+            if stopped:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(stopped + "\n")
         _exit(done.code)
     except OSError as err:  # the messages themselves cannot be written: a full disk, a closed pipe
         if err.errno not in _OUTPUT_ERRORS or not _writing_messages(err):

@@ -325,6 +325,11 @@ def deferred_signals() -> Iterator[None]:
 
 # --- Writing ------------------------------------------------------------------------------
 
+#: The output folders whose new files this process has put in place, the manifest last: a
+#: command stopped by a signal just after (one held back during the swap, see
+#: :func:`deferred_signals`) says that the batch is complete, not merely « interrupted ».
+COMMITTED: list[Path] = []
+
 
 def _sha256_of(path: Path) -> str | None:
     try:
@@ -549,6 +554,7 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
                 for op in operations:
                     _apply(root, folder, op)
                 _fsync_dir(output)
+                COMMITTED.append(output)
             except OSError as err:
                 try:
                     _rollback(output, staging.path, journal)

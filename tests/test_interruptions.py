@@ -361,6 +361,9 @@ def test_a_killed_run_leaves_the_old_or_the_new_batch(tmp_path: Path, batches, s
     if sig != signal.SIGKILL:
         assert "Traceback" not in stderr
         assert tool_leftovers(folder) == []  # SIGTERM, SIGHUP and Ctrl-C clean up before the swap
+        assert "lot dans" not in stderr  # stopped before the swap: never said complete
+    if sig == signal.SIGINT:
+        assert stderr.rstrip().endswith("Interrompu.")
     if marker.startswith("RENAME") and marker != "RENAME 1":
         assert outputdir.inspect(folder).interrupted
     repair(folder)
@@ -378,6 +381,9 @@ def test_a_signal_inside_the_swap_waits_for_its_end(tmp_path: Path, batches, sig
     status, stderr = run_and_kill(["demande", str(SAMPLE), "-o", str(folder)], "RENAME 6", sig)
     assert status == (1 if sig == signal.SIGINT else 128 + signal.SIGTERM), stderr
     assert "Traceback" not in stderr
+    # the agent hears that the batch is complete, not a bare « Interrompu. »
+    assert f"Interrompu après l'écriture complète du lot dans « {folder} » : tous ses fichiers et le " \
+           "manifeste sont en place, rien n'est à refaire." in stderr
     assert snapshot(folder) == new_snap  # finished, consistent, no leftovers, before any repair
     assert tool_leftovers(folder) == []
 
