@@ -28,7 +28,7 @@ import click.types
 import click.utils
 
 from dotation_docs import DEFAULT_OUTPUT, __version__
-from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, describe_os_error, label
+from dotation_docs.exceptions import InvalidWorkbookError, TemplateError, describe_os_error, label, terminal_text
 from dotation_docs.reading import read_ahead
 from dotation_docs.workers import default_jobs
 
@@ -74,6 +74,16 @@ _FRENCH = {
 }
 
 
+def _say(text: str, err: bool = False) -> None:
+    """Print a line that may hold the workbook's values or file names (see terminal_text)."""
+    click.echo(terminal_text(text), err=err)
+
+
+def _labelled(prefix: str, colour: str, text: str, err: bool = False) -> None:
+    """Print « Attention : … » and the like: ``prefix`` styled, then ``text`` as :func:`_say` does."""
+    click.echo(f"{label(prefix, colour)} {terminal_text(text)}", err=err)
+
+
 def _fr(message: str) -> str:
     if message == "Error: {message}":  # styled at each use: NO_COLOR is read then
         return label("Erreur :", "red") + " {message}"
@@ -89,8 +99,8 @@ def _stopped() -> str | None:
     committed = getattr(outputdir, "COMMITTED", None)
     if not committed:
         return None
-    return (f"Interrompu après l'écriture complète du lot dans « {committed[-1]} » : tous ses fichiers "
-            "et le manifeste sont en place, rien n'est à refaire.")
+    return terminal_text(f"Interrompu après l'écriture complète du lot dans « {committed[-1]} » : tous ses "
+                         "fichiers et le manifeste sont en place, rien n'est à refaire.")
 
 
 def _fr_n(singular: str, plural: str, n: int) -> str:
@@ -237,25 +247,25 @@ def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: P
         if not checked.ok:
             shown = checked.report.issues if strict else checked.report.errors
             for issue in shown:
-                click.echo(str(issue), err=True)
+                _say(str(issue), err=True)
             for problem in checked.templates.problems if checked.templates is not None else []:
-                click.echo(problem, err=True)
+                _say(problem, err=True)
             raise InvalidWorkbookError(checked.verdict())
         return
     interrupted = pipeline.interrupted_run(sortie)
     if interrupted:
-        click.echo(f"{label('Attention :', 'yellow')} {interrupted}")
-    click.echo(f"Classeur : {classeur}")
+        _labelled("Attention :", "yellow", interrupted)
+    _say(f"Classeur : {classeur}")
     if checked.templates is not None:
         for line in describe_template_set(None, checked.templates):
-            click.echo(line)
+            _say(line)
     if checked.report.issues:
-        click.echo(f"\n{checked.report.format()}")
+        _say(f"\n{checked.report.format()}")
     if checked.dotation and checked.funding:
-        click.echo(f"\n{describe_totals(checked.dotation, checked.funding)}")
+        _say(f"\n{describe_totals(checked.dotation, checked.funding)}")
     if not checked.ok:
         raise InvalidWorkbookError(checked.verdict())
-    click.echo(f"\n{checked.verdict()}")
+    _say(f"\n{checked.verdict()}")
 
 
 @cli.command("modeles", short_help="Liste et vérifie les modèles.")
@@ -271,7 +281,7 @@ def templates_command(modeles: Path | None) -> None:
 
     templates, checked = pipeline.check_template_folder(modeles)
     for line in describe_template_set(templates, checked):
-        click.echo(line)
+        _say(line)
     if not checked.ok:
         n = len(checked.problems)
         raise TemplateError(f"{n} {'problème' if n == 1 else 'problèmes'} dans les modèles : corrigez-les puis relancez.")
@@ -379,7 +389,7 @@ def status_command(classeur: Path, sortie: Path, modeles: Path | None) -> None:
     from dotation_docs.summary import describe_status
 
     for line in describe_status(status.read_status(classeur, sortie, modeles)):
-        click.echo(line)
+        _say(line)
 
 
 @cli.command("nouveau", short_help="Crée un classeur vierge prêt à remplir.")
@@ -399,7 +409,7 @@ def new_command(fichier: Path, force: bool) -> None:
     from dotation_docs.blank_workbook import write_blank_workbook  # openpyxl: imported when needed
 
     path = write_blank_workbook(fichier, force=force)
-    click.echo(f"Classeur vierge créé : {path}\nRemplissez-le, puis vérifiez-le : dotation verifier {path}")
+    _say(f"Classeur vierge créé : {path}\nRemplissez-le, puis vérifiez-le : dotation verifier {path}")
 
 
 def _report(written: pipeline.Written, quiet: bool = False) -> None:
@@ -409,23 +419,23 @@ def _report(written: pipeline.Written, quiet: bool = False) -> None:
         # -q keeps what the agent must act on (a claim file removed or held back by an
         # unsigned record, leftovers): on stderr, the summary dropped
         for note in written.notes:
-            click.echo(f"{label('Attention :', 'yellow')} {note}", err=True)
+            _labelled("Attention :", "yellow", note, err=True)
         return
     for warning in written.warnings:
-        click.echo(f"{label('Avertissement –', 'yellow')} {warning}")
+        _labelled("Avertissement –", "yellow", warning)
     for issue in written.report.warnings:
-        click.echo(f"{label('Avertissement –', 'yellow')} {issue}")
+        _labelled("Avertissement –", "yellow", str(issue))
     if written.chosen is not None:
-        click.echo(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
-    click.echo(describe_written(written.output, written.files))
+        _say(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
+    _say(describe_written(written.output, written.files))
     if written.pdf is not None:
         for line in describe_pdf(written.pdf):
-            click.echo(line)
+            _say(line)
     for line in describe_changes(written.removed, written.foreign, pdf=written.pdf is not None):
-        click.echo(line)
-    click.echo(describe_totals(written.dotation, written.funding))
+        _say(line)
+    _say(describe_totals(written.dotation, written.funding))
     for note in written.notes:
-        click.echo(f"{label('Attention :', 'yellow')} {note}")
+        _labelled("Attention :", "yellow", note)
 
 
 def _terminate(signum: int, _frame: object) -> None:

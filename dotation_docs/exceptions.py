@@ -25,6 +25,22 @@ def label(text: str, colour: str) -> str:
     return click.style(text, fg=colour, bold=True)
 
 
+# Characters a terminal does not show as themselves: control characters (but tab and line
+# feed), among them the escape that starts colours and cursor moves, and the bidirectional
+# controls, which reorder the text after them (« U+202E » would show a name backwards).
+_UNPRINTABLE = {code: f"<U+{code:04X}>" for code in (
+    *range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0),
+    0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+)}
+
+
+def terminal_text(text: str) -> str:
+    """``text`` as the command line prints it: each character a terminal would not show
+    as itself (a control character, a bidirectional control) written « <U+202E> »; the
+    workbook's values and file names reach the terminal through this."""
+    return text.translate(_UNPRINTABLE)
+
+
 class DotationError(click.ClickException):
     """Base class of every error the user can fix."""
 
@@ -32,7 +48,7 @@ class DotationError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         # click's own prefix is "Error:" (English); the agent reads French.
-        click.echo(f"{label('Erreur :', 'red')} {self.format_message()}", file=file, err=True)
+        click.echo(f"{label('Erreur :', 'red')} {terminal_text(self.format_message())}", file=file, err=True)
 
 
 class WorkbookOpenError(DotationError):

@@ -163,3 +163,25 @@ def test_only_an_error_writing_the_messages_is_said_to_be_one() -> None:
         with pytest.raises(OSError) as err:
             make()
         assert _writing_messages(err.value) is expected
+
+
+def test_values_that_would_reorder_or_drive_the_terminal_are_shown_escaped(runner, make_workbook, tmp_path) -> None:
+    """A name holding a bidirectional override (U+202E shows what follows backwards) or a
+    workbook file name holding an escape sequence reaches the terminal as « <U+202E> »."""
+    workbook = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("B3", "Sport \u202eNord\u202c & Loisirs"))
+    hostile = workbook.with_name("classeur\x1b[2J.xlsx")
+    workbook.rename(hostile)
+    output = tmp_path / "lot"
+    checked = runner.invoke(cli, ["verifier", str(hostile)])
+    assert f"Classeur : {tmp_path}/classeur<U+001B>[2J.xlsx" in checked.output
+    generated = runner.invoke(cli, ["generer", str(hostile), "-o", str(output), "-j", "1"])
+    assert generated.exit_code == 0, generated.output
+    shown = runner.invoke(cli, ["etat", str(hostile), "-o", str(output)])
+    assert shown.exit_code == 0, shown.output
+    assert "Sport <U+202E>Nord<U+202C> & Loisirs" in shown.output
+    wrong = runner.invoke(cli, ["convention", str(hostile), "Zzz\u202eQ", "-o", str(output)])
+    assert wrong.exit_code == 1 and "« Zzz<U+202E>Q »" in wrong.output
+    for result in (checked, generated, shown, wrong):
+        assert not any(c in result.output for c in "\x1b\u202e\u202c"), result.output
+    # the documents keep the name as it is written in the workbook
+    assert "Sport \u202eNord\u202c &amp; Loisirs" in (output / "index.html").read_text(encoding="utf-8")
