@@ -173,6 +173,7 @@ def measured(args: list[str], memory: bool = False) -> dict[str, Any]:
     # it replaced deleted): just after, creating files costs up to ten times more here.
     os.sync()
     time.sleep(SETTLE)
+    pace = speed()
     with tempfile.TemporaryDirectory() as tmp:
         timings = Path(tmp) / "mesures.json"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_MESURES": str(timings)}
@@ -193,7 +194,8 @@ def measured(args: list[str], memory: bool = False) -> dict[str, Any]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         steps = json.loads(timings.read_text(encoding="utf-8")) if timings.exists() else {}
-    return {"wall": wall, "cpu": cpu, "rss_mb": peak / 1024, "pss_mb": peak_pss / 1024, "steps": steps}
+    return {"wall": wall, "cpu": cpu, "rss_mb": peak / 1024, "pss_mb": peak_pss / 1024, "steps": steps,
+            "speed": (pace + speed()) / 2}
 
 
 def whole_batch(workbook: Path, output: Path, jobs: int, repeat: int) -> dict[str, Any]:
@@ -219,20 +221,31 @@ def whole_batch(workbook: Path, output: Path, jobs: int, repeat: int) -> dict[st
         # The run of median wall time stands for all (its steps are printed); the others' range too.
         ordered = sorted(runs[name], key=lambda r: r["wall"])
         median = dict(ordered[len(ordered) // 2])
-        median["walls"] = [r["wall"] for r in runs[name]]
+        median["walls"] = [(r["wall"], r["speed"]) for r in runs[name]]
         median["rss_mb"], median["pss_mb"] = of["rss_mb"], of["pss_mb"]
         result[name] = median
     return result
 
 
-def calibration() -> float:
-    """CPU seconds of a fixed pure-Python loop: how fast this shared machine runs now (the
-    same loop takes about 0.6 s on it when it is quiet)."""
+# CPU time of one turn of the loop below on this machine when it is quiet (10 million turns
+# in 0.57 s, 27 November 2026): the speed a run is measured at is this over the time taken now.
+QUIET_TURN_S = 0.057e-6
+
+
+def calibration(turns: int = 10_000_000) -> float:
+    """CPU seconds of a fixed pure-Python loop of ``turns`` turns: how fast this shared
+    machine runs now (10 million turns take about 0.57 s on it when it is quiet)."""
     start = time.process_time()
     total = 0
-    for i in range(10_000_000):
+    for i in range(turns):
         total += i * i
     return time.process_time() - start
+
+
+def speed() -> float:
+    """How fast the machine runs now, 1.0 being its speed when quiet (a loop of 0.1 s)."""
+    turns = 1_500_000
+    return turns * QUIET_TURN_S / calibration(turns)
 
 
 def _first_identifier(workbook: Path) -> str:
@@ -303,7 +316,8 @@ def report(n: int, r: dict[str, Any]) -> None:
                  ("validation", "validation (en parallèle)"), ("plan", "plan"),
                  ("rendu", "rendu, page d'aperçu (et dépôt)"), ("ecriture", "écriture (mise en place)"))
         print(f"  (c) chaque commande lancée {len(one['walls'])} fois (processus neuf) ; la médiane, puis chaque "
-              "lancement ; le détail par étape est celui du lancement médian :")
+              "lancement avec, entre crochets, la vitesse de la machine à ce moment-là (1 : au calme ; "
+              "0,5 : deux fois plus lente, partagée) ; le détail par étape est celui du lancement médian :")
         for run, how in ((batch, "dans un dossier neuf"), (again, "par-dessus ce lot")):
             print(f"  (c) dotation generer -j {r['jobs']} complet {how} : médiane {run['wall']:.1f} s écoulées "
                   f"({_walls(run)}), {run['cpu']:.1f} s CPU, {r['docs'] / run['wall']:.1f} documents Word/s, "
@@ -317,14 +331,15 @@ def report(n: int, r: dict[str, Any]) -> None:
         for name, label in steps:
             _print_step(label, one["steps"].get(name))
     before, after = r["calibration"]
-    print(f"vitesse de la machine : boucle de référence {before:.2f} s avant, {after:.2f} s après "
-          "(0,6 s sur cette machine au calme ; plus, elle est partagée et ralentie d'autant)")
+    print(f"vitesse de la machine : boucle de référence {before:.2f} s avant le banc, {after:.2f} s après "
+          f"({10_000_000 * QUIET_TURN_S:.2f} s au calme)")
     print(f"mémoire de pointe du banc lui-même : {r['self_mb']:.0f} Mo")
     targets(r)
 
 
 def _walls(run: dict[str, Any]) -> str:
-    return " ; ".join(f"{w:.1f}" for w in run["walls"]) + " s"
+    """Each run's wall time and, in brackets, the machine's speed then (1 = quiet)."""
+    return " ; ".join(f"{wall:.1f} s [{pace:.2f}]" for wall, pace in run["walls"])
 
 
 def _print_step(label: str, step: dict[str, float] | None) -> None:
