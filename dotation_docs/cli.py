@@ -93,14 +93,16 @@ def _fr(message: str) -> str:
 
 
 def _stopped() -> str | None:
-    """What a command stopped by Ctrl-C or SIGTERM says when it had already put its whole
-    batch in place (the signal came during the swap, which held it back); else None."""
+    """What a command stopped by Ctrl-C, SIGTERM or SIGHUP says when it had already put
+    its files in place (the signal came during the swap, which held it back): its summary
+    and notes are not printed. None otherwise."""
     outputdir = sys.modules.get("dotation_docs.outputdir")  # imported only by a command that writes
     committed = getattr(outputdir, "COMMITTED", None)
     if not committed:
         return None
-    return terminal_text(f"Interrompu après l'écriture complète du lot dans « {committed[-1]} » : tous ses "
-                         "fichiers et le manifeste sont en place, rien n'est à refaire.")
+    return terminal_text(f"Interrompu juste après la mise en place des fichiers de la commande dans "
+                         f"« {committed[-1]} » : ils sont tous écrits, manifeste compris. Le résumé n'a pas été "
+                         "affiché : « dotation etat » montre ce qui reste à faire.")
 
 
 def _fr_n(singular: str, plural: str, n: int) -> str:

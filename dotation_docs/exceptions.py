@@ -26,18 +26,19 @@ def label(text: str, colour: str) -> str:
 
 
 # Characters a terminal does not show as themselves: control characters (but tab and line
-# feed), among them the escape that starts colours and cursor moves, and the bidirectional
-# controls, which reorder the text after them (« U+202E » would show a name backwards).
+# feed), among them the escape that starts colours and cursor moves; the bidirectional
+# controls, which reorder the text after them (« U+202E » would show a name backwards); the
+# invisible zero-width space, word joiner and byte order mark.
 _UNPRINTABLE = {code: f"<U+{code:04X}>" for code in (
     *range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0),
-    0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+    0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF,
 )}
 
 
 def terminal_text(text: str) -> str:
     """``text`` as the command line prints it: each character a terminal would not show
-    as itself (a control character, a bidirectional control) written « <U+202E> »; the
-    workbook's values and file names reach the terminal through this."""
+    as itself (a control character, a bidirectional control, an invisible space) written as
+    its code, « <U+202E> »; the workbook's values and file names reach the terminal through this."""
     return text.translate(_UNPRINTABLE)
 
 

@@ -361,7 +361,7 @@ def test_a_killed_run_leaves_the_old_or_the_new_batch(tmp_path: Path, batches, s
     if sig != signal.SIGKILL:
         assert "Traceback" not in stderr
         assert tool_leftovers(folder) == []  # SIGTERM, SIGHUP and Ctrl-C clean up before the swap
-        assert "lot dans" not in stderr  # stopped before the swap: never said complete
+        assert "mise en place" not in stderr  # stopped before the swap: never said written
     if sig == signal.SIGINT:
         assert stderr.rstrip().endswith("Interrompu.")
     if marker.startswith("RENAME") and marker != "RENAME 1":
@@ -381,9 +381,10 @@ def test_a_signal_inside_the_swap_waits_for_its_end(tmp_path: Path, batches, sig
     status, stderr = run_and_kill(["demande", str(SAMPLE), "-o", str(folder)], "RENAME 6", sig)
     assert status == (1 if sig == signal.SIGINT else 128 + signal.SIGTERM), stderr
     assert "Traceback" not in stderr
-    # the agent hears that the batch is complete, not a bare « Interrompu. »
-    assert f"Interrompu après l'écriture complète du lot dans « {folder} » : tous ses fichiers et le " \
-           "manifeste sont en place, rien n'est à refaire." in stderr
+    # the agent hears that the files are in place, not a bare « Interrompu. », and where to look next
+    assert f"Interrompu juste après la mise en place des fichiers de la commande dans « {folder} » : ils sont " \
+           "tous écrits, manifeste compris. Le résumé n'a pas été affiché : « dotation etat » montre ce qui " \
+           "reste à faire." in stderr
     assert snapshot(folder) == new_snap  # finished, consistent, no leftovers, before any repair
     assert tool_leftovers(folder) == []
 
