@@ -84,12 +84,23 @@ def _labelled(prefix: str, colour: str, text: str, err: bool = False) -> None:
     click.echo(f"{label(prefix, colour)} {terminal_text(text)}", err=err)
 
 
+class _Escaping(str):
+    """A message of click, in French, whose values (a file name, an argument given) are
+    written as :func:`terminal_text` writes them when click fills it in."""
+
+    def format(self, *args: object, **kwargs: object) -> str:
+        def escaped(value: object) -> object:
+            return terminal_text(value) if isinstance(value, str) else value
+
+        return str.format(self, *map(escaped, args), **{k: escaped(v) for k, v in kwargs.items()})
+
+
 def _fr(message: str) -> str:
     if message == "Error: {message}":  # styled at each use: NO_COLOR is read then
-        return label("Erreur :", "red") + " {message}"
+        return _Escaping(label("Erreur :", "red") + " {message}")
     if message == "Aborted!":
         return _stopped() or _FRENCH[message]
-    return _FRENCH.get(message, gettext.gettext(message))
+    return _Escaping(_FRENCH.get(message, gettext.gettext(message)))
 
 
 def _stopped() -> str | None:
@@ -158,7 +169,7 @@ def _positive_count(_ctx: click.Context, _param: click.Parameter, value: str | N
         return None
     text = value.strip()
     if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise click.BadParameter(f"« {value} » n'est pas un nombre de processus : un nombre entier d'au moins 1 "
+        raise click.BadParameter(f"« {terminal_text(str(value))} » n'est pas un nombre de processus : un nombre entier d'au moins 1 "
                                  "est attendu (ex. -j 2).")
     return int(text)
 

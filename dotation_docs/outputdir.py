@@ -306,21 +306,31 @@ _DEFERRED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGT
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
     """Hold back SIGINT, SIGTERM and SIGHUP for the duration of the block, then restore
-    the previous handlers and deliver the first signal received (outside the main
-    thread, where handlers cannot be set, signals are left alone)."""
+    the previous handlers and deliver the first signal received, unless the block ends
+    with an error: the command stops then anyway, and its French message must not give
+    way to the signal's (outside the main thread, where handlers cannot be set, signals
+    are left alone)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
     previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in _DEFERRED}
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+    try:
+        yield
+    except BaseException:
+        restore()
         if received:
-            log.info("signal %s reçu pendant la mise en place : traité maintenant", received[0])
-            signal.raise_signal(received[0])
+            log.info("signal %s reçu pendant la mise en place, qui s'arrête sur une erreur", received[0])
+        raise
+    restore()
+    if received:
+        log.info("signal %s reçu pendant la mise en place : traité maintenant", received[0])
+        signal.raise_signal(received[0])
 
 
 # --- Writing ------------------------------------------------------------------------------
@@ -440,8 +450,10 @@ class Staging:
         try:
             (self.path / "new").mkdir()
             (self.path / "old").mkdir()
-        except OSError as err:
+        except BaseException as err:  # a signal turned into an exception, too: nothing left behind
             self.discard()
+            if not isinstance(err, OSError):
+                raise
             raise OutputError(
                 f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                 "Rien n'a été modifié : le lot précédent est conservé."

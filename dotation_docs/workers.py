@@ -67,12 +67,40 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(produce: Callable[[int], Staged], order: _Order, chunk: int, claimed: Any, stop: Any,
-            conn: Connection, parent: int) -> None:
+_STOPPING = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+
+@contextlib.contextmanager
+def _forking() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while a process is forked: the new process
+    would otherwise meet one before its own handlers are set, inside Python's after-fork
+    code (an English traceback on the agent's screen). This process gets it when the block
+    ends, the new one once its handlers are set (:func:`_as_child`)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _as_child(parent: int) -> None:
+    """In a forked worker: die with ``parent``, leave Ctrl-C to it (the whole process
+    group gets it), end at once on SIGTERM and SIGHUP; then let the signals held back by
+    :func:`_forking` through."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+
+
+def _worker(produce: Callable[[int], Staged], order: _Order, chunk: int, claimed: Any, stop: Any,
+            conn: Connection, parent: int) -> None:
+    _as_child(parent)
     while not stop.value:
         claim = _claim(claimed, order, chunk)
         if claim is None:
@@ -144,9 +172,10 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=_worker, args=(produce, order, chunk, claimed, stop, sender, os.getpid()),
                                       daemon=True)
-            process.start()
+            with _forking():
+                process.start()
+                processes.append(process)
             sender.close()
-            processes.append(process)
             connections[receiver] = process
         log.info("Rendu par %d processus", jobs)
         with _reaped(processes):
@@ -210,10 +239,7 @@ def can_fork() -> bool:
 
 
 def _background(func: Callable[..., Any], args: tuple[Any, ...], conn: Connection, parent: int) -> None:
-    _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
+    _as_child(parent)
     try:
         result: tuple[str, Any] = ("ok", func(*args))
     except DotationError as err:
@@ -238,7 +264,8 @@ class Background:
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
         self._process = context.Process(target=_background, args=(func, args, sender, os.getpid()), daemon=True)
-        self._process.start()
+        with _forking():
+            self._process.start()
         sender.close()
 
     def result(self) -> tuple[bool, Any]:

@@ -185,3 +185,15 @@ def test_values_that_would_reorder_or_drive_the_terminal_are_shown_escaped(runne
         assert not any(c in result.output for c in "\x1b\u202e\u202c"), result.output
     # the documents keep the name as it is written in the workbook
     assert "Sport \u202eNord\u202c &amp; Loisirs" in (output / "index.html").read_text(encoding="utf-8")
+
+
+def test_usage_errors_show_the_arguments_escaped(runner) -> None:
+    """click's own messages (an extra argument: a second workbook matched by « *.xlsx ») and
+    the project's (« -j ») write what the agent typed as terminal_text does."""
+    extra = runner.invoke(cli, ["generer", str(SAMPLE), "lot\x1b[2J\u202eX.xlsx"])
+    assert extra.exit_code == 2
+    assert "Argument en trop (lot<U+001B>[2J<U+202E>X.xlsx)" in extra.output
+    jobs = runner.invoke(cli, ["generer", str(SAMPLE), "-j", "\x1b[31m2"])
+    assert jobs.exit_code == 2 and "« <U+001B>[31m2 » n'est pas un nombre de processus" in jobs.output
+    for result in (extra, jobs):
+        assert "\x1b" not in result.output and "\u202e" not in result.output

@@ -228,6 +228,16 @@ def test_signals_are_held_back_during_the_swap() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_swap_that_fails_keeps_its_error_over_a_held_back_signal() -> None:
+    """Ctrl-C during a swap that then fails: the command stops on the French error (what
+    was put back), not on a bare « Interrompu. »."""
+    with pytest.raises(OutputError, match="remis en place"):
+        with outputdir.deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            raise OutputError("écriture impossible : Le lot précédent a été remis en place.")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_a_second_run_on_a_locked_folder_stops_at_once(tmp_path: Path) -> None:
     folder = tmp_path / "sortie"
     with outputdir.locked(folder):
@@ -457,3 +467,29 @@ def test_verifier_reports_an_interrupted_run_without_repairing(tmp_path: Path) -
     clean = CliRunner().invoke(cli, ["verifier", str(SAMPLE), "-o", str(tmp_path / "absent")])
     assert clean.exit_code == 0 and "Attention" not in clean.output
     assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_as_the_workers_start_prints_no_traceback(tmp_path: Path, sig: int) -> None:
+    """Ctrl-C reaches the whole process group, new workers included, maybe before they set
+    their handlers (inside Python's after-fork code): held back until they have."""
+    for attempt in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, str(HELPER), "-v", "generer", str(SAMPLE), "-o", str(tmp_path / str(attempt)), "-j", "2"],
+            cwd=ROOT, env=_env(0.05), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("Rendu par"):
+                os.killpg(proc.pid, sig)
+                break
+        _out, rest = proc.communicate(timeout=120)
+        stderr = "".join(seen) + rest
+        assert proc.returncode == (1 if sig == signal.SIGINT else 128 + sig), stderr
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+        folder = tmp_path / str(attempt)
+        assert not folder.exists() or tool_leftovers(folder) == []
