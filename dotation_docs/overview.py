@@ -344,8 +344,8 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
         ],
         "rows": rows,
         "signatures": (
-            f"Conventions signées : {signed_c} sur {len(due_conventions)} ; "
-            f"procès-verbaux de remise signés : {signed_h} sur {len(due_handovers)}."
+            f"Conventions signées : {format_number(signed_c)} sur {format_number(len(due_conventions))} ; "
+            f"procès-verbaux de remise signés : {format_number(signed_h)} sur {format_number(len(due_handovers))}."
         ),
         "press": _groups(press),
         "claim": _groups(claim),
@@ -355,7 +355,7 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
         "others": _groups(others),
         "missing": [f.path for f in found if not f.present],
         "warnings": [(w.location, w.message) for w in report.warnings],
-        "count": f"{len(found)} {pluralize(len(found), 'fichier', 'fichiers')}",
+        "count": format_quantity(len(found), "fichier", "fichiers"),
     }
 
 

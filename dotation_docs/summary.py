@@ -13,6 +13,7 @@ from dotation_docs.formatting import (
     format_amount,
     format_date_short,
     format_list,
+    format_number,
     format_percent,
     format_quantity,
     pluralize,
@@ -99,7 +100,7 @@ def describe_written(output: Path, files: list[OutputFile]) -> str:
     folders = sorted({str(output / f.path.split("/")[0]) for f in files if "/" in f.path})
     n = len(files)
     return (
-        f"{n} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : {format_list(parts)}.\n"
+        f"{format_number(n)} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : {format_list(parts)}.\n"
         f"Dossiers : {', '.join(folders)}."
     )
 
@@ -252,9 +253,9 @@ def _signature_counts(state: BatchState) -> str:
     # a no-break space before « ; » (French typography) keeps it off the start of a line
     return (f"{format_quantity(n, 'bénéficiaire', 'bénéficiaires')} : "
             f"{format_quantity(conventions, 'convention signée', 'conventions signées')}, "
-            f"{len(associations) - conventions} à signer{NBSP}; "
+            f"{format_number(len(associations) - conventions)} à signer{NBSP}; "
             f"{format_quantity(handovers, 'procès-verbal signé', 'procès-verbaux signés')}, "
-            f"{len(equipped) - handovers} à signer")
+            f"{format_number(len(equipped) - handovers)} à signer")
 
 
 def describe_status(state: BatchState) -> list[str]:
@@ -357,11 +358,11 @@ def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
     names = " ; ".join(f"{b.identifier} « {b.name} »" for b in unsigned[:NAMED_AT_MOST])
     if n > NAMED_AT_MOST:  # a national batch: the first ones, then how many more
         more = n - NAMED_AT_MOST
-        names += f" ; et {more} {pluralize(more, 'autre', 'autres')} (la liste complète : « dotation etat »)"
+        names += f" ; et {format_number(more)} {pluralize(more, 'autre', 'autres')} (la liste complète : « dotation etat »)"
     column = BENEFICIARIES.field("handover_signed_on").label
     records = pluralize(n, "procès-verbal de remise n'est pas signé", "procès-verbaux de remise ne sont pas signés")
     return [
-        f"{n} {records} (pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {names}. La demande "
+        f"{format_number(n)} {records} (pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {names}. La demande "
         f"de versement {pluralize(n, 'le joint', 'les joint')} comme preuve de la remise : "
         f"faites-{pluralize(n, 'le', 'les')} signer avant de l'envoyer."
     ]

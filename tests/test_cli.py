@@ -197,3 +197,11 @@ def test_usage_errors_show_the_arguments_escaped(runner) -> None:
     assert jobs.exit_code == 2 and "« <U+001B>[31m2 » n'est pas un nombre de processus" in jobs.output
     for result in (extra, jobs):
         assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
+def test_counts_of_a_national_batch_have_their_thousands_separated(tmp_path) -> None:
+    from dotation_docs.summary import describe_written
+    from dotation_docs.writers import OutputFile
+
+    files = [OutputFile(f"conventions/B{i:04d}.docx", b"", "convention", f"B{i:04d}") for i in range(1910)]
+    assert describe_written(tmp_path, files).startswith(f"1\u202f910 fichiers écrits dans « {tmp_path} » : ")
