@@ -243,8 +243,9 @@ def calibration(turns: int = 10_000_000) -> float:
 
 
 def speed() -> float:
-    """How fast the machine runs now, 1.0 being its speed when quiet (a loop of 0.1 s)."""
-    turns = 1_500_000
+    """How fast the machine runs now, 1.0 being its speed when quiet (a loop of 0.3 s: a
+    shorter one varies too much from one run to the next)."""
+    turns = 5_000_000
     return turns * QUIET_TURN_S / calibration(turns)
 
 
