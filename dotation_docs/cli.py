@@ -169,8 +169,8 @@ def _positive_count(_ctx: click.Context, _param: click.Parameter, value: str | N
         return None
     text = value.strip()
     if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise click.BadParameter(f"« {terminal_text(str(value))} » n'est pas un nombre de processus : un nombre entier d'au moins 1 "
-                                 "est attendu (ex. -j 2).")
+        raise click.BadParameter(f"« {terminal_text(value)} » n'est pas un nombre de processus : un nombre entier "
+                                 "d'au moins 1 est attendu (ex. -j 2).")
     return int(text)
 
 
