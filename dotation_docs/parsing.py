@@ -274,6 +274,29 @@ def money_warning(value: Any, amount: Decimal) -> str | None:
             "ARRONDI) pour confirmer.")
 
 
+# Characters a text cell can hold that nobody sees, printed in the documents as they are:
+# the bidirectional controls (U+202E shows what follows backwards: « Sport droN »), the
+# zero-width space, the word joiner and the byte order mark. The zero-width joiners of
+# emoji and of some scripts are not among them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_INVISIBLE_NAMES = {"\u202e": "qui fait lire la suite à l'envers", "\u202d": "qui force le sens d'écriture",
+                    "\u200b": "espace sans largeur", "\ufeff": "marque d'ordre des octets"}
+
+
+def text_warning(_value: Any, text: str) -> str | None:
+    """Return a French warning when the text ``text`` holds a character nobody sees (see
+    :data:`_INVISIBLE`), naming each by its code; None otherwise."""
+    found = sorted(set(_INVISIBLE.findall(text)))
+    if not found:
+        return None
+    codes = [f"U+{ord(c):04X}" + (f" ({_INVISIBLE_NAMES[c]})" if c in _INVISIBLE_NAMES else "") for c in found]
+    if len(found) == 1:
+        return (f"la cellule contient un caractère invisible, {codes[0]} : il s'imprimerait tel quel dans les "
+                "documents et peut en changer l'affichage ; effacez-le.")
+    return (f"la cellule contient des caractères invisibles, {', '.join(codes[:-1])} et {codes[-1]} : ils "
+            "s'imprimeraient tels quels dans les documents et peuvent en changer l'affichage ; effacez-les.")
+
+
 def parse_rate(value: Any, field: Field | None = None) -> Decimal:
     """Return a rate as a fraction: ``80 %``, ``80``, ``0,8`` and ``0.8`` all give 0.8.
 
@@ -413,6 +436,7 @@ def _choice_table(choices: tuple[str, ...]) -> dict[str, str]:
 # French warning or None.
 WARNINGS: dict[Kind, Callable[[Any, Any], str | None]] = {
     Kind.MONEY: money_warning,
+    Kind.TEXT: text_warning,
 }
 
 PARSERS: dict[Kind, Callable[[Any, Field | None], Any]] = {

@@ -575,3 +575,18 @@ def test_a_model_whose_init_does_more_is_built_by_its_init() -> None:
     assert validation._slot_setters(Checked) is None and validation._slot_setters(Own) is None
     from dotation_docs.model import Device
     assert list(validation._slot_setters(Device)) == [f.name for f in dataclasses.fields(Device)]
+
+
+def test_invisible_characters_in_a_text_are_named(make_workbook) -> None:
+    """A bidirectional override prints a name backwards in a convention (« Sport droN »):
+    verifier names the cell and the character; the documents are still made."""
+    path = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("B3", "Sport \u202eNord\u202c & Loisirs"))
+    assert warnings_of(path) == [
+        "Bénéficiaires!B3 : Nom : la cellule contient des caractères invisibles, U+202C et U+202E (qui fait lire "
+        "la suite à l'envers) : ils s'imprimeraient tels quels dans les documents et peuvent en changer "
+        "l'affichage ; effacez-les."
+    ]
+    assert errors_of(path) == []
+    zero_width = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("F3", "12 rue\u200b des Lilas"))
+    assert [w.split(" : ", 1)[0] for w in warnings_of(zero_width)] == ["Bénéficiaires!F3"]
+    assert "un caractère invisible, U+200B (espace sans largeur)" in warnings_of(zero_width)[0]
