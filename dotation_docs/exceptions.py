@@ -25,13 +25,16 @@ def label(text: str, colour: str) -> str:
     return click.style(text, fg=colour, bold=True)
 
 
+#: Characters that nobody sees, yet change how a text shows: the bidirectional controls,
+#: which reorder the text after them (U+202E shows a name backwards), the zero-width space,
+#: the word joiner and the byte order mark (not the zero-width joiners of emoji and of some
+#: scripts). The terminal shows their codes; in a workbook's text, they are warned about.
+INVISIBLE = (0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF)
+
 # Characters a terminal does not show as themselves: control characters (but tab and line
-# feed), among them the escape that starts colours and cursor moves; the bidirectional
-# controls, which reorder the text after them (« U+202E » would show a name backwards); the
-# invisible zero-width space, word joiner and byte order mark.
+# feed), among them the escape that starts colours and cursor moves, and the invisible ones.
 _UNPRINTABLE = {code: f"<U+{code:04X}>" for code in (
-    *range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0),
-    0x061C, 0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF,
+    *range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *INVISIBLE,
 )}
 
 

@@ -46,6 +46,7 @@ except ImportError:  # Windows: filelock locks otherwise; no early look
     fcntl = None  # type: ignore[assignment]
 
 from dotation_docs.exceptions import OutputBusyError, OutputError, describe_os_error
+from dotation_docs.workers import STOPPING_SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +301,6 @@ def _release(lock: FileLock, output: Path) -> None:
 
 # --- Signals ------------------------------------------------------------------------------
 
-_DEFERRED = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
 
 
 @contextlib.contextmanager
@@ -314,7 +314,7 @@ def deferred_signals() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in _DEFERRED}
+    previous = {s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in STOPPING_SIGNALS}
 
     def restore() -> None:
         for s, handler in previous.items():
@@ -450,14 +450,15 @@ class Staging:
         try:
             (self.path / "new").mkdir()
             (self.path / "old").mkdir()
-        except BaseException as err:  # a signal turned into an exception, too: nothing left behind
+        except OSError as err:
             self.discard()
-            if not isinstance(err, OSError):
-                raise
             raise OutputError(
                 f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                 "Rien n'a été modifié : le lot précédent est conservé."
             ) from err
+        except BaseException:  # a signal turned into an exception: nothing left behind either
+            self.discard()
+            raise
 
     def reserve(self, count: int) -> int:
         """Return the first of ``count`` new file numbers, for this run's use only."""

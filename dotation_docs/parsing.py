@@ -16,6 +16,7 @@ from typing import Any
 
 from stdnum.fr import siret as stdnum_siret
 
+from dotation_docs.exceptions import INVISIBLE
 from dotation_docs.formatting import format_amount
 from dotation_docs.schema import Field, Kind, normalize_label
 
@@ -274,11 +275,9 @@ def money_warning(value: Any, amount: Decimal) -> str | None:
             "ARRONDI) pour confirmer.")
 
 
-# Characters a text cell can hold that nobody sees, printed in the documents as they are:
-# the bidirectional controls (U+202E shows what follows backwards: « Sport droN »), the
-# zero-width space, the word joiner and the byte order mark. The zero-width joiners of
-# emoji and of some scripts are not among them.
-_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# A text cell's characters that nobody sees, printed in the documents as they are (U+202E
+# shows what follows backwards: « Sport droN »).
+_INVISIBLE = re.compile("[" + "".join(map(chr, INVISIBLE)) + "]")
 _INVISIBLE_NAMES = {"\u202e": "qui fait lire la suite à l'envers", "\u202d": "qui force le sens d'écriture",
                     "\u200b": "espace sans largeur", "\ufeff": "marque d'ordre des octets"}
 

@@ -6,7 +6,6 @@ when there is no error.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -20,7 +19,7 @@ from typing import Any, get_type_hints
 
 from dotation_docs.formatting import format_amount, format_percent
 from dotation_docs.funding import AUTHORITY_MIN_SHARE, batch_funding, financing_plan, price_ttc
-from dotation_docs.model import BeneficiaryKind, Category, ConventionKind, Dotation, TerritoryKind
+from dotation_docs.model import BeneficiaryKind, Category, ConventionKind, Dotation, TerritoryKind, from_columns
 from dotation_docs.parsing import PARSERS, WARNINGS, InvalidValueError, describe, expected
 from dotation_docs.report import Report
 from dotation_docs.schema import (
@@ -637,6 +636,7 @@ def build_record(record: Record) -> Any:
     attributes.update(record.computed)
     return sheet.model(**attributes)
 
+
 def build_records(records: list[Record]) -> tuple[Any, ...]:
     """Return ``tuple(build_record(r) for r in records)``, the records of one sheet built
     attribute by attribute (a national workbook has 12,000 devices): each attribute's
@@ -649,13 +649,13 @@ def build_records(records: list[Record]) -> tuple[Any, ...]:
         return ()
     sheet = records[0].sheet
     flat, nested_plan, _ = _record_plan(sheet)
-    setters = _slot_setters(sheet.model)
+    fields = _slot_fields(sheet.model)
     computed_maps = [r.computed for r in records]
     computed = tuple(computed_maps[0])
     own = [entry for entry in flat if entry[3] not in computed]  # the rest replaced by computed values
-    if nested_plan or setters is None or not own or any(r.sheet is not sheet for r in records) \
+    if nested_plan or fields is None or not own or any(r.sheet is not sheet for r in records) \
             or set(map(len, computed_maps)) != {len(computed)} \
-            or {head for *_, head in own}.union(computed) != setters.keys():
+            or {head for *_, head in own}.union(computed) != set(fields):
         return tuple(build_record(r) for r in records)
     try:
         # Every record's values hold every field (see _parse_sheet); as many computed
@@ -674,10 +674,7 @@ def build_records(records: list[Record]) -> tuple[Any, ...]:
             columns[head] = column
     except KeyError:
         return tuple(build_record(r) for r in records)
-    built = tuple(map(object.__new__, itertools.repeat(sheet.model, len(records))))
-    for name, setter in setters.items():
-        collections.deque(map(setter, built, columns[name]), maxlen=0)
-    return built
+    return from_columns(sheet.model, [columns[name] for name in fields])
 
 
 def _row_getter(keys: Any) -> Any:
@@ -689,15 +686,15 @@ def _row_getter(keys: Any) -> Any:
     return operator.itemgetter(*keys)
 
 
-_SLOT_SETTERS: dict[type, dict[str, Any] | None] = {}
+_SLOT_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _slot_setters(model: type) -> dict[str, Any] | None:
-    """Return each field of ``model`` and the setter of its slot, in the order its
-    ``__init__`` sets them, when ``model`` is a dataclass with slots whose ``__init__``
-    is the one the dataclass decorator wrote (it only sets each field) and no
+def _slot_fields(model: type) -> tuple[str, ...] | None:
+    """Return the fields of ``model``, in the order of its slots, when it can be built by
+    :func:`model.from_columns`: a dataclass with slots whose ``__init__`` is the one the
+    dataclass decorator wrote (it only sets each field, in slot order) and no
     ``__post_init__``; else None."""
-    if model not in _SLOT_SETTERS:
+    if model not in _SLOT_FIELDS:
         found = None
         init = getattr(model.__dict__.get("__init__"), "__code__", None)
         if (dataclasses.is_dataclass(model) and "__slots__" in model.__dict__
@@ -705,9 +702,9 @@ def _slot_setters(model: type) -> dict[str, Any] | None:
                 and init is not None and init.co_filename == "<string>"):  # written by @dataclass
             fields = dataclasses.fields(model)
             if all(f.init for f in fields) and tuple(f.name for f in fields) == tuple(model.__slots__):
-                found = {f.name: getattr(model, f.name).__set__ for f in fields}
-        _SLOT_SETTERS[model] = found
-    return _SLOT_SETTERS[model]
+                found = tuple(f.name for f in fields)
+        _SLOT_FIELDS[model] = found
+    return _SLOT_FIELDS[model]
 
 
 # --- checks of issue #7: claim on paid invoices, financing plan, signatures, gifts ------

@@ -67,7 +67,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-_STOPPING = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+#: The signals that stop a command: Ctrl-C, SIGTERM, SIGHUP (the terminal closed).
+STOPPING_SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
 
 
 @contextlib.contextmanager
@@ -79,7 +80,7 @@ def _forking() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING_SIGNALS)
     try:
         yield
     finally:
@@ -95,7 +96,7 @@ def _as_child(parent: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
 
 
 def _worker(produce: Callable[[int], Staged], order: _Order, chunk: int, claimed: Any, stop: Any,

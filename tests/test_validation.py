@@ -541,7 +541,7 @@ def test_records_built_column_by_column_are_those_built_one_by_one(tmp_path: Pat
         built = validation.build_records(records[key])
         assert built == one_by_one and pickle.dumps(built) == pickle.dumps(one_by_one)
         assert [type(b) for b in built] == [type(b) for b in one_by_one]
-    assert validation._slot_setters(type(built[0])) is not None  # built by the column path
+    assert validation._slot_fields(type(built[0])) is not None  # built by the column path
     # Computed values of different kinds from one record to the next: built one by one.
     devices = records["devices"]
     devices[1].computed.pop("unit_price_ttc")
@@ -572,9 +572,9 @@ def test_a_model_whose_init_does_more_is_built_by_its_init() -> None:
         def __init__(self, a: int) -> None:
             self.a = a * 2
 
-    assert validation._slot_setters(Checked) is None and validation._slot_setters(Own) is None
+    assert validation._slot_fields(Checked) is None and validation._slot_fields(Own) is None
     from dotation_docs.model import Device
-    assert list(validation._slot_setters(Device)) == [f.name for f in dataclasses.fields(Device)]
+    assert list(validation._slot_fields(Device)) == [f.name for f in dataclasses.fields(Device)]
 
 
 def test_invisible_characters_in_a_text_are_named(make_workbook) -> None:
