@@ -416,10 +416,21 @@ class Staged:
     sha256: str
 
 
-def write_staged(output: Path, staging: Path, index: int, data: bytes) -> Staged:
-    """Write ``data`` as the ``index``-th new file of the staging folder ``staging`` of
-    ``output`` (safe from a worker process: each index is written by one process only).
-    Raises OutputError; nothing of the output folder itself has changed then."""
+@dataclass(frozen=True)
+class InPlace:
+    """A new file not written at all: the previous manifest lists these very bytes (SHA-256
+    ``sha256``) at its path. If the file there still holds them, it stays as it is (no
+    file created, moved or deleted); otherwise the run writes it after all (see
+    :func:`dotation_docs.writers.write_batch`)."""
+
+    sha256: str
+
+
+def write_staged(output: Path, staging: Path, index: int, data: bytes, sha256: str | None = None) -> Staged:
+    """Write ``data`` (whose SHA-256 is ``sha256`` when already known) as the ``index``-th
+    new file of the staging folder ``staging`` of ``output`` (safe from a worker process:
+    each index is written by one process only). Raises OutputError; nothing of the output
+    folder itself has changed then."""
     name = f"new/{index}"
     try:
         _write_new(staging / name, data)
@@ -428,7 +439,7 @@ def write_staged(output: Path, staging: Path, index: int, data: bytes) -> Staged
             f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
             "Rien n'a été modifié : le lot précédent est conservé."
         ) from err
-    return Staged(name, hashlib.sha256(data).hexdigest())
+    return Staged(name, sha256 or hashlib.sha256(data).hexdigest())
 
 
 class Staging:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import gc
 import hashlib
 import logging
@@ -16,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -111,10 +112,11 @@ class PdfWritten:
 
 @dataclass
 class Written:
-    """Result of a job that wrote files: the files written (the manifest last), the
-    previous files removed, the foreign files left in the tool's folders, notes for the
-    user, the beneficiary chosen from a partial name (``convention``) and what the PDF
-    step made (None without ``--pdf``)."""
+    """Result of a job that wrote files: the files written (the manifest last; those
+    ``unchanged`` already held these bytes and were left untouched), the previous files
+    removed, the foreign files left in the tool's folders, notes for the user, the
+    beneficiary chosen from a partial name (``convention``) and what the PDF step made
+    (None without ``--pdf``)."""
 
     output: Path
     files: list[OutputFile]
@@ -127,6 +129,7 @@ class Written:
     chosen: Beneficiary | None = None
     warnings: list[str] = field(default_factory=list)
     pdf: PdfWritten | None = None
+    unchanged: list[str] = field(default_factory=list)
 
 
 # Imported on first use: openpyxl takes a tenth of the start-up, and only the process
@@ -261,12 +264,15 @@ class _Page:
 
 def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation,
                 staging: outputdir.Staging | None = None, jobs: int = 1, progress: Progress | None = None,
-                env: Any | None = None, pages: Sequence[_Page] = ()) -> list[OutputFile]:
+                env: Any | None = None, pages: Sequence[_Page] = (),
+                listed: Mapping[str, str] | None = None) -> list[OutputFile]:
     """Return every planned document, then every one of ``pages``, as an OutputFile.
     Without ``staging``, the bytes are in memory; with it, each document is written into
     the staging folder as soon as it is rendered (the OutputFile says where), by ``jobs``
-    worker processes when more than one (same bytes). Raises TemplateError, OutputError
-    like :func:`render`."""
+    worker processes when more than one (same bytes), except a document whose bytes
+    ``listed`` (the previous manifest: path → SHA-256) gives for its path: that one is
+    not written (:class:`~dotation_docs.outputdir.InPlace`; the OutputFile can make it
+    again). Raises TemplateError, OutputError like :func:`render`."""
     renderer = _DocumentRenderer(docs, templates, dotation, env)
     fingerprint = status.Fingerprinter(templates)  # manifest fingerprints, for `dotation etat`
     count = len(docs)
@@ -282,9 +288,17 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
             [OutputFile(p.path, data, p.type) for p, data in zip(pages, made[count:], strict=True)]
     first = staging.reserve(total)
     output, folder = staging.output, staging.path
+    listed = listed or {}
+    paths = [d.path for d in docs] + [p.path for p in pages]
 
-    def produce(index: int) -> outputdir.Staged:
-        return outputdir.write_staged(output, folder, first + index, make(index))
+    def produce(index: int) -> outputdir.Staged | outputdir.InPlace:
+        data = make(index)
+        digest = hashlib.sha256(data).hexdigest()
+        if listed.get(paths[index]) == digest:
+            # Creating, moving and deleting a file costs more than making it (a national
+            # batch is some 1,900 files): a file already holding these bytes stays.
+            return outputdir.InPlace(digest)
+        return outputdir.write_staged(output, folder, first + index, data, digest)
 
     renderer.compile()
     with progress(total) if progress is not None else contextlib.nullcontext(None) as advance:
@@ -302,9 +316,11 @@ def _render_all(docs: list[PlannedDocument], templates: TemplateSet, dotation: D
                 staged.append(produce(index))
                 if advance is not None:
                     advance(1)
-    return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d, s.sha256), staged=s)
-            for d, s in zip(docs, staged, strict=False)] + \
-        [OutputFile(p.path, None, p.type, staged=s) for p, s in zip(pages, staged[count:], strict=True)]
+    return [OutputFile(d.path, None, str(d.type), d.beneficiary, fingerprint(d, s.sha256), staged=s,
+                       remake=functools.partial(make, i))
+            for i, (d, s) in enumerate(zip(docs, staged, strict=False))] + \
+        [OutputFile(p.path, None, p.type, staged=s, remake=functools.partial(make, count + i))
+         for i, (p, s) in enumerate(zip(pages, staged[count:], strict=True))]
 
 
 def rendered_digests(docs: list[PlannedDocument], templates: TemplateSet, dotation: Dotation) -> list[str]:
@@ -472,8 +488,12 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
         # Without PDF, the run's files are the planned documents: the page is made while they
         # are rendered, in parallel; with PDF, once the conversions are known.
         pages = [_Page(OVERVIEW, OVERVIEW_TYPE, planned_overview)] if pdf is None else []
+        # Without PDF, a document whose bytes the previous manifest lists at its path is not
+        # written again (the PDF step reads every source from the staging folder).
+        listed = {e.path: e.sha256 for e in manifest.entries(manifest.read_manifest(output))} if pdf is None else {}
         with TIMINGS.step("rendu"):
-            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env, pages)
+            rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env, pages,
+                                   listed)
         files = rendered[:len(docs)]
         if pdf is not None:
             assert soffice is not None
@@ -489,7 +509,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
     TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
-                   result.foreign, selection.chosen, template_check.warnings, pdf_written)
+                   result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged)
 
 
 def _inputs(dotation: Dotation, funding: Funding, beneficiaries: list[Beneficiary] | None) -> Inputs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from collections.abc import Collection
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -85,9 +86,11 @@ def _is_pdf_type(kind: str) -> bool:
         return False
 
 
-def describe_written(output: Path, files: list[OutputFile]) -> str:
+def describe_written(output: Path, files: list[OutputFile], unchanged: Collection[str] = ()) -> str:
     """Return what was written and where: counts per kind of document (the PDFs beside
-    the documents counted together) and folders."""
+    the documents counted together) and folders; and, when some of them (``unchanged``,
+    their paths) were already there with the same content and left untouched, which ones
+    were written."""
     counts = Counter(str(f.type) for f in files)
     names = kind_names()
     unnamed = set(counts) - set(names)
@@ -99,9 +102,15 @@ def describe_written(output: Path, files: list[OutputFile]) -> str:
         parts.insert(len(parts) - ("manifeste" in counts), format_quantity(n_pdf, "PDF", "PDF"))
     folders = sorted({str(output / f.path.split("/")[0]) for f in files if "/" in f.path})
     n = len(files)
+    if not unchanged:
+        return (f"{format_number(n)} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : "
+                f"{format_list(parts)}.\nDossiers : {', '.join(folders)}.")
+    changed = [f.path for f in files if f.path not in unchanged]
     return (
-        f"{format_number(n)} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : {format_list(parts)}.\n"
-        f"Dossiers : {', '.join(folders)}."
+        f"{format_number(n)} fichiers à jour dans « {output} » : {format_list(parts)}.\n"
+        f"Dossiers : {', '.join(folders)}.\n"
+        f"Réécrits ou nouveaux : {format_number(len(changed))} ({_some(changed)}) ; identiques au lot précédent, "
+        f"laissés tels quels (même contenu, même date de modification) : {format_number(n - len(changed))}."
     )
 
 

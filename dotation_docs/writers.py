@@ -6,7 +6,8 @@ the previous manifest lists for the same scope (types, beneficiary) and that thi
 longer produces are removed; every other file, listed or not, is left as it is. A file
 the agent changed since it was generated, or a file the tool did not write that stands
 where a new one goes, is never overwritten or removed without ``overwrite``. The files
-are replaced all at once (see :mod:`dotation_docs.outputdir`).
+are replaced all at once (see :mod:`dotation_docs.outputdir`). A file that already holds
+exactly the bytes to write is not touched at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from dotation_docs.manifest import (
     manifest_entry,
     read_manifest,
 )
-from dotation_docs.outputdir import Staged, Staging, Survey, describe_target, replace_files
+from dotation_docs.outputdir import InPlace, Staged, Staging, Survey, describe_target, replace_files
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ __all__ = [
 class OutputFile:
     """One file to write: its path relative to the output folder (POSIX form), its
     bytes (None when they were streamed to the run's staging folder: ``staged`` says
-    where), and what the manifest says of it (``meta``: more items of its manifest
+    where, or that they were not written because the previous manifest lists them at
+    that path: :class:`~dotation_docs.outputdir.InPlace`; ``remake`` then makes them
+    again), and what the manifest says of it (``meta``: more items of its manifest
     entry, the fingerprints of :mod:`dotation_docs.status`)."""
 
     path: str
@@ -53,7 +56,8 @@ class OutputFile:
     type: str
     beneficiary: str | None = None
     meta: dict[str, str] = field(default_factory=dict, compare=False)
-    staged: Staged | None = None
+    staged: Staged | InPlace | None = None
+    remake: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -65,7 +69,11 @@ class OutputFile:
 
     @property
     def content(self) -> bytes | Staged:
-        """The bytes, or where they wait in the staging folder."""
+        """The bytes, or where they wait in the staging folder (made again when they
+        were not written)."""
+        if isinstance(self.staged, InPlace):
+            assert self.remake is not None, f"{self.path}: not written and cannot be made again"
+            return self.remake()
         if self.staged is not None:
             return self.staged
         assert self.data is not None
@@ -74,7 +82,8 @@ class OutputFile:
 
 @dataclass
 class WriteResult:
-    """What a run did to the output folder: ``written`` (the manifest last), the
+    """What a run did to the output folder: ``written`` (the manifest last; those of
+    them that already held these bytes, ``unchanged``, were left untouched), the
     previous files ``removed``, the ``foreign`` files (not the tool's) left in its
     folders, the previous manifest's entries ``left`` alone (each with why: a symbolic
     link, a folder…, which the tool never removes; the new manifest no longer lists
@@ -85,6 +94,7 @@ class WriteResult:
     foreign: list[str] = field(default_factory=list)
     previous: dict[str, Any] | None = None
     left: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
 
 
 def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
@@ -112,6 +122,7 @@ class _Plan:
     collisions: list[str]
     left: list[str]
     present: list[str]  # the removals that are in the folder now
+    same: set[str]  # the files to write that are there already, with these very bytes
 
 
 def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope) -> _Plan:
@@ -141,7 +152,7 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         else:
             log.info("entrée du manifeste laissée telle quelle : %s", problem)
             left.append(problem)
-    edited, collisions, blocked = [], [], []
+    edited, collisions, blocked, same = [], [], [], set()
     for f in files:
         kind, detail = survey.examine(f.path)
         problem = describe_target(f.path, kind, detail)
@@ -153,7 +164,8 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         entry = listed.get(f.path.casefold())
         current = _sha256_file(root + f.path)
         if current == f.sha256:
-            continue  # already these very bytes (a lost manifest, a rerun): nothing to lose
+            same.add(f.path)  # already these very bytes (a rerun, a lost manifest): left as it is
+            continue
         if entry is None:
             collisions.append(f.path)
         elif entry.sha256 != current:
@@ -167,7 +179,7 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     for rel in present:
         if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present, same)
 
 
 def _conflict_message(output: Path, plan: _Plan) -> str:
@@ -239,13 +251,19 @@ def write_batch(
     manifest = build_manifest(header, plan.kept, [manifest_entry(f) for f in files])
     manifest_file = OutputFile(MANIFEST, dump_manifest(manifest), "manifeste")
     removals = plan.present
-    log.info("%d fichiers à écrire, %d à supprimer dans %s", len(files), len(removals), output)
+    # A file that holds these very bytes already is left as it is: nothing to create, move
+    # or delete (a rerun, or the documents a correction did not change).
+    changed = [f for f in files if f.path not in plan.same]
+    log.info("%d fichiers à écrire (%d identiques, laissés en place), %d à supprimer dans %s",
+             len(changed), len(files) - len(changed), len(removals), output)
     assert manifest_file.data is not None
-    replace_files(output, [(f.path, f.content) for f in files] + [(MANIFEST, manifest_file.data)], removals, staging)
+    replace_files(output, [(f.path, f.content) for f in changed] + [(MANIFEST, manifest_file.data)], removals,
+                  staging)
     owned = {d["fichier"] for d in manifest["documents"]}
     try:
         foreign = _foreign_files(output, owned)
     except OSError as err:  # the batch is written; only the summary is incomplete
         log.warning("liste des fichiers étrangers impossible : %s", describe_os_error(err))
         foreign = []
-    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest, plan.left)
+    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest, plan.left,
+                       sorted(plan.same))

@@ -20,7 +20,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from cells import put
-from conftest import SAMPLE
+from conftest import SAMPLE, set_operation
 from test_interruptions import (  # noqa: F401  (batches is a fixture)
     ROOT,
     assert_matches_manifest,
@@ -95,9 +95,9 @@ def test_documents_are_streamed_to_the_staging_folder(tmp_path: Path, monkeypatc
     seen: list[int] = []
     real = outputdir.write_staged
 
-    def spy(output, staging, index, data):  # type: ignore[no-untyped-def]
+    def spy(output, staging, index, data, sha256=None):  # type: ignore[no-untyped-def]
         seen.append(len(list((staging / "new").iterdir())))
-        return real(output, staging, index, data)
+        return real(output, staging, index, data, sha256)
 
     monkeypatch.setattr(outputdir, "write_staged", spy)
     written = generate_batch(SAMPLE, folder, jobs=1)
@@ -220,9 +220,12 @@ def test_workers_die_with_the_parent_and_the_folder_stays_whole(tmp_path: Path, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-def test_a_killed_batch_mid_render_leaves_no_worker(tmp_path: Path, sig: int) -> None:
+def test_a_killed_batch_mid_render_leaves_no_worker(tmp_path: Path, sig: int, make_workbook) -> None:
     folder = tmp_path / f"lot-{sig}"
-    generate_batch(SAMPLE, folder, jobs=1)
+    # The previous batch, of a workbook before a correction that changes every document (the
+    # files of the run would otherwise be there already, and none be written).
+    generate_batch(make_workbook(lambda wb: set_operation(wb, "Lieu de la remise", "Salle du conseil")), folder,
+                   jobs=1)
     before = snapshot(folder)
     status, stderr, counted = _run_and_signal(["generer", str(SAMPLE), "-o", str(folder), "--ecraser"],
                                               "STAGE 5", sig, str(folder))
