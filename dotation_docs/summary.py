@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from dotation_docs.documents import LABELS, MANIFEST, DocumentType, Renderer, spec_of
+from dotation_docs.documents import LABELS, MANIFEST, DocumentType, Renderer, spec_of, specs
 from dotation_docs.formatting import (
     format_amount,
     format_date_short,
@@ -105,12 +105,12 @@ def describe_written(output: Path, files: list[OutputFile], unchanged: Collectio
     if not unchanged:
         return (f"{format_number(n)} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : "
                 f"{format_list(parts)}.\nDossiers : {', '.join(folders)}.")
-    changed = [f.path for f in files if f.path not in unchanged]
+    changed = sorted(f.path for f in files if f.path not in unchanged)
     return (
         f"{format_number(n)} fichiers à jour dans « {output} » : {format_list(parts)}.\n"
         f"Dossiers : {', '.join(folders)}.\n"
-        f"Réécrits ou nouveaux : {format_number(len(changed))} ({_some(changed)}) ; identiques au lot précédent, "
-        f"laissés tels quels (même contenu, même date de modification) : {format_number(n - len(changed))}."
+        f"Réécrits ou nouveaux : {format_number(len(changed))} ({_some(changed)}) ; déjà identiques dans le "
+        f"dossier, laissés tels quels (même contenu, même date de modification) : {format_number(n - len(changed))}."
     )
 
 
@@ -163,7 +163,11 @@ def describe_changes(removed: list[str], foreign: list[str], *, pdf: bool = True
     without them."""
     lines = []
     stale = [] if pdf else [path for path in removed if path.lower().endswith(".pdf")]
-    others = [path for path in removed if path not in stale]
+    # A dossier is assembled from many parts (some made for it only): only --pdf remakes it.
+    dossiers = {s.path(None) for s in specs() if s.renderer is Renderer.DOSSIER}
+    assembled = [path for path in stale if path in dossiers]
+    stale = [path for path in stale if path not in dossiers]
+    others = [path for path in removed if path not in stale and path not in assembled]
     if others:
         n = len(others)
         lines.append(
@@ -176,6 +180,13 @@ def describe_changes(removed: list[str], foreign: list[str], *, pdf: bool = True
             f"PDF périmés : {n} {pluralize(n, 'PDF supprimé', 'PDF supprimés')}, "
             f"{pluralize(n, 'son document a été réécrit', 'leurs documents ont été réécrits')} sans --pdf : "
             f"{_some(stale)}. Relancez avec --pdf pour {pluralize(n, 'le', 'les')} refaire."
+        )
+    if assembled:
+        n = len(assembled)
+        how = pluralize(n, "il n'est assemblé, et vérifié à jour,", "ils ne sont assemblés, et vérifiés à jour,")
+        lines.append(
+            f"{pluralize(n, 'Dossier PDF supprimé', 'Dossiers PDF supprimés')} : {_some(assembled)} ({how} "
+            f"qu'avec --pdf). Relancez avec --pdf pour {pluralize(n, 'le', 'les')} refaire."
         )
     if foreign:
         lines.append(

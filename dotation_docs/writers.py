@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, tool_folders
+from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Renderer, spec_of, tool_folders
 from dotation_docs.exceptions import OutputConflictError, OutputError, describe_os_error
 from dotation_docs.manifest import (
     Entry,
@@ -34,6 +34,7 @@ from dotation_docs.manifest import (
     read_manifest,
 )
 from dotation_docs.outputdir import InPlace, Staged, Staging, Survey, describe_target, replace_files
+from dotation_docs.status import DATA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -136,22 +137,6 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     root = root if root.endswith("/") else root + "/"
     new_paths = {f.path.casefold() for f in files}
     listed = {e.path.casefold(): e for e in previous}
-    kept, removals, left, present = [], [], [], []
-    for e in previous:
-        if e.path.casefold() in new_paths:
-            continue
-        if not scope.covers(e):
-            kept.append(e)
-            continue
-        kind, detail = survey.examine(e.path)
-        problem = describe_target(e.path, kind, detail)
-        if problem is None:
-            removals.append(e.path)
-            if kind != "absent":
-                present.append(e.path)
-        else:
-            log.info("entrée du manifeste laissée telle quelle : %s", problem)
-            left.append(problem)
     edited, collisions, blocked, same = [], [], [], set()
     for f in files:
         kind, detail = survey.examine(f.path)
@@ -170,6 +155,26 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
             collisions.append(f.path)
         elif entry.sha256 != current:
             edited.append(f.path)
+    sources = {(f.path.rpartition(".")[0], f.type): f for f in files}
+    kept, removals, left, present = [], [], [], []
+    for e in previous:
+        if e.path.casefold() in new_paths:
+            continue
+        if not scope.covers(e):
+            kept.append(e)
+            continue
+        kind, detail = survey.examine(e.path)
+        problem = describe_target(e.path, kind, detail)
+        if problem is None:
+            if kind == "file" and _source_left_in_place(e, sources, same):
+                kept.append(e)  # a PDF whose document this run leaves as it is: still its PDF
+                continue
+            removals.append(e.path)
+            if kind != "absent":
+                present.append(e.path)
+        else:
+            log.info("entrée du manifeste laissée telle quelle : %s", problem)
+            left.append(problem)
     if blocked:
         raise OutputError(
             f"des documents à écrire ne peuvent pas être mis en place dans « {output} » : " + " ; ".join(blocked)
@@ -180,6 +185,20 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
     return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present, same)
+
+
+def _source_left_in_place(entry: Entry, sources: dict[tuple[str, str], OutputFile], same: set[str]) -> bool:
+    """True when ``entry`` is the PDF of a document (same name, ``.pdf``) that this run
+    leaves as it is (``same``), and was converted from these very bytes (its data
+    fingerprint): without ``--pdf`` the run makes no PDF, but this one is still right."""
+    try:
+        spec = spec_of(entry.type)
+    except KeyError:
+        return False
+    if spec.renderer is not Renderer.PDF or spec.source is None or not entry.path.endswith(".pdf"):
+        return False
+    source = sources.get((entry.path.rpartition(".")[0], spec.source))
+    return source is not None and source.path in same and entry.raw.get(DATA_KEY) == source.sha256
 
 
 def _conflict_message(output: Path, plan: _Plan) -> str:

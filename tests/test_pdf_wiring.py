@@ -162,31 +162,46 @@ def test_convention_pdfa_converts_the_beneficiarys_documents_only(tmp_path: Path
 
 
 def test_a_pdf_whose_document_is_rewritten_without_pdf_is_removed(tmp_path: Path, fake_soffice: Path,
-                                                                  runner) -> None:
+                                                                  runner, make_workbook) -> None:
     out = tmp_path / "lot"
     generate_batch(SAMPLE, out, pdf=PdfOptions())
     (out / ATTACHMENTS).mkdir()
     (out / ATTACHMENTS / "facture.pdf").write_bytes(pdf_of_size((595.28, 841.89)))
     b01 = ["conventions/B01-convention-beaubreuil-numerique-solidaire.pdf",
            "proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.pdf"]
-    result = runner.invoke(cli, ["convention", str(SAMPLE), "B01", "-o", str(out)])
+    # B01's representative corrected: both its documents are rewritten, their PDFs would lie
+    corrected = make_workbook(lambda wb: wb["Bénéficiaires"].__setitem__("J2", "Nadia Corrigée"))
+    result = runner.invoke(cli, ["convention", str(corrected), "B01", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert not any((out / p).exists() for p in b01)
     assert (out / "conventions/B02-convention-sport-loisirs-de-l-aurence.pdf").is_file()
     assert not set(b01) & set(manifest_of(out))
     assert (f"PDF périmés : 2 PDF supprimés, leurs documents ont été réécrits sans --pdf : {b01[0]}, {b01[1]}. "
             "Relancez avec --pdf pour les refaire.") in result.output
-    # the claim file rewritten without --pdf: its PDFs and the dossier go; the agent's attachment stays
+    # the claim file made again without --pdf, the same: its PDFs still match their documents and
+    # stay; the dossier (assembled from parts made for it only) goes; the agent's attachment stays
+    claim_pdfs = sorted(p for p in manifest_of(out) if p.startswith("demande-subvention/") and p.endswith(".pdf")
+                        and p != DOSSIER)
+    assert len(claim_pdfs) == 4
     result = runner.invoke(cli, ["demande", str(SAMPLE), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert not (out / DOSSIER).exists() and not (out / "demande-subvention/1-lettre-de-demande.pdf").exists()
-    assert "PDF périmés : 5 PDF supprimés" in result.output
+    assert not (out / DOSSIER).exists() and all((out / p).is_file() for p in claim_pdfs)
+    assert "PDF périmés" not in result.output
+    assert (f"Dossier PDF supprimé : {DOSSIER} (il n'est assemblé, et vérifié à jour, qu'avec --pdf). "
+            "Relancez avec --pdf pour le refaire.") in result.output
     assert (out / ATTACHMENTS / "facture.pdf").read_bytes() == pdf_of_size((595.28, 841.89))
-    assert (out / "conventions/B02-convention-sport-loisirs-de-l-aurence.pdf").is_file()  # outside its scope
-    # the full batch without --pdf: no PDF of the tool is left
-    generate_batch(SAMPLE, out)
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf")) == [f"{ATTACHMENTS}/facture.pdf"]
-    assert not any(e["type"].endswith("_pdf") for e in manifest_of(out).values())
+    # the full batch without --pdf, after a correction of the handover place: every PDF left is
+    # that of a document left as it is (its data fingerprint, the source's bytes)
+    moved = make_workbook(lambda wb: set_operation(wb, "Lieu de la remise", "Salle des fêtes de Beaubreuil"))
+    generate_batch(moved, out)
+    listed = manifest_of(out)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf"))
+    assert f"{ATTACHMENTS}/facture.pdf" in left and not set(b01) & set(left)
+    for pdf in (p for p in left if p != f"{ATTACHMENTS}/facture.pdf"):
+        source = next(e for f, e in listed.items() if f.rpartition(".")[0] == pdf.rpartition(".")[0]
+                      and not f.endswith(".pdf"))
+        assert listed[pdf]["empreinte_donnees"] == source["sha256"], pdf
+    assert not any(p.startswith("proces-verbaux/") for p in left)  # the place is in every handover record
 
 
 def test_demande_pdf_dossier_parts_in_order_with_the_agents_attachments(tmp_path: Path, fake_soffice: Path) -> None:

@@ -25,7 +25,7 @@ from dotation_docs.pipeline import generate_batch
 ROOT = Path(__file__).resolve().parent.parent
 B02_CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 B03_CONVENTION = "conventions/B03-convention-centre-social-la-bastide-ensemble.docx"
-UNCHANGED = "identiques au lot précédent, laissés tels quels (même contenu, même date de modification)"
+UNCHANGED = "déjà identiques dans le dossier, laissés tels quels (même contenu, même date de modification)"
 
 
 def identities(folder: Path) -> dict[str, tuple[int, int]]:
