@@ -18,6 +18,7 @@ backup back; both are idempotent, so a kill during recovery is repaired the same
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import errno
@@ -442,6 +443,37 @@ def write_staged(output: Path, staging: Path, index: int, data: bytes, sha256: s
     return Staged(name, sha256 or hashlib.sha256(data).hexdigest())
 
 
+# ``FS_IOC_GETFLAGS``, ``FS_IOC_SETFLAGS`` and ``FS_TOPDIR_FL`` of <linux/fs.h>.
+_GET_FLAGS, _SET_FLAGS, _TOPDIR = 0x80086601, 0x40086602, 0x00020000
+
+
+def _spread_subfolders(folder: Path) -> None:
+    """Ask ext4 to place the subfolders of ``folder`` (the staging folder) in another
+    block group than their parent, as it does for the folders at the top of a tree
+    (``chattr +T``). On ext4 without a journal, creating a file skips, one look-up each,
+    every inode of its group deleted in the last minute (six while unwritten): the 1,900
+    files of a batch made just after the 1,900 of the previous one were deleted, in the
+    same group, took up to ten times as long. Only this hidden folder, removed at the end
+    of the run, gets the flag; elsewhere (another file system, no permission) nothing
+    changes."""
+    if fcntl is None:
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _GET_FLAGS, flags, True)
+        if not flags[0] & _TOPDIR:
+            flags[0] |= _TOPDIR
+            fcntl.ioctl(fd, _SET_FLAGS, flags, True)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class Staging:
     """The hidden staging folder of a run, inside the locked output folder: the new files
     are written into it as they are made (by this process or by worker processes), then
@@ -459,6 +491,7 @@ class Staging:
             raise OutputError(f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                               "Rien n'a été écrit.") from err
         try:
+            _spread_subfolders(self.path)
             (self.path / "new").mkdir()
             (self.path / "old").mkdir()
         except OSError as err:
