@@ -14,9 +14,10 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import click.core
@@ -471,11 +472,37 @@ def _writing_messages(err: OSError) -> bool:
                                or tb.tb_frame.f_code.co_name in ("write", "flush"))
 
 
-def main() -> None:
-    """Console-script entry point."""
+def _stop_lost_in_a_callback(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a stop (Ctrl-C, SIGTERM, SIGHUP) raised while Python ran a
+    callback whose exceptions it ignores (a weak reference's, a finaliser, an import lock's
+    clean-up) would be printed as « Exception ignored… » and lost, the command going on.
+    The signal is sent again a moment later, from a thread: sent from here, it would be
+    handled at once, inside this hook, and lost again."""
+    exc = unraisable.exc_value
+    stops = {128 + s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM))}
+    if isinstance(exc, KeyboardInterrupt):
+        signum = int(signal.SIGINT)
+    elif isinstance(exc, SystemExit) and exc.code in stops:
+        signum = exc.code - 128  # type: ignore[operator]
+    else:
+        sys.__unraisablehook__(unraisable)
+        return
+    again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+    again.daemon = True
+    again.start()
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM and SIGHUP end the command as Ctrl-C does; no stop is lost in a callback."""
     signal.signal(signal.SIGTERM, _terminate)
     if hasattr(signal, "SIGHUP"):  # the terminal closed: the same clean end
         signal.signal(signal.SIGHUP, _terminate)
+    sys.unraisablehook = _stop_lost_in_a_callback
+
+
+def main() -> None:
+    """Console-script entry point."""
+    install_stop_handlers()
     try:
         cli(prog_name="dotation")
     except SystemExit as done:  # click always ends this way

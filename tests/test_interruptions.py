@@ -493,3 +493,47 @@ def test_ctrl_c_as_the_workers_start_prints_no_traceback(tmp_path: Path, sig: in
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
         folder = tmp_path / str(attempt)
         assert not folder.exists() or tool_leftovers(folder) == []
+
+
+# A signal handled while Python runs a callback whose exceptions it ignores (a weak reference's,
+# a finaliser): without the hook, « Exception ignored in… » and the command went on.
+_LOST_STOP = """
+import os, signal, sys, time, weakref
+from dotation_docs import cli
+cli.install_stop_handlers()
+class Thing:
+    pass
+thing = Thing()
+def callback(_ref):
+    {inside}
+    for _ in range(1000):  # a signal's handler runs here, inside the callback
+        pass
+ref = weakref.ref(thing, callback)
+del thing
+time.sleep(10)  # the command's work goes on
+print("continued", flush=True)
+"""
+
+
+def _run_lost_stop(inside: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _LOST_STOP.format(inside=inside)], cwd=ROOT, env=_env(0),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("name", "status"), [("SIGTERM", 128 + signal.SIGTERM), ("SIGHUP", 128 + signal.SIGHUP),
+                                              ("SIGINT", -signal.SIGINT)])
+def test_a_stop_during_a_callback_is_not_lost(name: str, status: int) -> None:
+    done = _run_lost_stop(f"os.kill(os.getpid(), signal.{name})")
+    assert "continued" not in done.stdout
+    assert "Exception ignored" not in done.stderr
+    if name == "SIGINT":  # KeyboardInterrupt, raised again outside the callback (the CLI turns it into « Interrompu. »)
+        assert done.returncode == -signal.SIGINT and done.stderr.rstrip().endswith("KeyboardInterrupt")
+    else:
+        assert done.returncode == status, done.stderr
+        assert done.stderr == ""
+
+
+def test_other_ignored_exceptions_are_still_reported() -> None:
+    done = _run_lost_stop("raise ValueError('x')")
+    assert done.returncode == 0 and "continued" in done.stdout
+    assert "Exception ignored in" in done.stderr and "ValueError: x" in done.stderr
