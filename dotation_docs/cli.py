@@ -441,7 +441,7 @@ def _report(written: pipeline.Written, quiet: bool = False) -> None:
         _labelled("Avertissement –", "yellow", str(issue))
     if written.chosen is not None:
         _say(f"Bénéficiaire retenu : {written.chosen.identifier} « {written.chosen.name} ».")
-    _say(describe_written(written.output, written.files, set(written.unchanged)))
+    _say(describe_written(written.output, written.files, set(written.unchanged), len(written.kept_pdfs)))
     if written.pdf is not None:
         for line in describe_pdf(written.pdf):
             _say(line)

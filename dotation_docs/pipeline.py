@@ -31,6 +31,7 @@ from dotation_docs.documents import (
     CONVERTIBLE,
     RENDERED,
     DocumentSpec,
+    DocumentType,
     Inputs,
     OVERVIEW,
     OVERVIEW_TYPE,
@@ -53,11 +54,11 @@ from dotation_docs.exceptions import (
     TemplateError,
     describe_os_error,
 )
-from dotation_docs.formatting import format_list, pluralize
+from dotation_docs.formatting import format_date_short, format_list, pluralize
 from dotation_docs.funding import Funding, unpaid_invoices
 from dotation_docs.manifest import Scope
 from dotation_docs.model import Beneficiary, Dotation, Invoice
-from dotation_docs.overview import overview_file, prepare_overview
+from dotation_docs.overview import overview_file, prepare_overview, signature_dates
 from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
@@ -74,7 +75,14 @@ from dotation_docs.templateset import (
 from dotation_docs.reading import Checked, read_ahead, read_behind
 from dotation_docs.timings import TIMINGS
 from dotation_docs.workers import Background, default_jobs, long_lived, run_parallel, usable_jobs
-from dotation_docs.writers import OutputFile, WriteResult, duplicate_paths, write_batch
+from dotation_docs.writers import (
+    OutputFile,
+    WriteResult,
+    duplicate_paths,
+    may_keep_pdfs,
+    pdfs_still_right,
+    write_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +138,7 @@ class Written:
     warnings: list[str] = field(default_factory=list)
     pdf: PdfWritten | None = None
     unchanged: list[str] = field(default_factory=list)
+    kept_pdfs: list[str] = field(default_factory=list)  # the previous PDFs of documents left as they are
 
 
 # Imported on first use: openpyxl takes a tenth of the start-up, and only the process
@@ -485,17 +494,25 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
             assert page.data is not None
             return page.data
 
-        # Without PDF, the run's files are the planned documents: the page is made while they
-        # are rendered, in parallel; with PDF, once the conversions are known.
-        pages = [_Page(OVERVIEW, OVERVIEW_TYPE, planned_overview)] if pdf is None else []
+        previous = manifest.entries(manifest.read_manifest(output))
         # Without PDF, a document whose bytes the previous manifest lists at its path is not
-        # written again (the PDF step reads every source from the staging folder).
-        listed = {e.path: e.sha256 for e in manifest.entries(manifest.read_manifest(output))} if pdf is None else {}
+        # written again (the PDF step reads every source from the staging folder); the PDFs of
+        # the previous batch made from documents left as they are stay.
+        listed = {e.path: e.sha256 for e in previous} if pdf is None else {}
+        keeping = pdf is None and may_keep_pdfs(previous, selection.scope)
+        # Without PDF, the run's files are the planned documents: the page is made while they
+        # are rendered, in parallel; with PDF, once the conversions are known; when PDFs may
+        # stay, once the documents are made (which PDFs stay depends on their bytes).
+        pages = [_Page(OVERVIEW, OVERVIEW_TYPE, planned_overview)] if pdf is None and not keeping else []
         with TIMINGS.step("rendu"):
             rendered = _render_all(docs + extra, template_set, dotation, staging, jobs, progress, env, pages,
                                    listed)
         files = rendered[:len(docs)]
-        if pdf is not None:
+        kept_pdfs: list[manifest.Entry] = []
+        if keeping:
+            kept_pdfs = pdfs_still_right(output, previous, files, selection.scope)
+            files.append(overview(files + [OutputFile(e.path, None, e.type, e.beneficiary) for e in kept_pdfs]))
+        elif pdf is not None:
             assert soffice is not None
             pdf_files, pdf_written = _pdf_step(
                 rendered, conversions, dossiers, output, dotation, pdf, soffice, ghostscript, staging
@@ -505,11 +522,14 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
         else:
             files += rendered[len(docs) + len(extra):]
         with TIMINGS.step("ecriture"):
-            result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging)
+            result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging,
+                                 keep=[e.path for e in kept_pdfs])
     TIMINGS.save()
-    notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header)
+    notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header) \
+        + _signed_but_changed(result, dotation)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
-                   result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged)
+                   result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged,
+                   result.kept_pdfs)
 
 
 def _inputs(dotation: Dotation, funding: Funding, beneficiaries: list[Beneficiary] | None) -> Inputs:
@@ -662,6 +682,35 @@ def _attachments(output: Path, spec: DocumentSpec) -> tuple[list[tuple[str, byte
             raise OutputError(f"impossible de lire la pièce jointe « {path} » : {describe_os_error(err)}. "
                               "Rien n'a été écrit.") from err
     return found, skipped
+
+
+def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
+    """A note per convention or handover record the workbook says is signed and that this
+    run rewrote with another content: the signed paper is of the previous version."""
+    if result.previous is None:
+        return []
+    before = {e.path: e.sha256 for e in manifest.entries(result.previous)}
+    same = set(result.unchanged)
+    by_id = {b.identifier: b for b in dotation.beneficiaries}
+    notes = []
+    for f in result.written:
+        b = by_id.get(f.beneficiary or "")
+        if b is None or f.path in same or f.path not in before or f.path.endswith(".pdf"):
+            continue
+        convention_on, handover_on = signature_dates(b)
+        kind = spec_of(f.type).source or f.type
+        if kind == DocumentType.CONVENTION and convention_on is not None:
+            what, column, signed = "la convention", "Date de signature de la convention", convention_on
+        elif kind == DocumentType.HANDOVER and handover_on is not None:
+            what, column, signed = "le procès-verbal de remise", "Date de signature du procès-verbal", handover_on
+        else:
+            continue
+        notes.append(
+            f"{what} de {b.identifier} « {b.name} », signé{'e' if what.startswith('la') else ''} "
+            f"le {format_date_short(signed)} d'après le classeur, a changé ({f.path}) : faites signer la nouvelle version, "
+            f"puis mettez à jour « {column} » dans la feuille « Bénéficiaires »."
+        )
+    return notes
 
 
 def _left_notes(result: WriteResult) -> list[str]:

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from dotation_docs.documents import LABELS, MANIFEST, DocumentType, Renderer, spec_of, specs
+from dotation_docs.documents import LABELS, MANIFEST, OVERVIEW, DocumentType, Renderer, spec_of, specs
 from dotation_docs.formatting import (
     format_amount,
     format_date_short,
@@ -27,6 +27,7 @@ from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
 
 SHOWN_NAMES = 5  # file names listed in a summary line before « … »
+CHANGED_NAMES = 10  # documents rewritten by a run, named in its summary (the others counted)
 NBSP = "\u00a0"
 
 
@@ -86,11 +87,13 @@ def _is_pdf_type(kind: str) -> bool:
         return False
 
 
-def describe_written(output: Path, files: list[OutputFile], unchanged: Collection[str] = ()) -> str:
+def describe_written(output: Path, files: list[OutputFile], unchanged: Collection[str] = (),
+                     kept_pdfs: int = 0) -> str:
     """Return what was written and where: counts per kind of document (the PDFs beside
     the documents counted together) and folders; and, when some of them (``unchanged``,
-    their paths) were already there with the same content and left untouched, which ones
-    were written."""
+    their paths) were already there with the same content and left untouched, which
+    documents were written (those to print again), and how many of the previous PDFs of
+    the documents left as they are stay (``kept_pdfs``)."""
     counts = Counter(str(f.type) for f in files)
     names = kind_names()
     unnamed = set(counts) - set(names)
@@ -105,18 +108,23 @@ def describe_written(output: Path, files: list[OutputFile], unchanged: Collectio
     if not unchanged:
         return (f"{format_number(n)} {pluralize(n, 'fichier écrit', 'fichiers écrits')} dans « {output} » : "
                 f"{format_list(parts)}.\nDossiers : {', '.join(folders)}.")
-    changed = sorted(f.path for f in files if f.path not in unchanged)
+    # The documents to print again; the overview page and the manifest follow every change.
+    changed = sorted(f.path for f in files if f.path not in unchanged and f.path not in (OVERVIEW, MANIFEST))
+    same = sum(1 for f in files if f.path in unchanged)
+    pdfs = f", et {format_number(kept_pdfs)} PDF de ces documents" if kept_pdfs else ""
     return (
         f"{format_number(n)} fichiers à jour dans « {output} » : {format_list(parts)}.\n"
         f"Dossiers : {', '.join(folders)}.\n"
-        f"Réécrits ou nouveaux : {format_number(len(changed))} ({_some(changed)}) ; déjà identiques dans le "
-        f"dossier, laissés tels quels (même contenu, même date de modification) : {format_number(n - len(changed))}."
+        f"Documents réécrits ou nouveaux : {format_number(len(changed))}"
+        f"{f' ({_some(changed, CHANGED_NAMES)})' if changed else ''} ; déjà identiques dans le dossier, laissés tels "
+        f"quels (même contenu, même date de modification) : {format_number(same)} fichiers{pdfs}."
     )
 
 
-def _some(paths: list[str]) -> str:
-    shown = ", ".join(paths[:SHOWN_NAMES])
-    return shown + (f" et {len(paths) - SHOWN_NAMES} autres" if len(paths) > SHOWN_NAMES else "")
+def _some(paths: list[str], shown_names: int = SHOWN_NAMES) -> str:
+    shown = ", ".join(paths[:shown_names])
+    more = len(paths) - shown_names
+    return shown + (f" et {format_number(more)} {pluralize(more, 'autre', 'autres')}" if more > 0 else "")
 
 
 class PdfMade(Protocol):
@@ -183,10 +191,12 @@ def describe_changes(removed: list[str], foreign: list[str], *, pdf: bool = True
         )
     if assembled:
         n = len(assembled)
-        how = pluralize(n, "il n'est assemblé, et vérifié à jour,", "ils ne sont assemblés, et vérifiés à jour,")
+        assembles = pluralize(n, "l'assemble", "les assemble")
         lines.append(
-            f"{pluralize(n, 'Dossier PDF supprimé', 'Dossiers PDF supprimés')} : {_some(assembled)} ({how} "
-            f"qu'avec --pdf). Relancez avec --pdf pour {pluralize(n, 'le', 'les')} refaire."
+            f"{pluralize(n, 'Dossier de demande (PDF) supprimé', 'Dossiers de demande (PDF) supprimés')} : "
+            f"{_some(assembled)} (seul un lancement avec --pdf {assembles} et peut "
+            f"garantir qu'{pluralize(n, 'il est', 'ils sont')} à jour). Relancez avec --pdf pour "
+            f"{pluralize(n, 'le', 'les')} refaire."
         )
     if foreign:
         lines.append(

@@ -3,7 +3,8 @@
 The parent plans and compiles everything, then forks: each worker inherits the planned
 documents and the compiled templates (nothing is pickled but the results), claims chunks
 of documents in plan order, renders each and writes it into the run's staging folder,
-and sends back where it is (:class:`~dotation_docs.outputdir.Staged`). The bytes do not
+and sends back where it is (:class:`~dotation_docs.outputdir.Staged`, or
+:class:`~dotation_docs.outputdir.InPlace` when it was not written). The bytes do not
 depend on which process renders a document.
 
 Workers die with the parent: ``PR_SET_PDEATHSIG`` (Linux) kills a worker with SIGKILL
@@ -32,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 from dotation_docs.exceptions import DotationError
 
 if TYPE_CHECKING:
-    from dotation_docs.outputdir import Staged
+    from dotation_docs.outputdir import InPlace, Staged
+
+    Made = Staged | InPlace
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,7 @@ def _as_child(parent: int) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING_SIGNALS)
 
 
-def _worker(produce: Callable[[int], Staged], order: _Order, chunk: int, claimed: Any, stop: Any,
+def _worker(produce: Callable[[int], Made], order: _Order, chunk: int, claimed: Any, stop: Any,
             conn: Connection, parent: int) -> None:
     _as_child(parent)
     while not stop.value:
@@ -144,8 +147,8 @@ def _claim(claimed: Any, order: _Order, chunk: int) -> Sequence[int] | None:
     return order[start:start + size] if start < len(order) else None
 
 
-def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
-                 advance: Callable[[int], None] | None = None, first: Sequence[int] = ()) -> list[Staged]:
+def run_parallel(produce: Callable[[int], Made], total: int, jobs: int,
+                 advance: Callable[[int], None] | None = None, first: Sequence[int] = ()) -> list[Made]:
     """Return ``produce(i)`` for every ``i`` below ``total``, in order, computed by
     ``jobs`` processes: this one and ``jobs - 1`` forked workers (``produce`` renders
     document ``i`` and writes it into the staging folder; a fork shares the parent's
@@ -157,7 +160,7 @@ def run_parallel(produce: Callable[[int], Staged], total: int, jobs: int,
     context = multiprocessing.get_context("fork")
     claimed = context.Value("q", 0)
     stop = context.Value("b", False, lock=False)
-    results: list[Staged | None] = [None] * total
+    results: list[Made | None] = [None] * total
     errors: dict[int, DotationError] = {}
     crash: str | None = None
     died: int | None = None

@@ -33,7 +33,15 @@ from dotation_docs.manifest import (
     manifest_entry,
     read_manifest,
 )
-from dotation_docs.outputdir import InPlace, Staged, Staging, Survey, describe_target, replace_files
+from dotation_docs.outputdir import (
+    InPlace,
+    Staged,
+    Staging,
+    Survey,
+    describe_target,
+    read_regular_file,
+    replace_files,
+)
 from dotation_docs.status import DATA_KEY
 
 log = logging.getLogger(__name__)
@@ -96,6 +104,7 @@ class WriteResult:
     previous: dict[str, Any] | None = None
     left: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    kept_pdfs: list[str] = field(default_factory=list)
 
 
 def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
@@ -115,6 +124,17 @@ def _sha256_file(path: str) -> str | None:
         return None
 
 
+def _holds(output: Path, rel: str, data: bytes) -> bool:
+    """Whether ``rel`` in ``output`` is a regular file (reached through real folders, not a
+    link, a named pipe or a device: never opened so as to block) holding exactly ``data``."""
+    if Survey(output).examine(rel)[0] != "file":
+        return False
+    try:
+        return read_regular_file(output / rel, len(data)) == data
+    except (OSError, ValueError):
+        return False
+
+
 @dataclass
 class _Plan:
     removals: list[str]
@@ -126,7 +146,8 @@ class _Plan:
     same: set[str]  # the files to write that are there already, with these very bytes
 
 
-def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope) -> _Plan:
+def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope,
+          keep: frozenset[str] = frozenset()) -> _Plan:
     """Decide what the run removes and keeps, and which existing files it would
     overwrite or remove although they are not as the tool wrote them. Only regular files
     reached through real folders are ever replaced or removed: a previous entry that is a
@@ -155,7 +176,7 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
             collisions.append(f.path)
         elif entry.sha256 != current:
             edited.append(f.path)
-    sources = {(f.path.rpartition(".")[0], f.type): f for f in files}
+    sources = _sources(files)
     kept, removals, left, present = [], [], [], []
     for e in previous:
         if e.path.casefold() in new_paths:
@@ -166,7 +187,8 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         kind, detail = survey.examine(e.path)
         problem = describe_target(e.path, kind, detail)
         if problem is None:
-            if kind == "file" and _source_left_in_place(e, sources, same):
+            source = _source_of(e, sources) if e.path in keep else None
+            if source is not None and kind == "file" and source.path in same:
                 kept.append(e)  # a PDF whose document this run leaves as it is: still its PDF
                 continue
             removals.append(e.path)
@@ -187,18 +209,58 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present, same)
 
 
-def _source_left_in_place(entry: Entry, sources: dict[tuple[str, str], OutputFile], same: set[str]) -> bool:
-    """True when ``entry`` is the PDF of a document (same name, ``.pdf``) that this run
-    leaves as it is (``same``), and was converted from these very bytes (its data
-    fingerprint): without ``--pdf`` the run makes no PDF, but this one is still right."""
+def _sources(files: Iterable[OutputFile]) -> dict[tuple[str, str], OutputFile]:
+    """This run's files by name without extension and type: where a PDF's source is found."""
+    return {(f.path.rpartition(".")[0], f.type): f for f in files}
+
+
+def _source_of(entry: Entry, sources: dict[tuple[str, str], OutputFile]) -> OutputFile | None:
+    """The file of this run ``entry`` is the PDF of (same name, the source's extension),
+    if ``entry`` is such a PDF and this run makes that file."""
     try:
         spec = spec_of(entry.type)
     except KeyError:
-        return False
+        return None
     if spec.renderer is not Renderer.PDF or spec.source is None or not entry.path.endswith(".pdf"):
+        return None
+    return sources.get((entry.path[:-len(".pdf")], spec.source))
+
+
+def may_keep_pdfs(previous: Iterable[Entry], scope: Scope) -> bool:
+    """Whether a run of ``scope`` without ``--pdf`` may keep PDFs of the previous batch
+    (:func:`pdfs_still_right`): the previous manifest lists PDFs of its documents."""
+    return any(scope.covers(e) and e.path.endswith(".pdf") and _is_companion(e.type) for e in previous)
+
+
+def _is_companion(type_name: str) -> bool:
+    try:
+        spec = spec_of(type_name)
+    except KeyError:
         return False
-    source = sources.get((entry.path.rpartition(".")[0], spec.source))
-    return source is not None and source.path in same and entry.raw.get(DATA_KEY) == source.sha256
+    return spec.renderer is Renderer.PDF and spec.source is not None
+
+
+def pdfs_still_right(output: Path, previous: Iterable[Entry], files: Sequence[OutputFile], scope: Scope) -> list[Entry]:
+    """The previous batch's PDFs that a run of ``scope`` without ``--pdf`` keeps: each the
+    PDF of a document of ``files`` that stays as it is (the file in the folder holds the
+    bytes the run makes) and was converted from those very bytes (its data fingerprint).
+    The others are removed by :func:`write_batch`: it would be a PDF of another version."""
+    root = os.path.join(output, "")
+    sources = _sources(files)
+    new_paths = {f.path.casefold() for f in files}
+    survey = Survey(output)
+    found = []
+    for e in previous:
+        if not scope.covers(e) or e.path.casefold() in new_paths:
+            continue
+        source = _source_of(e, sources)
+        if source is None or e.raw.get(DATA_KEY) != source.sha256:
+            continue
+        if survey.examine(e.path)[0] != "file" or survey.examine(source.path)[0] != "file":
+            continue
+        if _sha256_file(root + source.path) == source.sha256:
+            found.append(e)
+    return found
 
 
 def _conflict_message(output: Path, plan: _Plan) -> str:
@@ -233,7 +295,7 @@ def _foreign_files(output: Path, owned: set[str]) -> list[str]:
 
 def write_batch(
     output: Path, files: Sequence[OutputFile], scope: Scope, header: dict[str, Any], *, overwrite: bool = False,
-    staging: Staging | None = None,
+    staging: Staging | None = None, keep: Iterable[str] = (),
 ) -> WriteResult:
     """Write ``files`` into ``output`` with the merged manifest built from ``header``,
     removing the previous files of ``scope`` that this run no longer produces. Call it
@@ -242,7 +304,8 @@ def write_batch(
 
     Raises OutputConflictError (nothing written) when a file to replace or remove was
     changed by the agent or was not written by the tool, unless ``overwrite``;
-    OutputError when two files share a path or the folder cannot be written.
+    OutputError when two files share a path or the folder cannot be written. The previous
+    PDFs named in ``keep`` (:func:`pdfs_still_right`) stay if their document does.
     """
     folders = dict(TYPE_FOLDERS.items())  # derived from the catalogue on each look-up: once here
     for f in files:  # names and types come from the catalogue: any mismatch is a bug
@@ -262,7 +325,8 @@ def write_batch(
         )
     previous_manifest = read_manifest(output)
     previous = entries(previous_manifest)
-    plan = _plan(output, previous, files, scope)
+    keep = frozenset(keep)
+    plan = _plan(output, previous, files, scope, keep)
     if (plan.edited or plan.collisions) and not overwrite:
         raise OutputConflictError(_conflict_message(output, plan))
     if plan.edited or plan.collisions:
@@ -276,8 +340,14 @@ def write_batch(
     log.info("%d fichiers à écrire (%d identiques, laissés en place), %d à supprimer dans %s",
              len(changed), len(files) - len(changed), len(removals), output)
     assert manifest_file.data is not None
-    replace_files(output, [(f.path, f.content) for f in changed] + [(MANIFEST, manifest_file.data)], removals,
-                  staging)
+    same = set(plan.same)
+    if not changed and not removals and _holds(output, MANIFEST, manifest_file.data):
+        same.add(MANIFEST)  # nothing changes at all, not even the manifest: nothing is written
+        if staging is not None:
+            staging.discard()
+    else:
+        replace_files(output, [(f.path, f.content) for f in changed] + [(MANIFEST, manifest_file.data)], removals,
+                      staging)
     owned = {d["fichier"] for d in manifest["documents"]}
     try:
         foreign = _foreign_files(output, owned)
@@ -285,4 +355,4 @@ def write_batch(
         log.warning("liste des fichiers étrangers impossible : %s", describe_os_error(err))
         foreign = []
     return WriteResult([*files, manifest_file], removals, foreign, previous_manifest, plan.left,
-                       sorted(plan.same))
+                       sorted(same), sorted(e.path for e in plan.kept if e.path in keep))

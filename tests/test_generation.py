@@ -345,8 +345,8 @@ def test_convention_command_from_the_command_line(runner, tmp_path: Path) -> Non
         f"4 fichiers à jour dans « {output} » : 1 convention, 1 procès-verbal de remise, "
         "1 page d'aperçu (index.html) et 1 manifeste.\n"
     )
-    assert ("Réécrits ou nouveaux : 1 (manifeste.json) ; déjà identiques dans le dossier, laissés tels quels (même "
-            "contenu, même date de modification) : 3.\n") in result.output
+    assert ("Documents réécrits ou nouveaux : 0 ; déjà identiques dans le dossier, laissés tels quels (même "
+            "contenu, même date de modification) : 4 fichiers.\n") in result.output
     unknown = runner.invoke(cli, ["convention", str(SAMPLE), "Vigenal numerik", "-o", str(output)])
     assert unknown.exit_code == 1
     assert unknown.output == (

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -128,7 +129,7 @@ def test_claim_documents_deleted_by_hand_are_made_again_by_demande(batch: Path) 
         p.unlink()
     result = run("demande", str(SAMPLE), "-o", str(batch), "-j", "2")
     assert result.returncode == 0, result.stderr
-    assert "Réécrits ou nouveaux : 5 (demande-subvention/1-lettre-de-demande.docx" in result.stdout
+    assert "Documents réécrits ou nouveaux : 4 (demande-subvention/1-lettre-de-demande.docx" in result.stdout
     assert_nothing_lost(batch)
 
 
@@ -216,7 +217,7 @@ def test_an_unchanged_document_deleted_during_rendering_is_made_again(batch: Pat
     rc, out, err = run_slow(["generer", str(corrected), "-o", str(batch)], "STAGE 1",
                             lambda: (batch / B01).unlink(), delay=0.3)
     assert rc == 0, err
-    assert f"Réécrits ou nouveaux : 4 ({B01}, {B02}, index.html, manifeste.json)" in out
+    assert f"Documents réécrits ou nouveaux : 2 ({B01}, {B02}) ;" in out
     assert (batch / B01).read_bytes() == (generated / B01).read_bytes()
     assert_nothing_lost(batch)
 
@@ -304,9 +305,9 @@ def test_pdfs_of_documents_left_untouched_are_kept(batch: Path, tmp_path: Path, 
     assert again.returncode == 0, again.stderr
     # Nothing changed: B01's .docx is left as it is, so its PDF still matches it. Only the
     # assembled dossier goes (index.html no longer lists it).
-    assert "Réécrits ou nouveaux : 2 (index.html, manifeste.json)" in again.stdout
+    assert "Documents réécrits ou nouveaux : 0 ;" in again.stdout and ", et 25 PDF de ces documents." in again.stdout
     assert "PDF périmés" not in again.stdout
-    assert "Dossier PDF supprimé : demande-subvention/dossier-demande-subvention.pdf" in again.stdout
+    assert "Dossier de demande (PDF) supprimé : demande-subvention/dossier-demande-subvention.pdf" in again.stdout
     assert pdf.is_file()
     assert_nothing_lost(batch)
     # A correction of B02 only: B02's convention is rewritten, its PDF removed; B01's stays.
@@ -339,3 +340,50 @@ def test_no_previous_batch_is_claimed_without_a_manifest(generated: Path, tmp_pa
     result = run("generer", str(SAMPLE), "-o", str(output))
     assert result.returncode == 0, result.stderr
     assert "lot précédent" not in result.stdout
+
+
+def test_the_overview_lists_the_pdfs_that_stay(batch: Path, fake_soffice: str) -> None:
+    """Found by the page reader: the page listed no PDF after a run without --pdf kept them."""
+    made = run("generer", str(SAMPLE), "-o", str(batch), "--pdf", DOTATION_SOFFICE=fake_soffice)
+    assert made.returncode == 0, made.stderr
+    again = run("generer", str(SAMPLE), "-o", str(batch))
+    assert again.returncode == 0, again.stderr
+    page = (batch / "index.html").read_text(encoding="utf-8")
+    listed = json.loads((batch / "manifeste.json").read_text(encoding="utf-8"))["documents"]
+    pdfs = [d["fichier"] for d in listed if d["fichier"].endswith(".pdf")]
+    assert len(pdfs) == 25 and all((batch / p).is_file() for p in pdfs)
+    assert all(f'href="{p}"' in page for p in pdfs), [p for p in pdfs if f'href="{p}"' not in page]
+    assert f"le lot compte {len(listed) - 1} fichiers en plus de cette page" in page
+
+
+def test_a_signed_document_that_changes_is_said(batch: Path, tmp_path: Path) -> None:
+    """Found by the page reader: a convention the workbook says is signed was rewritten
+    without a word; the signed paper is of the previous version."""
+    wb = openpyxl.load_workbook(SAMPLE)
+    wb["Bénéficiaires"]["S3"] = datetime(2023, 1, 20)
+    signed = tmp_path / "signe.xlsx"
+    wb.save(signed)
+    assert run("generer", str(signed), "-o", str(batch)).returncode == 0
+    wb["Bénéficiaires"]["F3"] = "12 rue Corrigée"
+    corrected = tmp_path / "signe-corrige.xlsx"
+    wb.save(corrected)
+    result = run("generer", str(corrected), "-o", str(batch))
+    assert result.returncode == 0, result.stderr
+    assert ("Attention : la convention de B02 « Sport & Loisirs de l'Aurence », signée le 20/01/2023 d'après le "
+            "classeur, a changé (conventions/B02-convention-sport-loisirs-de-l-aurence.docx) : faites signer la "
+            "nouvelle version, puis mettez à jour « Date de signature de la convention » dans la feuille "
+            "« Bénéficiaires ».") in result.stdout
+    assert result.stdout.count("signée le") == 1  # the unchanged record, the other conventions: nothing
+
+
+def test_an_identical_manifest_behind_a_link_is_not_left_in_place(batch: Path, tmp_path: Path) -> None:
+    """A rerun writes nothing when nothing changes, manifest included, but only a real file
+    holding the same bytes counts: a link to a copy stops the run as before."""
+    copy = tmp_path / "copie-manifeste.json"
+    shutil.copyfile(batch / "manifeste.json", copy)
+    (batch / "manifeste.json").unlink()
+    (batch / "manifeste.json").symlink_to(copy)
+    result = run("generer", str(SAMPLE), "-o", str(batch))
+    assert result.returncode == 1
+    assert "lien" in result.stderr and "Traceback" not in result.stderr
+    assert (batch / "manifeste.json").is_symlink()

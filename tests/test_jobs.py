@@ -141,9 +141,12 @@ def test_a_template_error_in_a_worker_is_the_same_french_message(tmp_path: Path,
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_disk_full_in_a_worker_is_the_same_french_message(tmp_path: Path, monkeypatch, jobs: int) -> None:
+def test_a_disk_full_in_a_worker_is_the_same_french_message(tmp_path: Path, monkeypatch, jobs: int,
+                                                            make_workbook) -> None:
     folder = tmp_path / "sortie"
-    generate_batch(SAMPLE, folder, jobs=1)
+    # The previous batch is of another handover place: every document is written again.
+    generate_batch(make_workbook(lambda wb: set_operation(wb, "Lieu de la remise", "Salle du conseil")), folder,
+                   jobs=1)
     before = snapshot(folder)
     real = outputdir._write_new
 

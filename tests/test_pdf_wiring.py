@@ -187,7 +187,8 @@ def test_a_pdf_whose_document_is_rewritten_without_pdf_is_removed(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert not (out / DOSSIER).exists() and all((out / p).is_file() for p in claim_pdfs)
     assert "PDF périmés" not in result.output
-    assert (f"Dossier PDF supprimé : {DOSSIER} (il n'est assemblé, et vérifié à jour, qu'avec --pdf). "
+    assert (f"Dossier de demande (PDF) supprimé : {DOSSIER} (seul un lancement avec --pdf l'assemble et peut "
+            "garantir qu'il est à jour). "
             "Relancez avec --pdf pour le refaire.") in result.output
     assert (out / ATTACHMENTS / "facture.pdf").read_bytes() == pdf_of_size((595.28, 841.89))
     # the full batch without --pdf, after a correction of the handover place: every PDF left is

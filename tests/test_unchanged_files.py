@@ -73,11 +73,11 @@ def test_a_rerun_touches_no_document_and_says_so(batch: Path, tmp_path: Path, jo
     result = run(["generer", str(SAMPLE), "-o", str(batch), "-j", jobs], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"29 fichiers à jour dans « {batch} » : 9 conventions, ")
-    assert f"Réécrits ou nouveaux : 1 (manifeste.json) ; {UNCHANGED} : 28.\n" in result.stdout
+    assert f"Documents réécrits ou nouveaux : 0 ; {UNCHANGED} : 29 fichiers.\n" in result.stdout
     after = identities(batch)
     assert after.keys() == before.keys()
     changed = sorted(rel for rel in after if after[rel] != before[rel])
-    assert changed == ["manifeste.json"]  # the manifest is the commit point: always written
+    assert changed == []  # not even the manifest: its bytes are the same
     assert_matches_manifest(batch)
     assert not [p for p in batch.iterdir() if p.name.startswith(".dotation-staging")]
 
@@ -96,8 +96,7 @@ def test_a_correction_rewrites_only_the_documents_it_changes(runner, batch: Path
     kept = len(after) - len(changed)
     assert kept > 0
     assert changed == {B02_CONVENTION, "index.html", "manifeste.json"}  # the record does not print the address
-    assert (f"Réécrits ou nouveaux : 3 ({B02_CONVENTION}, index.html, manifeste.json) ; {UNCHANGED} : {kept}.\n"
-            in result.output)
+    assert f"Documents réécrits ou nouveaux : 1 ({B02_CONVENTION}) ; {UNCHANGED} : {kept} fichiers.\n" in result.output
     assert_matches_manifest(batch)
 
 
@@ -107,7 +106,7 @@ def test_a_document_deleted_by_hand_is_made_again(batch: Path, tmp_path: Path, j
     (batch / "index.html").unlink()
     result = run(["generer", str(SAMPLE), "-o", str(batch), "-j", jobs], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"Réécrits ou nouveaux : 3 ({B02_CONVENTION}, index.html, manifeste.json) ; {UNCHANGED} : 26.\n" in result.stdout
+    assert f"Documents réécrits ou nouveaux : 1 ({B02_CONVENTION}) ; {UNCHANGED} : 26 fichiers.\n" in result.stdout
     assert "Sport & Loisirs de l’Aurence" in docx_text(batch / B02_CONVENTION)
     assert "Sport &amp; Loisirs de l’Aurence" in (batch / "index.html").read_text(encoding="utf-8")
     assert_matches_manifest(batch)
@@ -125,7 +124,7 @@ def test_a_document_edited_by_hand_stops_the_run_then_is_made_again_with_ecraser
     forced = run(["generer", str(SAMPLE), "-o", str(batch), "-j", jobs, "--ecraser"], tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert "Centre social La Bastide Ensemble" in docx_text(edited)
-    assert f"Réécrits ou nouveaux : 2 ({B03_CONVENTION}, manifeste.json) ; {UNCHANGED} : 27.\n" in forced.stdout
+    assert f"Documents réécrits ou nouveaux : 1 ({B03_CONVENTION}) ; {UNCHANGED} : 27 fichiers.\n" in forced.stdout
     assert_matches_manifest(batch)
 
 
@@ -146,7 +145,7 @@ def test_convention_after_generer_leaves_its_unchanged_files(batch: Path, tmp_pa
     before = identities(batch)
     result = run(["convention", str(SAMPLE), "B02", "-o", str(batch)], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"Réécrits ou nouveaux : 1 (manifeste.json) ; {UNCHANGED} : 3.\n" in result.stdout
+    assert f"Documents réécrits ou nouveaux : 0 ; {UNCHANGED} : 4 fichiers.\n" in result.stdout
     after = identities(batch)
-    assert [rel for rel in after if after[rel] != before[rel]] == ["manifeste.json"]
+    assert [rel for rel in after if after[rel] != before[rel]] == []
     assert_matches_manifest(batch)
