@@ -243,10 +243,24 @@ def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int
         ordered = sorted(runs_of, key=lambda r: r["wall"])
         median = dict(ordered[len(ordered) // 2])
         median["walls"] = [(r["wall"], r["speed"]) for r in runs_of]
+        # Issue #10's measure: from the process start to the manifest written, i.e. without
+        # the clean-up after the commit (the previous files deleted) and what follows it.
+        committed = sorted(r["wall"] - _after_commit(r) for r in runs_of)
+        median["to_manifest"] = committed[len(committed) // 2]
         of = one_sampled if name == "convention" else sampled
         median["rss_mb"], median["pss_mb"] = of["rss_mb"], of["pss_mb"]
         result[name] = median
     return result
+
+
+def _after_commit(run: dict[str, Any]) -> float:
+    """Seconds of a run after its manifest was in place: the clean-up (``nettoyage``: the
+    previous files deleted) and the rest of the writing step after it (the summary)."""
+    clean = run["steps"].get("nettoyage")
+    write = run["steps"].get("ecriture")
+    if not clean or not write:
+        return 0.0
+    return max(0.0, write["start"] + write["wall"] - clean["start"])
 
 
 # CPU time of one turn of the loop below on this machine when it is quiet (10 million turns
@@ -345,7 +359,8 @@ def report(n: int, r: dict[str, Any]) -> None:
         batch, again, one = r["c"]["batch"], r["c"]["again"], r["c"]["convention"]
         steps = (("modeles", "vérification des modèles"), ("lecture", "lecture (en parallèle)"),
                  ("validation", "validation (en parallèle)"), ("plan", "plan"),
-                 ("rendu", "rendu, page d'aperçu (et dépôt)"), ("ecriture", "écriture (mise en place)"))
+                 ("rendu", "rendu, page d'aperçu (et dépôt)"), ("ecriture", "écriture (mise en place)"),
+                 ("nettoyage", "  dont, après le manifeste, nettoyage"))
         print(f"  (c) chaque commande lancée {len(one['walls'])} fois (processus neuf) ; la médiane, puis chaque "
               "lancement avec, entre crochets, la vitesse de la machine à ce moment-là (1 : au calme ; "
               "0,5 : deux fois plus lente, partagée) ; le détail par étape est celui du lancement médian :")
@@ -354,7 +369,7 @@ def report(n: int, r: dict[str, Any]) -> None:
                          (r["c"]["everything"], "par-dessus un lot, après une correction qui change tous les "
                                                 "documents (lieu de la remise)")):
             print(f"  (c) dotation generer -j {r['jobs']} complet {how} : médiane {run['wall']:.1f} s écoulées "
-                  f"({_walls(run)}), {run['cpu']:.1f} s CPU, {r['docs'] / run['wall']:.1f} documents Word/s, "
+                  f"({_walls(run)}), dont jusqu'au manifeste écrit {run['to_manifest']:.1f} s, {run['cpu']:.1f} s CPU, {r['docs'] / run['wall']:.1f} documents Word/s, "
                   f"mémoire de pointe (processus et auxiliaires ensemble, mesurée lors d'un autre lancement) : "
                   f"RSS {run['rss_mb']:.0f} Mo, PSS {run['pss_mb']:.0f} Mo")
             for name, label in steps:
@@ -395,19 +410,23 @@ def targets(r: dict[str, Any]) -> None:
     if "c" in r:
         batch, again, one = r["c"]["batch"], r["c"]["again"], r["c"]["convention"]
         corrected, everything = r["c"]["corrected"], r["c"]["everything"]
-        rows += [("dotation generer, dossier neuf (médiane)", "≤ 5 s", f"{batch['wall']:.1f} s", batch["wall"] <= 5),
-                 ("dotation generer, par-dessus (médiane)", "≤ 5 s", f"{again['wall']:.1f} s", again["wall"] <= 5),
-                 ("  après correction d'un bénéficiaire", "≤ 5 s", f"{corrected['wall']:.1f} s",
-                  corrected["wall"] <= 5),
-                 ("  après correction de tous les documents", "≤ 5 s", f"{everything['wall']:.1f} s",
-                  everything["wall"] <= 5),
+
+        def batch_row(name: str, run: dict[str, Any]) -> tuple[str, str, str, bool]:
+            # The issue's measure: process start to manifest written; the whole process beside it.
+            return (name, "≤ 5 s", f"{run['to_manifest']:.1f} s (en tout {run['wall']:.1f} s)", run["to_manifest"] <= 5)
+
+        rows += [batch_row("dotation generer, dossier neuf (médiane)", batch),
+                 batch_row("dotation generer, par-dessus (médiane)", again),
+                 batch_row("  après correction d'un bénéficiaire", corrected),
+                 batch_row("  après correction de tous les documents", everything),
                  ("mémoire de pointe (tous processus)", "≤ 400 Mo",
                   f"{max(batch['rss_mb'], again['rss_mb']):.0f} Mo RSS",
                   max(batch["rss_mb"], again["rss_mb"]) <= 400),
                  ("dotation convention (médiane)", "≤ 2 s", f"{one['wall']:.1f} s", one["wall"] <= 2)]
-    print("objectifs du ticket #10 :")
+    print("objectifs du ticket #10 (un lot : du lancement au manifeste écrit, comme le ticket le définit ; "
+          "en tout : jusqu'à la fin du processus, suppression des anciens fichiers comprise) :")
     for name, goal, got, met in rows:
-        print(f"  {name:<42} {goal:>9}  mesuré {got:<10} {'atteint' if met else 'NON atteint'}")
+        print(f"  {name:<42} {goal:>9}  mesuré {got:<24} {'atteint' if met else 'NON atteint'}")
 
 
 def main() -> None:

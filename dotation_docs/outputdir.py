@@ -47,6 +47,7 @@ except ImportError:  # Windows: filelock locks otherwise; no early look
     fcntl = None  # type: ignore[assignment]
 
 from dotation_docs.exceptions import OutputBusyError, OutputError, describe_os_error
+from dotation_docs.timings import TIMINGS
 from dotation_docs.workers import STOPPING_SIGNALS
 
 log = logging.getLogger(__name__)
@@ -625,7 +626,8 @@ def replace_files(output: Path, writes: Sequence[tuple[str, bytes | Staged]], re
                     f"écriture impossible dans « {output} » : {describe_os_error(err)}. "
                     "Le lot précédent a été remis en place."
                 ) from err
-            _finish(output, staging.path)
+            with TIMINGS.step("nettoyage"):  # after the commit: the previous files deleted
+                _finish(output, staging.path)
         _remove_empty_parents(output, removals)
     finally:
         if not journal_written:
