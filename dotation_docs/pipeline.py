@@ -689,14 +689,18 @@ def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
     run rewrote with another content: the signed paper is of the previous version."""
     if result.previous is None:
         return []
-    before = {e.path: e.sha256 for e in manifest.entries(result.previous)}
-    same = set(result.unchanged)
+    # The previous version of a beneficiary's document, by beneficiary and type (its file
+    # name follows the beneficiary's name, which a correction may change).
+    before: dict[tuple[str | None, str], set[str]] = {}
+    for e in manifest.entries(result.previous):
+        before.setdefault((e.beneficiary, e.type), set()).add(e.sha256)
     by_id = {b.identifier: b for b in dotation.beneficiaries}
     notes = []
     for f in result.written:
         b = by_id.get(f.beneficiary or "")
-        if b is None or f.path in same or f.path not in before or f.path.endswith(".pdf"):
-            continue
+        previous = before.get((f.beneficiary, f.type))
+        if b is None or not previous or f.sha256 in previous or f.path.endswith(".pdf"):
+            continue  # a new document, or the very bytes signed
         convention_on, handover_on = signature_dates(b)
         kind = spec_of(f.type).source or f.type
         if kind == DocumentType.CONVENTION and convention_on is not None:

@@ -254,7 +254,7 @@ def pdfs_still_right(output: Path, previous: Iterable[Entry], files: Sequence[Ou
         if not scope.covers(e) or e.path.casefold() in new_paths:
             continue
         source = _source_of(e, sources)
-        if source is None or e.raw.get(DATA_KEY) != source.sha256:
+        if source is None or e.raw.get(DATA_KEY) != source.sha256 or e.beneficiary != source.beneficiary:
             continue
         if survey.examine(e.path)[0] != "file" or survey.examine(source.path)[0] != "file":
             continue
