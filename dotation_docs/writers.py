@@ -214,30 +214,28 @@ def _sources(files: Iterable[OutputFile]) -> dict[tuple[str, str], OutputFile]:
     return {(f.path.rpartition(".")[0], f.type): f for f in files}
 
 
+def _source_type(type_name: str) -> str | None:
+    """The type a PDF of type ``type_name`` is converted from (None: not such a PDF)."""
+    try:
+        spec = spec_of(type_name)
+    except KeyError:
+        return None
+    return spec.source if spec.renderer is Renderer.PDF else None
+
+
 def _source_of(entry: Entry, sources: dict[tuple[str, str], OutputFile]) -> OutputFile | None:
     """The file of this run ``entry`` is the PDF of (same name, the source's extension),
     if ``entry`` is such a PDF and this run makes that file."""
-    try:
-        spec = spec_of(entry.type)
-    except KeyError:
+    source_type = _source_type(entry.type)
+    if source_type is None or not entry.path.endswith(".pdf"):
         return None
-    if spec.renderer is not Renderer.PDF or spec.source is None or not entry.path.endswith(".pdf"):
-        return None
-    return sources.get((entry.path[:-len(".pdf")], spec.source))
+    return sources.get((entry.path[:-len(".pdf")], source_type))
 
 
 def may_keep_pdfs(previous: Iterable[Entry], scope: Scope) -> bool:
     """Whether a run of ``scope`` without ``--pdf`` may keep PDFs of the previous batch
     (:func:`pdfs_still_right`): the previous manifest lists PDFs of its documents."""
-    return any(scope.covers(e) and e.path.endswith(".pdf") and _is_companion(e.type) for e in previous)
-
-
-def _is_companion(type_name: str) -> bool:
-    try:
-        spec = spec_of(type_name)
-    except KeyError:
-        return False
-    return spec.renderer is Renderer.PDF and spec.source is not None
+    return any(scope.covers(e) and e.path.endswith(".pdf") and _source_type(e.type) is not None for e in previous)
 
 
 def pdfs_still_right(output: Path, previous: Iterable[Entry], files: Sequence[OutputFile], scope: Scope) -> list[Entry]:
