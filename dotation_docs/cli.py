@@ -182,7 +182,14 @@ jobs_option = click.option(
 )
 quiet_option = click.option(
     "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
-    help="N'affiche que les erreurs (pas de résumé) : le code de sortie dit si tout s'est bien passé.",
+    help="N'affiche que les erreurs et les points à traiter (lignes « Attention », sur la sortie d'erreur : "
+    "dossier de demande non produit, procès-verbaux non signés…), sans résumé ; le code de sortie dit si "
+    "la commande a réussi.",
+)
+
+verify_quiet_option = click.option(
+    "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
+    help="N'affiche que les erreurs (pas de résumé) : le code de sortie dit si le classeur est valide.",
 )
 
 # The progress bar appears on a terminal only, for runs long enough to wait for.
@@ -247,7 +254,7 @@ def cli(verbeux: bool) -> None:
     "-o", "--sortie", type=PATH, metavar="DOSSIER", default=DEFAULT_OUTPUT, show_default=True,
     help="Dossier de sortie dont signaler un lancement interrompu (rien n'y est écrit).",
 )
-@quiet_option
+@verify_quiet_option
 def verify_command(classeur: Path, strict: bool, modeles: Path | None, sortie: Path, quiet: bool) -> None:
     """Vérifie le classeur CLASSEUR et affiche toutes ses erreurs et un résumé ; avec -m,
     vérifie aussi les modèles. Signale aussi un lancement interrompu dans le dossier de

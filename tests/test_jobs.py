@@ -351,6 +351,14 @@ def test_quiet_still_says_what_the_agent_must_act_on(tmp_path: Path) -> None:
     assert "Attention : 10 procès-verbaux de remise ne sont pas signés" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["generer", "convention", "demande"])
+def test_quiet_help_says_what_it_still_prints(command: str) -> None:
+    """-q's help must not promise « errors only » while the notes to act on still show."""
+    text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+    assert "les erreurs et les points à traiter (lignes « Attention »" in text
+    assert "N'affiche que les erreurs (pas de résumé)" not in text
+
+
 def test_quiet_still_prints_errors(tmp_path: Path) -> None:
     templates = _failing_press_release(tmp_path)
     result = CliRunner().invoke(
