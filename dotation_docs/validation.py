@@ -106,6 +106,7 @@ def _validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_reform_decision(op, report)
     _check_signature_dates(beneficiaries, devices, report)
     _check_signature_sequence(op, beneficiaries, report)
+    _check_signatures_against_handover(op, beneficiaries, report)
     _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
@@ -1017,6 +1018,37 @@ def _check_signature_sequence(op: Record | None, beneficiaries: list[Record], re
                 f"{_label(BENEFICIARIES, 'handover_signed_on')} : renseignée, mais pas la « {convention} » : le "
                 "procès-verbal applique la convention. Renseignez la date de signature de la convention.",
                 r.title, r.cell("handover_signed_on"),
+            )
+
+
+def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Record], report: Report) -> None:
+    """Warn about a handover record signed before the handover day (it records a handover
+    made) and about an association's convention signed after it (the devices are handed
+    over in application of the convention). A record signed before its convention is
+    warned about by :func:`_check_signature_dates`: neither date is warned about again
+    here (one warning says what is wrong with them)."""
+    handover_day = op.values.get("handover_date") if op is not None else None
+    if handover_day is None:
+        return
+    day_label = f"« {_label(OPERATION, 'handover_date')} », feuille « {OPERATION.title} »"
+    for r in beneficiaries:
+        signed_convention, signed_handover = r.values.get("convention_signed_on"), r.values.get("handover_signed_on")
+        association = r.values.get("kind") is BeneficiaryKind.ASSOCIATION
+        record_first = (signed_convention is not None and signed_handover is not None
+                        and signed_handover < signed_convention and association)  # warned about already
+        if signed_handover is not None and signed_handover < handover_day and not record_first:
+            report.warning(
+                f"{_label(BENEFICIARIES, 'handover_signed_on')} : {_show(signed_handover)}, avant la remise du "
+                f"{_show(handover_day)} ({day_label}) : le procès-verbal constate une remise faite ; il se "
+                "signe le jour de la remise ou après. Vérifiez la date.",
+                r.title, r.cell("handover_signed_on"),
+            )
+        if signed_convention is not None and signed_convention > handover_day and association and not record_first:
+            report.warning(
+                f"{_label(BENEFICIARIES, 'convention_signed_on')} : {_show(signed_convention)}, après la remise du "
+                f"{_show(handover_day)} ({day_label}) : le matériel est remis en application de la "
+                "convention, qui se signe avant la remise ou le jour même. Vérifiez la date.",
+                r.title, r.cell("convention_signed_on"),
             )
 
 
