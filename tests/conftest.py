@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,6 +95,15 @@ def docx_text(source: Path | bytes) -> str:
     for section in document.sections:
         parts += [section.header._element, section.footer._element]
     return "\n".join(Paragraph(p, document).text for part in parts for p in part.iter(qn("w:p")))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as an interactive shell gives it, even when pytest was started with SIGINT
+    ignored (a background job of a shell without job control, nohup): the tests that stop
+    the tool with SIGINT, in this process or in the commands it starts (which inherit an
+    ignored SIGINT and rightly keep ignoring it), test what the agent's Ctrl-C does."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -219,16 +219,6 @@ def test_a_damaged_journal_is_reported_not_guessed(tmp_path: Path) -> None:
         repair(folder)
 
 
-@pytest.fixture
-def ctrl_c_handled():
-    """Ctrl-C as an interactive Python handles it (KeyboardInterrupt), even when pytest was
-    started with SIGINT ignored (a background job of a shell without job control)."""
-    before = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
-@pytest.mark.usefixtures("ctrl_c_handled")
 def test_signals_are_held_back_during_the_swap() -> None:
     with pytest.raises(KeyboardInterrupt):
         with outputdir.deferred_signals():
@@ -238,7 +228,6 @@ def test_signals_are_held_back_during_the_swap() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-@pytest.mark.usefixtures("ctrl_c_handled")
 def test_a_swap_that_fails_keeps_its_error_over_a_held_back_signal() -> None:
     """Ctrl-C during a swap that then fails: the command stops on the French error (what
     was put back), not on a bare « Interrompu. »."""
