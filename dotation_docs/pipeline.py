@@ -12,6 +12,7 @@ import difflib
 import functools
 import gc
 import hashlib
+import json
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from typing import Any
 from dotation_docs import DEFAULT_OUTPUT, manifest, outputdir, reading, status
 from dotation_docs.context import common_context
 from dotation_docs.documents import (
+    Applies,
     CLAIM_DIR,
     CONVERTIBLE,
     RENDERED,
@@ -526,7 +528,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
                                  keep=[e.path for e in kept_pdfs])
     TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header) \
-        + _signed_but_changed(result, dotation)
+        + _signed_but_changed(result, dotation) + _dossier_left_stale(result, dotation, output)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged,
                    result.kept_pdfs)
@@ -715,6 +717,78 @@ def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
             f"puis mettez à jour « {column} » dans la feuille « Bénéficiaires »."
         )
     return notes
+
+
+def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path) -> list[str]:
+    """A note per claim dossier that this run left in the folder as it was (it did not
+    assemble it again, nor remove it: ``convention``, with or without ``--pdf``) although
+    it rewrote, with other bytes, a document the dossier encloses: the dossier, still
+    listed, holds the previous version. Said only when the dossier's data fingerprint
+    (:func:`status.dossier_fingerprints`, from the manifest's fingerprints of its parts
+    and the attachments now in the folder) no longer matches: a dossier that ``demande
+    --pdf`` already assembled from the corrected records is up to date."""
+    if result.previous is None or not result.written:
+        return []
+    written = {f.path for f in result.written}
+    left = [s for s in specs() if s.renderer is Renderer.DOSSIER and s.path(None) not in written
+            and s.path(None) not in result.removed and (output / s.path(None)).is_file()]
+    if not left:
+        return []
+    before: dict[tuple[str | None, str], set[str]] = {}
+    for e in manifest.entries(result.previous):
+        before.setdefault((e.beneficiary, e.type), set()).add(e.sha256)
+    by_id = {b.identifier: b for b in dotation.beneficiaries}
+    now: list[manifest.Entry] | None = None
+    notes = []
+    for spec in left:
+        kinds = {str(t) for t, _title in spec.parts}
+        changed = [f for f in result.written
+                   if f.type in kinds and f.sha256 not in before.get((f.beneficiary, f.type), set())]
+        if not changed:
+            continue
+        if now is None:  # the manifest this run wrote (its last file): what the folder lists now
+            data = result.written[-1].data
+            now = manifest.entries(json.loads(data)) if data is not None else []
+        path = spec.path(None)
+        entry = next((e for e in now if e.path == path), None)
+        if entry is None:
+            continue
+        recorded = entry.raw.get(status.DATA_KEY)
+        if isinstance(recorded, str) and recorded == _dossier_fingerprint(spec, now, dotation, output):
+            continue  # assembled from these very versions already (``demande --pdf`` after the correction)
+        described = []
+        for f in changed:  # a beneficiary's record in practice: a job rewriting the claim covers the dossier
+            b = by_id.get(f.beneficiary or "")
+            described.append(f"le {spec_of(f.type).label[0]} de {b.identifier} « {b.name} » ({f.path})"
+                             if b is not None else f"« {f.path} »")
+        n = len(changed)
+        verb = pluralize(n, "a changé", "ont changé")
+        versions = pluralize(n, "l'ancienne version", "les anciennes versions")
+        notes.append(
+            f"le dossier de demande ({path}) n'est plus à jour : {format_list(described)} {verb}, le dossier en "
+            f"contient {versions}. Refaites-le avant de l'imprimer ou de l'envoyer : « dotation demande CLASSEUR "
+            "--pdf » (ou « dotation generer CLASSEUR --pdf »)."
+        )
+    return notes
+
+
+def _dossier_fingerprint(spec: DocumentSpec, entries: list[manifest.Entry], dotation: Dotation,
+                         output: Path) -> str:
+    """The data fingerprint the dossier ``spec`` would have if it were assembled now from
+    the documents ``entries`` (the manifest) lists: its parts in the dossier's order, a
+    beneficiary's in the workbook's (as :func:`plan` orders them), and the agent's
+    attachments in the folder."""
+    found = {(e.beneficiary, e.type): e.raw for e in entries}
+    people = [b.identifier for b in dotation.beneficiaries if dotation.devices_of(b)]
+    parts: list[Mapping[str, Any]] = []
+    for type_name, _title in spec.parts:
+        kind = str(type_name)
+        if spec_of(kind).applies is Applies.OPERATION:
+            parts.append(found.get((None, kind), {}))
+        else:
+            parts += [found[(who, kind)] for who in people if (who, kind) in found]
+    attachments = status._attachment_digests(output, spec)  # noqa: SLF001 (the same reading as `dotation etat`)
+    return status.dossier_fingerprints(parts, attachments)[status.DATA_KEY]
 
 
 def _left_notes(result: WriteResult) -> list[str]:
