@@ -766,8 +766,8 @@ def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path) -
         versions = pluralize(n, "l'ancienne version", "les anciennes versions")
         notes.append(
             f"le dossier de demande ({path}) n'est plus à jour : {format_list(described)} {verb}, le dossier en "
-            f"contient {versions}. Refaites-le avant de l'imprimer ou de l'envoyer : « dotation demande CLASSEUR "
-            "--pdf » (ou « dotation generer CLASSEUR --pdf »)."
+            f"contient {versions}. Refaites-le avant de l'imprimer ou de l'envoyer : relancez « dotation demande --pdf » "
+            "(ou « dotation generer --pdf »)."
         )
     return notes
 
@@ -787,7 +787,7 @@ def _dossier_fingerprint(spec: DocumentSpec, entries: list[manifest.Entry], dota
             parts.append(found.get((None, kind), {}))
         else:
             parts += [found[(who, kind)] for who in people if (who, kind) in found]
-    attachments = status._attachment_digests(output, spec)  # noqa: SLF001 (the same reading as `dotation etat`)
+    attachments = status.attachment_digests(output, spec)  # the same reading as `dotation etat`
     return status.dossier_fingerprints(parts, attachments)[status.DATA_KEY]
 
 

@@ -243,7 +243,7 @@ def _state(output: Path, type_name: str, path: str, entry: Entry | None, expecte
     return DocumentState(type_name, path, freshness, data_changed, template_changed)
 
 
-def _attachment_digests(output: Path, spec: DocumentSpec) -> list[tuple[str, str]]:
+def attachment_digests(output: Path, spec: DocumentSpec) -> list[tuple[str, str]]:
     """The agent's PDFs of the dossier's attachments folder, as generation takes them
     (name order), with their SHA-256."""
     if spec.attachments is None:
@@ -305,7 +305,7 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
             parts = [expected[d.path] for d in dossier_parts(spec, docs)]
             path = spec.path(None)
             state.operation.append(_state(output, str(spec.type), path, listed.get(path.casefold()),
-                                          dossier_fingerprints(parts, _attachment_digests(output, spec)),
+                                          dossier_fingerprints(parts, attachment_digests(output, spec)),
                                           optional=True))
     planned = {p.casefold() for p in expected} | {p.path.casefold() for p in pdfs.values()}
     planned |= {d.path.casefold() for d in state.operation}

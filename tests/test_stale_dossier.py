@@ -33,8 +33,8 @@ CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 NOTE = (
     f"Attention : le dossier de demande ({DOSSIER}) n'est plus à jour : le procès-verbal de remise de B02 "
     f"« Sport & Loisirs de l'Aurence » ({RECORD}) a changé, le dossier en contient l'ancienne version. "
-    "Refaites-le avant de l'imprimer ou de l'envoyer : « dotation demande CLASSEUR --pdf » "
-    "(ou « dotation generer CLASSEUR --pdf »)."
+    "Refaites-le avant de l'imprimer ou de l'envoyer : relancez « dotation demande --pdf » "
+    "(ou « dotation generer --pdf »)."
 )
 
 pytestmark = [pytest.mark.libreoffice,
