@@ -222,7 +222,7 @@ def run_parallel(produce: Callable[[int], Made], total: int, jobs: int,
                         if not conn.poll():  # type: ignore[union-attr]
                             break
     if errors:
-        raise errors[min(errors)]
+        raise _first_error(produce, results, errors)
     if crash is not None:
         raise WorkerCrashError(f"rendering worker failed:\n{crash}")
     if died is not None:
@@ -235,6 +235,22 @@ def run_parallel(produce: Callable[[int], Made], total: int, jobs: int,
     if missing:
         raise WorkerCrashError(f"documents not rendered: {missing[:10]}")
     return results  # type: ignore[return-value]
+
+
+def _first_error(produce: Callable[[int], Made], results: list[Made | None],
+                 errors: dict[int, DotationError]) -> DotationError:
+    """The error of the first failing document in plan order, as one process would say it.
+    The processes stop at the first failure they meet, and the longest documents were
+    started first: a document before the first failure seen may not have been made. Each
+    such one is made here, in plan order, until one fails (its error is the one to say)."""
+    seen = min(errors)
+    for index in range(seen):
+        if results[index] is None and index not in errors:
+            try:
+                results[index] = produce(index)
+            except DotationError as err:
+                return err
+    return errors[seen]
 
 
 def can_fork() -> bool:
