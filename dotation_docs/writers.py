@@ -23,6 +23,7 @@ from typing import Any
 
 from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Renderer, spec_of, tool_folders
 from dotation_docs.exceptions import OutputConflictError, OutputError, describe_os_error
+from dotation_docs.formatting import format_number, pluralize
 from dotation_docs.manifest import (
     Entry,
     Scope,
@@ -146,6 +147,42 @@ class _Plan:
     same: set[str]  # the files to write that are there already, with these very bytes
 
 
+# How many paths a refusal names one by one (a national batch has some 1,900).
+SHOWN_PATHS = 10
+
+
+def describe_problems(found: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The French reasons of :func:`~dotation_docs.outputdir.describe_target` for the paths
+    ``found`` (path, kind, detail as :meth:`Survey.examine` gives them), one item each, but
+    a folder on the way (a symbolic link, or not a folder) named once with the paths that
+    go through it, and at most :data:`SHOWN_PATHS` paths named, the others counted."""
+    through: dict[tuple[str, str], list[str]] = {}
+    single: list[str] = []
+    for rel, kind, detail in found:
+        if kind in ("link", "blocked") and detail != rel:
+            through.setdefault((kind, detail), []).append(rel)
+        else:
+            problem = describe_target(rel, kind, detail)
+            if problem is not None:
+                single.append(problem)
+    items = []
+    for (kind, folder), paths in through.items():
+        if len(paths) == 1:
+            items.append(describe_target(paths[0], kind, folder) or "")
+            continue
+        what = "est un lien symbolique" if kind == "link" else "n'est pas un dossier"
+        n = len(paths)
+        shown = ", ".join(f"« {p} »" for p in paths[:3]) + (f" et {format_number(n - 3)} "
+                                                           f"{pluralize(n - 3, 'autre', 'autres')}" if n > 3 else "")
+        items.append(f"« {folder} » {what} ({format_number(n)} {pluralize(n, 'chemin passe', 'chemins passent')} "
+                     f"par là : {shown})")
+    items += single[:SHOWN_PATHS]
+    more = len(single) - SHOWN_PATHS
+    if more > 0:
+        items.append(f"et {format_number(more)} {pluralize(more, 'autre chemin', 'autres chemins')}")
+    return items
+
+
 def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope,
           keep: frozenset[str] = frozenset()) -> _Plan:
     """Decide what the run removes and keeps, and which existing files it would
@@ -158,12 +195,14 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     root = root if root.endswith("/") else root + "/"
     new_paths = {f.path.casefold() for f in files}
     listed = {e.path.casefold(): e for e in previous}
-    edited, collisions, blocked, same = [], [], [], set()
+    edited: list[str] = []
+    collisions: list[str] = []
+    blocked: list[tuple[str, str, str]] = []
+    same: set[str] = set()
     for f in files:
         kind, detail = survey.examine(f.path)
-        problem = describe_target(f.path, kind, detail)
-        if problem is not None:
-            blocked.append(problem)
+        if describe_target(f.path, kind, detail) is not None:
+            blocked.append((f.path, kind, detail))
             continue
         if kind == "absent":
             continue
@@ -177,7 +216,8 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
         elif entry.sha256 != current:
             edited.append(f.path)
     sources = _sources(files)
-    kept, removals, left, present = [], [], [], []
+    kept, removals, present = [], [], []
+    left: list[tuple[str, str, str]] = []
     for e in previous:
         if e.path.casefold() in new_paths:
             continue
@@ -196,17 +236,21 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
                 present.append(e.path)
         else:
             log.info("entrée du manifeste laissée telle quelle : %s", problem)
-            left.append(problem)
+            left.append((e.path, kind, detail))
     if blocked:
+        folders = any(kind in ("link", "blocked") and detail != rel for rel, kind, detail in blocked)
         raise OutputError(
-            f"des documents à écrire ne peuvent pas être mis en place dans « {output} » : " + " ; ".join(blocked)
-            + ". L'outil n'écrit jamais à travers un lien symbolique ni à la place d'un dossier : renommez, "
-            "déplacez ou remplacez par un vrai dossier ce qui occupe ces chemins, puis relancez. Rien n'a été écrit."
+            f"des documents à écrire ne peuvent pas être mis en place dans « {output} » : "
+            + " ; ".join(describe_problems(blocked))
+            + ". L'outil n'écrit jamais à travers un lien symbolique ni à la place d'un dossier ou d'un fichier "
+            "spécial : déplacez ou renommez ce qui occupe ces chemins"
+            + (" (un dossier de l'outil doit être un vrai dossier, pas un lien ni un fichier)" if folders else "")
+            + ", puis relancez. Rien n'a été écrit."
         )
     for rel in present:
         if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present, same)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), describe_problems(left), present, same)
 
 
 def _sources(files: Iterable[OutputFile]) -> dict[tuple[str, str], OutputFile]:

@@ -31,20 +31,19 @@ def refusal(folder: Path) -> str:
     return result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="a symbolic link in place of a tool folder is named once per document "
-                                       "of that folder (200 times for 200 beneficiaries), not once")
 def test_a_linked_tool_folder_is_named_once(tmp_path: Path) -> None:
     folder = tmp_path / "sortie"
     generate_batch(SAMPLE, folder, jobs=1)
     shutil.move(folder / "proces-verbaux", tmp_path / "ailleurs")
     (folder / "proces-verbaux").symlink_to(tmp_path / "ailleurs", target_is_directory=True)
     message = refusal(folder)
-    assert "« proces-verbaux », qui est un lien symbolique" in message
-    assert message.count("qui est un lien symbolique") == 1
+    assert "« proces-verbaux » est un lien symbolique (10 chemins passent par là : " \
+           "« proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.docx », " in message
+    assert "» et 7 autres)" in message
+    assert message.count("lien symbolique") == 2  # the folder, and the sentence that says why
+    assert "un dossier de l'outil doit être un vrai dossier, pas un lien ni un fichier" in message
 
 
-@pytest.mark.xfail(strict=True, reason="the advice for a document replaced by a symbolic link says to put a "
-                                       "real folder in its place")
 def test_a_linked_document_is_not_told_to_become_a_folder(tmp_path: Path) -> None:
     folder = tmp_path / "sortie"
     generate_batch(SAMPLE, folder, jobs=1)
@@ -53,4 +52,17 @@ def test_a_linked_document_is_not_told_to_become_a_folder(tmp_path: Path) -> Non
     document.symlink_to(tmp_path / "copie.docx")
     message = refusal(folder)
     assert "est un lien symbolique" in message
-    assert "remplacez par un vrai dossier" not in message
+    assert "remplacez par un vrai dossier" not in message and "doit être un vrai dossier" not in message
+    assert "déplacez ou renommez ce qui occupe ces chemins, puis relancez" in message
+
+
+def test_a_refusal_names_ten_paths_and_counts_the_others() -> None:
+    from dotation_docs.writers import describe_problems
+
+    found = [(f"proces-verbaux/B{i:02d}.docx", "link", f"proces-verbaux/B{i:02d}.docx") for i in range(1, 13)]
+    found += [("conventions/B01.docx", "link", "conventions"), ("conventions/B02.docx", "link", "conventions")]
+    items = describe_problems(found)
+    assert items[0] == ("« conventions » est un lien symbolique (2 chemins passent par là : « conventions/B01.docx », "
+                        "« conventions/B02.docx »)")
+    assert items[1:11] == [f"« proces-verbaux/B{i:02d}.docx » est un lien symbolique" for i in range(1, 11)]
+    assert items[11:] == ["et 2 autres chemins"]
