@@ -180,12 +180,19 @@ jobs_option = click.option(
     help="Nombre de processus qui produisent les documents en parallèle (par défaut : le nombre de "
     "cœurs de la machine ; 1 : tout dans le processus de la commande).",
 )
-quiet_option = click.option(
-    "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
-    help="N'affiche que les erreurs et les points à traiter (lignes « Attention », sur la sortie d'erreur : "
-    "dossier de demande non produit, procès-verbaux non signés…), sans résumé ; le code de sortie dit si "
-    "la commande a réussi.",
-)
+def _quiet_option(examples: str) -> Callable[[Any], Any]:
+    """-q for a command that writes documents; ``examples`` are the notes it may still print.
+    No-break spaces inside the guillemets: the help never breaks a line there."""
+    return click.option(
+        "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
+        help="Pour les scripts : rien sur la sortie standard ; sur la sortie d'erreur, les erreurs et les "
+        f"lignes «\u00a0Attention\u00a0» (points à traiter : {examples}). Les avertissements du classeur ne "
+        "sont pas affichés (voyez «\u00a0dotation verifier\u00a0»). Code de sortie : 0 si la commande a "
+        "réussi, 1 sinon.",
+    )
+
+
+_BATCH_NOTES = "dossier de demande non produit, procès-verbaux non signés…"
 
 verify_quiet_option = click.option(
     "-q", "--silencieux", "--quiet", "quiet", is_flag=True,
@@ -317,7 +324,7 @@ def templates_command(modeles: Path | None) -> None:
 @pdfa_option
 @soffice_option
 @jobs_option
-@quiet_option
+@_quiet_option(_BATCH_NOTES)
 def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
                      soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Génère tout le lot : conventions, procès-verbaux, communiqué et demande de subvention.
@@ -343,7 +350,7 @@ def generate_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser
 @pdfa_option
 @soffice_option
 @jobs_option
-@quiet_option
+@_quiet_option("dossier de demande qui n'est plus à jour, document signé qui a changé…")
 def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles: Path | None, ecraser: bool,
                        pdf: bool, pdfa: bool, soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Régénère la convention et le procès-verbal d'un seul bénéficiaire.
@@ -370,7 +377,7 @@ def convention_command(classeur: Path, beneficiaire: str, sortie: Path, modeles:
 @pdfa_option
 @soffice_option
 @jobs_option
-@quiet_option
+@_quiet_option(_BATCH_NOTES)
 def claim_command(classeur: Path, sortie: Path, modeles: Path | None, ecraser: bool, pdf: bool, pdfa: bool,
                   soffice: str | None, jobs: int | None, quiet: bool) -> None:
     """Génère le dossier de demande de versement de la subvention de l'État.

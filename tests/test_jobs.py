@@ -354,9 +354,12 @@ def test_quiet_still_says_what_the_agent_must_act_on(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["generer", "convention", "demande"])
 def test_quiet_help_says_what_it_still_prints(command: str) -> None:
     """-q's help must not promise « errors only » while the notes to act on still show."""
-    text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
-    assert "les erreurs et les points à traiter (lignes « Attention »" in text
+    text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.replace("\u00a0", " ").split())
+    assert "sur la sortie d'erreur, les erreurs et les lignes « Attention » (points à traiter : " in text
+    assert "Les avertissements du classeur ne sont pas affichés" in text
     assert "N'affiche que les erreurs (pas de résumé)" not in text
+    # the notes each command may print are its own: convention never makes the claim file
+    assert ("dossier de demande non produit" in text) is (command != "convention")
 
 
 def test_quiet_still_prints_errors(tmp_path: Path) -> None:
