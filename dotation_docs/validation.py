@@ -106,7 +106,7 @@ def _validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_reform_decision(op, report)
     _check_signature_dates(beneficiaries, devices, report)
     _check_signature_sequence(op, beneficiaries, report)
-    _check_signatures_against_handover(op, beneficiaries, report)
+    _check_signatures_against_handover(op, beneficiaries, devices, report)
     _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
@@ -1021,33 +1021,41 @@ def _check_signature_sequence(op: Record | None, beneficiaries: list[Record], re
             )
 
 
-def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Record], report: Report) -> None:
+def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Record], devices: list[Record],
+                                       report: Report) -> None:
     """Warn about a handover record signed before the handover day (it records a handover
     made) and about an association's convention signed after it (the devices are handed
-    over in application of the convention). A record signed before its convention is
-    warned about by :func:`_check_signature_dates`: neither date is warned about again
-    here (one warning says what is wrong with them)."""
+    over in application of the convention). Left to :func:`_check_signature_dates`, which
+    says what is wrong with them, and not warned about again here: a record signed before
+    its convention, a date after today, a beneficiary without devices (it signs nothing)."""
     handover_day = op.values.get("handover_date") if op is not None else None
     if handover_day is None:
         return
-    day_label = f"« {_label(OPERATION, 'handover_date')} », feuille « {OPERATION.title} »"
+    now = today()
+    equipped = {_fold(r.values["beneficiary"]) for r in devices if r.values.get("beneficiary") is not None}
+    day = f"le jour de la remise ({_show(handover_day)}, « {_label(OPERATION, 'handover_date')} », " \
+          f"feuille « {OPERATION.title} »)"
     for r in beneficiaries:
+        identifier = r.values.get("identifier")
+        if identifier is None or _fold(identifier) not in equipped:
+            continue
         signed_convention, signed_handover = r.values.get("convention_signed_on"), r.values.get("handover_signed_on")
         association = r.values.get("kind") is BeneficiaryKind.ASSOCIATION
-        record_first = (signed_convention is not None and signed_handover is not None
-                        and signed_handover < signed_convention and association)  # warned about already
-        if signed_handover is not None and signed_handover < handover_day and not record_first:
+        if (signed_convention is not None and signed_handover is not None and signed_handover < signed_convention
+                and association):
+            continue
+        if signed_handover is not None and signed_handover < handover_day and signed_handover <= now:
             report.warning(
-                f"{_label(BENEFICIARIES, 'handover_signed_on')} : {_show(signed_handover)}, avant la remise du "
-                f"{_show(handover_day)} ({day_label}) : le procès-verbal constate une remise faite ; il se "
-                "signe le jour de la remise ou après. Vérifiez la date.",
+                f"{_label(BENEFICIARIES, 'handover_signed_on')} : {_show(signed_handover)}, avant {day}. Un "
+                "procès-verbal constate une remise déjà faite : il se signe le jour de la remise ou après. "
+                "Corrigez l'une des deux dates.",
                 r.title, r.cell("handover_signed_on"),
             )
-        if signed_convention is not None and signed_convention > handover_day and association and not record_first:
+        if signed_convention is not None and handover_day < signed_convention <= now and association:
             report.warning(
-                f"{_label(BENEFICIARIES, 'convention_signed_on')} : {_show(signed_convention)}, après la remise du "
-                f"{_show(handover_day)} ({day_label}) : le matériel est remis en application de la "
-                "convention, qui se signe avant la remise ou le jour même. Vérifiez la date.",
+                f"{_label(BENEFICIARIES, 'convention_signed_on')} : {_show(signed_convention)}, après {day}. Le "
+                "matériel est remis en application de la convention : elle se signe au plus tard le jour de la "
+                "remise. Corrigez l'une des deux dates.",
                 r.title, r.cell("convention_signed_on"),
             )
 
