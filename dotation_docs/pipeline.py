@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -528,7 +529,7 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
                                  keep=[e.path for e in kept_pdfs])
     TIMINGS.save()
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header) \
-        + _signed_but_changed(result, dotation) + _dossier_left_stale(result, dotation, output)
+        + _signed_but_changed(result, dotation) + _dossier_left_stale(result, dotation, output, workbook, pdf is not None)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged,
                    result.kept_pdfs)
@@ -719,7 +720,8 @@ def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
     return notes
 
 
-def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path) -> list[str]:
+def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path, workbook: Path,
+                        pdf: bool) -> list[str]:
     """A note per claim dossier that this run left in the folder as it was (it did not
     assemble it again, nor remove it: ``convention``, with or without ``--pdf``) although
     it rewrote, with other bytes, a document the dossier encloses: the dossier, still
@@ -764,10 +766,13 @@ def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path) -
         n = len(changed)
         verb = pluralize(n, "a changé", "ont changé")
         versions = pluralize(n, "l'ancienne version", "les anciennes versions")
+        # Without --pdf, this run also removed the PDFs of the documents it rewrote: only
+        # generer makes them again; with --pdf, demande is enough.
+        command = f"dotation {'demande' if pdf else 'generer'} {shlex.quote(str(workbook))} -o " \
+                  f"{shlex.quote(str(output))} --pdf"
         notes.append(
             f"le dossier de demande ({path}) n'est plus à jour : {format_list(described)} {verb}, le dossier en "
-            f"contient {versions}. Refaites-le avant de l'imprimer ou de l'envoyer : relancez « dotation demande --pdf » "
-            "(ou « dotation generer --pdf »)."
+            f"contient {versions}. Refaites-le avant de l'imprimer ou de l'envoyer : « {command} »."
         )
     return notes
 

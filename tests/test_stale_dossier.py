@@ -33,9 +33,13 @@ CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 NOTE = (
     f"Attention : le dossier de demande ({DOSSIER}) n'est plus à jour : le procès-verbal de remise de B02 "
     f"« Sport & Loisirs de l'Aurence » ({RECORD}) a changé, le dossier en contient l'ancienne version. "
-    "Refaites-le avant de l'imprimer ou de l'envoyer : relancez « dotation demande --pdf » "
-    "(ou « dotation generer --pdf »)."
+    "Refaites-le avant de l'imprimer ou de l'envoyer : « dotation {command} {workbook} -o {output} --pdf »."
 )
+
+
+def note(workbook: Path, output: Path, pdf: bool = False) -> str:
+    """The note, with the command to run: generer makes the PDFs a run without --pdf removed."""
+    return NOTE.format(command="demande" if pdf else "generer", workbook=workbook, output=output)
 
 pytestmark = [pytest.mark.libreoffice,
               pytest.mark.skipif(os.name == "nt", reason="soffice factice en script Python à shebang")]
@@ -108,7 +112,7 @@ def test_convention_after_a_correction_of_the_record_says_the_dossier_is_stale(b
     output = run("convention", str(workbooks["place"]), "B02", "-o", str(batch))
     after = _manifest(batch)
     assert after[RECORD]["sha256"] != before[RECORD]["sha256"]  # the record did change
-    assert NOTE in output
+    assert note(workbooks["place"], batch) in output
     assert output.count("dossier de demande") == 1
     # the dossier itself is left as it was, still listed: `etat` says it is stale too
     assert (batch / DOSSIER).read_bytes() == dossier and after[DOSSIER] == before[DOSSIER]
@@ -123,7 +127,7 @@ def test_convention_after_a_correction_of_the_record_says_the_dossier_is_stale(b
 def test_convention_pdf_does_not_assemble_the_dossier_and_says_it_is_stale(batch: Path, workbooks) -> None:
     output = run("convention", str(workbooks["place"]), "B02", "-o", str(batch), "--pdf")
     assert (batch / RECORD.replace(".docx", ".pdf")).is_file()
-    assert NOTE in output
+    assert note(workbooks["place"], batch, pdf=True) in output
 
 
 def test_no_note_when_nothing_the_dossier_encloses_changed(batch: Path, workbooks) -> None:
