@@ -12,6 +12,7 @@ exactly the bytes to write is not touched at all.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -151,16 +152,21 @@ class _Plan:
 SHOWN_PATHS = 10
 
 
-def describe_problems(found: Sequence[tuple[str, str, str]]) -> list[str]:
+def describe_problems(found: Sequence[tuple[str, str, str]], output: Path | None = None) -> list[str]:
     """The French reasons of :func:`~dotation_docs.outputdir.describe_target` for the paths
     ``found`` (path, kind, detail as :meth:`Survey.examine` gives them), one item each, but
-    a folder on the way (a symbolic link, or not a folder) named once with the paths that
-    go through it, and at most :data:`SHOWN_PATHS` paths named, the others counted."""
+    a folder on the way (a symbolic link, with where it leads when ``output`` is given, or
+    not a folder) named once with the documents that go there, the documents that are
+    links named in one item, and at most :data:`SHOWN_PATHS` paths named, the others
+    counted."""
     through: dict[tuple[str, str], list[str]] = {}
+    links: list[str] = []
     single: list[str] = []
     for rel, kind, detail in found:
         if kind in ("link", "blocked") and detail != rel:
             through.setdefault((kind, detail), []).append(rel)
+        elif kind == "link":
+            links.append(rel)
         else:
             problem = describe_target(rel, kind, detail)
             if problem is not None:
@@ -170,17 +176,48 @@ def describe_problems(found: Sequence[tuple[str, str, str]]) -> list[str]:
         if len(paths) == 1:
             items.append(describe_target(paths[0], kind, folder) or "")
             continue
-        what = "est un lien symbolique" if kind == "link" else "n'est pas un dossier"
-        n = len(paths)
-        shown = ", ".join(f"« {p} »" for p in paths[:3]) + (f" et {format_number(n - 3)} "
-                                                           f"{pluralize(n - 3, 'autre', 'autres')}" if n > 3 else "")
-        items.append(f"« {folder} » {what} ({format_number(n)} {pluralize(n, 'chemin passe', 'chemins passent')} "
-                     f"par là : {shown})")
+        if kind == "link":
+            target = ""
+            if output is not None:
+                with contextlib.suppress(OSError):
+                    target = f" (vers « {os.readlink(output / folder)} »)"
+            what = f"est un lien symbolique{target}, pas un vrai dossier"
+        else:
+            what = "n'est pas un dossier"
+        items.append(f"« {folder} » {what} : {format_number(len(paths))} documents du lot y vont "
+                     f"({_some(paths, 3)})")
+    if len(links) == 1:
+        items.append(describe_target(links[0], "link", links[0]) or "")
+    elif links:
+        items.append(f"{format_number(len(links))} documents sont des liens symboliques : {_some(links, SHOWN_PATHS)}")
     items += single[:SHOWN_PATHS]
     more = len(single) - SHOWN_PATHS
     if more > 0:
         items.append(f"et {format_number(more)} {pluralize(more, 'autre chemin', 'autres chemins')}")
     return items
+
+
+def _some(paths: Sequence[str], shown: int) -> str:
+    """« a », « b » et 7 autres: the first ``shown`` paths, the others counted."""
+    more = len(paths) - shown
+    return ", ".join(f"« {p} »" for p in paths[:shown]) + (
+        f" et {format_number(more)} {pluralize(more, 'autre', 'autres')}" if more > 0 else "")
+
+
+def _blocked_advice(blocked: Sequence[tuple[str, str, str]]) -> str:
+    """What to do about the paths a run cannot write (see :func:`describe_problems`)."""
+    folders = {detail for rel, kind, detail in blocked if kind in ("link", "blocked") and detail != rel}
+    linked = any(kind == "link" and detail != rel for rel, kind, detail in blocked)
+    others = [rel for rel, kind, detail in blocked if not (kind in ("link", "blocked") and detail != rel)]
+    advice = []
+    if folders:
+        advice.append(pluralize(len(folders), "remplacez ce dossier de l'outil par un vrai dossier du même nom",
+                                "remplacez ces dossiers de l'outil par de vrais dossiers du même nom")
+                      + (" (vous pouvez y copier les fichiers vers lesquels mène le lien)" if linked else ""))
+    if others:
+        advice.append(pluralize(len(others), "déplacez ou renommez ce qui occupe ce chemin",
+                                "déplacez ou renommez ce qui occupe ces chemins") + " (l'outil refera les documents)")
+    return " ; ".join(advice)
 
 
 def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scope: Scope,
@@ -238,19 +275,17 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
             log.info("entrée du manifeste laissée telle quelle : %s", problem)
             left.append((e.path, kind, detail))
     if blocked:
-        folders = any(kind in ("link", "blocked") and detail != rel for rel, kind, detail in blocked)
         raise OutputError(
             f"des documents à écrire ne peuvent pas être mis en place dans « {output} » : "
-            + " ; ".join(describe_problems(blocked))
+            + " ; ".join(describe_problems(blocked, output))
             + ". L'outil n'écrit jamais à travers un lien symbolique ni à la place d'un dossier ou d'un fichier "
-            "spécial : déplacez ou renommez ce qui occupe ces chemins"
-            + (" (un dossier de l'outil doit être un vrai dossier, pas un lien ni un fichier)" if folders else "")
-            + ", puis relancez. Rien n'a été écrit."
+            f"spécial : {_blocked_advice(blocked)}, puis relancez. Rien n'a été écrit."
         )
     for rel in present:
         if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions), describe_problems(left), present, same)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), describe_problems(left, output), present,
+                 same)
 
 
 def _sources(files: Iterable[OutputFile]) -> dict[tuple[str, str], OutputFile]:

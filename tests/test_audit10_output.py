@@ -37,11 +37,13 @@ def test_a_linked_tool_folder_is_named_once(tmp_path: Path) -> None:
     shutil.move(folder / "proces-verbaux", tmp_path / "ailleurs")
     (folder / "proces-verbaux").symlink_to(tmp_path / "ailleurs", target_is_directory=True)
     message = refusal(folder)
-    assert "« proces-verbaux » est un lien symbolique (10 chemins passent par là : " \
-           "« proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.docx », " in message
+    assert f"« proces-verbaux » est un lien symbolique (vers « {tmp_path / 'ailleurs'} »), pas un vrai dossier : " \
+           "10 documents du lot y vont (« proces-verbaux/B01-proces-verbal-beaubreuil-numerique-solidaire.docx », " \
+           in message
     assert "» et 7 autres)" in message
     assert message.count("lien symbolique") == 2  # the folder, and the sentence that says why
-    assert "un dossier de l'outil doit être un vrai dossier, pas un lien ni un fichier" in message
+    assert "remplacez ce dossier de l'outil par un vrai dossier du même nom (vous pouvez y copier les fichiers " \
+           "vers lesquels mène le lien), puis relancez" in message
 
 
 def test_a_linked_document_is_not_told_to_become_a_folder(tmp_path: Path) -> None:
@@ -53,7 +55,7 @@ def test_a_linked_document_is_not_told_to_become_a_folder(tmp_path: Path) -> Non
     message = refusal(folder)
     assert "est un lien symbolique" in message
     assert "remplacez par un vrai dossier" not in message and "doit être un vrai dossier" not in message
-    assert "déplacez ou renommez ce qui occupe ces chemins, puis relancez" in message
+    assert "déplacez ou renommez ce qui occupe ce chemin (l'outil refera les documents), puis relancez" in message
 
 
 def test_a_refusal_names_ten_paths_and_counts_the_others() -> None:
@@ -62,7 +64,14 @@ def test_a_refusal_names_ten_paths_and_counts_the_others() -> None:
     found = [(f"proces-verbaux/B{i:02d}.docx", "link", f"proces-verbaux/B{i:02d}.docx") for i in range(1, 13)]
     found += [("conventions/B01.docx", "link", "conventions"), ("conventions/B02.docx", "link", "conventions")]
     items = describe_problems(found)
-    assert items[0] == ("« conventions » est un lien symbolique (2 chemins passent par là : « conventions/B01.docx », "
-                        "« conventions/B02.docx »)")
-    assert items[1:11] == [f"« proces-verbaux/B{i:02d}.docx » est un lien symbolique" for i in range(1, 11)]
-    assert items[11:] == ["et 2 autres chemins"]
+    assert items[0] == ("« conventions » est un lien symbolique, pas un vrai dossier : 2 documents du lot y vont "
+                        "(« conventions/B01.docx », « conventions/B02.docx »)")
+    shown = ", ".join(f"« proces-verbaux/B{i:02d}.docx »" for i in range(1, 11))
+    assert items[1:] == [f"12 documents sont des liens symboliques : {shown} et 2 autres"]
+    # a folder that is a file, and documents that are folders or special files: ten named
+    found = [("conventions/B01.docx", "blocked", "conventions"), ("conventions/B02.docx", "blocked", "conventions")]
+    found += [(f"proces-verbaux/B{i:02d}.docx", "other", "un dossier") for i in range(1, 13)]
+    items = describe_problems(found)
+    assert items[0].startswith("« conventions » n'est pas un dossier : 2 documents du lot y vont (")
+    assert items[1] == "« proces-verbaux/B01.docx » est un dossier, pas un document"
+    assert len(items) == 12 and items[-1] == "et 2 autres chemins"
