@@ -798,12 +798,14 @@ def _dossier_fingerprint(spec: DocumentSpec, entries: list[manifest.Entry], dota
 
 def _left_notes(result: WriteResult) -> list[str]:
     """The note on the previous manifest's entries the tool would not remove."""
-    if not result.left:
+    n = len(result.left_paths)
+    if not n:
         return []
     return [
-        f"des entrées de l'ancien manifeste n'ont pas été supprimées ni suivies, car ce ne sont pas des documents "
-        f"que l'outil peut remplacer : {' ; '.join(result.left)}. Le manifeste ne les liste plus ; ils sont "
-        "laissés tels quels."
+        f"l'outil n'a ni supprimé ni suivi {pluralize(n, 'ce fichier', 'ces fichiers')} d'un lot précédent, "
+        f"qu'il ne peut plus remplacer : {' ; '.join(result.left)}. Le manifeste ne "
+        f"{pluralize(n, 'le liste plus ; supprimez-le vous-même', 'les liste plus ; supprimez-les vous-même')} "
+        f"s'{pluralize(n, 'il ne sert plus', 'ils ne servent plus')}."
     ]
 
 

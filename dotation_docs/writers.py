@@ -107,6 +107,7 @@ class WriteResult:
     left: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     kept_pdfs: list[str] = field(default_factory=list)
+    left_paths: list[str] = field(default_factory=list)  # the paths ``left`` describes
 
 
 def duplicate_paths(paths: Iterable[str]) -> list[list[str]]:
@@ -143,7 +144,7 @@ class _Plan:
     kept: list[Entry]
     edited: list[str]
     collisions: list[str]
-    left: list[str]
+    left: list[tuple[str, str, str]]  # path, kind, detail (see describe_problems)
     present: list[str]  # the removals that are in the folder now
     same: set[str]  # the files to write that are there already, with these very bytes
 
@@ -284,8 +285,7 @@ def _plan(output: Path, previous: list[Entry], files: Sequence[OutputFile], scop
     for rel in present:
         if listed[rel.casefold()].sha256 != _sha256_file(root + rel):
             edited.append(rel)
-    return _Plan(removals, kept, sorted(edited), sorted(collisions), describe_problems(left, output), present,
-                 same)
+    return _Plan(removals, kept, sorted(edited), sorted(collisions), left, present, same)
 
 
 def _sources(files: Iterable[OutputFile]) -> dict[tuple[str, str], OutputFile]:
@@ -425,11 +425,13 @@ def write_batch(
     else:
         replace_files(output, [(f.path, f.content) for f in changed] + [(MANIFEST, manifest_file.data)], removals,
                       staging)
-    owned = {d["fichier"] for d in manifest["documents"]}
+    # A previous document left alone (a link now…) is said as such, not as a file added
+    owned = {d["fichier"] for d in manifest["documents"]} | {rel for rel, _kind, _detail in plan.left}
     try:
         foreign = _foreign_files(output, owned)
     except OSError as err:  # the batch is written; only the summary is incomplete
         log.warning("liste des fichiers étrangers impossible : %s", describe_os_error(err))
         foreign = []
-    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest, plan.left,
-                       sorted(same), sorted(e.path for e in plan.kept if e.path in keep))
+    return WriteResult([*files, manifest_file], removals, foreign, previous_manifest,
+                       describe_problems(plan.left, output), sorted(same),
+                       sorted(e.path for e in plan.kept if e.path in keep), [rel for rel, _kind, _detail in plan.left])

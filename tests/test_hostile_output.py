@@ -73,9 +73,9 @@ def test_an_entry_through_a_symlinked_folder_never_deletes_the_file_outside(runn
     assert victim.read_text(encoding="utf-8") == "precious"
     assert (batch / "conventions" / "out").is_symlink()
     assert "Ancien lot" not in result.output
-    assert ("Attention : des entrées de l'ancien manifeste n'ont pas été supprimées ni suivies, car ce ne sont pas "
-            "des documents que l'outil peut remplacer : « conventions/out/victim.txt » passe par « conventions/out », "
-            "qui est un lien symbolique. Le manifeste ne les liste plus ; ils sont laissés tels quels.") in result.output
+    assert ("Attention : l'outil n'a ni supprimé ni suivi ce fichier d'un lot précédent, qu'il ne peut plus "
+            "remplacer : « conventions/out/victim.txt » passe par « conventions/out », qui est un lien symbolique. "
+            "Le manifeste ne le liste plus ; supprimez-le vous-même s'il ne sert plus.") in result.output
     assert "conventions/out/victim.txt" not in listed(batch)
 
 
@@ -90,6 +90,8 @@ def test_an_entry_that_is_itself_a_symlink_is_left_alone(runner, batch: Path, tm
     assert link.is_symlink() and victim.read_bytes() == b"precious"
     assert "« conventions/B01-lien.docx » est un lien symbolique" in result.output
     assert "Ancien lot" not in result.output
+    # a previous document, said as such: not among the files added to the tool's folders
+    assert "Fichiers ajoutés" not in result.output, result.output
 
 
 def test_documents_are_never_written_through_a_symlinked_type_folder(runner, batch: Path, tmp_path: Path) -> None:
