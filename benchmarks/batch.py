@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -286,9 +287,18 @@ def calibration(turns: int = 10_000_000) -> float:
 
 def speed() -> float:
     """How fast the machine runs now, 1.0 being its speed when quiet (a loop of 0.3 s: a
-    shorter one varies too much from one run to the next)."""
+    shorter one varies too much from one run to the next), on both cores at once: the
+    loop runs here and in a forked process together, and their mean time counts (the
+    commands use both cores; the host may slow one down more than the other)."""
     turns = 5_000_000
-    return turns * QUIET_TURN_S / calibration(turns)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    other = context.Process(target=lambda: sender.send(calibration(turns)))
+    other.start()
+    here = calibration(turns)
+    there = receiver.recv()
+    other.join()
+    return turns * QUIET_TURN_S / ((here + there) / 2)
 
 
 def _first_identifier(workbook: Path) -> str:
@@ -368,7 +378,8 @@ def report(n: int, r: dict[str, Any]) -> None:
                  ("rendu", "rendu, page d'aperçu (et dépôt)"), ("ecriture", "écriture (mise en place)"),
                  ("nettoyage", "  dont, après le manifeste, nettoyage"))
         print(f"  (c) chaque commande lancée {len(one['walls'])} fois (processus neuf) ; la médiane, puis chaque "
-              "lancement avec, entre crochets, la vitesse de la machine à ce moment-là (1 : au calme ; "
+              "lancement avec, entre crochets, la vitesse de la machine à ce moment-là, sur ses deux cœurs, juste avant et "
+              "juste après lui (1 : au calme ; "
               "0,5 : deux fois plus lente, partagée) ; le détail par étape est celui du lancement médian :")
         for run, how in ((batch, "dans un dossier neuf"), (again, "par-dessus ce lot, même classeur"),
                          (r["c"]["corrected"], "par-dessus ce lot, après correction de l'adresse d'un bénéficiaire"),
