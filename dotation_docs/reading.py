@@ -56,7 +56,12 @@ class Checked:
             return f"Classeur valide ({self.report.counts()})."
         parts = []
         if self.dotation is None or self.report.has_errors(self.strict):
-            parts.append(f"{self.report.counts()} : corrigez le classeur")
+            # with --strict, warnings alone refuse the workbook: say so
+            strict = ""
+            if self.strict and not self.report.errors:
+                strict = pluralize(len(self.report.warnings), " (compté comme une erreur avec --strict)",
+                                   " (comptés comme des erreurs avec --strict)")
+            parts.append(f"{self.report.counts()}{strict} : corrigez le classeur")
         if self.templates is not None and not self.templates.ok:
             n = len(self.templates.problems)
             parts.append(f"{n} {pluralize(n, 'problème', 'problèmes')} dans les modèles : corrigez-les")

@@ -65,7 +65,8 @@ def test_strict_turns_warnings_into_errors(runner, make_workbook) -> None:
     strict = runner.invoke(cli, ["verifier", "--strict", str(path)])
     assert strict.exit_code == 1
     assert "Avertissement – Matériel!M1 : colonne « Commentaire » inconnue : elle est ignorée." in strict.output
-    assert strict.output.endswith("Erreur : 0 erreur, 1 avertissement : corrigez le classeur puis relancez.\n")
+    assert strict.output.endswith("Erreur : 0 erreur, 1 avertissement (compté comme une erreur avec --strict) : "
+                                  "corrigez le classeur puis relancez.\n")
 
 
 def test_missing_file_is_one_sentence_without_traceback(runner, tmp_path: Path) -> None:
