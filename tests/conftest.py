@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +96,28 @@ def docx_text(source: Path | bytes) -> str:
     for section in document.sections:
         parts += [section.header._element, section.footer._element]
     return "\n".join(Paragraph(p, document).text for part in parts for p in part.iter(qn("w:p")))
+
+
+FAKE_SOFFICE = ROOT / "tests" / "helpers" / "fake_soffice.py"
+
+
+def fake_soffice_program(folder: Path) -> Path:
+    """The fake soffice as an executable program in ``folder`` (the repository's file is
+    not executable, and must run with this Python)."""
+    program = folder / "faux-soffice"
+    program.write_text(f"#!{sys.executable}\n" + FAKE_SOFFICE.read_text(encoding="utf-8"), encoding="utf-8")
+    program.chmod(0o755)
+    return program
+
+
+@pytest.fixture
+def fake_soffice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point DOTATION_SOFFICE to the fake soffice; return the file that logs its calls."""
+    log = tmp_path / "appels-soffice.log"
+    monkeypatch.setenv("DOTATION_SOFFICE", str(fake_soffice_program(tmp_path)))
+    monkeypatch.setenv("FAKE_SOFFICE_LOG", str(log))
+    monkeypatch.delenv("FAKE_SOFFICE_FAIL", raising=False)
+    return log
 
 
 def pytest_configure(config: pytest.Config) -> None:

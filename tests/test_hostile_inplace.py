@@ -17,13 +17,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import SAMPLE, docx_text
+from conftest import SAMPLE, docx_text, fake_soffice_program
 
 from dotation_docs.pipeline import generate_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW = ROOT / "tests" / "helpers" / "slow_swap.py"
-FAKE_SOFFICE = ROOT / "tests" / "helpers" / "fake_soffice.py"
 B01 = "conventions/B01-convention-beaubreuil-numerique-solidaire.docx"
 B02 = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 B03 = "conventions/B03-convention-centre-social-la-bastide-ensemble.docx"
@@ -290,10 +289,7 @@ def test_a_sequence_of_commands_keeps_the_folder_as_its_manifest_says(batch: Pat
 @pytest.fixture
 def fake_soffice(tmp_path: Path) -> str:
     """The fake soffice as an executable program (the repository's file is not executable)."""
-    program = tmp_path / "faux-soffice"
-    program.write_text(f"#!{sys.executable}\n" + FAKE_SOFFICE.read_text(encoding="utf-8"), encoding="utf-8")
-    program.chmod(0o755)
-    return str(program)
+    return str(fake_soffice_program(tmp_path))
 
 
 def test_pdfs_of_documents_left_untouched_are_kept(batch: Path, tmp_path: Path, fake_soffice: str) -> None:

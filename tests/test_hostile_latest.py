@@ -15,10 +15,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, fake_soffice_program
 
 ROOT = Path(__file__).resolve().parent.parent
-FAKE = ROOT / "tests" / "helpers" / "fake_soffice.py"
 PV_B06 = "proces-verbaux/B06-proces-verbal-le-sablard-en-lien.pdf"
 CONV_B03 = "conventions/B03-convention-centre-social-la-bastide-ensemble.docx"
 
@@ -27,10 +26,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="soffice factice en scri
 
 @pytest.fixture(scope="module")
 def soffice(tmp_path_factory) -> Path:
-    program = tmp_path_factory.mktemp("soffice") / "faux-soffice"
-    program.write_text(f"#!{sys.executable}\n" + FAKE.read_text(encoding="utf-8"), encoding="utf-8")
-    program.chmod(0o755)
-    return program
+    return fake_soffice_program(tmp_path_factory.mktemp("soffice"))
 
 
 def run(soffice: Path, *args: str) -> subprocess.CompletedProcess[str]:

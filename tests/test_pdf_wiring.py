@@ -33,7 +33,6 @@ from dotation_docs.pdf import non_a4_pages, pdfa_identification
 from dotation_docs.pipeline import PdfOptions, generate_batch, generate_beneficiary, generate_claim
 
 ROOT = Path(__file__).resolve().parent.parent
-FAKE = ROOT / "tests" / "helpers" / "fake_soffice.py"
 MANIFEST = "manifeste.json"
 DOSSIER = "demande-subvention/dossier-demande-subvention.pdf"
 ATTACHMENTS = "demande-subvention/pieces-jointes"
@@ -85,19 +84,6 @@ def pdf_of_size(*sizes: tuple[float, float]) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def fake_soffice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point DOTATION_SOFFICE to the fake soffice; return the file that logs its calls."""
-    program = tmp_path / "faux-soffice"
-    program.write_text(f"#!{sys.executable}\n" + FAKE.read_text(encoding="utf-8"), encoding="utf-8")
-    program.chmod(0o755)
-    log = tmp_path / "appels-soffice.log"
-    monkeypatch.setenv("DOTATION_SOFFICE", str(program))
-    monkeypatch.setenv("FAKE_SOFFICE_LOG", str(log))
-    monkeypatch.delenv("FAKE_SOFFICE_FAIL", raising=False)
-    return log
 
 
 def calls(log: Path) -> list[list[str]]:

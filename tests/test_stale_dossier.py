@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import openpyxl
@@ -25,8 +24,6 @@ from test_pdf import require_tools
 from dotation_docs.cli import cli
 from dotation_docs.status import Freshness, read_status
 
-ROOT = Path(__file__).resolve().parent.parent
-FAKE = ROOT / "tests" / "helpers" / "fake_soffice.py"
 DOSSIER = "demande-subvention/dossier-demande-subvention.pdf"
 RECORD = "proces-verbaux/B02-proces-verbal-sport-loisirs-de-l-aurence.docx"
 CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
@@ -142,16 +139,10 @@ def test_no_note_when_nothing_the_dossier_encloses_changed(batch: Path, workbook
     assert "dossier de demande" not in output
 
 
-def test_no_note_when_the_dossier_already_encloses_the_corrected_record(batch: Path, workbooks, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("fake_soffice")
+def test_no_note_when_the_dossier_already_encloses_the_corrected_record(batch: Path, workbooks, tmp_path: Path) -> None:
     # `demande --pdf` assembles the dossier from records rendered for it only: the corrected
     # B02 record is in the dossier before `convention` writes it in proces-verbaux/
-    program = tmp_path / "faux-soffice"
-    program.write_text(f"#!{sys.executable}\n" + FAKE.read_text(encoding="utf-8"), encoding="utf-8")
-    program.chmod(0o755)
-    monkeypatch.setenv("DOTATION_SOFFICE", str(program))
-    monkeypatch.setenv("FAKE_SOFFICE_LOG", str(tmp_path / "appels.log"))
-    monkeypatch.delenv("FAKE_SOFFICE_FAIL", raising=False)
     before = _manifest(batch)
     run("demande", str(workbooks["place"]), "-o", str(batch), "--pdf")
     assert _manifest(batch)[DOSSIER]["sha256"] != before[DOSSIER]["sha256"]

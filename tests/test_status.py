@@ -424,14 +424,8 @@ def test_etat_says_when_a_template_changed(workbook, batch: Path, tmp_path: Path
     assert summary(lines).endswith("; 17 documents à jour, 10 périmés.")
 
 
-def test_etat_with_pdfs(workbook, tmp_path: Path, runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = ROOT / "tests" / "helpers" / "fake_soffice.py"
-    program = tmp_path / "faux-soffice"
-    program.write_text(f"#!{sys.executable}\n" + fake.read_text(encoding="utf-8"), encoding="utf-8")
-    program.chmod(0o755)
-    monkeypatch.setenv("DOTATION_SOFFICE", str(program))
-    monkeypatch.setenv("FAKE_SOFFICE_LOG", str(tmp_path / "appels.log"))
-    monkeypatch.delenv("FAKE_SOFFICE_FAIL", raising=False)
+@pytest.mark.usefixtures("fake_soffice")
+def test_etat_with_pdfs(workbook, tmp_path: Path, runner) -> None:
     out = tmp_path / "lot"
     path = workbook()
     generate(runner, path, out, "--pdf")
