@@ -2,7 +2,7 @@
 
 import functools
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, time
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
@@ -180,6 +180,14 @@ def format_list(items: Iterable[str]) -> str:
 
     Raises TypeError if `items` is not iterable."""
     return _babel().format_list(list(items), locale="fr")
+
+
+def format_first(items: Sequence[str], shown: int) -> str:
+    """Return the first ``shown`` items joined by commas, the others counted, e.g.
+    'a, b et 3 autres' (for the command's messages, which may list thousands of files)."""
+    more = len(items) - shown
+    return ", ".join(items[:shown]) + (f" et {format_number(more)} {pluralize(more, 'autre', 'autres')}"
+                                        if more > 0 else "")
 
 
 def pluralize(count: int, singular: str, plural: str) -> str:

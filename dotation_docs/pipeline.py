@@ -528,8 +528,10 @@ def _run(job: Job, job_specs: list[DocumentSpec], workbook: Path, output: Path, 
             result = write_batch(output, files, selection.scope, header, overwrite=overwrite, staging=staging,
                                  keep=[e.path for e in kept_pdfs])
     TIMINGS.save()
+    before = _previous_versions(result)
     notes = ([folder.repaired] if folder.repaired else []) + _left_notes(result) + selection.notes(result, header) \
-        + _signed_but_changed(result, dotation) + _dossier_left_stale(result, dotation, output, workbook, pdf is not None)
+        + _signed_but_changed(result, dotation, before) \
+        + _dossier_left_stale(result, dotation, output, workbook, pdf is not None, before)
     return Written(output, result.written, dotation, funding, checked.report, notes, result.removed,
                    result.foreign, selection.chosen, template_check.warnings, pdf_written, result.unchanged,
                    result.kept_pdfs)
@@ -687,16 +689,25 @@ def _attachments(output: Path, spec: DocumentSpec) -> tuple[list[tuple[str, byte
     return found, skipped
 
 
-def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
+Versions = dict[tuple[str | None, str], set[str]]
+
+
+def _previous_versions(result: WriteResult) -> Versions:
+    """The digests of the previous manifest's documents, by beneficiary and type: the
+    previous version of a beneficiary's document (its file name follows the beneficiary's
+    name, which a correction may change)."""
+    before: Versions = {}
+    for e in manifest.entries(result.previous) if result.previous is not None else []:
+        before.setdefault((e.beneficiary, e.type), set()).add(e.sha256)
+    return before
+
+
+def _signed_but_changed(result: WriteResult, dotation: Dotation, before: Versions) -> list[str]:
     """A note per convention or handover record the workbook says is signed and that this
-    run rewrote with another content: the signed paper is of the previous version."""
+    run rewrote with another content than its previous version (``before``): the signed
+    paper is of the previous version."""
     if result.previous is None:
         return []
-    # The previous version of a beneficiary's document, by beneficiary and type (its file
-    # name follows the beneficiary's name, which a correction may change).
-    before: dict[tuple[str | None, str], set[str]] = {}
-    for e in manifest.entries(result.previous):
-        before.setdefault((e.beneficiary, e.type), set()).add(e.sha256)
     by_id = {b.identifier: b for b in dotation.beneficiaries}
     notes = []
     for f in result.written:
@@ -721,7 +732,7 @@ def _signed_but_changed(result: WriteResult, dotation: Dotation) -> list[str]:
 
 
 def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path, workbook: Path,
-                        pdf: bool) -> list[str]:
+                        pdf: bool, before: Versions) -> list[str]:
     """A note per claim dossier that this run left in the folder as it was (it did not
     assemble it again, nor remove it: ``convention``, with or without ``--pdf``) although
     it rewrote, with other bytes, a document the dossier encloses: the dossier, still
@@ -736,9 +747,6 @@ def _dossier_left_stale(result: WriteResult, dotation: Dotation, output: Path, w
             and s.path(None) not in result.removed and (output / s.path(None)).is_file()]
     if not left:
         return []
-    before: dict[tuple[str | None, str], set[str]] = {}
-    for e in manifest.entries(result.previous):
-        before.setdefault((e.beneficiary, e.type), set()).add(e.sha256)
     by_id = {b.identifier: b for b in dotation.beneficiaries}
     now: list[manifest.Entry] | None = None
     notes = []

@@ -13,6 +13,7 @@ from dotation_docs.documents import LABELS, MANIFEST, OVERVIEW, DocumentType, Re
 from dotation_docs.formatting import (
     format_amount,
     format_date_short,
+    format_first,
     format_list,
     format_number,
     format_percent,
@@ -122,9 +123,7 @@ def describe_written(output: Path, files: list[OutputFile], unchanged: Collectio
 
 
 def _some(paths: list[str], shown_names: int = SHOWN_NAMES) -> str:
-    shown = ", ".join(paths[:shown_names])
-    more = len(paths) - shown_names
-    return shown + (f" et {format_number(more)} {pluralize(more, 'autre', 'autres')}" if more > 0 else "")
+    return format_first(paths, shown_names)
 
 
 class PdfMade(Protocol):

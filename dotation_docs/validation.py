@@ -104,9 +104,11 @@ def _validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_signature_delegation(op, report)
     _check_gift_categories(beneficiaries, op, report)
     _check_reform_decision(op, report)
-    _check_signature_dates(beneficiaries, devices, report)
+    # the beneficiaries that have devices (the others sign nothing)
+    equipped = {_fold(r.values["beneficiary"]) for r in devices if r.values.get("beneficiary") is not None}
+    _check_signature_dates(beneficiaries, equipped, report)
     _check_signature_sequence(op, beneficiaries, report)
-    _check_signatures_against_handover(op, beneficiaries, devices, report)
+    _check_signatures_against_handover(op, beneficiaries, equipped, report)
     _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
@@ -1021,7 +1023,7 @@ def _check_signature_sequence(op: Record | None, beneficiaries: list[Record], re
             )
 
 
-def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Record], devices: list[Record],
+def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Record], equipped: set[str],
                                        report: Report) -> None:
     """Warn about a handover record signed before the handover day (it records a handover
     made) and about an association's convention signed after it (the devices are handed
@@ -1032,7 +1034,6 @@ def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Re
     if handover_day is None:
         return
     now = today()
-    equipped = {_fold(r.values["beneficiary"]) for r in devices if r.values.get("beneficiary") is not None}
     day = f"le jour de la remise ({_show(handover_day)}, « {_label(OPERATION, 'handover_date')} », " \
           f"feuille « {OPERATION.title} »)"
     for r in beneficiaries:
@@ -1060,14 +1061,14 @@ def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Re
             )
 
 
-def _check_signature_dates(beneficiaries: list[Record], devices: list[Record], report: Report) -> None:
+def _check_signature_dates(beneficiaries: list[Record], equipped: set[str], report: Report) -> None:
     """Warn about the signature dates of « Bénéficiaires » (used by ``dotation etat`` and
     ``dotation demande``): a date after today, a handover record signed before the
     convention it applies (the record says the handover is made « en application de la
     convention » and starts its term), a date for a beneficiary without devices (it gets
-    no document) or a convention date for a service of the authority (it signs none)."""
+    no document: ``equipped`` holds the folded identifiers of those with devices) or a
+    convention date for a service of the authority (it signs none)."""
     convention, handover = _label(BENEFICIARIES, "convention_signed_on"), _label(BENEFICIARIES, "handover_signed_on")
-    equipped = {_fold(r.values["beneficiary"]) for r in devices if r.values.get("beneficiary") is not None}
     now = today()
     for r in beneficiaries:
         signed_convention, signed_handover = r.values.get("convention_signed_on"), r.values.get("handover_signed_on")

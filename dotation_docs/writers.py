@@ -24,7 +24,7 @@ from typing import Any
 
 from dotation_docs.documents import MANIFEST, TYPE_FOLDERS, Renderer, spec_of, tool_folders
 from dotation_docs.exceptions import OutputConflictError, OutputError, describe_os_error
-from dotation_docs.formatting import format_number, pluralize
+from dotation_docs.formatting import format_first, format_number, pluralize
 from dotation_docs.manifest import (
     Entry,
     Scope,
@@ -186,23 +186,18 @@ def describe_problems(found: Sequence[tuple[str, str, str]], output: Path | None
         else:
             what = "n'est pas un dossier"
         items.append(f"« {folder} » {what} : {format_number(len(paths))} documents du lot y vont "
-                     f"({_some(paths, 3)})")
+                     f"({format_first([f'« {p} »' for p in paths], 3)})")
     if len(links) == 1:
         items.append(describe_target(links[0], "link", links[0]) or "")
     elif links:
-        items.append(f"{format_number(len(links))} documents sont des liens symboliques : {_some(links, SHOWN_PATHS)}")
+        quoted = [f"« {p} »" for p in links]
+        items.append(f"{format_number(len(links))} documents sont des liens symboliques : "
+                     f"{format_first(quoted, SHOWN_PATHS)}")
     items += single[:SHOWN_PATHS]
     more = len(single) - SHOWN_PATHS
     if more > 0:
         items.append(f"et {format_number(more)} {pluralize(more, 'autre chemin', 'autres chemins')}")
     return items
-
-
-def _some(paths: Sequence[str], shown: int) -> str:
-    """« a », « b » et 7 autres: the first ``shown`` paths, the others counted."""
-    more = len(paths) - shown
-    return ", ".join(f"« {p} »" for p in paths[:shown]) + (
-        f" et {format_number(more)} {pluralize(more, 'autre', 'autres')}" if more > 0 else "")
 
 
 def _blocked_advice(blocked: Sequence[tuple[str, str, str]]) -> str:
