@@ -669,10 +669,14 @@ class _TextForm:
     return, a character reference, a mark outside a run's text, an image) goes through
     the parser: :meth:`canonical` returns None."""
 
-    def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str]) -> None:
+    def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str],
+                 drawings: bool = True) -> None:
         #: The elements a rendering can leave empty, and how lxml writes them.
         self.empty = [(w.encode("utf-8"), (w[: w.rindex("></")] + "/>").encode("utf-8")) for w in empty]
         self.start = start.encode("utf-8")  # the part's start tag, as the template writes it
+        #: Whether the template's text names ``docPr`` (a drawing, renumbered when parsed).
+        self.drawings = drawings
+        self._splits: dict[bytes, bytes | None] = {}  # _split_run's result, by run
         self.wrapper = ("<dotation-docs " + " ".join(
             f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in nsmap.items()
         ) + ">", "</dotation-docs>")
@@ -693,7 +697,9 @@ class _TextForm:
                 data = data.replace(b"&#34;", b'"')
             if b"&#" in data:
                 return None
-        if (b"\r" in data or b"docPr" in data or b"!" in data and b"<!" in data
+        # (A drawing's w:docPr can only come from the template's own text: values are
+        # escaped text.)
+        if (b"\r" in data or self.drawings and b"docPr" in data or b"!" in data and b"<!" in data
                 or b"?" in data and b"<?" in data):
             return None
         if data.translate(None, _XML_BYTES) or b"\xbf" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data):
@@ -738,11 +744,19 @@ class _TextForm:
             snippet = data[start:end]
             if b"<w:r>" in snippet[4:] or b"<w:r " in snippet[4:] or b"xmlns" in snippet:
                 return None
-            split = self._split_run(snippet.decode("utf-8"))
-            if not split:  # a mark left, or the run removed (it held marks only): its parent may be left empty
+            # (The same runs come back in many documents: split once.)
+            split = self._splits.get(snippet, _NOT_SPLIT)
+            if split is _NOT_SPLIT:
+                text = self._split_run(snippet.decode("utf-8"))
+                split = text.encode("utf-8") if text else None
+                if len(snippet) <= _SPLIT_KEPT:
+                    if len(self._splits) >= 4096:
+                        self._splits.clear()
+                    self._splits[snippet] = split
+            if split is None:  # a mark left, or the run removed (it held marks only): its parent may be left empty
                 return None
             chunks.append(data[done:start])
-            chunks.append(split.encode("utf-8"))
+            chunks.append(split)
             done = end
         chunks.append(data[done:])
         return b"".join(chunks)
@@ -769,6 +783,8 @@ class _TextForm:
         return None if _MARK.search(split) else split
 
 
+_NOT_SPLIT: Any = object()
+_SPLIT_KEPT = 2048  # longest run whose split is remembered (in bytes)
 # The typography marks (U+E000 to U+E002) in UTF-8: this prefix, then one of these bytes.
 _MARK_PREFIX = b"\xee\x80"
 _MARK_LAST_BYTES = frozenset(mark.encode("utf-8")[2] for mark in MARKS)
@@ -1059,7 +1075,7 @@ def _text_form(source: str, xml: str, env: jinja2.Environment, nsmap: Mapping[st
     start = xml[: xml.find(">") + 1]
     if empty is None or xml.count("xmlns") != start.count("xmlns"):
         return None
-    return _TextForm(empty, start, nsmap)
+    return _TextForm(empty, start, nsmap, "docPr" in source)
 
 
 _OUTSIDE_TAG = re.compile(r"<([/!?]?)([^\s/>]*)")
