@@ -1459,16 +1459,19 @@ class _ContextPreparer:
             return (strip_marks(value) if _MARK.search(value) else value), 0
         if kind in _PLAIN_TYPES:
             return value, 0
-        if isinstance(value, str):
+        # (A plain dict or list, the usual container, is told apart without isinstance.)
+        if kind is not dict and kind is not list and isinstance(value, str):
             return (strip_marks(value) if _MARK.search(value) else value), _UNUSUAL
-        if isinstance(value, (Mapping, list, tuple)):
+        if kind is dict or kind is list or isinstance(value, (Mapping, list, tuple)):
             known = self._memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1], known[2]
             prepared, flags = self._prepare_container(value, kind)
-            if len(self._memo) >= self.size:
-                del self._memo[next(iter(self._memo))]
-            self._memo[id(value)] = (value, prepared, flags)
+            memo = self._memo
+            if len(memo) >= self.size:  # the older half forgotten at once (one by one, each
+                # removal from the front of a dict makes the next one slower)
+                memo = self._memo = dict(itertools.islice(memo.items(), len(memo) // 2, None))
+            memo[id(value)] = (value, prepared, flags)
             return prepared, flags
         # InlineImage, Subdoc, RichText, Listing… (docxtpl.subdoc needs docxcompose: not imported)
         if kind.__module__.startswith("docxtpl"):
