@@ -112,3 +112,11 @@ def test_preparer_forgets_its_older_half() -> None:
         assert prepared == {key: _without_marks(value) for key, value in context.items()}
         assert flags == 0
         assert len(preparer._memo) <= 4
+
+
+def test_drawings_in_the_template_are_renumbered(tmp_path: Path) -> None:
+    """A template with drawings: their ids are renumbered from 1001 (the parsed path)."""
+    drawing = '<w:r><w:drawing><wp:inline><wp:extent cx="1" cy="1"/><wp:docPr id="5" name="a"/></wp:inline></w:drawing></w:r>'
+    body = f"<w:p>{drawing}<w:r><w:t>{{{{ x }}}}</w:t></w:r></w:p><w:p>{drawing}</w:p>"
+    compiled = check(template(tmp_path, body), [{"x": "a"}, {"x": "docPr"}])
+    assert compiled._text is None or compiled._text.drawings
