@@ -35,6 +35,7 @@ import itertools
 import logging
 import re
 import struct
+import types
 import weakref
 import zipfile
 import zlib
@@ -197,8 +198,33 @@ class _Part:
         #: The text every rendering gives when the source holds no Jinja (a document
         #: property, usually): then it is not rendered.
         self.constant = _constant_text(env, source) if self.error is None else None
+        #: The compiled code with docxtpl's paragraph joining done on its constant text
+        #: (see :meth:`join_paragraphs`), or None.
+        self.joined: Callable[..., Any] | None = None
 
-    def render(self, context: Mapping[str, Any], scope: _Scope | None = None) -> str:
+    def join_paragraphs(self) -> None:
+        """Prepare :attr:`joined`: the compiled code whose text constants are already
+        joined as ``render_xml_part`` joins the rendered text (``\n<w:p`` becomes
+        ``<w:p``), so that the rendered text needs no joining. Only for a part whose
+        printed values are always escaped text (a :class:`_TextForm` part, a context with
+        plain values): a value then holds no ``<``, and the joining of the whole text is
+        the joining of each constant when no constant ends with the start of a
+        ``\n<w:p`` nor starts with ``<w:p`` (proof: each removed line break is followed,
+        within its constant, by ``<w:p`` and a space or ``>``; a line break ending a value
+        is followed by a constant that does not start with ``<w:p``). Left None when a
+        constant of the code (a printed text or any other string) does not allow it."""
+        template = self.template
+        if template is None or self.constant is not None or self.error is not None:
+            return
+        func = template.root_render_func  # type: ignore[attr-defined]
+        literals = func.__globals__.get("dotation_literals")
+        if literals is None:
+            return
+        code = _joined_code(func.__code__, literals)
+        if code is not None and not getattr(template, "blocks", None):
+            self.joined = type(func)(code, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+
+    def render(self, context: Mapping[str, Any], scope: _Scope | None = None, joined: bool = False) -> str:
         """The part rendered for ``context``. ``scope`` is, when given, :func:`_scope` of
         ``context`` for the environment's globals, built once for every part of a document
         (Jinja builds it again for each template it renders): the same result, the same
@@ -213,9 +239,10 @@ class _Part:
             return template.render(context)
         # Template.render and _Template.render, with the context's variables merged once.
         env = template.environment
+        func = self.joined if joined else template.root_render_func  # type: ignore[attr-defined]
         try:
             try:
-                return env.concat(template.root_render_func(  # type: ignore[attr-defined]
+                return env.concat(func(
                     _Context(env, scope[1], template.name, template.blocks, globals=template.globals)))
             except Exception:
                 env.handle_exception()
@@ -226,6 +253,50 @@ class _Part:
             if lineno is None and not isinstance(err, jinja2.TemplateError):
                 raise
             raise _RenderFailure(err, lineno, template.source_text) from err  # type: ignore[attr-defined]
+
+
+# The ends of a constant after which a value could complete a ``\n<w:p`` (a value never
+# holds ``<``), and the starts of one completing a line break ending a value.
+_JOIN_CUT_ENDS = ("\n", "\n<", "\n<w", "\n<w:", "\n<w:p")
+
+
+def _joined_code(code: Any, literals: frozenset[str]) -> Any:
+    """``code`` (a compiled Jinja function) with each string constant joined as
+    :data:`_PARAGRAPH_JOIN` joins, or None when a string constant ends with a piece of
+    ``\n<w:p`` or starts with one of ``<w:p``, or when one that joining would change is
+    also a string the template's expressions use (``literals``, recorded by
+    :class:`_CodeGenerator`): see :meth:`_Part.join_paragraphs`."""
+    constants = []
+    for constant in code.co_consts:
+        constant = _joined_constant(constant, literals)
+        if constant is _NOT_JOINED:
+            return None
+        constants.append(constant)
+    return code.replace(co_consts=tuple(constants))
+
+
+_NOT_JOINED = object()
+
+
+def _joined_constant(constant: Any, literals: frozenset[str]) -> Any:
+    """A constant of compiled Jinja code, joined (see :func:`_joined_code`), or
+    :data:`_NOT_JOINED`."""
+    kind = type(constant)
+    if kind is str:
+        if constant and ("<w:p".startswith(constant[:4]) or constant.endswith(_JOIN_CUT_ENDS)):
+            return _NOT_JOINED
+        if "\n<w:p" not in constant:
+            return constant
+        return _NOT_JOINED if constant in literals else _PARAGRAPH_JOIN.sub(r"<w:p\1", constant)
+    if kind is types.CodeType:
+        joined = _joined_code(constant, literals)
+        return _NOT_JOINED if joined is None else joined
+    if kind is tuple or kind is frozenset:
+        items = [_joined_constant(item, literals) for item in constant]
+        return _NOT_JOINED if any(item is _NOT_JOINED for item in items) else kind(items)
+    if kind in (int, float, bool, bytes, type(None), type(...)):
+        return constant
+    return _NOT_JOINED
 
 
 def _constant_text(env: jinja2.Environment, source: str) -> str | None:
@@ -256,11 +327,16 @@ def _scope(globals_: Mapping[str, Any], context: Mapping[str, Any]) -> _Scope | 
 
 
 def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False,
-                scope: _Scope | None = None) -> Any:
+                scope: _Scope | None = None, plain: bool = False) -> Any:
     """docxtpl's ``render_xml_part`` without the compilation. With ``listing``, return
-    also whether docxtpl's line-break handling ran (``resolve_listing``)."""
-    # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
-    xml = part.render(context, scope).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
+    also whether docxtpl's line-break handling ran (``resolve_listing``). ``plain``
+    tells that the context holds plain values only (no flag :data:`_UNUSUAL`): then a
+    part's code joined once (:meth:`_Part.join_paragraphs`) renders the joined text."""
+    if plain and part.joined is not None and scope is not None and scope[0] is part.globals:
+        xml = part.render(context, scope, True)
+    else:
+        # Same as substituting _PARAGRAPH_JOIN (neither replacement can create the other's match).
+        xml = part.render(context, scope).replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
     if "_" in xml and ("{_" in xml or "_}" in xml):  # (one character is found much faster than two)
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
     listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
@@ -346,6 +422,8 @@ class CompiledDocxTemplate:
         self._text = _text_form(body_source, body_xml, env, probe.nsmap,
                                 (self._tables_fixed, self._nested_paragraphs))
         self._text_body = self._text is not None and not self._marked_shell
+        if self._text is not None:
+            self._body.join_paragraphs()
         # Headers then footers, in the order docxtpl renders them.
         self._headers: list[tuple[str, _Part]] = []
         self._header_cache: dict[tuple[int, str], bytes] = {}
@@ -358,6 +436,8 @@ class CompiledDocxTemplate:
                     source = _prepare_source(xml)
                     part = _Part(fast_env, source)
                     part.text = _text_form(source, xml, env, element.nsmap)
+                    if part.text is not None:
+                        part.join_paragraphs()
                     self._headers.append((rel.target_part.partname[1:], part))
         package = main.package
         self._footnotes = [
@@ -457,7 +537,7 @@ class CompiledDocxTemplate:
         # Body: docxtpl's build_xml, fix_tables, fix_docpr_ids, map_tree; rendered in the
         # order docxtpl renders the parts, so that the first error is the same.
         scope = _scope(self._globals, context)
-        xml, listed = _render_xml(self._body, context, True, scope)
+        xml, listed = _render_xml(self._body, context, True, scope, not flags & _UNUSUAL)
         document = body = None
         if self._text_body and not flags & _UNUSUAL and not listed and not self._footnotes:
             document = self._spliced(xml)
@@ -543,7 +623,7 @@ class CompiledDocxTemplate:
 
     def _render_header(self, part: _Part, context: Mapping[str, Any], flags: int = _UNUSUAL,
                        scope: _Scope | None = None) -> bytes:
-        xml, listed = _render_xml(part, context, True, scope)
+        xml, listed = _render_xml(part, context, True, scope, not flags & _UNUSUAL)
         key = (id(part), xml)  # headers and footers often come out the same for many documents
         serialized = self._header_cache.get(key)
         if serialized is None and part.text is not None and not listed and not flags & _UNUSUAL:
@@ -589,10 +669,14 @@ class _TextForm:
     return, a character reference, a mark outside a run's text, an image) goes through
     the parser: :meth:`canonical` returns None."""
 
-    def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str]) -> None:
+    def __init__(self, empty: tuple[str, ...], start: str, nsmap: Mapping[str | None, str],
+                 drawings: bool = True) -> None:
         #: The elements a rendering can leave empty, and how lxml writes them.
         self.empty = [(w.encode("utf-8"), (w[: w.rindex("></")] + "/>").encode("utf-8")) for w in empty]
         self.start = start.encode("utf-8")  # the part's start tag, as the template writes it
+        #: Whether the template's text names ``docPr`` (a drawing, renumbered when parsed).
+        self.drawings = drawings
+        self._splits: dict[bytes, bytes | None] = {}  # _split_run's result, by run
         self.wrapper = ("<dotation-docs " + " ".join(
             f'xmlns:{prefix}="{uri}"' if prefix else f'xmlns="{uri}"' for prefix, uri in nsmap.items()
         ) + ">", "</dotation-docs>")
@@ -613,7 +697,9 @@ class _TextForm:
                 data = data.replace(b"&#34;", b'"')
             if b"&#" in data:
                 return None
-        if (b"\r" in data or b"docPr" in data or b"!" in data and b"<!" in data
+        # (A drawing's w:docPr can only come from the template's own text: values are
+        # escaped text.)
+        if (b"\r" in data or self.drawings and b"docPr" in data or b"!" in data and b"<!" in data
                 or b"?" in data and b"<?" in data):
             return None
         if data.translate(None, _XML_BYTES) or b"\xbf" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data):
@@ -658,11 +744,19 @@ class _TextForm:
             snippet = data[start:end]
             if b"<w:r>" in snippet[4:] or b"<w:r " in snippet[4:] or b"xmlns" in snippet:
                 return None
-            split = self._split_run(snippet.decode("utf-8"))
-            if not split:  # a mark left, or the run removed (it held marks only): its parent may be left empty
+            # (The same runs come back in many documents: split once.)
+            split = self._splits.get(snippet, _NOT_SPLIT)
+            if split is _NOT_SPLIT:
+                text = self._split_run(snippet.decode("utf-8"))
+                split = text.encode("utf-8") if text else None
+                if len(snippet) <= _SPLIT_KEPT:
+                    if len(self._splits) >= 4096:
+                        self._splits.clear()
+                    self._splits[snippet] = split
+            if split is None:  # a mark left, or the run removed (it held marks only): its parent may be left empty
                 return None
             chunks.append(data[done:start])
-            chunks.append(split.encode("utf-8"))
+            chunks.append(split)
             done = end
         chunks.append(data[done:])
         return b"".join(chunks)
@@ -689,6 +783,8 @@ class _TextForm:
         return None if _MARK.search(split) else split
 
 
+_NOT_SPLIT: Any = object()
+_SPLIT_KEPT = 2048  # longest run whose split is remembered (in bytes)
 # The typography marks (U+E000 to U+E002) in UTF-8: this prefix, then one of these bytes.
 _MARK_PREFIX = b"\xee\x80"
 _MARK_LAST_BYTES = frozenset(mark.encode("utf-8")[2] for mark in MARKS)
@@ -810,6 +906,19 @@ class _CodeGenerator(CodeGenerator):
     three when the environment's ``finalize`` is :func:`rendering._finalize` (the printed
     text is the same: what is printed is only joined)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dotation_literals: set[str] = set()
+
+    def visit_Const(self, node: Any, frame: Any) -> None:
+        _strings_of(node.value, self.dotation_literals)  # a string of an expression (or inside one)
+        super().visit_Const(node, frame)
+
+    def visit_Template(self, node: Any, frame: Any = None) -> None:
+        super().visit_Template(node, frame)
+        # The strings of the expressions, for _Part.join_paragraphs.
+        self.writeline(f"dotation_literals = frozenset({sorted(self.dotation_literals)!r})")
+
     def _fused(self, frame: Any, finalize: Any) -> str | None:
         if frame.eval_ctx.volatile or finalize.src != _FINALIZE_SOURCE or self.environment.finalize is not _finalize:
             return None
@@ -827,6 +936,18 @@ class _CodeGenerator(CodeGenerator):
             super()._output_child_post(node, frame, finalize)
         else:
             self.write(")")
+
+
+def _strings_of(value: Any, found: set[str]) -> None:
+    """Add to ``found`` ``value`` when it is a string, or the strings inside it."""
+    if isinstance(value, str):
+        found.add(str(value))
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        for item in value:
+            _strings_of(item, found)
+    elif isinstance(value, dict):
+        for item in value.items():
+            _strings_of(item, found)
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -954,7 +1075,7 @@ def _text_form(source: str, xml: str, env: jinja2.Environment, nsmap: Mapping[st
     start = xml[: xml.find(">") + 1]
     if empty is None or xml.count("xmlns") != start.count("xmlns"):
         return None
-    return _TextForm(empty, start, nsmap)
+    return _TextForm(empty, start, nsmap, "docPr" in source)
 
 
 _OUTSIDE_TAG = re.compile(r"<([/!?]?)([^\s/>]*)")
@@ -1338,16 +1459,19 @@ class _ContextPreparer:
             return (strip_marks(value) if _MARK.search(value) else value), 0
         if kind in _PLAIN_TYPES:
             return value, 0
-        if isinstance(value, str):
+        # (A plain dict or list, the usual container, is told apart without isinstance.)
+        if kind is not dict and kind is not list and isinstance(value, str):
             return (strip_marks(value) if _MARK.search(value) else value), _UNUSUAL
-        if isinstance(value, (Mapping, list, tuple)):
+        if kind is dict or kind is list or isinstance(value, (Mapping, list, tuple)):
             known = self._memo.get(id(value))
             if known is not None and known[0] is value:
                 return known[1], known[2]
             prepared, flags = self._prepare_container(value, kind)
-            if len(self._memo) >= self.size:
-                del self._memo[next(iter(self._memo))]
-            self._memo[id(value)] = (value, prepared, flags)
+            memo = self._memo
+            if len(memo) >= self.size:  # the older half forgotten at once (one by one, each
+                # removal from the front of a dict makes the next one slower)
+                memo = self._memo = dict(itertools.islice(memo.items(), len(memo) // 2, None))
+            memo[id(value)] = (value, prepared, flags)
             return prepared, flags
         # InlineImage, Subdoc, RichText, Listing… (docxtpl.subdoc needs docxcompose: not imported)
         if kind.__module__.startswith("docxtpl"):
