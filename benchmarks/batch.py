@@ -174,13 +174,13 @@ def _tree_memory_kb(pid: int) -> tuple[int, int]:
 
 SETTLE = 3.0  # seconds left to the file system between two measured runs (its writes flushed)
 
-def measured(args: list[str], memory: bool = False, wait: float = 0.0) -> dict[str, Any]:
+def measured(args: list[str], memory: bool = False, patience: Patience | None = None) -> dict[str, Any]:
     """Run ``dotation ARGS`` in a fresh process; return its wall time, CPU time (user +
     system, its workers included) and the split of the run (``DOTATION_MESURES``); with
     ``memory``, the peak of the summed RSS of the process and its workers (MB, sampled
     every 10 ms; reading the memory of a process slows it down: such a run is not timed).
-    The machine's speed is measured just before and just after the run; before it, up to
-    ``wait`` seconds are spent waiting for the machine to run at its normal speed (see
+    The machine's speed is measured just before and just after the run; before it, while
+    ``patience`` lasts, the benchmark waits for the machine to run at its normal speed (see
     :func:`normal_speed_reached`). ``normal`` says whether it did, before and after."""
     # The previous run's writes are flushed first. (What the benchmark cannot wait for: on
     # an ext4 file system without a journal, such as this machine's, creating a file skips
@@ -188,7 +188,7 @@ def measured(args: list[str], memory: bool = False, wait: float = 0.0) -> dict[s
     # each; so the runs below never delete files before a run they time: see whole_batch.)
     os.sync()
     time.sleep(SETTLE)
-    pace, waited = normal_speed_reached(wait)
+    pace, waited = normal_speed_reached(patience)
     with tempfile.TemporaryDirectory() as tmp:
         timings = Path(tmp) / "mesures.json"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTATION_MESURES": str(timings)}
@@ -222,19 +222,35 @@ NORMAL_SPEED = 0.9
 RETRIES = 2  # further attempts at a run the host slowed down (each one shown)
 
 
-def normal_speed_reached(wait: float) -> tuple[float, float]:
-    """Measure the machine's speed; while it is below :data:`NORMAL_SPEED`, measure it
-    again every few seconds, for ``wait`` seconds at most. Return the last speed measured
-    and the seconds waited."""
+class Patience:
+    """How long the whole benchmark may still wait for the machine's normal speed (its
+    runs and their new attempts): the host may slow it down for the whole benchmark."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+        self.waited = 0.0
+
+    def spend(self, seconds: float) -> None:
+        self.left -= seconds
+        self.waited += seconds
+
+
+def normal_speed_reached(patience: Patience | None) -> tuple[float, float]:
+    """Measure the machine's speed; while it is below :data:`NORMAL_SPEED` and
+    ``patience`` lasts, measure it again every few seconds. Return the last speed
+    measured and the seconds waited."""
     start = time.perf_counter()
     pace = speed()
-    while pace < NORMAL_SPEED and time.perf_counter() - start + 5 <= wait:
+    while pace < NORMAL_SPEED and patience is not None and patience.left > 0:
+        turn = time.perf_counter()
         time.sleep(4)
         pace = speed()
+        patience.spend(time.perf_counter() - turn)
     return pace, time.perf_counter() - start
 
 
-def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int, wait: float) -> dict[str, Any]:
+def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int, patience: Patience
+                ) -> dict[str, Any]:
     """(c): ``repeat`` times, in a new folder each time, ``dotation generer`` with ``jobs``
     workers, then again over that batch with the same workbook (every document is already
     there), then ``dotation convention`` for one beneficiary of the same workbook, then
@@ -243,10 +259,10 @@ def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int
     and back). Each run is a fresh process. Then the peak memory of ``generer`` (into a new
     folder) and ``convention`` (one more run of each, not timed).
 
-    Before each run, up to ``wait`` seconds are spent waiting for the machine to run at
-    its normal speed; a run the host slowed down all the same (speed below
-    :data:`NORMAL_SPEED` just before or just after it) is made again, up to
-    :data:`RETRIES` times, in the same conditions (a batch into a new folder, a
+    Before each run, while ``patience`` lasts, the benchmark waits for the machine to
+    run at its normal speed; a run the host slowed down all the same (speed below
+    :data:`NORMAL_SPEED` just before or just after it) is made again while ``patience``
+    lasts, up to :data:`RETRIES` times, in the same conditions (a batch into a new folder, a
     correction over the uncorrected batch, restored by a run that is not timed). Every
     attempt is kept and shown; the verdict is taken on the runs made at normal speed.
 
@@ -266,10 +282,10 @@ def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int
                 measured(restore)  # not timed: back to the state the run starts from
             if before_each is not None:
                 args = before_each()
-            run = measured(args, wait=wait)
+            run = measured(args, patience=patience)
             run["attempt"] = tries + 1
             runs[name].append(run)
-            if run["normal"]:
+            if run["normal"] or patience.left <= 0:
                 return
 
     def new_folder() -> list[str]:
@@ -372,6 +388,7 @@ def _first_identifier(workbook: Path) -> str:
 
 
 def run(beneficiaries: int, limit: int, batch: bool, jobs: int, repeat: int, wait: float) -> dict[str, Any]:
+    patience = Patience(wait)
     with tempfile.TemporaryDirectory() as tmp:
         workbook = build_workbook(beneficiaries, Path(tmp) / "classeur.xlsx")
         workbooks = {"base": workbook}
@@ -385,8 +402,8 @@ def run(beneficiaries: int, limit: int, batch: bool, jobs: int, repeat: int, wai
             raise SystemExit(f"classeur synthétique refusé :\n{check.stdout}{check.stderr}")
         results: dict[str, Any] = {}
         if batch:
-            results["c"] = whole_batch(workbooks, Path(tmp) / "sortie", jobs, repeat, wait)
-            results["jobs"], results["repeat"], results["wait"] = jobs, repeat, wait
+            results["c"] = whole_batch(workbooks, Path(tmp) / "sortie", jobs, repeat, patience)
+            results["jobs"], results["repeat"], results["wait"], results["waited"] = jobs, repeat, wait, patience.waited
         reads, validations = [], []
         for _ in range(repeat):  # the median of each: this machine's speed varies
             start = time.perf_counter()
@@ -437,10 +454,11 @@ def report(n: int, r: dict[str, Any]) -> None:
                  ("validation", "validation (en parallèle)"), ("plan", "plan"),
                  ("rendu", "rendu, page d'aperçu (et dépôt)"), ("ecriture", "écriture (mise en place)"),
                  ("nettoyage", "  dont, après le manifeste, nettoyage"))
-        print(f"  (c) chaque commande lancée {r['repeat']} fois (processus neuf), après avoir attendu au plus "
-              f"{r['wait']:.0f} s que la machine tourne à sa vitesse normale ; un lancement que l'hôte a ralenti "
-              f"quand même (vitesse sous {NORMAL_SPEED:.1f} juste avant ou juste après lui) est refait, {RETRIES} fois au "
-              "plus, et reste affiché (« ralenti ») ; la médiane est celle des lancements à vitesse normale. Pour chaque "
+        print(f"  (c) chaque commande lancée {r['repeat']} fois (processus neuf) ; avant chaque lancement, le banc attend "
+              f"que la machine tourne à sa vitesse normale (en tout {r['wait']:.0f} s d'attente au plus ; attendu : "
+              f"{r['waited']:.0f} s) ; un lancement que l'hôte a ralenti quand même (vitesse sous {NORMAL_SPEED:.1f} juste "
+              f"avant ou juste après lui) est refait, {RETRIES} fois au plus tant que l'attente permise n'est pas "
+              "épuisée, et reste affiché (« ralenti ») ; la médiane est celle des lancements à vitesse normale. Pour chaque "
               "lancement, entre crochets, la vitesse de la machine sur ses deux cœurs juste avant et juste après lui "
               "(1 : au calme ; 0,5 : deux fois plus lente, partagée) ; le détail par étape est celui du lancement médian :")
         for run, how in ((batch, "dans un dossier neuf"), (again, "par-dessus ce lot, même classeur"),
@@ -544,9 +562,9 @@ def main() -> None:
     parser.add_argument("--sans-lot", action="store_true", help="ne pas mesurer (c) dotation generer")
     parser.add_argument("--fois", type=int, default=5,
                         help="lancements de chaque commande de (c) : la médiane est retenue (par défaut : 5)")
-    parser.add_argument("--attente", type=float, default=60,
-                        help="secondes d'attente au plus, avant chaque lancement de (c), que la machine tourne à sa "
-                             "vitesse normale (par défaut : 60)")
+    parser.add_argument("--attente", type=float, default=600,
+                        help="secondes d'attente au plus, en tout, que la machine tourne à sa vitesse normale avant "
+                             "les lancements de (c), et pour refaire ceux que l'hôte a ralentis (par défaut : 600)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="processus de rendu de (c) (par défaut : le nombre de cœurs)")
     args = parser.parse_args()
