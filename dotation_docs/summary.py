@@ -44,11 +44,11 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
     )
     lines = [
         "Résumé",
-        f"  Bénéficiaires : {len(dotation.beneficiaries)} "
+        f"  Bénéficiaires : {format_number(len(dotation.beneficiaries))} "
         f"({format_quantity(n_assoc, 'association', 'associations')}, "
         f"{format_quantity(n_service, 'service de la collectivité', 'services de la collectivité')})",
-        f"  Matériels : {totals.count} ({per_category})",
-        f"  Factures : {len(dotation.invoices)}",
+        f"  Matériels : {format_number(totals.count)} ({per_category})",
+        f"  Factures : {format_number(len(dotation.invoices))}",
         f"  Total HT : {format_amount(funding.ht)}",
         f"  TVA : {format_amount(funding.vat)}",
         f"  Total TTC : {format_amount(funding.ttc)}",

@@ -1713,11 +1713,11 @@ def certificate_records(doc: Builder) -> None:
         "{{ pv.identifiant }} – {{ pv.nom }}{% if not pv.est_association %} "
         "(service {{ collectivite.du_nom }}){% endif %}",
         "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
-        "{{ pv.nombre_materiels }}",
+        "{{ pv.nombre_materiels | nombre }}",
         "{{ pv.date | date }}",
     ])
     doc.tag_row(table, "endfor")
-    cells = doc.row(table, ["Total", "{{ totaux.nombre }}", ""], spans=[2, 1, 1], bold=True)
+    cells = doc.row(table, ["Total", "{{ totaux.nombre | nombre }}", ""], spans=[2, 1, 1], bold=True)
     cells[0].paragraphs[0].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     for cell in cells:
         _shade(cell, LABEL_FILL)
