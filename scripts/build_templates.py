@@ -1280,7 +1280,7 @@ def handover_signatures(doc: Builder) -> None:
             "{{ signatures.proces_verbal.nom }}",
         ],
         [
-            "Pour le bénéficiaire,",
+            "{% if beneficiaire.est_association %}Pour le bénéficiaire,{% else %}Pour le service,{% endif %}",
             "« Bon pour réception »",
             "{{ beneficiaire.qualite }}",
             "{{ beneficiaire.civilite }} {{ beneficiaire.representant }}",
