@@ -1510,13 +1510,15 @@ class _ContextPreparer:
         are kept as they are, the others prepared one by one."""
         mapping = isinstance(value, Mapping)
         items = value.values() if mapping else value
+        # A key is kept as it is (as rendering does) but may be printed too
+        # (``{% for key in mapping %}``): one of an unusual type (Markup…) flags the context.
+        flags = 0 if not mapping or _PLAIN_OR_TEXT.issuperset(map(type, value.keys())) else _UNUSUAL
         reusable = kind is dict or kind is list  # used as it is when nothing changes
         if reusable and _PLAIN_OR_TEXT.issuperset(map(type, items)):
             # Plain values only (the usual case), told apart without a loop in Python: a
             # number or a date never writes a mark.
             if not _MARK.search("".join(map(str, items))):
-                return value, 0
-        flags = 0
+                return value, flags
         changed = not reusable
         prepare = self._prepare
         search = _MARK.search

@@ -111,3 +111,29 @@ def test_bundled_templates_keep_their_shortcuts() -> None:
         compiled = compile_docx(path, ENV)
         assert compiled._text is not None and compiled._body.joined is not None, path.name
         assert all(part.joined is not None for _, part in compiled._headers), path.name
+
+
+# --- The context preparer ------------------------------------------------------------------
+
+
+class _Html:
+    """A key printing raw markup (``__html__``)."""
+
+    def __html__(self) -> str:
+        return "<w:br></w:br>"
+
+    def __hash__(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("key", [markupsafe.Markup(SPLIT), markupsafe.Markup("<w:br></w:br>"), _Html()])
+def test_markup_as_a_mapping_key(tmp_path: Path, key: object) -> None:
+    """The keys of a mapping are printed as they are by ``{% for key in mapping %}``: a
+    Markup key (or one with ``__html__``) made the context unusual, not plain (it was
+    printed by the joined code and written by the text path without parsing)."""
+    body = PARAGRAPH.format("{% for k in d %}{{ k }}{% endfor %}")
+    contexts = [{"d": {"a": 1}}, {"d": {key: 1}}, {"d": [{key: "b"}]}, {"d": {"a\ue000b": 1}}]
+    compiled = check(template(tmp_path, body), contexts)
+    assert compiled._body.joined is not None
+    assert fastdocx._ContextPreparer().prepare({"d": {key: 1}})[1] == fastdocx._UNUSUAL
+    assert fastdocx._ContextPreparer().prepare({"d": {"a": 1, 2: "b", None: 3.5}})[1] == 0
