@@ -137,3 +137,47 @@ def test_markup_as_a_mapping_key(tmp_path: Path, key: object) -> None:
     assert compiled._body.joined is not None
     assert fastdocx._ContextPreparer().prepare({"d": {key: 1}})[1] == fastdocx._UNUSUAL
     assert fastdocx._ContextPreparer().prepare({"d": {"a": 1, 2: "b", None: 3.5}})[1] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="documented limit: a context must not change once rendered "
+                   "(the preparer remembers containers by identity)")
+def test_a_container_changed_between_two_renderings(tmp_path: Path) -> None:
+    """The pipeline builds new dicts and lists for every document; a caller changing the
+    same dict between two renderings gets the first preparation back (a mark kept, a
+    Markup taken for plain text)."""
+    shared = {"z": "a"}
+    path = template(tmp_path, PARAGRAPH.format("{{ d.z }}"))
+    compiled = compile_docx(path, ENV)
+    for value in ("a", "b\ue000c", markupsafe.Markup("<w:br></w:br>")):
+        shared["z"] = value
+        expected = render(path, {"d": shared}, title="T", timestamp=STAMP, env=ENV)
+        assert compiled.render({"d": shared}, title="T", timestamp=STAMP) == expected, value
+
+
+# --- Boundaries of the joined code that held -------------------------------------------------
+
+VALUES = ["a", "a\n", "\n", "\n\n", "<w:p>", "\n<w:p>", "\n<w:p ", "<w:p\n", "{_{", "1er\ue000", "é\U0001f600\n", ""]
+IF = "<w:p><w:r><w:t>{{%p if {} %}}</w:t></w:r></w:p>"
+ENDIF = "<w:p><w:r><w:t>{%p endif %}</w:t></w:r></w:p>"
+
+
+@pytest.mark.parametrize("body", [
+    # Statements between paragraphs (docxtpl's {%p}), with and without whitespace control.
+    IF.format("x") + PARAGRAPH.format("{{ y }}") + ENDIF + PARAGRAPH.format("{{ x }}"),
+    PARAGRAPH.format("a") + "{%- if x -%}" + PARAGRAPH.format("{{ y }}") + "{%- endif -%}" + PARAGRAPH.format("b"),
+    PARAGRAPH.format("a") + "{% if x -%}" + PARAGRAPH.format("{{ y }}") + "{% endif %}",
+    PARAGRAPH.format("a") + "{%- if x %}" + PARAGRAPH.format("{{ y }}") + "{%- endif %}" + PARAGRAPH.format("b"),
+    # A loop whose body starts and ends at paragraph boundaries, values ending with a line break.
+    "<w:p><w:r><w:t>{%p for i in [x, y] %}</w:t></w:r></w:p>" + PARAGRAPH.format("{{ i }}{{ loop.cycle('a', 'b') }}")
+    + "<w:p><w:r><w:t>{%p endfor %}</w:t></w:r></w:p>",
+    "{% for i in [x, y] %}" + PARAGRAPH.format("{{ i }}") + "{{ i }}{% endfor %}",
+    # Strings of expressions.
+    PARAGRAPH.format('{{ ("a", "b")|join(x) }}{{ "%s-%s"|format(x, y) }}{{ x[:2] ~ y[-1:] }}'),
+    PARAGRAPH.format("é\U0001f600 {{ x }} \u2011{{ y|upper }}") + PARAGRAPH.format("{{ x|replace('a', y) }}"),
+])
+def test_joined_code_at_paragraph_boundaries(tmp_path: Path, body: str) -> None:
+    """The joined code, or the text rendered then joined (whitespace control may leave
+    a constant starting with ``<w:p``, or the text path refuse the template): the same
+    bytes."""
+    contexts = [{"x": v, "y": w} for v in VALUES for w in ("b\n", "\n<w:p>")]
+    check(template(tmp_path, body), contexts)
