@@ -1023,9 +1023,35 @@ _STATEMENT = re.compile(r"\{%[-+]?\s*(\w*)")
 # Jinja that can print markup unescaped (and so add cells or rows to a table).
 # (Also the filters that make markup of escaped text, ``e``, ``escape``, ``forceescape``,
 # ``tojson``: markup changed afterwards, ``x|e|upper``, is no longer escaped text.)
+# (And ``map``, which applies a filter named by any expression: ``map("s" ~ "afe")``.)
 _UNESCAPED = re.compile(r"safe|macro|call|autoescape|filter|set|block|raw|markup|lipsum|urlize|xmlattr|include|import|"
-                        r"extends|escape|tojson|\|\s*e\b", re.IGNORECASE)
-_JINJA_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+                        r"extends|escape|tojson|map|\|\s*e\b", re.IGNORECASE)
+_CODE_DELIMITERS = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+def _jinja_code(source: str, env: jinja2.Environment) -> str | None:
+    """The Jinja code of ``source`` (its tags, statements and comments, as Jinja's lexer
+    cuts them: a string or braces holding ``}}`` do not end an expression), or None when
+    it cannot be lexed or a delimiter stands inside a tag (``{{ "{%if" }}``: a statement
+    for a search of ``{%`` in the text)."""
+    try:
+        tokens = list(env.lex(source))
+    except jinja2.TemplateSyntaxError:
+        return None
+    code: list[str] = []
+    inside: list[str] = []  # the current tag's content
+    for _, kind, value in tokens:
+        if kind == "data":
+            continue
+        code.append(value)
+        if kind.endswith("_begin"):
+            inside = []
+        elif kind.endswith("_end"):
+            if any(d in "".join(inside) for d in _CODE_DELIMITERS):
+                return None
+        else:
+            inside.append(value)
+    return "".join(code)
 
 
 def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
@@ -1053,7 +1079,8 @@ def _static_tables(source: str, env: jinja2.Environment) -> tuple[bool, bool]:
                   env.line_statement_prefix, env.line_comment_prefix)
     if delimiters != ("{%", "{{", "{#", None, None) or tree.nsmap.get("w") != _W[1:-1]:
         return False, nested
-    if any(_UNESCAPED.search(code) for code in _JINJA_CODE.findall(source)):
+    code = _jinja_code(source, env)
+    if code is None or _UNESCAPED.search(code):
         return False, nested
     return all(_static_table(table) for table in tree.iter(_W + "tbl")), nested
 
@@ -1483,13 +1510,15 @@ class _ContextPreparer:
         are kept as they are, the others prepared one by one."""
         mapping = isinstance(value, Mapping)
         items = value.values() if mapping else value
+        # A key is kept as it is (as rendering does) but may be printed too
+        # (``{% for key in mapping %}``): one of an unusual type (Markup…) flags the context.
+        flags = 0 if not mapping or _PLAIN_OR_TEXT.issuperset(map(type, value.keys())) else _UNUSUAL
         reusable = kind is dict or kind is list  # used as it is when nothing changes
         if reusable and _PLAIN_OR_TEXT.issuperset(map(type, items)):
             # Plain values only (the usual case), told apart without a loop in Python: a
             # number or a date never writes a mark.
             if not _MARK.search("".join(map(str, items))):
-                return value, 0
-        flags = 0
+                return value, flags
         changed = not reusable
         prepare = self._prepare
         search = _MARK.search
