@@ -406,6 +406,7 @@ def run(beneficiaries: int, limit: int, batch: bool, jobs: int, repeat: int, wai
             results["jobs"], results["repeat"], results["wait"] = jobs, repeat, wait
             results["waited"], results["wait_left"] = patience.waited, patience.left
         reads, validations = [], []
+        pace, _ = normal_speed_reached(patience)  # as for (c): at the machine's normal speed if it can be
         for _ in range(repeat):  # the median of each: this machine's speed varies
             start = time.perf_counter()
             raw = read_workbook(workbook)
@@ -414,6 +415,7 @@ def run(beneficiaries: int, limit: int, batch: bool, jobs: int, repeat: int, wai
             dotation, report = validate(raw)
             validations.append(time.perf_counter() - start)
         results["read_s"], results["validate_s"] = sorted(reads)[repeat // 2], sorted(validations)[repeat // 2]
+        results["read_speeds"] = (pace, speed())
         assert dotation is not None, report.format()
         results["devices"] = len(dotation.devices)
         docs = [d for d in plan_batch(dotation, batch_funding(dotation))
@@ -441,8 +443,11 @@ def report(n: int, r: dict[str, Any]) -> None:
     b_ms = r["b_subset_s"] / r["subset"] * 1000
     all_ms = r["b_all_s"] / r["docs"] * 1000
     print(f"\n== {n} bénéficiaires, {int(r['devices'])} matériels, {int(r['docs'])} documents Word ==")
+    before, after = r["read_speeds"]
     print(f"lecture du classeur : {_n(r['read_s'], 2)} s ; validation : {_n(r['validate_s'], 2)} s "
-          f"(total {_n(r['read_s'] + r['validate_s'], 2)} s ; médianes, dans le processus du banc)")
+          f"(total {_n(r['read_s'] + r['validate_s'], 2)} s ; médianes, dans le processus du banc ; vitesse de la "
+          f"machine juste avant et juste après : [{_n(before, 2)}–{_n(after, 2)}]"
+          f"{'' if min(before, after) >= NORMAL_SPEED else ' ralenti'})")
     print(f"compilation des modèles (une fois) : {r['compile_s'] * 1000:.0f} ms")
     print(f"mêmes {int(r['subset'])} documents :")
     print(f"  (a) boucle docxtpl habituelle : {_n(a_ms, 1, 7)} ms/document, {_n(1000 / a_ms, 1, 7)} documents/s")
@@ -535,8 +540,10 @@ def targets(r: dict[str, Any]) -> None:
     b_ms = r["b_subset_s"] / r["subset"] * 1000
     rows = [("rendu compilé / boucle docxtpl", "≥ 10x", f"{_n(a_ms / b_ms, 1)}x", a_ms / b_ms >= 10),
             ("temps par document Word (b)", "≤ 2,5 ms", f"{_n(b_ms, 2)} ms", b_ms <= 2.5),
-            ("lecture + validation", "≤ 1,5 s", f"{_n(r['read_s'] + r['validate_s'], 2)} s",
-             r["read_s"] + r["validate_s"] <= 1.5)]
+            ("lecture + validation", "≤ 1,5 s", f"{_n(r['read_s'] + r['validate_s'], 2)} s"
+             f"{'' if min(r['read_speeds']) >= NORMAL_SPEED else ' (machine ralentie)'}",
+             _met(r["read_s"] + r["validate_s"], 1.5,
+                  {"normal_count": int(min(r["read_speeds"]) >= NORMAL_SPEED), "repeat": 1}))]
     if "c" in r:
         batch, again, one = r["c"]["batch"], r["c"]["again"], r["c"]["convention"]
         corrected, everything = r["c"]["corrected"], r["c"]["everything"]
