@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -302,7 +303,7 @@ def whole_batch(workbooks: dict[str, Path], output: Path, jobs: int, repeat: int
     memory = output.with_name(f"{output.name}-memoire")
     sampled = measured(["generer", str(workbook), "-o", str(memory), *options], memory=True)
     one_sampled = measured(["convention", str(workbook), identifier, "-o", str(memory), *options], memory=True)
-    alternate = iter(range(10 * repeat * (1 + RETRIES)))
+    alternate = itertools.count()
 
     def changed() -> list[str]:  # the other workbook than the batch in place: every document changes
         source = workbooks["operation"] if next(alternate) % 2 == 0 else workbook

@@ -6,6 +6,7 @@ record's device count (page reader, session 19: « 12100 » beside « 12 100 éq
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dotation_docs.documents import plan_batch
 from dotation_docs.funding import batch_funding
 from dotation_docs.reading import check_workbook
 from dotation_docs.rendering import build_environment, load_template, render
+from dotation_docs.summary import describe_totals
 
 NNBSP = "\u202f"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -66,12 +68,8 @@ def test_handover_record_groups_its_device_count(planned) -> None:
     assert f"1{NNBSP}500" in text and "1500" not in text
 
 
-def test_summary_groups_counts(tmp_path: Path) -> None:
+def test_summary_groups_counts() -> None:
     """The command line's summary of a batch of 1 000 beneficiaries (12 100 devices)."""
-    import dataclasses
-
-    from dotation_docs.summary import describe_totals
-
     checked = check_workbook(SAMPLE)
     dotation = checked.dotation
     assert dotation is not None
