@@ -220,6 +220,7 @@ def measured(args: list[str], memory: bool = False, patience: Patience | None = 
 # and just after it is at least this (1: the machine when quiet; the host slows this
 # shared machine down to 0.55-0.7 for minutes at a time).
 NORMAL_SPEED = 0.9
+STEADY = 3  # probes in a row at normal speed before a run, once the benchmark has had to wait
 RETRIES = 2  # further attempts at a run the host slowed down (each one shown)
 
 
@@ -238,15 +239,22 @@ class Patience:
 
 def normal_speed_reached(patience: Patience | None) -> tuple[float, float]:
     """Measure the machine's speed; while it is below :data:`NORMAL_SPEED` and
-    ``patience`` lasts, measure it again every few seconds. Return the last speed
+    ``patience`` lasts, measure it again every few seconds. Once the benchmark has had to
+    wait, the speed must be normal on :data:`STEADY` probes in a row (about 9 s): the
+    host gives the machine its speed back in bursts of a few seconds, and a run started on
+    one probe's word was as slow as the slowed ones (session 20). Return the last speed
     measured and the seconds waited."""
     start = time.perf_counter()
     pace = speed()
-    while pace < NORMAL_SPEED and patience is not None and patience.left > 0:
+    waited = False
+    steady = 1 if pace >= NORMAL_SPEED else 0
+    while (steady == 0 or (waited and steady < STEADY)) and patience is not None and patience.left > 0:
         turn = time.perf_counter()
         time.sleep(min(4.0, patience.left))
         pace = speed()
         patience.spend(time.perf_counter() - turn)
+        waited = True
+        steady = steady + 1 if pace >= NORMAL_SPEED else 0
     return pace, time.perf_counter() - start
 
 
@@ -464,7 +472,9 @@ def report(n: int, r: dict[str, Any]) -> None:
         exhausted = ("" if r["wait_left"] > 0 else " Attente permise épuisée : les lancements ralentis qui ont suivi "
                      "n'ont pas été refaits.")
         print(f"  (c) chaque commande demandée {r['repeat']} fois (plus les lancements refaits), chaque fois dans un "
-              "processus neuf ; avant chaque lancement, le banc attend que la machine tourne à sa vitesse normale (en "
+              "processus neuf ; avant chaque lancement, le banc attend que la machine tourne à sa vitesse normale (quand "
+              f"il a dû attendre, sur {STEADY} mesures de suite, à quelques secondes d'écart : l'hôte rend sa vitesse à la "
+              "machine par à-coups ; en "
               f"tout {r['wait']:.0f} s d'attente au plus ; attente réelle : {r['waited']:.0f} s) ; un lancement que "
               f"l'hôte a ralenti quand même (vitesse sous {_n(NORMAL_SPEED, 1)} juste avant ou juste après lui) est "
               f"refait, {RETRIES} fois au plus tant que l'attente permise n'est pas épuisée, et reste affiché "
