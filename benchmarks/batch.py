@@ -246,14 +246,13 @@ def normal_speed_reached(patience: Patience | None) -> tuple[float, float]:
     measured and the seconds waited."""
     start = time.perf_counter()
     pace = speed()
-    waited = False
-    steady = 1 if pace >= NORMAL_SPEED else 0
-    while (steady == 0 or (waited and steady < STEADY)) and patience is not None and patience.left > 0:
+    steady = int(pace >= NORMAL_SPEED)  # normal-speed probes in a row
+    needed = 1 if steady else STEADY  # once it has to wait, the speed must hold
+    while steady < needed and patience is not None and patience.left > 0:
         turn = time.perf_counter()
         time.sleep(min(4.0, patience.left))
         pace = speed()
         patience.spend(time.perf_counter() - turn)
-        waited = True
         steady = steady + 1 if pace >= NORMAL_SPEED else 0
     return pace, time.perf_counter() - start
 
