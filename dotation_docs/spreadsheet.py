@@ -20,7 +20,11 @@ Rules kept here:
 * **the end stays together**: a statement longer than a page gets manual page breaks so
   that its last invoice rows, the total, the summary and both certification blocks print
   on the last page (the page is printed at a fixed scale computed from the column widths:
-  spreadsheet applications ignore manual breaks when "fit to page" is on).
+  spreadsheet applications ignore manual breaks when "fit to page" is on);
+* **nothing is clipped**: invoice and mandate references wrap (a reference of any length
+  prints in full, broken at its hyphens or anywhere), the rows are tall enough for them,
+  and the amount columns are widened for the longest amount they hold (a number that
+  does not fit prints « ### »).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from dotation_docs.formatting import format_date, format_siret
+from dotation_docs.formatting import format_amount, format_date, format_siret
 from dotation_docs.rendering import normalize_zip
 
 SHEET_TITLE = "État récapitulatif"
@@ -82,7 +86,7 @@ LAST_COLUMN = len(COLUMNS)
 # 1-based column numbers of the table.
 COL_NUMBER, COL_SUPPLIER, COL_SIRET, COL_REFERENCE, COL_DATE, COL_OBJECT = 1, 2, 3, 4, 5, 6
 COL_HT, COL_VAT, COL_TTC, COL_ELIGIBLE, COL_MANDATE, COL_PAYMENT, COL_REMARKS = 7, 8, 9, 10, 11, 12, 13
-WRAPPED_COLUMNS = (COL_SUPPLIER, COL_OBJECT, COL_REMARKS)
+WRAPPED_COLUMNS = (COL_SUPPLIER, COL_REFERENCE, COL_OBJECT, COL_MANDATE, COL_REMARKS)
 MONEY_COLUMNS = (COL_HT, COL_VAT, COL_TTC, COL_ELIGIBLE)
 
 LINE_HEIGHT = 15.0  # points, one line of 11 pt text
@@ -131,12 +135,13 @@ def render_expense_statement(context: Mapping[str, Any], *, timestamp: datetime)
     total_row = row
     _write_total(ws, row, sums)
     row += 2
-    row = _write_summary(ws, row, context)
+    summary = _summary_lines(context)
+    row = _write_summary(ws, row, summary)
     row += 1
     row = _write_certification(ws, row, context)
 
-    _set_columns(ws)
-    _set_page(ws, header_row, last_row=row - 1)
+    widths = _set_columns(ws, _amounts_by_column(invoices, sums, summary))
+    _set_page(ws, header_row, last_row=row - 1, widths=widths)
     _set_row_breaks(ws, header_row, total_row, last_row=row - 1)
     return _save(wb)
 
@@ -217,6 +222,51 @@ def _line_count(text: str, width: float) -> int:
     return sum(max(1, math.ceil(len(part) / usable)) for part in str(text).split("\n"))
 
 
+# Widths of characters, in digit widths (the unit of a column's width), rounded up from
+# Calibri/Carlito's metrics; any other character counts as a digit (lowercase letters are
+# narrower). Used for references, whose capitals are wider than a digit.
+_NARROW = dict.fromkeys(" .,:;'!|iljI", 0.55) | dict.fromkeys("-/()[]frtJ", 0.75)
+_WIDE = dict.fromkeys("MWmw@%", 1.8)
+_CAPITAL = 1.3
+# Where LibreOffice and Excel may break a line besides a space: after a hyphen or a slash.
+_BREAK_AFTER = frozenset(" -/")
+
+
+def _char_width(char: str) -> float:
+    width = _NARROW.get(char) or _WIDE.get(char)
+    if width is not None:
+        return width
+    return _CAPITAL if char.isupper() else 1.0
+
+
+def _reference_lines(text: str, width: float) -> int:
+    """Estimate, on the safe side, how many lines a reference takes in a wrapped column
+    ``width`` characters wide: words are cut after a space, a hyphen or a slash and go to
+    the next line when they do not fit; a word wider than the column is cut anywhere
+    (LibreOffice and Excel do both)."""
+    usable = max(width - 2, 1)  # cell padding and indent
+    lines = 0
+    for paragraph in str(text).split("\n"):
+        lines += 1
+        used = 0.0
+        word: list[float] = []
+        for index, char in enumerate(paragraph):
+            word.append(_char_width(char))
+            if char not in _BREAK_AFTER and index < len(paragraph) - 1:
+                continue
+            size = sum(word)
+            if used and used + size > usable:
+                lines += 1
+                used = 0.0
+            for part in word if size > usable else (size,):
+                if used and used + part > usable:  # a word wider than the column
+                    lines += 1
+                    used = 0.0
+                used += part
+            word = []
+    return lines
+
+
 # --- parts of the sheet ------------------------------------------------------------------
 
 
@@ -286,11 +336,22 @@ def _write_invoice(ws: Worksheet, row: int, invoice: Mapping[str, Any],
     else:
         for c, style in zip(cells, styles, strict=True):
             c._style = copy(style)
-    lines = max(
-        _line_count(cell(c).value or "", COLUMNS[c - 1][1]) for c in (COL_SUPPLIER, COL_OBJECT, COL_REFERENCE)
-    )
-    ws.row_dimensions[row].height = lines * LINE_HEIGHT + 4
+    ws.row_dimensions[row].height = invoice_row_height(ws, row)
     return list(styles)
+
+
+def invoice_row_height(ws: Worksheet, row: int) -> float:
+    """Return the height (points) of an invoice row that shows every line of its wrapped
+    texts: spreadsheet applications do not grow a row whose height is set, and the page
+    breaks are planned from these heights."""
+    def value(column: int) -> str:
+        return ws.cell(row=row, column=column).value or ""
+
+    lines = max(
+        max(_line_count(value(c), COLUMNS[c - 1][1]) for c in (COL_SUPPLIER, COL_OBJECT)),
+        max(_reference_lines(value(c), COLUMNS[c - 1][1]) for c in (COL_REFERENCE, COL_MANDATE)),
+    )
+    return lines * LINE_HEIGHT + 4
 
 
 def _table_style(cell: Cell, column: int) -> None:
@@ -323,13 +384,16 @@ def _write_total(ws: Worksheet, row: int, sums: Mapping[str, Decimal]) -> None:
     ws.row_dimensions[row].height = LINE_HEIGHT + 6
 
 
-def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
-    """Write the eligible expense, the rate, the subsidy and the amount claimed (label
-    right-aligned over the first columns, amount in the HT column); return the next row."""
+SummaryLine = tuple[str, Decimal | int | str, str]  # label, value, number format
+
+
+def _summary_lines(context: Mapping[str, Any]) -> list[SummaryLine]:
+    """Return the lines of the summary: the eligible expense, the rate, the subsidy and
+    the amount claimed."""
     totals = context["totaux"]
     claim = context["demande"]
     base = totals["assiette"]
-    lines: list[tuple[str, Decimal | int | str, str]] = []
+    lines: list[SummaryLine] = []
     if claim.get("depense_previsionnelle") is not None:
         lines.append((f"Dépense éligible prévisionnelle ({base}) :", claim["depense_previsionnelle"],
                       MONEY_FORMAT))
@@ -343,6 +407,12 @@ def _write_summary(ws: Worksheet, row: int, context: Mapping[str, Any]) -> int:
     advances = totals.get("acomptes") or Decimal(0)
     lines.append(("Acomptes déjà perçus :", advances if advances else NIL, MONEY_FORMAT))
     lines.append(("Montant dû (montant demandé) :", claim["montant"], MONEY_FORMAT))
+    return lines
+
+
+def _write_summary(ws: Worksheet, row: int, lines: Sequence[SummaryLine]) -> int:
+    """Write the summary ``lines`` (label right-aligned over the first columns, value in
+    the HT column); return the next row."""
     for label, value, number_format in lines:
         label_cell = _text(ws.cell(row=row, column=1), label)
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=COL_OBJECT)
@@ -438,9 +508,44 @@ def _check_totals(sums: Mapping[str, Decimal], totals: Mapping[str, Any]) -> Non
 # --- layout and file ---------------------------------------------------------------------
 
 
-def _set_columns(ws: Worksheet) -> None:
-    for column, (_, width) in enumerate(COLUMNS, start=1):
+def _amounts_by_column(invoices: Sequence[Mapping[str, Any]], sums: Mapping[str, Decimal],
+                       summary: Sequence[SummaryLine]) -> dict[int, list[Decimal]]:
+    """Return the amounts each amount column shows: its invoices' and its total, and, in
+    the HT column, the summary's amounts."""
+    amounts = {
+        column: [Decimal(i[key]) for i in invoices] + [sums[key]]
+        for column, key in ((COL_HT, "ht"), (COL_VAT, "tva"), (COL_TTC, "ttc"), (COL_ELIGIBLE, "eligible"))
+    }
+    amounts[COL_HT] += [Decimal(value) for _, value, number_format in summary
+                        if number_format == MONEY_FORMAT and not isinstance(value, str)]
+    return amounts
+
+
+def _set_columns(ws: Worksheet, amounts: Mapping[int, Sequence[Decimal]]) -> list[float]:
+    """Set the width of each column, an amount column widened for the longest of its
+    ``amounts``; return the widths."""
+    widths = [width for _, width in COLUMNS]
+    for column, values in amounts.items():
+        widths[column - 1] = max(widths[column - 1], money_width(values))
+    for column, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(column)].width = width
+    return widths
+
+
+# A column n characters wide prints an amount of n characters, bold or not, indent
+# included (LibreOffice: « 999 999 999,99 € » prints at 16, « ### » at 15): a digit is
+# one character wide and the separators are narrower. Half a character more is a margin
+# for applications that draw text a little wider.
+MONEY_ROOM = 0.5
+
+
+def money_width(amounts: Sequence[Decimal]) -> float:
+    """Return the width (characters) that a column needs to print each of ``amounts`` in
+    full, as « 12 345 678,90 € »; 0 when there is none."""
+    if not amounts:
+        return 0.0
+    longest = max(len(format_amount(amount)) for amount in (max(amounts), min(amounts)))
+    return longest + MONEY_ROOM
 
 
 # A4 landscape, in points, and the margins (inches) of the page.
@@ -459,10 +564,13 @@ KEEP_WITH_END = 3  # invoice rows printed with the total and the certification b
 WIDTH_FILL = Decimal("0.90")
 
 
-def table_width() -> float:
-    """Return the width of the table's columns in points at 100 %: a column ``w``
-    characters wide is ~7 px a character plus 5 px of padding, 0.75 pt a pixel."""
-    return sum(w * 7 + 5 for _, w in COLUMNS) * 0.75
+def table_width(widths: Sequence[float] | None = None) -> float:
+    """Return the width in points at 100 % of columns ``widths`` characters wide (default:
+    the table's base widths): a column ``w`` characters wide is ~7 px a character plus 5 px
+    of padding, 0.75 pt a pixel."""
+    if widths is None:
+        widths = [w for _, w in COLUMNS]
+    return sum(w * 7 + 5 for w in widths) * 0.75
 
 
 def printable_width() -> float:
@@ -470,21 +578,22 @@ def printable_width() -> float:
     return PAGE_WIDTH - 2 * MARGIN_SIDE * 72
 
 
-def print_scale() -> int:
-    """Return the print scale (percent) at which every column of the table fits the
-    page's width with a margin (:data:`WIDTH_FILL`): never a column alone on a page."""
+def print_scale(widths: Sequence[float] | None = None) -> int:
+    """Return the print scale (percent) at which every column (``widths``, default: the
+    base widths) fits the page's width with a margin (:data:`WIDTH_FILL`): never a column
+    alone on a page."""
     fill = float(WIDTH_FILL)
-    return max(10, min(100, math.floor(printable_width() * fill / table_width() * 100)))
+    return max(10, min(100, math.floor(printable_width() * fill / table_width(widths) * 100)))
 
 
-def _set_page(ws: Worksheet, header_row: int, last_row: int) -> None:
+def _set_page(ws: Worksheet, header_row: int, last_row: int, widths: Sequence[float]) -> None:
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.print_area = f"A1:{get_column_letter(LAST_COLUMN)}{last_row}"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
     # A fixed scale, not "fit to width": with "fit to", manual page breaks are ignored.
-    ws.page_setup.scale = print_scale()
+    ws.page_setup.scale = print_scale(widths)
     ws.sheet_properties.pageSetUpPr.fitToPage = False
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = MARGIN_SIDE
@@ -493,7 +602,7 @@ def _set_page(ws: Worksheet, header_row: int, last_row: int) -> None:
     # Fixed text only: "&" in workbook data would be read as a header/footer code.
     ws.oddFooter.left.text = DOCUMENT_TITLE
     ws.oddFooter.left.size = 8
-    ws.oddFooter.right.text = "Page &P / &N"
+    ws.oddFooter.right.text = "Page &P sur &N"  # as the Word documents
     ws.oddFooter.right.size = 8
 
 
@@ -502,9 +611,11 @@ def _height(ws: Worksheet, row: int) -> float:
 
 
 def page_rows(ws: Worksheet) -> float:
-    """Return the height, in points of the sheet, that one printed page holds."""
+    """Return the height, in points of the sheet, that one printed page of ``ws`` holds
+    at its print scale."""
     printable = PAGE_HEIGHT - 2 * MARGIN_TOP_BOTTOM * 72
-    return float(Decimal(str(printable / (print_scale() / 100))) * PAGE_FILL)
+    scale = int(ws.page_setup.scale or print_scale())
+    return float(Decimal(str(printable / (scale / 100))) * PAGE_FILL)
 
 
 def _set_row_breaks(ws: Worksheet, header_row: int, total_row: int, last_row: int) -> None:

@@ -57,7 +57,7 @@ DATA_KEY = "empreinte_donnees"
 TEMPLATE_KEY = "empreinte_modele"
 #: The expense statement's « template »: the code of :mod:`dotation_docs.spreadsheet`.
 #: Change it when that code changes what the statement looks like.
-SPREADSHEET_VERSION = "etat-depenses-openpyxl-1"
+SPREADSHEET_VERSION = "etat-depenses-openpyxl-2"
 
 
 # --- Fingerprints -------------------------------------------------------------------------

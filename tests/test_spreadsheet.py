@@ -448,9 +448,7 @@ def _styled_one_by_one(ws, row, invoice, styles=None):
     s._date(cell(s.COL_PAYMENT), invoice.get("date_paiement"))
     for column in range(1, s.LAST_COLUMN + 1):
         s._table_style(cell(column), column)
-    lines = max(s._line_count(cell(c).value or "", s.COLUMNS[c - 1][1])
-                for c in (s.COL_SUPPLIER, s.COL_OBJECT, s.COL_REFERENCE))
-    ws.row_dimensions[row].height = lines * s.LINE_HEIGHT + 4
+    ws.row_dimensions[row].height = s.invoice_row_height(ws, row)
     return None
 
 
@@ -479,3 +477,96 @@ def test_rows_styled_from_the_first_give_the_same_bytes(dotation, monkeypatch, c
     fast = render_expense_statement(context, timestamp=TIMESTAMP)
     monkeypatch.setattr(spreadsheet, "_write_invoice", _styled_one_by_one)
     assert fast == render_expense_statement(context, timestamp=TIMESTAMP)
+
+
+# --- Printed in full: long references, large amounts, the page count ---------------------------
+
+LONG_REFERENCE = "FAC-2023-000123-0001"  # 20 characters, broken only at its hyphens
+UNBROKEN_REFERENCE = "FACTURE2023RENUMERIQUEQPV00123"  # 30 characters, nowhere to break
+LONG_MANDATE = "MDT-2023-000187-0042"
+
+
+def _large(dotation, ht, vat):
+    """``dotation`` with two invoices of long references, the first of ``ht`` + ``vat``,
+    and the State's grant at 80 % of the HT total."""
+    first, second = dotation.invoices[:2]
+    invoices = (
+        dataclasses.replace(first, reference=LONG_REFERENCE, mandate_number=LONG_MANDATE,
+                            amount_ht=ht, vat=vat, amount_ttc=ht + vat),
+        dataclasses.replace(second, reference=UNBROKEN_REFERENCE),
+    )
+    total = sum((i.amount_ht for i in invoices), Decimal("0.00"))
+    return dataclasses.replace(dotation, invoices=invoices), (total * Decimal("0.8")).quantize(Decimal("0.01"))
+
+
+def _large_sheet(tmp_path, dotation, ht, vat):
+    large, granted = _large(dotation, ht, vat)
+    return _load(_render(tmp_path / "etat.xlsx", _context(large, amount_granted=granted)))
+
+
+def test_references_wrap_and_rows_are_tall_enough(tmp_path, dotation):
+    sheet = _large_sheet(tmp_path, dotation, Decimal("100.00"), Decimal("20.00"))
+    rows = {ref: _invoice_row(sheet, ref) for ref in (LONG_REFERENCE, UNBROKEN_REFERENCE)}
+    for row in rows.values():
+        for column in ("D", "K"):  # N° de facture, N° de mandat
+            assert sheet[f"{column}{row}"].alignment.wrap_text, f"{column}{row}"
+    assert sheet[f"K{rows[LONG_REFERENCE]}"].value == LONG_MANDATE
+    # A row whose height is set does not grow: it must hold every line of the reference.
+    # 20 characters take two lines of a 16-character column, 30 capitals take three.
+    assert sheet.column_dimensions["D"].width == 16
+    assert sheet.row_dimensions[rows[LONG_REFERENCE]].height >= 2 * 15
+    assert sheet.row_dimensions[rows[UNBROKEN_REFERENCE]].height >= 3 * 15
+
+
+def test_reference_lines_are_estimated_on_the_safe_side():
+    from dotation_docs.spreadsheet import _reference_lines
+
+    assert _reference_lines("RNL-2023-0019", 16) == 1
+    assert _reference_lines("RNL-2023-0012-0001", 16) == 2
+    assert _reference_lines(LONG_REFERENCE, 16) == 2
+    assert _reference_lines(UNBROKEN_REFERENCE, 16) == 3
+    assert _reference_lines("W" * 30, 16) >= 4  # the widest capitals
+    assert _reference_lines("2023-000187", 13) == 1
+    assert _reference_lines(LONG_MANDATE, 13) == 2
+    assert _reference_lines("", 16) == 1
+
+
+def _money_cells(sheet, column):
+    return [c for (c,) in sheet.iter_rows(min_col=column, max_col=column)
+            if c.data_type == "n" and c.number_format == MONEY_FORMAT]
+
+
+@pytest.mark.parametrize(("ht", "vat"), [
+    (Decimal("10288065.75"), Decimal("2057613.15")),  # 12 345 678,90 € TTC
+    (Decimal("833333333.33"), Decimal("166666666.66")),  # 999 999 999,99 € TTC
+])
+def test_amount_columns_are_wide_enough_for_their_longest_amount(tmp_path, dotation, ht, vat):
+    from dotation_docs.formatting import format_amount
+    from dotation_docs.spreadsheet import MARGIN_SIDE, PAGE_WIDTH
+
+    sheet = _large_sheet(tmp_path, dotation, ht, vat)
+    total = _row_of(sheet, "TOTAL")
+    assert sheet.cell(row=total, column=9).value >= ht + vat
+    for column in range(7, 11):  # HT, TVA, TTC, éligible; the summary is in the HT column
+        cells = _money_cells(sheet, column)
+        assert any(c.row == total for c in cells) and len(cells) >= 3
+        longest = max(len(format_amount(Decimal(str(c.value)))) for c in cells)
+        # LibreOffice prints an amount of n characters (bold or not) in a column n wide,
+        # « ### » in a column n - 1 wide.
+        width = sheet.column_dimensions[get_column_letter(column)].width
+        assert width >= longest, (get_column_letter(column), width, longest)
+    # Still one page wide at the print scale.
+    scale = int(sheet.page_setup.scale)
+    width = sum(sheet.column_dimensions[get_column_letter(c)].width * 7 + 5 for c in range(1, 14)) * 0.75
+    assert width * scale / 100 <= 0.9 * (PAGE_WIDTH - 2 * MARGIN_SIDE * 72)
+    assert scale >= 55
+
+
+def test_small_amounts_keep_the_usual_columns(sheet):
+    widths = [sheet.column_dimensions[get_column_letter(c)].width for c in range(7, 11)]
+    assert widths == [14, 13, 14, 14]
+
+
+def test_footer_counts_pages_as_the_word_documents(sheet):
+    assert sheet.oddFooter.right.text == "Page &P sur &N"
+    assert sheet.oddFooter.left.text == "État récapitulatif des dépenses"
