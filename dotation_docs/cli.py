@@ -12,6 +12,7 @@ import errno
 import gettext
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -207,18 +208,50 @@ def _stderr_is_terminal() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+PROGRESS_LABEL = "Rendu des documents"
+# The widest bar; on a narrower terminal the bar shrinks so that its line never wraps (a
+# wrapped line would be redrawn on a new line at every update).
+PROGRESS_MAX_WIDTH = 36
+
+
+def _progress_width(columns: int) -> int:
+    """Width of the bar on a terminal of ``columns`` columns: what is left once the label,
+    the brackets and the percentage (« Rendu des documents  [###]  100% ») are written, one
+    column spared so that the cursor never reaches the last one (0: no bar, the
+    percentage only)."""
+    clutter = len(PROGRESS_LABEL) + len("  [") + len("]  ") + len("100%")
+    return max(0, min(PROGRESS_MAX_WIDTH, columns - clutter - 1))
+
+
+def _stderr_columns() -> int:
+    """Columns of the terminal the bar is drawn on: stderr's (``shutil.get_terminal_size``
+    asks stdout's, which may be a pipe or a file while stderr is the terminal); COLUMNS
+    when set, as shutil reads it."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
 def _progress(quiet: bool) -> pipeline.Progress | None:
-    """The progress bar of the rendering (on stderr), or None in a pipe or with -q."""
-    if quiet or not _stderr_is_terminal():
+    """The progress bar of the rendering (on stderr), or None in a pipe, with -q, or on a
+    terminal that cannot redraw a line (``TERM=dumb``: the bar hides the cursor with an
+    escape sequence at every redraw)."""
+    if quiet or not _stderr_is_terminal() or os.environ.get("TERM") == "dumb":
         return None
 
     @contextlib.contextmanager
     def bar(total: int) -> Iterator[Callable[[int], None]]:
-        if total < PROGRESS_MIN_DOCUMENTS:
+        width = _progress_width(_stderr_columns())
+        if total < PROGRESS_MIN_DOCUMENTS or width == 0:
             yield lambda _n: None
             return
-        with click.progressbar(length=total, label="Rendu des documents", file=sys.stderr,
-                               show_eta=False) as progress:
+        with click.progressbar(length=total, label=PROGRESS_LABEL, file=sys.stderr,
+                               show_eta=False, width=width) as progress:
             yield progress.update
 
     return bar

@@ -281,12 +281,20 @@ def test_no_progress_bar_in_a_pipe(tmp_path: Path) -> None:
     assert result.stdout.startswith("29 fichiers écrits")
 
 
-def test_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+def _generate_on_terminal(folder: Path, columns: int = 80, **env: str) -> str:
+    """Run ``dotation generer`` on the sample with stderr on a pseudo-terminal of
+    ``columns`` columns; return what it drew there."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERM")}
     proc = subprocess.Popen([sys.executable, "-m", "dotation_docs", "generer", str(SAMPLE), "-o",
-                             str(tmp_path / "s")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             str(folder)], cwd=ROOT,
+                            env={**environment, "PYTHONPATH": str(ROOT), "TERM": "xterm", **env},
                             stdout=subprocess.DEVNULL, stderr=follower)
     os.close(follower)
     chunks = []
@@ -300,12 +308,41 @@ def test_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         chunks.append(data)
     os.close(leader)
     assert proc.wait(timeout=120) == 0
-    shown = b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    shown = _generate_on_terminal(tmp_path / "s")
     assert "Rendu des documents" in shown and "100%" in shown
+
+
+def test_the_progress_bar_fits_a_narrow_terminal(tmp_path: Path) -> None:
+    """A line wider than the terminal wraps, and every redraw then starts a new line: on 40
+    columns, each drawing of the bar stays within 39."""
+    shown = _generate_on_terminal(tmp_path / "s", columns=40)
+    drawings = [part.replace("\x1b[?25l", "").replace("\x1b[?25h", "").rstrip("\n")
+                for part in shown.split("\r") if "Rendu des documents" in part]
+    assert drawings and any("100%" in d and "#" in d for d in drawings)
+    assert max(len(d) for d in drawings) <= 39, drawings[-1]
+
+
+def test_no_progress_bar_on_a_dumb_terminal(tmp_path: Path) -> None:
+    """TERM=dumb cannot hide the cursor nor redraw a line: no bar, no escape sequence (as
+    the error label has no colour there)."""
+    shown = _generate_on_terminal(tmp_path / "s", TERM="dumb")
+    assert "Rendu des documents" not in shown and "\x1b" not in shown
+
+
+def test_the_bar_shrinks_with_the_terminal_and_vanishes_when_it_cannot_fit() -> None:
+    assert cli_module._progress_width(200) == cli_module.PROGRESS_MAX_WIDTH
+    line = len("Rendu des documents  [") + cli_module._progress_width(40) + len("]  100%")
+    assert line == 39
+    assert cli_module._progress_width(30) == 0 and cli_module._progress_width(0) == 0
 
 
 def test_no_progress_bar_for_a_few_documents(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
     bar = cli_module._progress(quiet=False)
     assert bar is not None and cli_module._progress(quiet=True) is None
     result = CliRunner().invoke(cli, ["convention", str(SAMPLE), "B01", "-o", str(tmp_path / "s")])
