@@ -397,7 +397,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
         "associations": [served[b.identifier] for b in dotation.associations if b.identifier in served],
         "services": [served[b.identifier] for b in dotation.authority_services if b.identifier in served],
         "territoires": territories_context(
-            [b.territory_kind for b in dotation.beneficiaries if dotation.devices_of(b)]),
+            [b.territory_kind for b in dotation.beneficiaries if dotation.devices_of(b)],
+            [(b.territory_kind, b.territory_code) for b in dotation.beneficiaries if dotation.devices_of(b)]),
         "financement": financing_context(dotation, funding),
         "signatures": signatures_context(op),
         "officiels": officials_context(op),
@@ -579,11 +580,16 @@ def territory_context(kind: TerritoryKind, name: str, code: str) -> Context:
     }
 
 
-def territories_context(kinds: list[TerritoryKind]) -> Context:
+def territories_context(
+    kinds: list[TerritoryKind], places: list[tuple[TerritoryKind, str]] | None = None,
+) -> Context:
     """Return ``territoires``: the kinds of territory the operation serves, in the order
     QPV, ZRR, FRR, and the phrases that name them all, for one kind or a mix (« les quartiers
     prioritaires de la politique de la ville », « les communes classées en zone de
-    revitalisation rurale », « les quartiers prioritaires et les communes rurales (ZRR) »)."""
+    revitalisation rurale », « les quartiers prioritaires et les communes rurales (ZRR) »);
+    with ``places`` (each served beneficiary's territory kind and code), how many distinct
+    quartiers and communes are served (the press release counts them in a large batch)."""
+    places = places or []
     present = [k for k in TerritoryKind if k in kinds] or [TerritoryKind.QPV]
     rural = [k for k in present if k.is_rural]
     parts: list[tuple[str, str, str]] = []  # (noun phrase, with acronyms, short)
@@ -609,6 +615,8 @@ def territories_context(kinds: list[TerritoryKind]) -> Context:
         "des": " et ".join(f"des {p[0]}" for p in parts),
         "des_court": " et ".join(f"des {p[2]}" for p in parts),
         "formule_courte": " et ".join(f"les {p[2]}" for p in parts),
+        "nombre_quartiers": len({code for kind, code in places if not kind.is_rural}),
+        "nombre_communes": len({code for kind, code in places if kind.is_rural}),
     }
 
 
@@ -788,7 +796,8 @@ def _rest_description(funding: Funding, has_others: bool = False) -> str:
 
 
 def _rate_and_base(funding: Funding, amount: str, granted: str) -> str:
-    text = f"{format_percent(funding.rate)} {_base_words(funding.rate_base)} ({amount} {funding.rate_base.value})"
+    # « (36 151,25 € HT) »: a line never starts with « HT ».
+    text = f"{format_percent(funding.rate)} {_base_words(funding.rate_base)} ({amount}{NBSP}{funding.rate_base.value})"
     if funding.is_capped:
         text += f", dans la limite de la subvention attribuée ({granted})"
     return text

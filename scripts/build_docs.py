@@ -452,6 +452,10 @@ VARIABLES: dict[str, Var] = {
                          "la ville »…"),
         "des_court": Var(TEXT, "La forme brève avec « des » (titres) : « des quartiers prioritaires », "
                                "« des communes rurales (ZRR et FRR) »…"),
+        "nombre_quartiers": Var(INTEGER, "Nombre de quartiers prioritaires différents que servent les "
+                                         "bénéficiaires (0 s'il n'y en a pas)."),
+        "nombre_communes": Var(INTEGER, "Nombre de communes rurales (ZRR ou FRR) différentes que servent "
+                                        "les bénéficiaires (0 s'il n'y en a pas)."),
     }),
     **_prefixed("operation.", {
         "titre": Var(TEXT, "Intitulé de l'opération."),

@@ -29,8 +29,9 @@ Templates use docxtpl's Jinja syntax and only the variables defined in
   « « » and « L. »), never inside a Jinja tag. In the documents built with
   ``Builder.nbsp_numbers`` (the conventions, so far), it also puts a no-break space after
   « n° » and « article » (« article 7 », « article L. 3212-2 »), between a number and its
-  unit (« 48 heures », « 300 € ») and between a day and its month (« 6 janvier 1978 »);
-  elsewhere « n° » still keeps a plain space.
+  unit (« 48 heures », « 300 € », an amount and « HT » or « TTC ») and between a day and its
+  month (« 6 janvier 1978 »); elsewhere « n° » still keeps a plain space, and the texts type
+  the no-break space before « HT », « TTC » or the base tag themselves.
 * ``**bold**``, ``__italic__`` and ``^superscript^`` (« 1^er^ juillet 1901 ») mark
   formatting inside a paragraph; a Jinja tag is never split across runs.
 * ``{%p … %}`` statements get a paragraph of their own (docxtpl removes it), ``{%tr … %}``
@@ -107,7 +108,7 @@ EQUIPEMENTS = "quantite('équipement', 'équipements')"
 
 
 MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
-UNITS = r"mois|heures?|jours?|ans|€|%|cm|points?"
+UNITS = r"mois|heures?|jours?|ans|€|%|cm|points?|HT|TTC"
 # « 48 heures », « 300 € », « 6 janvier 1978 », « 1^er^ juillet 1901 »: a number and what it counts.
 NUMBER_UNIT_RE = re.compile(rf"(\d|\^er\^) (?=(?:{MONTHS}|{UNITS})(?![\w]))")
 # « {{ operation.duree_mois }} mois »: the number is a tag, the unit the text after it.
@@ -1552,10 +1553,11 @@ AMOUNT_DUE_ROWS: list[tuple[str, str] | str] = [
     ("Subvention attribuée par la décision du {{ operation.decision_date | date }}",
      "{{ financement.montant_attribue | montant }}"),
     "if financement.a_previsionnel",
-    ("Dépense éligible prévisionnelle", "{{ financement.depense_previsionnelle | montant }} {{ financement.assiette }}"),
+    ("Dépense éligible prévisionnelle",
+     "{{ financement.depense_previsionnelle | montant }}" + NBSP + "{{ financement.assiette }}"),
     "endif",
     ("Dépense éligible réalisée (factures payées)",
-     "{{ financement.depense_eligible | montant }} {{ financement.assiette }}"),
+     "{{ financement.depense_eligible | montant }}" + NBSP + "{{ financement.assiette }}"),
     ("Subvention calculée : {{ financement.taux_etat | pourcentage }} du montant "
      "{{ financement.assiette }} de la dépense éligible réalisée",
      "{{ financement.part_etat_calculee | montant }}"),
@@ -1611,7 +1613,8 @@ def _expense_rows(doc: Builder, table: Table, forecast: bool) -> None:
         [EXPENSE_LABEL + eligible_ht, prev_ht, "{{ financement.cout_total_ht | montant }}"],
         ["TVA", "—", "{{ financement.tva | montant }}"],
     ]
-    total = ["Coût total de l'opération (TTC)" + eligible_ttc, prev_ttc, "{{ financement.cout_total | montant }}"]
+    # « : montant TTC » as the first row's « : montant HT »; never « (TTC) (dépense éligible) ».
+    total = ["Coût total de l'opération : montant TTC" + eligible_ttc, prev_ttc, "{{ financement.cout_total | montant }}"]
     for row in rows:
         doc.row(table, row if forecast else [row[0], row[2]])
     cells = doc.row(table, total if forecast else [total[0], total[2]], bold=True)

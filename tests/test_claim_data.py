@@ -128,7 +128,7 @@ def test_amount_due_in_the_context_with_a_cap_and_advances(dotation) -> None:
     # TTC 43 381,50 − 25 000,00 = 18 381,50 that the State does not pay.
     assert financing["reste"] == Decimal("18381.50")
     assert financing["texte_taux_assiette"] == (
-        f"80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€ HT), dans la limite de la subvention "
+        f"80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€{NBSP}HT), dans la limite de la subvention "
         f"attribuée (25{NNBSP}000,00{NBSP}€)"
     )
     assert financing["texte_reste"] == (
@@ -141,10 +141,10 @@ def test_amount_due_in_the_context_with_a_cap_and_advances(dotation) -> None:
 
 def test_sample_financing_phrases(dotation) -> None:
     financing = common_context(dotation, batch_funding(dotation))["financement"]
-    assert financing["texte_taux_assiette"] == f"80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€ HT)"
+    assert financing["texte_taux_assiette"] == f"80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€{NBSP}HT)"
     assert financing["texte_reste"] == f"le reste, soit 20{NBSP}% du montant HT et la TVA, 14{NNBSP}460,50{NBSP}€"
     assert financing["texte_reste_euros"] == f"le reste, soit 20{NBSP}% du montant HT et la TVA, 14{NNBSP}460{NBSP}€"
-    assert financing["texte_taux_assiette_euros"] == f"80{NBSP}% du montant HT (36{NNBSP}151{NBSP}€ HT)"
+    assert financing["texte_taux_assiette_euros"] == f"80{NBSP}% du montant HT (36{NNBSP}151{NBSP}€{NBSP}HT)"
     assert financing["autres_neant"] is True and financing["autres_financeurs"] is None
     assert financing["acomptes_neant"] is True
     assert financing["part_collectivite"] == Decimal("14460.50")
@@ -157,7 +157,7 @@ def test_ttc_base_phrases_do_not_mention_the_vat(dotation) -> None:
     financing = _common(dotation, rate_base=RateBase.TTC, state_rate=Decimal("0.5"),
                         amount_granted=Decimal("30000.00"))["financement"]
     # 50 % × 43 381,50 = 21 690,75; the rest is 21 690,75 too.
-    assert financing["texte_taux_assiette"] == f"50{NBSP}% du montant TTC (43{NNBSP}381,50{NBSP}€ TTC)"
+    assert financing["texte_taux_assiette"] == f"50{NBSP}% du montant TTC (43{NNBSP}381,50{NBSP}€{NBSP}TTC)"
     assert financing["texte_reste"] == f"le reste, soit 50{NBSP}% du montant TTC, 21{NNBSP}690,75{NBSP}€"
 
 

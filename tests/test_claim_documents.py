@@ -147,10 +147,10 @@ def test_generer_with_unpaid_invoices_in_a_new_folder_then_paid(runner, make_wor
 def test_letter_shows_what_the_instructor_checks(sample_texts) -> None:
     letter = sample_texts[LETTER]
     assert f"une subvention d’un montant de {money('28921,00')}" in letter
-    assert f"dépense éligible prévisionnelle de {money('36151,25')} HT" in letter
+    assert f"dépense éligible prévisionnelle de {money('36151,25')}{NBSP}HT" in letter
     assert line_after(letter, "Subvention attribuée par la décision du 8 décembre 2022") == money("28921,00")
-    assert line_after(letter, "Dépense éligible prévisionnelle") == money("36151,25") + " HT"
-    assert line_after(letter, "Dépense éligible réalisée (factures payées)") == money("36151,25") + " HT"
+    assert line_after(letter, "Dépense éligible prévisionnelle") == money("36151,25") + NBSP + "HT"
+    assert line_after(letter, "Dépense éligible réalisée (factures payées)") == money("36151,25") + NBSP + "HT"
     assert line_after(letter, f"Subvention calculée : 80{NBSP}% du montant HT de la dépense éligible réalisée") \
         == money("28921,00")
     assert line_after(letter, "Subvention retenue, dans la limite de la subvention attribuée") == money("28921,00")

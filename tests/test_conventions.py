@@ -135,7 +135,7 @@ def test_aid_in_kind_states_its_value_and_who_records_it(sample_batch: Path) -> 
     text = docx_text(convention(sample_batch, "B01"))
     aid = article(text, "Gratuité et aide en nature")
     assert f"subvention en nature au sens de l’article{NBSP}9-1 de la loi n°{NBSP}2000-321" in aid
-    assert f"d’une valeur de 5{NNBSP}679,18{NBSP}€ TTC (4{NNBSP}732,65{NBSP}€ HT)" in aid
+    assert f"d’une valeur de 5{NNBSP}679,18{NBSP}€{NBSP}TTC (4{NNBSP}732,65{NBSP}€{NBSP}HT)" in aid
     assert "contributions volontaires en nature" in aid
     assert ("liste des concours attribués à des tiers en nature ou en subventions, annexée à son "
             "budget et à son compte administratif ou à son compte financier unique") in aid
@@ -288,7 +288,7 @@ def test_loan_convention_has_no_gift_category(sample_batch: Path) -> None:
 
 def test_preamble_figures_follow_rate_base_and_rest(sample_batch: Path) -> None:
     text = docx_text(convention(sample_batch, "B01"))
-    assert (f"financée par l’État à hauteur de 80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€ HT), "
+    assert (f"financée par l’État à hauteur de 80{NBSP}% du montant HT (36{NNBSP}151,25{NBSP}€{NBSP}HT), "
             f"soit 28{NNBSP}921,00{NBSP}€{NBSP}; le reste, soit 20{NBSP}% du montant HT et la TVA, "
             f"14{NNBSP}460,50{NBSP}€, est à la charge de Limoges Métropole.") in text
     assert "le solde" not in text

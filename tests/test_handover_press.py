@@ -160,7 +160,7 @@ def test_release_is_written_after_the_event_with_the_venue_in_the_opening(batch:
 def test_release_financing_sentence_gives_rate_base_amounts_and_the_rest(batch: Path) -> None:
     for text in press_texts(batch):
         assert (f"L’État finance cette acquisition à hauteur de 80{NBSP}% du montant HT "
-                f"(36{NNBSP}151{NBSP}€ HT), soit 28{NNBSP}921{NBSP}€{NBSP}; Limoges Métropole prend en charge "
+                f"(36{NNBSP}151{NBSP}€{NBSP}HT), soit 28{NNBSP}921{NBSP}€{NBSP}; Limoges Métropole prend en charge "
                 f"le reste, soit 20{NBSP}% du montant HT et la TVA, 14{NNBSP}460{NBSP}€.") in text
         assert "le solde" not in text
 
@@ -171,7 +171,7 @@ def test_release_words_follow_the_workbook_rate(make_workbook) -> None:
         set_operation(wb, "Montant de la subvention attribuée", 18075.63)
 
     text = rendered(make_workbook(mutate), DocumentType.PRESS)
-    assert f"à hauteur de 50{NBSP}% du montant HT (36{NNBSP}151{NBSP}€ HT)" in text
+    assert f"à hauteur de 50{NBSP}% du montant HT (36{NNBSP}151{NBSP}€{NBSP}HT)" in text
     assert f"le reste, soit 50{NBSP}% du montant HT et la TVA" in text
     assert f"80{NBSP}%" not in text
 

@@ -104,8 +104,8 @@ def test_statement_and_letter_name_the_forecast_expense_alike(zrr_batch: Path) -
     texts = [c.value for row in statement(zrr_batch).iter_rows() for c in row if isinstance(c.value, str)]
     assert "Dépense éligible prévisionnelle (TTC) :" in texts
     letter = docx_text(zrr_batch / "demande-subvention" / "1-lettre-de-demande.docx")
-    assert "dépense éligible prévisionnelle de 8\u202f125,00\xa0€ TTC" in letter
-    assert "Dépense éligible prévisionnelle\n8\u202f125,00\xa0€ TTC" in letter  # the amounts table
+    assert "dépense éligible prévisionnelle de 8\u202f125,00\xa0€\xa0TTC" in letter
+    assert "Dépense éligible prévisionnelle\n8\u202f125,00\xa0€\xa0TTC" in letter  # the amounts table
     assert "subventionnable" not in letter + " ".join(texts)
 
 
