@@ -33,7 +33,9 @@ from dotation_docs.funding import (
     beneficiary_totals,
     financing_plan,
     invoice_eligible,
+    signed_on_claim_date,
     to_whole_euros,
+    unpaid_invoices,
 )
 from dotation_docs.model import (
     Beneficiary,
@@ -486,6 +488,9 @@ def claim_context(
     ``demande``, ``factures`` and ``proces_verbaux`` (``handover_files`` maps a
     beneficiary identifier to its handover record's file name)."""
     op = dotation.operation
+    # Never present an unsigned record as signed: the certificate marks those not signed on its date.
+    records = [b for b in dotation.beneficiaries if b.identifier in handover_files]
+    signed = {b.identifier: signed_on_claim_date(b.handover_signed_on, op.claim_date) for b in records}
     return {
         **(common or common_context(dotation, funding)),
         **_document(typographic_apostrophes(title)),  # the titles of CLAIM_FILES, in words
@@ -509,7 +514,8 @@ def claim_context(
             "cout_final_ht": funding.ht,
             "date_premier_achat": min((i.date for i in dotation.invoices), default=None),
             "date_achevement": op.handover_date,
-            "factures_payees": all(i.is_paid for i in dotation.invoices),
+            "factures_payees": not unpaid_invoices(dotation),
+            "proces_verbaux_non_signes": sum(not s for s in signed.values()),
         },
         "factures": [_invoice(n, i, funding) for n, i in enumerate(dotation.invoices, start=1)],
         "proces_verbaux": [
@@ -517,9 +523,9 @@ def claim_context(
                 **_beneficiary(dotation, b),
                 "date": op.handover_date,
                 "fichier": handover_files[b.identifier],
+                "signe": signed[b.identifier],
             }
-            for b in dotation.beneficiaries
-            if b.identifier in handover_files
+            for b in records
         ],
     }
 

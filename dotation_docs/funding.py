@@ -1,4 +1,5 @@
-"""Funding arithmetic: totals, the State's and the authority's shares, the amount claimed.
+"""Funding arithmetic: totals, the State's and the authority's shares, the amount claimed;
+and what the claim may certify on its date (paid invoices, signed records).
 
 Rounding rules, stated once:
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from dotation_docs.model import Beneficiary, Category, Device, Dotation, Invoice, Operation, RateBase
@@ -172,11 +174,74 @@ def beneficiary_totals(dotation: Dotation, beneficiary: Beneficiary) -> DeviceTo
                             lambda d: device_totals(d.devices_of(beneficiary)))
 
 
+# --- what the claim may certify on its date -------------------------------------------------
+#
+# Never certify what the data does not show. The claim file certifies, on « Date de la
+# demande de versement », that the operation is complete and every invoice paid, and the
+# certificate of completion points to the signed handover records. When that date is
+# empty the claim is dated by hand when sent: only what is missing counts then.
+
+
+def paid_on_claim_date(invoice: Invoice, claim_date: date | None) -> bool:
+    """True when ``invoice`` has its mandate number and payment date, and was paid on
+    or before ``claim_date`` (when there is one)."""
+    if not invoice.is_paid:
+        return False
+    assert invoice.payment_date is not None
+    return claim_date is None or invoice.payment_date <= claim_date
+
+
+def signed_on_claim_date(signed_on: date | None, claim_date: date | None) -> bool:
+    """True when a document signed on ``signed_on`` (None: not signed) is signed on
+    ``claim_date`` (when there is one)."""
+    return signed_on is not None and (claim_date is None or signed_on <= claim_date)
+
+
 def unpaid_invoices(dotation: Dotation) -> tuple[Invoice, ...]:
-    """Return the invoices without mandate number or without payment date, in workbook
-    order: a claim for the balance may rest on paid invoices only, so the claim file is
-    not produced while this is not empty."""
-    return tuple(i for i in dotation.invoices if not i.is_paid)
+    """Return the invoices not paid on the claim's date, in workbook order: without
+    mandate number or payment date, or paid after « Date de la demande de versement »
+    when it is filled. A claim for the balance may rest on paid invoices only, so the
+    claim file is not produced while this is not empty."""
+    claim_date = dotation.operation.claim_date
+    return tuple(i for i in dotation.invoices if not paid_on_claim_date(i, claim_date))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimHold:
+    """Why the claim file cannot be produced (false when it can): the invoices not paid
+    on the claim's date (:func:`unpaid_invoices`), and whether the claim is dated before
+    the handover (``early``: it would say the operation is complete before it is)."""
+
+    unpaid: tuple[Invoice, ...]
+    claim_date: date | None
+    handover_date: date
+
+    @property
+    def early(self) -> bool:
+        """True when the claim is dated before the handover."""
+        return self.claim_date is not None and self.claim_date < self.handover_date
+
+    @property
+    def paid_late(self) -> tuple[Invoice, ...]:
+        """The unpaid invoices that are paid, but after the claim's date."""
+        return tuple(i for i in self.unpaid if i.is_paid)
+
+    @property
+    def earliest_claim_date(self) -> date:
+        """The first day the claim may bear: the handover, or the last payment made after
+        the claim's date when later."""
+        return max([self.handover_date] + [i.payment_date for i in self.paid_late if i.payment_date is not None])
+
+    def __bool__(self) -> bool:
+        return bool(self.unpaid) or self.early
+
+
+def claim_hold(dotation: Dotation) -> ClaimHold:
+    """Return why the claim file of ``dotation`` cannot be produced (a false value when
+    it can). The full batch leaves the claim file out and ``dotation demande`` refuses
+    while it is true."""
+    op = dotation.operation
+    return ClaimHold(unpaid_invoices(dotation), op.claim_date, op.handover_date)
 
 
 @dataclass(frozen=True, slots=True)

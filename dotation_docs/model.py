@@ -228,8 +228,8 @@ class Beneficiary:
     place_of_use: str
     gift_category: str | None = None
     territory_kind: TerritoryKind = TerritoryKind.QPV
-    # When the convention and the handover record were signed (batch status); never
-    # printed in the documents, so signing one does not make it out of date.
+    # When the convention and the handover record were signed (batch status); printed
+    # only by the claim's certificate of completion (a record not signed yet is marked so).
     convention_signed_on: date | None = None
     handover_signed_on: date | None = None
 

@@ -50,11 +50,11 @@ from dotation_docs.formatting import (
     pluralize,
     typographic_apostrophes,
 )
-from dotation_docs.funding import DeviceTotals, Funding, batch_totals, beneficiary_totals, unpaid_invoices
+from dotation_docs.funding import ClaimHold, DeviceTotals, Funding, batch_totals, beneficiary_totals, claim_hold
 from dotation_docs.manifest import Scope, entries, printable_name, read_manifest
 from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.report import Report
-from dotation_docs.summary import describe_unsigned_handovers
+from dotation_docs.summary import describe_unsigned_records
 from dotation_docs.writers import OutputFile
 
 log = logging.getLogger(__name__)
@@ -277,14 +277,32 @@ def _beneficiaries(people: list[tuple[Beneficiary, DeviceTotals]], found: list[L
     return rows
 
 
-def _unpaid(dotation: Dotation) -> list[str]:
+def _unpaid(hold: ClaimHold) -> list[str]:
     lines = []
-    for i in map(typeset, unpaid_invoices(dotation)):
+    for i in map(typeset, hold.unpaid):
+        if i.is_paid:  # paid after the claim's date
+            lines.append(f"{i.reference} ({i.supplier}, {format_amount(i.amount_ttc)} TTC) : payée le "
+                         f"{format_date(i.payment_date)}, après la date de la demande")
+            continue
         missing = [what for what, absent in (("numéro de mandat", not i.mandate_number),
                                               ("date de paiement", i.payment_date is None)) if absent]
         lines.append(f"{i.reference} ({i.supplier}, {format_amount(i.amount_ttc)} TTC) : sans "
                      + " ni ".join(missing))
     return lines
+
+
+def _early(hold: ClaimHold) -> str:
+    """Why a claim dated before the handover is not produced, and what to do (empty when
+    it is not)."""
+    if not hold.early:
+        return ""
+    assert hold.claim_date is not None
+    return (f"{'De plus, l' if hold.unpaid else 'Non produit : l'}a demande de versement est datée du "
+            f"{format_date(hold.claim_date)}, avant la remise du matériel le {format_date(hold.handover_date)} : "
+            f"à cette date, l’opération n’était pas achevée. Datez-la du {format_date(hold.earliest_claim_date)} "
+            "ou d’après "
+            "(« Date de la demande de versement », feuille « Opération »), ou videz la cellule pour la dater à "
+            "la main le jour de l’envoi.")
 
 
 def _funding(funding: Funding, dotation: Dotation) -> list[tuple[str, str]]:
@@ -328,6 +346,7 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
     due_handovers = [r for r in rows if r.handover_signature.state != "none"]
     signed_c = sum(r.convention_signature.state == "done" for r in due_conventions)
     signed_h = sum(r.handover_signature.state == "done" for r in due_handovers)
+    hold = claim_hold(dotation)
     return {
         "op": op,
         "workbook": workbook,
@@ -349,9 +368,12 @@ def overview_context(output: Path, files: Sequence[OutputFile], scope: Scope, do
         ),
         "press": _groups(press),
         "claim": _groups(claim),
-        "unpaid": _unpaid(dotation) if not claim else [],
-        # the claim encloses the handover records as proof: unsigned ones hold it back
-        "unsigned": [n.replace("'", "’") for n in describe_unsigned_handovers(dotation)] if claim else [],
+        "unpaid": _unpaid(hold) if not claim else [],
+        "unpaid_on": format_date(hold.claim_date) if hold.paid_late and hold.claim_date is not None else "",
+        "early": _early(hold) if not claim else "",
+        # the claim encloses the handover records as proof and its certificate cites the
+        # conventions: unsigned ones hold it back
+        "unsigned": [n.replace("'", "’") for n in describe_unsigned_records(dotation)] if claim else [],
         "others": _groups(others),
         "missing": [f.path for f in found if not f.present],
         "warnings": [(w.location, w.message) for w in report.warnings],

@@ -58,15 +58,15 @@ from dotation_docs.exceptions import (
     describe_os_error,
 )
 from dotation_docs.formatting import format_date_short, format_list, pluralize
-from dotation_docs.funding import Funding, unpaid_invoices
+from dotation_docs.funding import ClaimHold, Funding, claim_hold
 from dotation_docs.manifest import Scope
-from dotation_docs.model import Beneficiary, Dotation, Invoice
+from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.overview import overview_file, prepare_overview, signature_dates
 from dotation_docs.pdf import PdfConversionError, convert_to_pdf, find_soffice
 from dotation_docs.rendering import build_environment, render
 from dotation_docs.report import Report
-from dotation_docs.schema import INVOICES, normalize_label
-from dotation_docs.summary import describe_unsigned_handovers
+from dotation_docs.schema import normalize_label
+from dotation_docs.summary import describe_claim_left_out, describe_claim_refused, describe_unsigned_records
 from dotation_docs.templateset import (
     TemplateCheck,
     TemplateSet,
@@ -376,26 +376,24 @@ class _Selection:
 
 def _select(job: Job, selected: list[DocumentSpec], dotation: Dotation, query: str | None) -> _Selection:
     """Return what ``job`` writes for this workbook. Raises InvalidWorkbookError
-    (``demande`` with an unpaid invoice), BeneficiaryNotFoundError (``convention``)."""
-    unpaid = unpaid_invoices(dotation)
+    (``demande`` with an invoice unpaid on the claim's date, or a claim dated before the
+    handover), BeneficiaryNotFoundError (``convention``)."""
+    hold = claim_hold(dotation)
     if job is Job.BATCH:
-        if not unpaid:
-            # the claim file is written: its handover records not signed yet hold it back
+        if not hold:
+            # the claim file is written: its records not signed yet hold it back
             return _Selection(selected, None, Scope.of_job(job),
-                              lambda result, header: describe_unsigned_handovers(dotation))
-        # The claim file rests on paid invoices only: it is left out, and the scope still
-        # covers its types, so a previous claim file of this folder is removed.
-        log.info("Dossier de demande non produit : %d facture(s) non payée(s)", len(unpaid))
+                              lambda result, header: describe_unsigned_records(dotation))
+        # The claim file certifies paid invoices and a completed operation on its date: it
+        # is left out, and the scope still covers its types, so a previous claim file of
+        # this folder is removed.
+        log.info("Dossier de demande non produit : %d facture(s) non payée(s), demande datée avant la remise : %s",
+                 len(hold.unpaid), hold.early)
         kept = [s for s in selected if not s.paid_invoices_only]
-        return _Selection(kept, None, Scope.of_job(job), _claim_left_out_notes(unpaid))
+        return _Selection(kept, None, Scope.of_job(job), _claim_left_out_notes(hold))
     if job is Job.CLAIM:
-        if unpaid and any(s.paid_invoices_only for s in selected):
-            raise InvalidWorkbookError(
-                f"la demande de versement ne peut porter que sur des dépenses payées et "
-                f"{_unpaid_count(unpaid)} (feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. "
-                "Aucun document n'a été écrit. Renseignez le numéro de mandat et la date de paiement de "
-                "chaque facture, puis relancez."
-            )
+        if hold and any(s.paid_invoices_only for s in selected):
+            raise InvalidWorkbookError(describe_claim_refused(hold))
         return _Selection(selected, [], Scope.of_job(job), _claim_notes(dotation))  # (helper "etat")
     assert query is not None
     beneficiary, partial = match_beneficiary(dotation, query)
@@ -817,39 +815,11 @@ def _left_notes(result: WriteResult) -> list[str]:
     ]
 
 
-def _unpaid_described(unpaid: tuple[Invoice, ...]) -> str:
-    """Return « « SVI-F2301-058 » (ni « N° de mandat » ni « Date de paiement ») ; … »: each
-    unpaid invoice with what it lacks, as the sheet « Factures » names its columns."""
-    mandate = INVOICES.field("mandate_number").label
-    paid = INVOICES.field("payment_date").label
-    parts = []
-    for invoice in unpaid:
-        if not invoice.mandate_number and invoice.payment_date is None:
-            missing = f"ni « {mandate} » ni « {paid} »"
-        elif not invoice.mandate_number:
-            missing = f"pas de « {mandate} »"
-        else:
-            missing = f"pas de « {paid} »"
-        parts.append(f"« {invoice.reference} » ({missing})")
-    return " ; ".join(parts)
-
-
-def _unpaid_count(unpaid: tuple[Invoice, ...]) -> str:
-    n = len(unpaid)
-    words = pluralize(n, "facture n'est pas payée", "factures ne sont pas payées")
-    return f"{n} {words}"
-
-
-def _claim_left_out_notes(unpaid: tuple[Invoice, ...]) -> Callable[[WriteResult, dict[str, Any]], list[str]]:
-    """Notes of a full batch written without its claim file (``unpaid`` invoices)."""
+def _claim_left_out_notes(hold: ClaimHold) -> Callable[[WriteResult, dict[str, Any]], list[str]]:
+    """Notes of a full batch written without its claim file (``hold`` says why)."""
 
     def notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
-        lines = [
-            f"le dossier de demande de subvention n'a pas été produit : {_unpaid_count(unpaid)} "
-            f"(feuille « {INVOICES.title} ») : {_unpaid_described(unpaid)}. La demande de versement "
-            "ne peut porter que sur des dépenses payées : renseignez le numéro de mandat et la date "
-            "de paiement de chaque facture, puis relancez « dotation generer » ou « dotation demande »."
-        ]
+        lines = [describe_claim_left_out(hold)]
         old = [path for path in result.removed if path.startswith(f"{CLAIM_DIR}/")]
         if old:
             n = len(old)
@@ -864,9 +834,10 @@ def _claim_left_out_notes(unpaid: tuple[Invoice, ...]) -> Callable[[WriteResult,
 
 
 def _claim_notes(dotation: Dotation) -> Notes:
-    """Notes of ``demande``: those of a partial job, and the handover records not signed
-    yet (the claim encloses them as proof)."""
-    return lambda result, header: _partial_notes(result, header) + describe_unsigned_handovers(dotation)
+    """Notes of ``demande``: those of a partial job, and the handover records and
+    conventions not signed on the claim's date (the claim encloses the records as proof,
+    its certificate cites the conventions)."""
+    return lambda result, header: _partial_notes(result, header) + describe_unsigned_records(dotation)
 
 
 def _partial_notes(result: WriteResult, header: dict[str, Any]) -> list[str]:
@@ -887,8 +858,8 @@ def generate_batch(
 ) -> Written:
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
-    left out while an invoice is unpaid (see :func:`funding.unpaid_invoices`; a note names
-    them). The tool's previous files that this batch no longer has are removed. With
+    left out while an invoice is unpaid on the claim's date or the claim is dated before
+    the handover (see :func:`funding.claim_hold`; a note says why). The tool's previous files that this batch no longer has are removed. With
     ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
     :func:`run_job`."""
     return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress,

@@ -6,8 +6,9 @@ is deterministic (the same workbook and templates give the same bytes), so ``dot
 renders every document again, in memory, and a document is out of date exactly when the
 current workbook and templates would write other bytes: a change the document does not
 print (a telephone number, another beneficiary's name) leaves it up to date. The signature
-dates of « Bénéficiaires » are never printed, so signing a document does not make it out of
-date. Its **template fingerprint** is the SHA-256 of its template's bytes (the expense
+dates of « Bénéficiaires » are printed only by the certificate of completion (a handover
+record not signed on the claim's date is marked so): signing a handover record makes that
+certificate out of date, nothing else. Its **template fingerprint** is the SHA-256 of its template's bytes (the expense
 statement, built by code, has a constant tag instead, :data:`SPREADSHEET_VERSION`): it says
 *why* a document is out of date (its template changed, or else its data). A PDF has the
 fingerprints of the document it is converted from; the claim dossier, those of its parts
@@ -45,9 +46,9 @@ from dotation_docs.documents import (
     specs,
     template_names,
 )
-from dotation_docs.funding import Funding, unpaid_invoices
+from dotation_docs.funding import ClaimHold, Funding, claim_hold, signed_on_claim_date
 from dotation_docs.manifest import Entry, entries, read_manifest
-from dotation_docs.model import Beneficiary, Dotation, Invoice
+from dotation_docs.model import Beneficiary, Dotation
 from dotation_docs.rendering import LoadedTemplate
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,9 @@ class BatchState:
     """The state of the batch in ``output`` for the current workbook: ``manifest_found``
     (False: no batch was generated there; ``manifest_unreadable`` when a manifest is
     there but cannot be read), the interrupted run (French sentence or None), each
-    beneficiary, the operation's documents, the claim file left out (``unpaid``
-    invoices) and the manifest's documents the workbook no longer gives (``obsolete``)."""
+    beneficiary, the operation's documents, why the claim file is left out (``hold``:
+    unpaid invoices, a claim dated before the handover) and the manifest's documents the
+    workbook no longer gives (``obsolete``)."""
 
     workbook: Path
     output: Path
@@ -196,7 +198,7 @@ class BatchState:
     interrupted: str | None = None
     beneficiaries: list[BeneficiaryState] = field(default_factory=list)
     operation: list[DocumentState] = field(default_factory=list)
-    unpaid: tuple[Invoice, ...] = ()
+    hold: ClaimHold | None = None
     obsolete: list[str] = field(default_factory=list)
 
     def all_documents(self) -> list[DocumentState]:
@@ -265,7 +267,7 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
     Reads only; raises nothing for an absent or unreadable folder (TemplateError from
     ``render``)."""
     state = BatchState(workbook, output, dotation, funding, manifest_found=False,
-                       interrupted=outputdir.inspect(output).describe(), unpaid=unpaid_invoices(dotation))
+                       interrupted=outputdir.inspect(output).describe(), hold=claim_hold(dotation))
     equipped = {b.identifier for b in handed_over(dotation)}
     state.beneficiaries = [BeneficiaryState(b, b.identifier in equipped, []) for b in dotation.beneficiaries]
     manifest = read_manifest(output)
@@ -275,7 +277,7 @@ def batch_state(workbook: Path, dotation: Dotation, funding: Funding, output: Pa
     state.manifest_found = True
     listed = {e.path.casefold(): e for e in entries(manifest)}
 
-    chosen = [s for s in specs(Job.BATCH) if not (state.unpaid and s.paid_invoices_only)]
+    chosen = [s for s in specs(Job.BATCH) if not (state.hold and s.paid_invoices_only)]
     given = inputs(dotation, funding)
     docs = plan([s for s in chosen if s.renderer in RENDERED], given)
     pdfs = {p.source: p for p in plan_pdf(chosen, docs)}
@@ -335,13 +337,24 @@ def read_status(workbook: Path, output: Path, templates_folder: Path | None = No
 
 
 def unsigned_handovers(dotation: Dotation) -> list[Beneficiary]:
-    """Return the beneficiaries with devices whose handover record has no signature
-    date, in workbook order."""
-    return [b for b in handed_over(dotation) if b.handover_signed_on is None]
+    """Return the beneficiaries with devices whose handover record is not signed on the
+    claim's date (no signature date, or signed after « Date de la demande de versement »
+    when it is filled), in workbook order: the claim encloses these records as proof."""
+    claim_date = dotation.operation.claim_date
+    return [b for b in handed_over(dotation) if not signed_on_claim_date(b.handover_signed_on, claim_date)]
+
+
+def unsigned_conventions(dotation: Dotation) -> list[Beneficiary]:
+    """Return the associations with devices whose convention is not signed on the
+    claim's date (as :func:`unsigned_handovers`), in workbook order: the certificate of
+    completion cites each convention by its number."""
+    claim_date = dotation.operation.claim_date
+    return [b for b in handed_over(dotation)
+            if b.signs_convention and not signed_on_claim_date(b.convention_signed_on, claim_date)]
 
 
 __all__ = [
     "BatchState", "BeneficiaryState", "DATA_KEY", "DocumentState", "Fingerprinter", "Freshness",
     "TEMPLATE_KEY", "batch_state", "canonical", "digest", "dossier_fingerprints", "read_status",
-    "unsigned_handovers",
+    "unsigned_conventions", "unsigned_handovers",
 ]

@@ -20,10 +20,10 @@ from dotation_docs.formatting import (
     format_quantity,
     pluralize,
 )
-from dotation_docs.funding import Funding, batch_totals, unpaid_invoices
-from dotation_docs.model import BeneficiaryKind, Dotation
-from dotation_docs.schema import BENEFICIARIES
-from dotation_docs.status import BatchState, DocumentState, Freshness, unsigned_handovers
+from dotation_docs.funding import ClaimHold, Funding, batch_totals, claim_hold
+from dotation_docs.model import Beneficiary, BeneficiaryKind, Dotation
+from dotation_docs.schema import BENEFICIARIES, INVOICES, OPERATION
+from dotation_docs.status import BatchState, DocumentState, Freshness, unsigned_conventions, unsigned_handovers
 from dotation_docs.templateset import TemplateCheck, TemplateSet
 from dotation_docs.writers import OutputFile
 
@@ -61,7 +61,9 @@ def describe_totals(dotation: Dotation, funding: Funding) -> str:
     if funding.advances:
         lines.append(f"  Acomptes reçus : {format_amount(funding.advances)}")
     # Never certify what the data does not show: with an unpaid invoice there is no claim yet.
-    pending = " (une fois toutes les factures payées)" if unpaid_invoices(dotation) else ""
+    hold = claim_hold(dotation)
+    pending = (" (une fois toutes les factures payées)" if hold.unpaid
+               else " (une fois la demande datée du jour de la remise ou d'après)" if hold.early else "")
     lines.append(f"  Montant à demander à l'État{pending} : {format_amount(funding.claimed)}")
     return "\n".join(lines)
 
@@ -337,13 +339,8 @@ def describe_status(state: BatchState) -> list[str]:
         rows.append([_capitalized(LABELS[d.type][0]), found] + ([_pdf_column(d)] if with_pdf else []))
     if rows:
         lines += _table(rows, "  ")
-    if state.unpaid:
-        n = len(state.unpaid)
-        refs = ", ".join(f"« {i.reference} »" for i in state.unpaid)
-        lines += _wrapped(
-            f"  Dossier de demande de subvention : non produit : {n} "
-            f"{pluralize(n, 'facture non payée', 'factures non payées')} ({refs})."
-        )
+    if state.hold:
+        lines += _wrapped(f"  Dossier de demande de subvention : non produit : {_hold_in_short(state.hold)}.")
     if state.obsolete:
         n = len(state.obsolete)
         lines += [""] + _wrapped(
@@ -377,21 +374,190 @@ def describe_status(state: BatchState) -> list[str]:
 NAMED_AT_MOST = 10
 
 
-def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
-    """Return the note of ``dotation demande`` on the handover records not signed yet
-    (none when every one has its « Date de signature du procès-verbal »)."""
-    unsigned = unsigned_handovers(dotation)
-    if not unsigned:
-        return []
-    n = len(unsigned)
-    names = " ; ".join(f"{b.identifier} « {b.name} »" for b in unsigned[:NAMED_AT_MOST])
+def _names(beneficiaries: list[Beneficiary], dates: dict[str, date] | None = None, feminine: bool = False) -> str:
+    """« B03 « Clic en Gâtine » ; … » (with « (signé le …) » from ``dates``), the first
+    :data:`NAMED_AT_MOST`, then how many more."""
+    def name(b: Beneficiary) -> str:
+        day = (dates or {}).get(b.identifier)
+        signed = f" ({'signée' if feminine else 'signé'} le {format_date_short(day)})" if day is not None else ""
+        return f"{b.identifier} « {b.name} »{signed}"
+
+    names = " ; ".join(name(b) for b in beneficiaries[:NAMED_AT_MOST])
+    n = len(beneficiaries)
     if n > NAMED_AT_MOST:  # a national batch: the first ones, then how many more
         more = n - NAMED_AT_MOST
         names += f" ; et {format_number(more)} {pluralize(more, 'autre', 'autres')} (la liste complète : « dotation etat »)"
+    return names
+
+
+def _claim_date_cell() -> str:
+    return f"« {OPERATION.field('claim_date').label} », feuille « {OPERATION.title} »"
+
+
+def describe_unsigned_handovers(dotation: Dotation) -> list[str]:
+    """Return the notes of ``dotation demande`` and ``generer`` on the handover records
+    not signed on the claim's date (none when every one is): those without
+    « Date de signature du procès-verbal » (to have signed), those signed after
+    « Date de la demande de versement » (a date to fix)."""
+    unsigned = unsigned_handovers(dotation)
     column = BENEFICIARIES.field("handover_signed_on").label
-    records = pluralize(n, "procès-verbal de remise n'est pas signé", "procès-verbaux de remise ne sont pas signés")
-    return [
-        f"{format_number(n)} {records} (pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {names}. La demande "
-        f"de versement {pluralize(n, 'le joint', 'les joint')} comme preuve de la remise : "
-        f"faites-{pluralize(n, 'le', 'les')} signer avant de l'envoyer."
-    ]
+    missing = [b for b in unsigned if b.handover_signed_on is None]
+    late = [b for b in unsigned if b.handover_signed_on is not None]
+    notes = []
+    if missing:
+        n = len(missing)
+        records = pluralize(n, "procès-verbal de remise n'est pas signé", "procès-verbaux de remise ne sont pas signés")
+        notes.append(
+            f"{format_number(n)} {records} (pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : "
+            f"{_names(missing)}. La demande de versement {pluralize(n, 'le joint', 'les joint')} comme preuve de "
+            f"la remise : faites-{pluralize(n, 'le', 'les')} signer avant de l'envoyer."
+        )
+    if late:
+        n, claim = len(late), dotation.operation.claim_date
+        assert claim is not None
+        records = pluralize(n, "procès-verbal de remise est signé", "procès-verbaux de remise sont signés")
+        then = pluralize(n, "il n'était pas signé", "ils n'étaient pas signés")
+        notes.append(
+            f"{format_number(n)} {records} après la date de la demande de versement ({format_date_short(claim)}, "
+            f"{_claim_date_cell()}) : {_names(late, {b.identifier: b.handover_signed_on for b in late})}. "
+            f"À cette date, {then} : le certificat d'achèvement {pluralize(n, 'le dit non signé', 'les dit non signés')}. "
+            "Datez la demande du jour de son envoi, une fois les procès-verbaux signés (ou corrigez "
+            f"« {column} » si elle est fausse), puis relancez."
+        )
+    return notes
+
+
+def describe_unsigned_conventions(dotation: Dotation) -> list[str]:
+    """Return the notes on the conventions not signed on the claim's date, which the
+    certificate of completion cites (as :func:`describe_unsigned_handovers`)."""
+    unsigned = unsigned_conventions(dotation)
+    column = BENEFICIARIES.field("convention_signed_on").label
+    missing = [b for b in unsigned if b.convention_signed_on is None]
+    late = [b for b in unsigned if b.convention_signed_on is not None]
+    notes = []
+    if missing:
+        n = len(missing)
+        conventions = pluralize(n, "convention n'est pas signée", "conventions ne sont pas signées")
+        notes.append(
+            f"{format_number(n)} {conventions} "
+            f"(pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {_names(missing)}. Le certificat "
+            f"d'achèvement de la demande de versement {pluralize(n, 'la cite', 'les cite')} : "
+            f"faites-{pluralize(n, 'la', 'les')} signer avant d'envoyer la demande."
+        )
+    if late:
+        n, claim = len(late), dotation.operation.claim_date
+        assert claim is not None
+        notes.append(
+            f"{format_number(n)} {pluralize(n, 'convention est signée', 'conventions sont signées')} après la date "
+            f"de la demande de versement ({format_date_short(claim)}, {_claim_date_cell()}) : "
+            f"{_names(late, {b.identifier: b.convention_signed_on for b in late}, feminine=True)}. Le certificat "
+            f"d'achèvement {pluralize(n, 'la cite', 'les cite')} : datez la demande du jour de son envoi, une fois "
+            f"les conventions signées (ou corrigez « {column} » si elle est fausse), puis relancez."
+        )
+    return notes
+
+
+def describe_unsigned_records(dotation: Dotation) -> list[str]:
+    """Return the notes on the handover records, then the conventions, not signed on the
+    claim's date: the claim encloses the records as proof, its certificate cites the
+    conventions (none when all are signed)."""
+    return describe_unsigned_handovers(dotation) + describe_unsigned_conventions(dotation)
+
+
+# --- why the claim file is not produced (generer, demande, etat, the overview page) ----------
+
+
+def _unpaid_count(hold: ClaimHold) -> str:
+    """« 2 factures ne sont pas payées », « … au 05/11/2024, date de la demande de
+    versement » when one of them is paid after that date."""
+    n = len(hold.unpaid)
+    words = pluralize(n, "facture n'est pas payée", "factures ne sont pas payées")
+    when = (f" au {format_date_short(hold.claim_date)}, date de la demande de versement"
+            if hold.paid_late and hold.claim_date is not None else "")
+    return f"{n} {words}{when}"
+
+
+def _unpaid_described(hold: ClaimHold) -> str:
+    """Return « « SVI-F2301-058 » (ni « N° de mandat » ni « Date de paiement ») ; … »: each
+    unpaid invoice with what it lacks, as the sheet « Factures » names its columns, or
+    when it was paid (after the claim's date)."""
+    mandate = INVOICES.field("mandate_number").label
+    paid = INVOICES.field("payment_date").label
+    parts = []
+    for invoice in hold.unpaid:
+        if invoice.is_paid:
+            assert invoice.payment_date is not None
+            missing = f"payée le {format_date_short(invoice.payment_date)}, après cette date"
+        elif not invoice.mandate_number and invoice.payment_date is None:
+            missing = f"ni « {mandate} » ni « {paid} »"
+        elif not invoice.mandate_number:
+            missing = f"pas de « {mandate} »"
+        else:
+            missing = f"pas de « {paid} »"
+        parts.append(f"« {invoice.reference} » ({missing})")
+    return " ; ".join(parts)
+
+
+def _early_claim(hold: ClaimHold) -> str:
+    assert hold.claim_date is not None
+    return (f"la demande de versement est datée du {format_date_short(hold.claim_date)} ({_claim_date_cell()}), "
+            f"avant la remise du matériel le {format_date_short(hold.handover_date)} : à cette date, l'opération "
+            "n'était pas achevée")
+
+
+def _hold_fixes(hold: ClaimHold) -> list[str]:
+    """What to do, each a clause (no capital, no final period)."""
+    fixes = []
+    if any(not i.is_paid for i in hold.unpaid):
+        fixes.append("renseignez le numéro de mandat et la date de paiement de chaque facture")
+    if hold.paid_late or hold.early:
+        fixes.append(
+            f"datez la demande ({_claim_date_cell()}) du {format_date_short(hold.earliest_claim_date)} ou "
+            "d'après, ou videz la cellule pour la dater à la main le jour de l'envoi"
+        )
+    return fixes
+
+
+def describe_claim_refused(hold: ClaimHold) -> str:
+    """Return the error of ``dotation demande`` when the claim file cannot be produced."""
+    reasons = []
+    if hold.unpaid:
+        reasons.append("la demande de versement ne peut porter que sur des dépenses payées et "
+                       f"{_unpaid_count(hold)} (feuille « {INVOICES.title} ») : {_unpaid_described(hold)}")
+    if hold.early:
+        reasons.append(_early_claim(hold))
+    return (". ".join(_capitalized(r) if k else r for k, r in enumerate(reasons)) + ". Aucun document n'a été écrit. "
+            + _capitalized(" ; ".join(_hold_fixes(hold))) + ", puis relancez.")
+
+
+def describe_claim_left_out(hold: ClaimHold) -> str:
+    """Return the note of ``dotation generer`` when the claim file is left out."""
+    reasons = []
+    if hold.unpaid:
+        reasons.append(f"{_unpaid_count(hold)} (feuille « {INVOICES.title} ») : {_unpaid_described(hold)}")
+    if hold.early:
+        reasons.append(_early_claim(hold))
+    fixes = " ; ".join(_hold_fixes(hold))
+    lead = "La demande de versement ne peut porter que sur des dépenses payées : " if hold.unpaid and not hold.early else ""
+    return (f"le dossier de demande de subvention n'a pas été produit : "
+            + ". ".join(_capitalized(r) if k else r for k, r in enumerate(reasons))
+            + f". {lead}{fixes if lead else _capitalized(fixes)}, puis relancez « dotation generer » ou "
+              "« dotation demande ».")
+
+
+def _hold_in_short(hold: ClaimHold) -> str:
+    """Why the claim file is not produced, in the few words of ``dotation etat``."""
+    parts = []
+    if hold.unpaid:
+        n = len(hold.unpaid)
+        when = (f" au {format_date_short(hold.claim_date)}, date de la demande"
+                if hold.paid_late and hold.claim_date is not None else "")
+        refs = ", ".join(f"« {i.reference} »" + (f" payée le {format_date_short(i.payment_date)}"
+                                                  if i.is_paid and i.payment_date else "")
+                         for i in hold.unpaid)
+        parts.append(f"{n} {pluralize(n, 'facture non payée', 'factures non payées')}{when} ({refs})")
+    if hold.early:
+        assert hold.claim_date is not None
+        parts.append(f"demande datée du {format_date_short(hold.claim_date)}, avant la remise du "
+                     f"{format_date_short(hold.handover_date)}")
+    return " ; ".join(parts)

@@ -109,6 +109,7 @@ def _validate(raw: RawWorkbook) -> tuple[Dotation | None, Report]:
     _check_signature_dates(beneficiaries, equipped, report)
     _check_signature_sequence(op, beneficiaries, report)
     _check_signatures_against_handover(op, beneficiaries, equipped, report)
+    _check_claim_date(op, invoices, beneficiaries, equipped, report)
     _check_territory_kind_dates(op, beneficiaries, report)
 
     dotation = None
@@ -1058,6 +1059,64 @@ def _check_signatures_against_handover(op: Record | None, beneficiaries: list[Re
                 "matériel est remis en application de la convention : elle se signe au plus tard le jour de la "
                 "remise. Corrigez l'une des deux dates.",
                 r.title, r.cell("convention_signed_on"),
+            )
+
+
+def _check_claim_date(op: Record | None, invoices: list[Record], beneficiaries: list[Record], equipped: set[str],
+                      report: Report) -> None:
+    """Warn about what the claim would certify on its date and the data does not show
+    (never certify what the data does not show): a claim dated before the handover (it
+    says the operation complete), an invoice paid after the claim's date (it says every
+    invoice paid): the claim file is then not produced; a handover record or a
+    convention signed after it (the certificate then marks the record « non signé »).
+    Nothing to compare with an empty claim date: the claim is then dated by hand."""
+    claim = op.values.get("claim_date") if op is not None else None
+    if op is None or claim is None:
+        return
+    cell = f"« {_label(OPERATION, 'claim_date')} », feuille « {OPERATION.title} »"
+    handover = op.values.get("handover_date")
+    early = handover is not None and claim < handover
+    if early:
+        report.warning(
+            f"{_label(OPERATION, 'claim_date')} : {_show(claim)}, avant la remise du {_show(handover)} "
+            f"(« {_label(OPERATION, 'handover_date')} ») : la demande de versement atteste une opération achevée ; "
+            "elle ne sera pas produite tant que sa date précède la remise. Datez-la du jour de la remise ou "
+            "d'après, ou videz la cellule pour la dater à la main le jour de l'envoi.",
+            op.title, op.cell("claim_date"),
+        )
+    for r in invoices:
+        payment, ref = r.values.get("payment_date"), r.values.get("reference")
+        if payment is None or ref is None or payment <= claim:
+            continue
+        report.warning(
+            f"{_label(INVOICES, 'payment_date')} : {_show(payment)}, après la date de la demande de versement "
+            f"({_show(claim)}, {cell}) : à cette date, la facture « {ref} » n'était pas payée. La demande ne peut "
+            "porter que sur des dépenses payées ; elle ne sera pas produite tant que sa date précède ce "
+            "paiement. Datez-la du jour du paiement ou d'après (ou videz la cellule pour la dater à la main), "
+            "ou corrigez la date de paiement si elle est fausse.",
+            r.title, r.cell("payment_date"),
+        )
+    # Before the handover, every record signed from that day on is signed after the claim:
+    # the claim's date, warned about above, is the one to fix.
+    for r in [] if early else beneficiaries:
+        identifier = r.values.get("identifier")
+        if identifier is None or _fold(identifier) not in equipped:
+            continue  # signs nothing: warned about by _check_signature_dates
+        documents = [("handover_signed_on", "le procès-verbal de remise", "signé",
+                      "le certificat d'achèvement l'indiquera « non signé à ce jour »")]
+        if r.values.get("kind") is BeneficiaryKind.ASSOCIATION:
+            documents.append(("convention_signed_on", "la convention", "signée",
+                              "le certificat d'achèvement la cite"))
+        for key, what, signed, consequence in documents:
+            day = r.values.get(key)
+            if day is None or day <= claim:
+                continue
+            report.warning(
+                f"{_label(BENEFICIARIES, key)} : {_show(day)}, après la date de la demande de versement "
+                f"({_show(claim)}, {cell}) : à cette date, {what} de « {identifier} » n'était pas {signed}, et "
+                f"{consequence}. Datez la demande du jour de son envoi, une fois tout signé, ou corrigez la "
+                "date de signature si elle est fausse.",
+                r.title, r.cell(key),
             )
 
 

@@ -243,6 +243,13 @@ def _checks_section() -> list[str]:
         f"- Facture sans « {i.field('mandate_number').label} » ou sans « {i.field('payment_date').label} » : "
         "elle n'est pas payée ; la demande de versement du solde ne peut porter que sur des dépenses "
         "payées et n'est pas produite tant qu'une facture ne l'est pas.",
+        f"- « {o.field('claim_date').label} » (quand elle est remplie) avant la « "
+        f"{o.field('handover_date').label} », ou avant la « {i.field('payment_date').label} » d'une facture : "
+        "à cette date, l'opération n'était pas achevée ou la facture pas payée ; le dossier de demande "
+        "n'est pas produit tant que sa date les précède.",
+        f"- « {b.field('handover_signed_on').label} » ou « {b.field('convention_signed_on').label} » après "
+        f"la « {o.field('claim_date').label} » : à cette date, le document n'était pas signé (le certificat "
+        "d'achèvement marque un tel procès-verbal « non signé à ce jour »).",
         "- Part de la collectivité (coût TTC − État − autres financeurs) inférieure à 20 % du coût "
         "total TTC (CGCT, art. L1111-10 III).",
     ]
@@ -677,7 +684,10 @@ VARIABLES: dict[str, Var] = {
         "date_premier_achat": Var(DATE, "Date de la première facture (début de l'opération)."),
         "date_achevement": Var(DATE, "Date d'achèvement : la date de la remise."),
         "factures_payees": Var(BOOLEAN, "Vrai si toutes les factures ont un numéro de mandat et une date "
-                                        "de paiement."),
+                                        "de paiement, au plus tard la date de la demande quand elle est "
+                                        "remplie."),
+        "proces_verbaux_non_signes": Var(INTEGER, "Nombre de procès-verbaux de remise non signés à la date "
+                                                  "de la demande (voir `proces_verbaux[].signe`)."),
     }),
     "factures": Var(LIST, "Factures d'achat, dans l'ordre du classeur."),
     **_prefixed("factures[].", {
@@ -699,6 +709,10 @@ VARIABLES: dict[str, Var] = {
     **_prefixed("proces_verbaux[].", {
         **_BENEFICIARY,
         "date": Var(DATE, "Date du procès-verbal : la date de la remise."),
+        "signe": Var(BOOLEAN, "Vrai si le procès-verbal est signé à la date de la demande : « Date de "
+                              "signature du procès-verbal » remplie et, si la date de la demande l'est, "
+                              "pas postérieure à celle-ci. Faux : le certificat d'achèvement l'indique "
+                              "non signé."),
         "fichier": Var(TEXT, "Nom du fichier de son procès-verbal de remise (compatibilité : le "
                              "certificat cite les procès-verbaux par bénéficiaire et date)."),
     }),

@@ -1703,7 +1703,8 @@ def build_financing_plan(texts: Path) -> Builder:
 
 
 def certificate_records(doc: Builder) -> None:
-    """The handover records, by beneficiary and date (never by file name)."""
+    """The handover records, by beneficiary and date (never by file name), those not
+    signed on the claim's date marked so."""
     doc.spacer(2)
     table = doc.table([
         Column("Bénéficiaire", 6.3),
@@ -1717,7 +1718,9 @@ def certificate_records(doc: Builder) -> None:
         "(service {{ collectivite.du_nom }}){% endif %}",
         "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels | nombre }}",
-        "{{ pv.date | date }}",
+        # never an unsigned record presented as signed (its words kept on one line)
+        "{{ pv.date | date }}{% if not pv.signe %} (non" + NBSP + "signé" + NBSP + "à" + NBSP + "ce" + NBSP
+        + "jour){% endif %}",
     ])
     doc.tag_row(table, "endfor")
     cells = doc.row(table, ["Total", "{{ totaux.nombre | nombre }}", ""], spans=[2, 1, 1], bold=True)

@@ -41,6 +41,7 @@ B01_CONVENTION = "conventions/B01-convention-beaubreuil-numerique-solidaire.docx
 B02_CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 B03_CONVENTION = "conventions/B03-convention-centre-social-la-bastide-ensemble.docx"
 B04_HANDOVER = "proces-verbaux/B04-proces-verbal-portes-ferrees-solidarites.docx"
+CERTIFICATE = "demande-subvention/4-attestation-achevement.docx"
 SIGNED = dt.datetime(2023, 2, 3)
 Dates = dict[str, tuple[dt.datetime | None, dt.datetime | None]]
 
@@ -284,7 +285,7 @@ def test_canonical_serialisation() -> None:
         canonical({"x": 1.5})
 
 
-def test_every_document_has_its_fingerprints_and_signing_changes_none(workbook, batch: Path, runner) -> None:
+def test_every_document_has_its_fingerprints_and_signing_changes_only_the_certificate(workbook, batch: Path, runner) -> None:
     out = batch
     before = documents_of(out)
     by_path = {d["fichier"]: d for d in before}
@@ -296,9 +297,13 @@ def test_every_document_has_its_fingerprints_and_signing_changes_none(workbook, 
     assert by_path[B01_CONVENTION][DATA_KEY] != by_path[B02_CONVENTION][DATA_KEY]
     statement = by_path["demande-subvention/2-etat-recapitulatif-des-depenses.xlsx"]
     assert statement[TEMPLATE_KEY] == sha256(SPREADSHEET_VERSION.encode())
-    # signing every document changes neither the documents nor their fingerprints
+    # signing every document changes none of them but the certificate of completion, which
+    # marked every handover record « non signé à ce jour » (it printed no signature date)
     generate(runner, workbook(all_signed()), out)
-    assert documents_of(out) == before
+    after = {d["fichier"]: d for d in documents_of(out)}
+    changed = [path for path in by_path if after[path] != by_path[path]]
+    assert changed == [CERTIFICATE]
+    assert after[CERTIFICATE][TEMPLATE_KEY] == by_path[CERTIFICATE][TEMPLATE_KEY]
 
 
 def test_a_manifest_without_fingerprints_still_loads(workbook, batch: Path, runner) -> None:
@@ -341,12 +346,13 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) ->
         "Lettre de demande de versement à jour",
         "État récapitulatif des dépenses à jour",
         "Plan de financement à jour",
-        "Certificat d'achèvement et de conformité à jour",
+        # the only document that prints the signatures: it said every record « non signé »
+        "Certificat d'achèvement et de conformité périmé (données)",
         "Dossier de demande (PDF) non produit (option --pdf)",
     ]
     assert summary(lines) == (
         "En bref, 10 bénéficiaires : 9 conventions signées, 0 à signer ; 8 procès-verbaux signés, 2 à signer ; "
-        "27 documents à jour."
+        "26 documents à jour, 1 périmé."
     )
     # the columns line up across beneficiaries
     rows = [line for line in lines if line.startswith("      Procès-verbal")]
