@@ -25,6 +25,7 @@ from dotation_docs.pipeline import check_workbook, generate_claim
 ZRR = ROOT / "data" / "exemple-zrr.xlsx"
 CLAIM = "demande-subvention"
 CERTIFICATE = f"{CLAIM}/4-attestation-achevement.docx"
+LETTER = f"{CLAIM}/1-lettre-de-demande.docx"
 CLAIM_FILES = [f"{CLAIM}/{name}" for name in ("1-lettre-de-demande.docx", "2-etat-recapitulatif-des-depenses.xlsx",
                                               "3-plan-de-financement.docx", "4-attestation-achevement.docx")]
 CLAIM_DATE = "Date de la demande de versement"
@@ -219,6 +220,9 @@ def test_the_certificate_never_presents_an_unsigned_record_as_signed(runner, tmp
     text = flat(docx_text(tmp_path / CERTIFICATE))
     assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise signés "
             "joints ; le tableau indique ceux qui ne sont pas encore signés :") in text
+    # the letter says the same: only the signed records attest the handover
+    assert ("comme l'attestent les procès-verbaux de remise signés joints (les autres ne sont pas encore "
+            "signés).") in flat(docx_text(tmp_path / LETTER))
     # the claim cites each convention by its number: an unsigned one is named beside the records
     lines = result.output.splitlines()
     assert ("Attention : 1 procès-verbal de remise n'est pas signé (pas de « Date de signature du procès-verbal » "
@@ -256,6 +260,8 @@ def test_a_record_signed_after_the_claim_date_is_unsigned_on_it(zrr, runner, tmp
     assert "non signé" not in flat(docx_text(tmp_path / "ensuite" / CERTIFICATE))
     assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise joints :"
             in flat(docx_text(tmp_path / "ensuite" / CERTIFICATE)))
+    letter = flat(docx_text(tmp_path / "ensuite" / LETTER))
+    assert "comme l'attestent les procès-verbaux de remise joints." in letter and "pas encore signés" not in letter
 
 
 def test_a_convention_signed_after_the_claim_date_is_named(zrr, runner, tmp_path: Path) -> None:
@@ -278,6 +284,9 @@ def test_no_record_signed_the_lead_sentence_says_so(tmp_path: Path) -> None:
     assert ("a été remis aux bénéficiaires suivants ; les procès-verbaux de remise joints ne sont pas encore "
             "signés :") in text
     assert "comme le constatent" not in text
+    letter = flat(docx_text(tmp_path / LETTER))
+    assert "de Limoges Métropole ; les procès-verbaux de remise joints ne sont pas encore signés." in letter
+    assert "comme l'attestent" not in letter
     assert set(certificate_rows(tmp_path / CERTIFICATE).values()) == {f"3{NBSP}février 2023 {UNSIGNED}"}
 
 
