@@ -232,16 +232,28 @@ def describe_template_set(templates: TemplateSet | None, checked: TemplateCheck)
 STATUS_WIDTH = 100  # the report reads in a terminal of 100 columns
 
 
-def _freshness(state: DocumentState) -> str:
-    """« à jour », « périmé (données) », « modifié à la main, périmé (modèle) »… A changed
-    template changes the rendered bytes, the data fingerprint: only the template is then
-    named (whether the data changed too cannot be told)."""
+# The documents whose label starts with a feminine noun (« Convention périmée »).
+_FEMININE_NOUNS = frozenset({"convention", "lettre", "invitation", "page"})
+
+
+def _is_feminine(label: str) -> bool:
+    return label.split(maxsplit=1)[0].lower() in _FEMININE_NOUNS
+
+
+def _freshness(state: DocumentState, feminine: bool = False) -> str:
+    """« à jour », « périmé (données) », « modifié à la main, périmé (modèle) »…, agreed
+    with a feminine document (« Convention périmée »). A changed template changes the
+    rendered bytes, the data fingerprint: only the template is then named (whether the
+    data changed too cannot be told)."""
+    e = "e" if feminine else ""
     changed = "modèle" if state.template_changed else "données" if state.data_changed else ""
     why = f" ({changed})" if changed else ""
     if state.freshness is Freshness.STALE:
-        return f"périmé{why}"
+        return f"périmé{e}{why}"
     if state.freshness is Freshness.EDITED:
-        return f"modifié à la main, périmé{why}" if changed else "modifié à la main"
+        return f"modifié{e} à la main, périmé{e}{why}" if changed else f"modifié{e} à la main"
+    if state.freshness is Freshness.MISSING:
+        return f"manquant{e}"
     if state.freshness is Freshness.UNKNOWN:
         return "sans empreinte (lot ancien)"
     return state.freshness.value
@@ -325,7 +337,8 @@ def describe_status(state: BatchState) -> list[str]:
                 label, signed = "Procès-verbal", _signature(who.handover_signed_on, feminine=False)
             else:
                 label, signed = _capitalized(LABELS[d.type][0]), ""
-            rows.append([label, _freshness(d)] + ([_pdf_column(d)] if with_pdf else []) + [signed])
+            rows.append([label, _freshness(d, _is_feminine(label))] + ([_pdf_column(d)] if with_pdf else [])
+                        + [signed])
         blocks.append((heading, rows))
     table = iter(_table([row for _heading, rows in blocks for row in rows], "      "))
     for (heading, rows), b in zip(blocks, state.beneficiaries):
@@ -335,8 +348,9 @@ def describe_status(state: BatchState) -> list[str]:
     lines += ["", "Documents de l'opération"]
     rows = []
     for d in state.operation:
-        found = dossier_absent if d.freshness is Freshness.ABSENT else _freshness(d)
-        rows.append([_capitalized(LABELS[d.type][0]), found] + ([_pdf_column(d)] if with_pdf else []))
+        label = _capitalized(LABELS[d.type][0])
+        found = dossier_absent if d.freshness is Freshness.ABSENT else _freshness(d, _is_feminine(label))
+        rows.append([label, found] + ([_pdf_column(d)] if with_pdf else []))
     if rows:
         lines += _table(rows, "  ")
     if state.hold:

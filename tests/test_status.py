@@ -42,6 +42,7 @@ B02_CONVENTION = "conventions/B02-convention-sport-loisirs-de-l-aurence.docx"
 B03_CONVENTION = "conventions/B03-convention-centre-social-la-bastide-ensemble.docx"
 B04_HANDOVER = "proces-verbaux/B04-proces-verbal-portes-ferrees-solidarites.docx"
 CERTIFICATE = "demande-subvention/4-attestation-achevement.docx"
+LETTER = "demande-subvention/1-lettre-de-demande.docx"
 SIGNED = dt.datetime(2023, 2, 3)
 Dates = dict[str, tuple[dt.datetime | None, dt.datetime | None]]
 
@@ -285,7 +286,7 @@ def test_canonical_serialisation() -> None:
         canonical({"x": 1.5})
 
 
-def test_every_document_has_its_fingerprints_and_signing_changes_only_the_certificate(workbook, batch: Path, runner) -> None:
+def test_every_document_has_its_fingerprints_and_signing_changes_only_the_claims_letter_and_certificate(workbook, batch: Path, runner) -> None:
     out = batch
     before = documents_of(out)
     by_path = {d["fichier"]: d for d in before}
@@ -298,11 +299,12 @@ def test_every_document_has_its_fingerprints_and_signing_changes_only_the_certif
     statement = by_path["demande-subvention/2-etat-recapitulatif-des-depenses.xlsx"]
     assert statement[TEMPLATE_KEY] == sha256(SPREADSHEET_VERSION.encode())
     # signing every document changes none of them but the certificate of completion, which
-    # marked every handover record « non signé à ce jour » (it printed no signature date)
+    # marked every handover record « non signé à ce jour » (it printed no signature date),
+    # and the claim's letter, which cites the signed records only as proof of the handover
     generate(runner, workbook(all_signed()), out)
     after = {d["fichier"]: d for d in documents_of(out)}
     changed = [path for path in by_path if after[path] != by_path[path]]
-    assert changed == [CERTIFICATE]
+    assert changed == [LETTER, CERTIFICATE]
     assert after[CERTIFICATE][TEMPLATE_KEY] == by_path[CERTIFICATE][TEMPLATE_KEY]
 
 
@@ -343,16 +345,17 @@ def test_etat_on_a_fresh_batch_with_signatures(workbook, batch: Path, runner) ->
         "Communiqué de presse (.html) à jour",
         "Invitation presse (.docx) à jour",
         "Invitation presse (.html) à jour",
-        "Lettre de demande de versement à jour",
+        # the letter cites the signed records only, the certificate marks the others
+        # « non signé »: both said no record was signed
+        "Lettre de demande de versement périmée (données)",
         "État récapitulatif des dépenses à jour",
         "Plan de financement à jour",
-        # the only document that prints the signatures: it said every record « non signé »
         "Certificat d'achèvement et de conformité périmé (données)",
         "Dossier de demande (PDF) non produit (option --pdf)",
     ]
     assert summary(lines) == (
         "En bref, 10 bénéficiaires : 9 conventions signées, 0 à signer ; 8 procès-verbaux signés, 2 à signer ; "
-        "26 documents à jour, 1 périmé."
+        "25 documents à jour, 2 périmés."
     )
     # the columns line up across beneficiaries
     rows = [line for line in lines if line.startswith("      Procès-verbal")]
@@ -371,8 +374,8 @@ def test_etat_says_which_documents_are_stale_missing_or_edited(workbook, batch: 
     path = workbook(change=rename_b02_representative)
     lines = etat(runner, path, out)
     assert block(lines, "B01")[1:] == ["Convention à jour à signer", "Procès-verbal à jour à signer"]
-    assert block(lines, "B02")[1:] == ["Convention périmé (données) à signer", "Procès-verbal périmé (données) à signer"]
-    assert block(lines, "B03")[1] == "Convention manquant à signer"
+    assert block(lines, "B02")[1:] == ["Convention périmée (données) à signer", "Procès-verbal périmé (données) à signer"]
+    assert block(lines, "B03")[1] == "Convention manquante à signer"
     assert block(lines, "B04")[2] == "Procès-verbal modifié à la main à signer"
     # out of date = exactly the documents a new run would write differently
     fresh = tmp_path / "nouveau-lot"
