@@ -1718,9 +1718,10 @@ def certificate_records(doc: Builder) -> None:
         "(service {{ collectivite.du_nom }}){% endif %}",
         "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels | nombre }}",
-        # never an unsigned record presented as signed (its words kept on one line)
-        "{{ pv.date | date }}{% if not pv.signe %} (non" + NBSP + "signé" + NBSP + "à" + NBSP + "ce" + NBSP
-        + "jour){% endif %}",
+        # never an unsigned record presented as signed (its words kept on one line); when
+        # none is signed the lead sentence says so, and the rows stay one line high
+        "{{ pv.date | date }}{% if not pv.signe and demande.proces_verbaux_non_signes != proces_verbaux | length %} "
+        "(non" + NBSP + "signé" + NBSP + "à" + NBSP + "ce" + NBSP + "jour){% endif %}",
     ])
     doc.tag_row(table, "endfor")
     cells = doc.row(table, ["Total", "{{ totaux.nombre | nombre }}", ""], spans=[2, 1, 1], bold=True)

@@ -221,8 +221,8 @@ def test_the_certificate_never_presents_an_unsigned_record_as_signed(runner, tmp
     assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise signés "
             "joints ; le tableau indique ceux qui ne sont pas encore signés :") in text
     # the letter says the same: only the signed records attest the handover
-    assert ("comme l'attestent les procès-verbaux de remise signés joints (les autres ne sont pas encore "
-            "signés).") in flat(docx_text(tmp_path / LETTER))
+    assert ("comme l'attestent les procès-verbaux de remise signés, joints à la présente demande (l'autre "
+            "n'est pas encore signé).") in flat(docx_text(tmp_path / LETTER))
     # the claim cites each convention by its number: an unsigned one is named beside the records
     lines = result.output.splitlines()
     assert ("Attention : 1 procès-verbal de remise n'est pas signé (pas de « Date de signature du procès-verbal » "
@@ -287,7 +287,8 @@ def test_no_record_signed_the_lead_sentence_says_so(tmp_path: Path) -> None:
     letter = flat(docx_text(tmp_path / LETTER))
     assert "de Limoges Métropole ; les procès-verbaux de remise joints ne sont pas encore signés." in letter
     assert "comme l'attestent" not in letter
-    assert set(certificate_rows(tmp_path / CERTIFICATE).values()) == {f"3{NBSP}février 2023 {UNSIGNED}"}
+    # the lead sentence says it for every row: the rows stay one line high (one page)
+    assert set(certificate_rows(tmp_path / CERTIFICATE).values()) == {f"3{NBSP}février 2023"}
 
 
 # --- an empty claim date: dated by hand when sent --------------------------------------------

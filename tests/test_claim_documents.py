@@ -287,8 +287,10 @@ def test_certificate_lists_the_records_by_beneficiary_and_date(tmp_path) -> None
     assert [r[0][:3] for r in records] == [f"B{n:02}" for n in range(1, 11)]
     assert records[0][:3] == ["B01 – Beaubreuil Numérique Solidaire", f"n°{NBSP}LM-2023-B01", "16"]
     assert records[-1][0].endswith("(service de Limoges Métropole)") and records[-1][1] == "—"
-    # the sample's records have no signature date: none is presented as signed
-    assert all(flat(r[3]) == "3 février 2023 (non signé à ce jour)" for r in records)
+    # the sample's records have no signature date: none is presented as signed (the lead
+    # sentence says so once, rather than every row)
+    assert all(flat(r[3]) == "3 février 2023" for r in records)
+    assert "les procès-verbaux de remise joints ne sont pas encore signés" in flat(docx_text(path))
     assert rows[-1] == ["Total", "Total", "121", ""]
     assert ".docx" not in docx_text(path) and "proces-verbal" not in docx_text(path)
 
