@@ -217,8 +217,8 @@ PROGRESS_MAX_WIDTH = 36
 def _progress_width(columns: int) -> int:
     """Width of the bar on a terminal of ``columns`` columns: what is left once the label,
     the brackets and the percentage (« Rendu des documents  [###]  100% ») are written, one
-    column spared so that the cursor never reaches the last one (0: no bar, the
-    percentage only)."""
+    column spared so that the cursor never reaches the last one (0: the line cannot fit,
+    no bar is drawn)."""
     clutter = len(PROGRESS_LABEL) + len("  [") + len("]  ") + len("100%")
     return max(0, min(PROGRESS_MAX_WIDTH, columns - clutter - 1))
 
@@ -226,9 +226,11 @@ def _progress_width(columns: int) -> int:
 def _stderr_columns() -> int:
     """Columns of the terminal the bar is drawn on: stderr's (``shutil.get_terminal_size``
     asks stdout's, which may be a pipe or a file while stderr is the terminal); COLUMNS
-    when set, as shutil reads it."""
+    when set to a positive number, as shutil reads it."""
     try:
-        return int(os.environ["COLUMNS"])
+        columns = int(os.environ["COLUMNS"])
+        if columns > 0:  # shutil ignores 0 and less too
+            return columns
     except (KeyError, ValueError):
         pass
     try:

@@ -509,7 +509,19 @@ def _unpaid_described(hold: ClaimHold) -> str:
         else:
             missing = f"pas de « {paid} »"
         parts.append(f"« {invoice.reference} » ({missing})")
-    return " ; ".join(parts)
+    return _invoices_capped(parts, " ; ")
+
+
+def _invoices_capped(parts: list[str], separator: str) -> str:
+    """The first :data:`NAMED_AT_MOST` invoices of ``parts``, then how many more: a
+    national workbook can hold hundreds of them, each named by « dotation verifier » at
+    its cell."""
+    shown = separator.join(parts[:NAMED_AT_MOST])
+    more = len(parts) - NAMED_AT_MOST
+    if more > 0:
+        shown += (f"{separator}et {format_number(more)} {pluralize(more, 'autre', 'autres')} (chacune signalée "
+                  "à sa cellule par « dotation verifier »)")
+    return shown
 
 
 def _early_claim(hold: ClaimHold) -> str:
@@ -566,9 +578,9 @@ def _hold_in_short(hold: ClaimHold) -> str:
         n = len(hold.unpaid)
         when = (f" au {format_date_short(hold.claim_date)}, date de la demande"
                 if hold.paid_late and hold.claim_date is not None else "")
-        refs = ", ".join(f"« {i.reference} »" + (f" payée le {format_date_short(i.payment_date)}"
-                                                  if i.is_paid and i.payment_date else "")
-                         for i in hold.unpaid)
+        refs = _invoices_capped([f"« {i.reference} »" + (f" payée le {format_date_short(i.payment_date)}"
+                                                        if i.is_paid and i.payment_date else "")
+                                 for i in hold.unpaid], ", ")
         parts.append(f"{n} {pluralize(n, 'facture non payée', 'factures non payées')}{when} ({refs})")
     if hold.early:
         assert hold.claim_date is not None

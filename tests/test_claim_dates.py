@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from cells import at, put
 from conftest import ROOT, docx_text, exited_cleanly, operation_row, set_operation, warnings_of
 from dotation_docs.cli import cli
-from dotation_docs.funding import claim_hold, unpaid_invoices
+from dotation_docs.funding import ClaimHold, claim_hold, unpaid_invoices
 from dotation_docs.pipeline import check_workbook, generate_claim
 
 ZRR = ROOT / "data" / "exemple-zrr.xlsx"
@@ -302,3 +303,26 @@ def test_an_empty_claim_date_compares_nothing(zrr, tmp_path: Path) -> None:
     assert all((tmp_path / f).is_file() for f in CLAIM_FILES)
     assert "non signé" not in flat(docx_text(tmp_path / CERTIFICATE))
     assert "Fait à Airvault, le ………………………" in flat(docx_text(tmp_path / CERTIFICATE))
+
+
+# --- a national workbook: hundreds of invoices held back ---------------------------------------
+
+
+def test_hundreds_of_held_invoices_are_named_ten_at_most() -> None:
+    """A message naming 400 invoices is one unreadable line of 37 000 characters, the fix
+    at its very end: the first ten are named, the others counted (verifier names each)."""
+    from dotation_docs.model import Invoice
+    from dotation_docs.summary import _hold_in_short, describe_claim_left_out, describe_claim_refused
+
+    def invoice(n: int, paid: bool) -> Invoice:
+        return Invoice(f"FAC-2024-{n:04}", "Fournisseur", "12345678200010", dt.date(2024, 9, 1), "Matériel",
+                       Decimal("100.00"), Decimal("20.00"), Decimal("120.00"),
+                       "M-1" if paid else None, dt.date(2024, 11, 20) if paid else None)
+
+    hold = ClaimHold(tuple(invoice(n, paid=n % 2 == 0) for n in range(1, 401)), dt.date(2024, 11, 5),
+                     dt.date(2024, 10, 15))
+    for message in (describe_claim_refused(hold), describe_claim_left_out(hold), _hold_in_short(hold)):
+        assert "FAC-2024-0010" in message and "FAC-2024-0011" not in message
+        assert "et 390 autres (chacune signalée à sa cellule par « dotation verifier »)" in message
+        assert len(message) < 2000, message
+    assert "400 factures" in describe_claim_refused(hold)
