@@ -491,6 +491,9 @@ def claim_context(
     # Never present an unsigned record as signed: the certificate marks those not signed on its date.
     records = [b for b in dotation.beneficiaries if b.identifier in handover_files]
     signed = {b.identifier: signed_on_claim_date(b.handover_signed_on, op.claim_date) for b in records}
+    # ... and the conventions it cites by their number (a service signs none)
+    conventions = {b.identifier: signed_on_claim_date(b.convention_signed_on, op.claim_date)
+                   for b in records if b.signs_convention}
     return {
         **(common or common_context(dotation, funding)),
         **_document(typographic_apostrophes(title)),  # the titles of CLAIM_FILES, in words
@@ -516,6 +519,8 @@ def claim_context(
             "date_achevement": op.handover_date,
             "factures_payees": not unpaid_invoices(dotation),
             "proces_verbaux_non_signes": sum(not s for s in signed.values()),
+            "nombre_conventions": len(conventions),
+            "conventions_non_signees": sum(not s for s in conventions.values()),
         },
         "factures": [_invoice(n, i, funding) for n, i in enumerate(dotation.invoices, start=1)],
         "proces_verbaux": [
@@ -524,6 +529,7 @@ def claim_context(
                 "date": op.handover_date,
                 "fichier": handover_files[b.identifier],
                 "signe": signed[b.identifier],
+                "convention_signee": conventions.get(b.identifier),
             }
             for b in records
         ],

@@ -688,6 +688,10 @@ VARIABLES: dict[str, Var] = {
                                         "remplie."),
         "proces_verbaux_non_signes": Var(INTEGER, "Nombre de procès-verbaux de remise non signés à la date "
                                                   "de la demande (voir `proces_verbaux[].signe`)."),
+        "nombre_conventions": Var(INTEGER, "Nombre de conventions que cite le certificat d'achèvement (une "
+                                           "par association équipée)."),
+        "conventions_non_signees": Var(INTEGER, "Nombre de ces conventions non signées à la date de la "
+                                                "demande (voir `proces_verbaux[].convention_signee`)."),
     }),
     "factures": Var(LIST, "Factures d'achat, dans l'ordre du classeur."),
     **_prefixed("factures[].", {
@@ -713,6 +717,10 @@ VARIABLES: dict[str, Var] = {
                               "signature du procès-verbal » remplie et, si la date de la demande l'est, "
                               "pas postérieure à celle-ci. Faux : le certificat d'achèvement l'indique "
                               "non signé."),
+        "convention_signee": Var(BOOLEAN, "Vrai si la convention du bénéficiaire est signée à la date de la "
+                                          "demande (comme `signe`) ; vide pour un service de la collectivité, "
+                                          "qui n'en signe pas. Faux : le certificat d'achèvement l'indique "
+                                          "non signée."),
         "fichier": Var(TEXT, "Nom du fichier de son procès-verbal de remise (compatibilité : le "
                              "certificat cite les procès-verbaux par bénéficiaire et date)."),
     }),

@@ -1716,7 +1716,9 @@ def certificate_records(doc: Builder) -> None:
     doc.row(table, [
         "{{ pv.identifiant }} – {{ pv.nom }}{% if not pv.est_association %} "
         "(service {{ collectivite.du_nom }}){% endif %}",
-        "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}{% else %}—{% endif %}",
+        "{% if pv.numero_convention %}n°" + NBSP + "{{ pv.numero_convention | insecable }}"
+        "{% if not pv.convention_signee and demande.conventions_non_signees != demande.nombre_conventions %} "
+        "(non" + NBSP + "signée" + NBSP + "à" + NBSP + "ce" + NBSP + "jour){% endif %}{% else %}—{% endif %}",
         "{{ pv.nombre_materiels | nombre }}",
         # never an unsigned record presented as signed (its words kept on one line); when
         # none is signed the lead sentence says so, and the rows stay one line high

@@ -83,6 +83,12 @@ def files_under(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
+def certificate_conventions(path: Path) -> dict[str, str]:
+    """The certificate's records: beneficiary identifier → the cell « Convention »."""
+    table = docx.Document(str(path)).tables[0]
+    return {row.cells[0].text[:3]: row.cells[1].text for row in table.rows if re.match(r"B\d\d – ", row.cells[0].text)}
+
+
 def certificate_rows(path: Path) -> dict[str, str]:
     """The certificate's records: beneficiary identifier → the cell « Procès-verbal de remise du »."""
     table = docx.Document(str(path)).tables[0]
@@ -220,7 +226,12 @@ def test_the_certificate_never_presents_an_unsigned_record_as_signed(runner, tmp
                     "B03": f"15{NBSP}octobre 2024 {UNSIGNED}", "B04": f"15{NBSP}octobre 2024"}
     text = flat(docx_text(tmp_path / CERTIFICATE))
     assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise signés "
-            "joints ; le tableau indique ceux qui ne sont pas encore signés :") in text
+            "joints ; le tableau indique ceux qui ne sont pas encore signés ; il indique aussi les conventions "
+            "qui ne sont pas encore signées :") in text
+    # ... and B03's convention, cited by its number, is not presented as signed either
+    conventions = certificate_conventions(tmp_path / CERTIFICATE)
+    assert conventions["B03"] == f"n°{NBSP}CCST-2024-B03 (non{NBSP}signée{NBSP}à{NBSP}ce{NBSP}jour)"
+    assert conventions["B01"] == f"n°{NBSP}CCST-2024-B01" and conventions["B04"] == "—"
     # the letter says the same: only the signed records attest the handover
     assert ("comme l'attestent les procès-verbaux de remise signés, joints à la présente demande (l'autre "
             "n'est pas encore signé).") in flat(docx_text(tmp_path / LETTER))
@@ -252,6 +263,8 @@ def test_a_record_signed_after_the_claim_date_is_unsigned_on_it(zrr, runner, tmp
             "du procès-verbal » si elle est fausse), puis relancez.") in result.output.splitlines()
     assert "convention n'est pas signée" not in result.output  # signed on the handover day
     assert certificate_rows(tmp_path / CERTIFICATE)["B03"] == f"15{NBSP}octobre 2024 {UNSIGNED}"
+    assert certificate_conventions(tmp_path / CERTIFICATE)["B03"] == f"n°{NBSP}CCST-2024-B03"
+    assert "conventions qui ne sont pas encore signées" not in flat(docx_text(tmp_path / CERTIFICATE))
 
     # dated on the day it is sent, once everything is signed: the plain certificate
     later = zrr(b03_signed(dt.date(2024, 10, 15), dt.date(2024, 11, 12)), claim_on(dt.date(2024, 11, 12)))
@@ -283,7 +296,8 @@ def test_no_record_signed_the_lead_sentence_says_so(tmp_path: Path) -> None:
     generate_claim(ROOT / "data" / "exemple-limoges-2023.xlsx", tmp_path)
     text = flat(docx_text(tmp_path / CERTIFICATE))
     assert ("a été remis aux bénéficiaires suivants ; les procès-verbaux de remise joints ne sont pas encore "
-            "signés :") in text
+            "signés ; les conventions citées ne sont pas encore signées :") in text
+    assert "non signée" not in text  # said once, not on every row
     assert "comme le constatent" not in text
     letter = flat(docx_text(tmp_path / LETTER))
     assert "de Limoges Métropole ; les procès-verbaux de remise joints ne sont pas encore signés." in letter
