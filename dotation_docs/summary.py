@@ -455,7 +455,8 @@ def describe_unsigned_conventions(dotation: Dotation) -> list[str]:
         notes.append(
             f"{format_number(n)} {conventions} "
             f"(pas de « {column} » dans la feuille « {BENEFICIARIES.title} ») : {_names(missing)}. Le certificat "
-            f"d'achèvement de la demande de versement {pluralize(n, 'la cite', 'les cite')} : "
+            f"d'achèvement de la demande de versement {pluralize(n, 'la cite', 'les cite')} et "
+            f"{pluralize(n, 'la dit non signée', 'les dit non signées')} : "
             f"faites-{pluralize(n, 'la', 'les')} signer avant d'envoyer la demande."
         )
     if late:
@@ -465,7 +466,8 @@ def describe_unsigned_conventions(dotation: Dotation) -> list[str]:
             f"{format_number(n)} {pluralize(n, 'convention est signée', 'conventions sont signées')} après la date "
             f"de la demande de versement ({format_date_short(claim)}, {_claim_date_cell()}) : "
             f"{_names(late, {b.identifier: b.convention_signed_on for b in late}, feminine=True)}. Le certificat "
-            f"d'achèvement {pluralize(n, 'la cite', 'les cite')} : datez la demande du jour de son envoi, une fois "
+            f"d'achèvement {pluralize(n, 'la dit non signée', 'les dit non signées')} : datez la demande du jour "
+            "de son envoi, une fois "
             f"les conventions signées (ou corrigez « {column} » si elle est fausse), puis relancez."
         )
     return notes

@@ -1074,6 +1074,14 @@ def _check_claim_date(op: Record | None, invoices: list[Record], beneficiaries: 
     if op is None or claim is None:
         return
     cell = f"« {_label(OPERATION, 'claim_date')} », feuille « {OPERATION.title} »"
+    now = today()
+    if claim > now:
+        report.warning(
+            f"{_label(OPERATION, 'claim_date')} : {_show(claim)}, après aujourd'hui ({_show(now)}) : la demande "
+            "de versement certifie, à cette date, des paiements et des signatures que le classeur ne montre pas "
+            "encore. Datez-la du jour de son envoi, ou videz la cellule pour la dater à la main.",
+            op.title, op.cell("claim_date"),
+        )
     handover = op.values.get("handover_date")
     early = handover is not None and claim < handover
     if early:
@@ -1106,7 +1114,7 @@ def _check_claim_date(op: Record | None, invoices: list[Record], beneficiaries: 
                       "le certificat d'achèvement l'indiquera « non signé à ce jour »")]
         if r.values.get("kind") is BeneficiaryKind.ASSOCIATION:
             documents.append(("convention_signed_on", "la convention", "signée",
-                              "le certificat d'achèvement la cite"))
+                              "le certificat d'achèvement l'indiquera « non signée à ce jour »"))
         for key, what, signed, consequence in documents:
             day = r.values.get(key)
             if day is None or day <= claim:

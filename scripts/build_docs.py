@@ -249,7 +249,10 @@ def _checks_section() -> list[str]:
         "n'est pas produit tant que sa date les précède.",
         f"- « {b.field('handover_signed_on').label} » ou « {b.field('convention_signed_on').label} » après "
         f"la « {o.field('claim_date').label} » : à cette date, le document n'était pas signé (le certificat "
-        "d'achèvement marque un tel procès-verbal « non signé à ce jour »).",
+        "d'achèvement marque un tel procès-verbal « non signé à ce jour », une telle convention « non signée "
+        "à ce jour »).",
+        f"- « {o.field('claim_date').label} » après aujourd'hui : la demande certifierait, à cette date, des "
+        "paiements et des signatures que le classeur ne montre pas encore.",
         "- Part de la collectivité (coût TTC − État − autres financeurs) inférieure à 20 % du coût "
         "total TTC (CGCT, art. L1111-10 III).",
     ]

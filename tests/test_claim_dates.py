@@ -242,7 +242,7 @@ def test_the_certificate_never_presents_an_unsigned_record_as_signed(runner, tmp
             "preuve de la remise : faites-le signer avant de l'envoyer.") in lines
     assert ("Attention : 1 convention n'est pas signée (pas de « Date de signature de la convention » dans la "
             "feuille « Bénéficiaires ») : B03 « Clic en Gâtine ». Le certificat d'achèvement de la demande de "
-            "versement la cite : faites-la signer avant d'envoyer la demande.") in lines
+            "versement la cite et la dit non signée : faites-la signer avant d'envoyer la demande.") in lines
 
 
 def test_a_record_signed_after_the_claim_date_is_unsigned_on_it(zrr, runner, tmp_path: Path) -> None:
@@ -286,7 +286,7 @@ def test_a_convention_signed_after_the_claim_date_is_named(zrr, runner, tmp_path
     result = runner.invoke(cli, ["demande", str(path), "-o", str(tmp_path)])
     assert ("Attention : 1 convention est signée après la date de la demande de versement (05/11/2024, « Date de "
             "la demande de versement », feuille « Opération ») : B03 « Clic en Gâtine » (signée le 12/11/2024). Le "
-            "certificat d'achèvement la cite : datez la demande du jour de son envoi, une fois les conventions "
+            "certificat d'achèvement la dit non signée : datez la demande du jour de son envoi, une fois les conventions "
             "signées (ou corrigez « Date de signature de la convention » si elle est fausse), puis relancez.") \
         in result.output.splitlines()
 
@@ -340,3 +340,16 @@ def test_hundreds_of_held_invoices_are_named_ten_at_most() -> None:
         assert "et 390 autres (chacune signalée à sa cellule par « dotation verifier »)" in message
         assert len(message) < 2000, message
     assert "400 factures" in describe_claim_refused(hold)
+
+
+def test_a_claim_dated_after_today_is_warned_about(zrr, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dated ahead, the claim would certify payments and signatures the workbook cannot show yet."""
+    from dotation_docs import validation
+
+    path = zrr()
+    assert not any("après aujourd'hui" in w for w in warnings_of(path))
+    monkeypatch.setattr(validation, "today", lambda: dt.date(2024, 11, 1))  # the claim: 05/11/2024
+    assert (f"{claim_date_cell()} : Date de la demande de versement : 05/11/2024, après aujourd'hui (01/11/2024) : "
+            "la demande de versement certifie, à cette date, des paiements et des signatures que le classeur ne "
+            "montre pas encore. Datez-la du jour de son envoi, ou videz la cellule pour la dater à la main.") \
+        in warnings_of(path)
