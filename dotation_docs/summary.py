@@ -580,8 +580,9 @@ def _hold_in_short(hold: ClaimHold) -> str:
         n = len(hold.unpaid)
         when = (f" au {format_date_short(hold.claim_date)}, date de la demande"
                 if hold.paid_late and hold.claim_date is not None else "")
-        refs = _invoices_capped([f"« {i.reference} »" + (f" payée le {format_date_short(i.payment_date)}"
-                                                        if i.is_paid and i.payment_date else "")
+        # no-break spaces inside the guillemets: the report's wrapping never leaves « alone
+        refs = _invoices_capped([f"«{NBSP}{i.reference}{NBSP}»" + (f" payée le {format_date_short(i.payment_date)}"
+                                                                  if i.is_paid and i.payment_date else "")
                                  for i in hold.unpaid], ", ")
         parts.append(f"{n} {pluralize(n, 'facture non payée', 'factures non payées')}{when} ({refs})")
     if hold.early:

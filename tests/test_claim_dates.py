@@ -340,6 +340,8 @@ def test_hundreds_of_held_invoices_are_named_ten_at_most() -> None:
         assert "et 390 autres (chacune signalée à sa cellule par « dotation verifier »)" in message
         assert len(message) < 2000, message
     assert "400 factures" in describe_claim_refused(hold)
+    # in « dotation etat », wrapped at 100 columns: a guillemet never ends a line
+    assert f"«{NBSP}FAC-2024-0001{NBSP}»" in _hold_in_short(hold)
 
 
 def test_a_claim_dated_after_today_is_warned_about(zrr, monkeypatch: pytest.MonkeyPatch) -> None:
