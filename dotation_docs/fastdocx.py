@@ -52,7 +52,6 @@ from docx.opc.coreprops import CoreProperties
 from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
-from jinja2.compiler import CodeGenerator
 from lxml import etree
 
 from dotation_docs import rendering
@@ -72,6 +71,7 @@ from dotation_docs.rendering import (
     _translate_runtime,
     _translate_syntax,
     _UnsupportedTagError,
+    _check_xml_texts,
     _where,
     fit_property,
 )
@@ -342,6 +342,7 @@ def _render_xml(part: _Part, context: Mapping[str, Any], listing: bool = False,
     listed = "\n" in xml or "\t" in xml or "\a" in xml or "\f" in xml
     if listed:  # otherwise resolve_listing changes nothing
         xml = _resolve_listing(None, xml)
+    _check_xml_texts(xml)
     return (xml, listed) if listing else xml
 
 
@@ -528,7 +529,7 @@ class CompiledDocxTemplate:
         except DotationError:
             raise
         except Exception as err:
-            translated = _translate(err, self.name)
+            translated = _translate(err, self.name, rendering.document_label(context, title))
             if translated is None:
                 raise
             raise translated from err
@@ -901,7 +902,7 @@ def _output_text(value: Any) -> Any:
     return str(_finalize(None, value))
 
 
-class _CodeGenerator(CodeGenerator):
+class _CodeGenerator(rendering._CodeGenerator):
     """Jinja's code generator, printing a value with one call (:func:`_output`) instead of
     three when the environment's ``finalize`` is :func:`rendering._finalize` (the printed
     text is the same: what is printed is only joined)."""
@@ -1546,9 +1547,10 @@ class _ContextPreparer:
 _PREPARER = _ContextPreparer()
 
 
-def _translate(err: BaseException, name: str) -> TemplateError | None:
+def _translate(err: BaseException, name: str, document: str = "") -> TemplateError | None:
     """Return the TemplateError :func:`rendering.render` raises for ``err`` (a Word
-    template named ``name``), or None when ``err`` is a bug to let through."""
+    template named ``name``, filled for ``document``: :func:`rendering.document_label`), or
+    None when ``err`` is a bug to let through."""
     if isinstance(err, _UnsupportedTagError):
         return TemplateError(
             f"le modèle « {name} » utilise la balise « {err.message} »{_where(err.source, err.lineno, True)}, "
@@ -1563,9 +1565,10 @@ def _translate(err: BaseException, name: str) -> TemplateError | None:
         )
     if isinstance(err, _RenderFailure):
         where = "" if isinstance(err.original, jinja2.UndefinedError) else _where(err.source, err.lineno, True)
-        return TemplateError(f"le modèle « {name} » ne peut pas être rempli{where} : {_translate_runtime(err.original)}.")
+        return TemplateError(
+            f"le modèle « {name} » ne peut pas être rempli{document}{where} : {_translate_runtime(err.original)}.")
     if isinstance(err, jinja2.TemplateError):
-        return TemplateError(f"le modèle « {name} » ne peut pas être rempli : {_translate_runtime(err)}.")
+        return TemplateError(f"le modèle « {name} » ne peut pas être rempli{document} : {_translate_runtime(err)}.")
     if isinstance(err, etree.XMLSyntaxError):
         return TemplateError(
             f"le modèle « {name} » produit un document Word invalide (XML mal formé), "

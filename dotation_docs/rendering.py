@@ -4,6 +4,13 @@ The only module that imports docxtpl. One Jinja environment serves Word and HTML
 alike: sandboxed (templates are code written elsewhere: no attribute of Python's internals, no
 mutation of the context), autoescape on, ``StrictUndefined``, ``None`` printed as empty, the
 French filters; ``{% include %}``, ``{% import %}`` and ``{% extends %}`` are refused.
+Only plain values (texts, numbers, dates, lists of them) are ever written: a function, a
+generator (``|map`` without ``|join``) or a template object would write a memory address,
+and ``lipsum``/``|random`` are not available, so that the same data always give the same
+bytes. Loop turns, the work of Jinja's filters and the size of computed texts have budgets
+far beyond a national batch's needs (:data:`MAX_LOOP_TURNS`, :data:`MAX_FILTER_WORK`,
+:data:`MAX_SEQUENCE`), so that a template from elsewhere is refused at once instead of
+hanging or exhausting the memory.
 :func:`render` is the single entry point and raises no other user-facing error than
 :class:`TemplateError`, in French. The typographic marks the filters emit (see
 :mod:`dotation_docs.formatting`) become a superscript run or a ``w:noBreakHyphen`` in Word,
@@ -14,6 +21,7 @@ carry a fixed date.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import copy
 import html
@@ -22,6 +30,8 @@ import inspect
 import io
 import itertools
 import re
+import string
+import types
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -33,13 +43,17 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import markupsafe
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Cycler, Joiner, _PassArg
 from lxml import etree
 
 from dotation_docs.exceptions import DotationError, TemplateError, describe_os_error
@@ -94,13 +108,16 @@ _NOTES = (
 
 @jinja2.pass_eval_context  # needs the run time: no printing folded at compile time, unchecked
 def _finalize(_eval_ctx: Any, value: Any) -> Any:
-    if callable(value) and not isinstance(value, (str, jinja2.Undefined)):
-        # ``{{ 'a'.format }}`` would print « <built-in method …  at 0x7f…> »: an address, so
-        # two runs would no longer give the same bytes.
-        raise PrintedFunctionError(
-            "une expression affiche une fonction au lieu d'une valeur (parenthèses oubliées ?)"
-        )
-    return "" if value is None else value
+    """What ``{{ value }}`` prints: ``value`` itself when it is a plain value (see
+    :func:`_printed_size`), "" for None; anything else is refused."""
+    kind = type(value)
+    if kind is str or kind is markupsafe.Markup:
+        return value
+    if value is None:
+        return ""
+    if not isinstance(value, _PRINTABLE_SCALARS):
+        _printed_size(value, "une expression affiche")
+    return value
 
 
 # --- The sandboxed environment --------------------------------------------------------------
@@ -115,7 +132,13 @@ class FilterError(jinja2.TemplateRuntimeError):
     its message is French and names the filter and, when known, the expression filtered."""
 
 
-class PrintedFunctionError(jinja2.TemplateRuntimeError):
+class UnprintableError(jinja2.TemplateRuntimeError):
+    """Raised (inside rendering) when a template writes into a document something that is
+    not a plain value (a function, a sequence not joined, a ``cycler()``…): its text would
+    hold a memory address, so two runs would no longer give the same bytes."""
+
+
+class PrintedFunctionError(UnprintableError):
     """Raised (inside rendering) when a template prints a function instead of a value."""
 
 
@@ -125,11 +148,20 @@ class SizeLimitError(jinja2.TemplateRuntimeError):
     ``range(10**9)``): refused at once instead of exhausting the time or the memory."""
 
 
-# Limits of what template code may compute (far beyond any document's needs).
+# Limits of what template code may compute (far beyond any document's needs: a national
+# batch's certificate loops over 1 000 records, a convention over some 70 devices).
 MAX_RANGE = 100_000  # items of range(), as Jinja's own sandbox
 MAX_RANGE_WORK = 1_000_000  # items of all the range() calls of one rendering (nested loops)
-MAX_SEQUENCE = 1_000_000  # characters of a text, items of a list, built by * or +
+MAX_LOOP_TURNS = 1_000_000  # turns of all the for loops of one rendering (of one part of a document)
+MAX_SEQUENCE = 1_000_000  # characters of a text, items of a list, built by *, +, ~, format…
+MAX_FILTER_WORK = 2_000_000  # items and characters that Jinja's filters go through in one rendering
 MAX_INT_BITS = 10_000  # about 3 000 decimal digits
+# libxml2 (which parses a rendered Word part) silently cuts a text longer than this, in bytes
+# (XML_MAX_TEXT_LENGTH), and the document would be written without what follows it.
+MAX_XML_TEXT = 10_000_000
+
+_SEQUENCE_TOO_LONG = ("une expression produirait un texte ou une liste de plus d'un million de caractères ou "
+                      "d'éléments (calcul refusé)")
 
 
 @jinja2.pass_context
@@ -151,9 +183,46 @@ def _safe_range(context: jinja2.runtime.Context, *args: int) -> range:
     return rng
 
 
+def _spend_turns(context: jinja2.runtime.Context, turns: int) -> None:
+    """Count ``turns`` loop turns against MAX_LOOP_TURNS for the rendering of ``context``."""
+    used = context.__dict__.get("_dotation_turns", 0) + turns
+    context._dotation_turns = used  # type: ignore[attr-defined]  # one Context per rendering
+    if used > MAX_LOOP_TURNS:
+        raise SizeLimitError(
+            "les boucles « for » de ce modèle feraient plus d'un million de tours en tout (boucles imbriquées "
+            "sur un long texte ou une longue liste ?)"
+        )
+
+
+def _spend_filter_work(context: jinja2.runtime.Context, name: str, work: int) -> None:
+    """Count ``work`` items or characters that the filter ``name`` goes through against
+    MAX_FILTER_WORK for the rendering of ``context`` (``select`` in a loop over a long list
+    would otherwise run for hours without a single loop turn)."""
+    used = context.__dict__.get("_dotation_filter_work", 0) + work
+    context._dotation_filter_work = used  # type: ignore[attr-defined]
+    if used > MAX_FILTER_WORK:
+        raise SizeLimitError(
+            f"les filtres de ce modèle (ici « {name} ») parcourraient plus de deux millions d'éléments ou de "
+            "caractères en tout (filtre sur une longue liste dans une boucle ?)"
+        )
+
+
+# Iterables whose length is their number of turns, known before the loop: counted at once
+# and iterated as they are (no cost per turn in the usual loops over a list).
+_SIZED = frozenset({list, tuple, str, markupsafe.Markup, dict, range, type({}.keys()), type({}.values()),
+                    type({}.items())})
+
+
+def _counted_turns(context: jinja2.runtime.Context, iterable: Any) -> Iterator[Any]:
+    for item in iterable:
+        _spend_turns(context, 1)
+        yield item
+
+
 def _width_checked(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """Jinja's filter ``name`` (``center``, ``indent``, ``wordwrap``), refusing a width
-    beyond MAX_SEQUENCE (``"ab"|center(10**8)`` would write 100 Mo)."""
+    """Jinja's filter ``name`` (``center``, ``indent``, ``wordwrap``, ``batch``, ``slice``),
+    refusing a width or a count beyond MAX_SEQUENCE (``"ab"|center(10**8)`` would write
+    100 Mo)."""
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         values = list(args) + list(kwargs.values())
@@ -175,7 +244,7 @@ def _size(value: Any) -> int | None:
 def _checked_binop(operator: str, left: Any, right: Any) -> None:
     """Raise SizeLimitError when ``left operator right`` would be too large to compute."""
     number = "une expression produirait un nombre de plus de 3 000 chiffres (calcul refusé)"
-    sequence = "une expression produirait un texte ou une liste de plus d'un million de caractères ou d'éléments (calcul refusé)"
+    sequence = _SEQUENCE_TOO_LONG
     if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
         if left.bit_length() * right > MAX_INT_BITS:
             raise SizeLimitError(number)
@@ -188,10 +257,295 @@ def _checked_binop(operator: str, left: Any, right: Any) -> None:
             size = _size(seq)
             if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
                 raise SizeLimitError(sequence)
+            if isinstance(seq, (list, tuple)) and isinstance(times, int) and times > 1:
+                # A list of long texts repeated: printing or joining it would write them all.
+                if _printed_size(seq, "une expression répète") * times > MAX_SEQUENCE:
+                    raise SizeLimitError(sequence)
     elif operator == "+":
         left_size, right_size = _size(left), _size(right)
         if left_size is not None and right_size is not None and left_size + right_size > MAX_SEQUENCE:
             raise SizeLimitError(sequence)
+    elif operator == "%" and isinstance(left, str):
+        if isinstance(right, tuple):
+            arguments: tuple[Any, ...] = right
+        elif isinstance(right, Mapping):
+            arguments = (right, *right.values())
+        else:
+            arguments = (right,)
+        _check_percent_format(left, arguments)
+
+
+# --- What a template may write: plain values ------------------------------------------------
+
+# Values written as they are: texts (Markup included), numbers (bool included), dates and
+# times (datetime included): everything the context holds.
+_PRINTABLE_SCALARS = (str, int, float, Decimal, date, time)
+# Template objects refused by their name (the others by their type's name).
+_OBJECT_NAMES = {LoopContext: "loop", Cycler: "cycler()", jinja2.utils.Namespace: "namespace()", range: "range()"}
+_MAX_DEPTH = 32
+
+
+def _printed_size(value: Any, subject: str, depth: int = 0) -> int:
+    """Return how many characters of text ``value`` holds (one for any other plain value),
+    after checking that it is a plain value: a text, a number, a date, None, a list, tuple
+    or dict of plain values, or an object that writes itself as markup (docxtpl's
+    ``RichText``, ``InlineImage``…). Raise UnprintableError (a French sentence starting
+    with ``subject``, e.g. « une expression affiche ») for anything else: its text would
+    hold a memory address (a function, a generator) or mean nothing in a document
+    (``loop``, ``namespace()``); SizeLimitError when a list holds more than MAX_SEQUENCE
+    characters (a list of long texts repeated: writing it would write them all)."""
+    if isinstance(value, str):
+        return len(value)
+    if value is None or isinstance(value, (_PRINTABLE_SCALARS, jinja2.Undefined)):
+        return 1  # (an Undefined raises its own error when it is written)
+    if isinstance(value, (list, tuple, dict)) and depth < _MAX_DEPTH:
+        total = 0
+        items = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
+        for item in items:
+            total += _printed_size(item, subject, depth + 1)
+            if total > MAX_SEQUENCE:
+                raise SizeLimitError(_SEQUENCE_TOO_LONG)
+        return total
+    name = _OBJECT_NAMES.get(type(value))
+    if name is None and hasattr(type(value), "__html__"):
+        return 1  # docxtpl's objects: their XML
+    if name is None and callable(value):
+        raise PrintedFunctionError(
+            "une expression affiche une fonction au lieu d'une valeur (parenthèses oubliées ?)"
+            if subject == "une expression affiche" else
+            f"{subject} une fonction au lieu d'une valeur (parenthèses oubliées ?)"
+        )
+    if name is None and isinstance(value, (_Sequence, collections.abc.Iterator)):
+        raise UnprintableError(
+            f"{subject} une suite de valeurs au lieu d'un texte : ajoutez « |join(', ') » (ou « |list ») après "
+            "« map », « select », « reject », « batch »…"
+        )
+    raise UnprintableError(
+        f"{subject} l'objet « {name or type(value).__name__} » au lieu d'une valeur : seuls des textes, des "
+        "nombres, des dates (ou des listes de ces valeurs) peuvent être écrits dans un document"
+    )
+
+
+class _Sequence:
+    """The sequence a filter such as ``map`` or ``select`` returns (a generator), which a
+    loop, ``|join`` or ``|list`` consume as they would the generator, but which cannot be
+    turned into text: Python would write « <generator object … at 0x7f…> »."""
+
+    __slots__ = ("_iterator",)
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self._iterator = iterator
+
+    def __iter__(self) -> _Sequence:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._iterator)
+
+    def __str__(self) -> str:
+        _printed_size(self, "une expression écrit")
+        raise AssertionError  # (unreachable: refused above)
+
+    __repr__ = __str__
+
+
+class _Cycler(Cycler):
+    """``cycler()``, which cannot be turned into text (« <jinja2.utils.Cycler object at 0x…> »)."""
+
+    def __str__(self) -> str:
+        _printed_size(self, "une expression écrit")
+        raise AssertionError
+
+    __repr__ = __str__
+
+
+class _Joiner(Joiner):
+    """``joiner()``, which cannot be turned into text (« <jinja2.utils.Joiner object at 0x…> »)."""
+
+    def __str__(self) -> str:
+        _printed_size(self, "une expression écrit")
+        raise AssertionError
+
+    __repr__ = __str__
+
+
+_OBJECT_NAMES[_Cycler] = "cycler()"
+
+# Jinja's filters that write their value as text: the value must be a plain value.
+_TEXT_FILTERS = frozenset({
+    "capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower", "pprint", "replace", "safe",
+    "string", "striptags", "title", "trim", "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap",
+    "xmlattr",
+})
+# Jinja's filters that do not go through their value (not counted in MAX_FILTER_WORK).
+_CONSTANT_TIME_FILTERS = frozenset({"length", "count", "first", "default", "d", "attr"})
+# Jinja's filters taking a width or a count (refused beyond MAX_SEQUENCE).
+_WIDTH_FILTERS = ("center", "indent", "wordwrap", "batch", "slice")
+# Filters and globals whose result changes from one run to the next (or lorem ipsum).
+_NONDETERMINISTIC_FILTERS = ("random",)
+_NONDETERMINISTIC_GLOBALS = ("lipsum",)
+
+
+def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's filter ``name``, counting the items or characters of its value against
+    MAX_FILTER_WORK, refusing a value that is not plain when it writes it as text (a
+    function anywhere) and a text result beyond MAX_SEQUENCE, and returning a sequence
+    that cannot be written (:class:`_Sequence`) instead of a generator."""
+    passed = _PassArg.from_obj(func)
+    subject = f"le filtre « {name} » reçoit"
+    text = name in _TEXT_FILTERS
+    counted = name not in _CONSTANT_TIME_FILTERS
+
+    @jinja2.pass_context
+    def guarded(context: jinja2.runtime.Context, value: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if type(value) is not str:
+            if text:
+                _printed_size(value, subject)
+                for argument in itertools.chain(args, kwargs.values()):
+                    if type(argument) is not str:
+                        _printed_size(argument, f"le filtre « {name} » reçoit en argument")
+            elif callable(value) and not isinstance(value, (jinja2.Undefined, str)):
+                _printed_size(value, subject)
+        if counted and type(value) in _SIZED:
+            _spend_filter_work(context, name, len(value))
+        if name == "format" and isinstance(value, str):
+            _check_percent_format(value, (*args, *kwargs.values()))
+        elif name == "join":
+            value, args = _checked_join(value, args, kwargs)
+        if passed is None:
+            result = func(value, *args, **kwargs)
+        elif passed is _PassArg.context:
+            result = func(context, value, *args, **kwargs)
+        elif passed is _PassArg.eval_context:
+            result = func(context.eval_ctx, value, *args, **kwargs)
+        else:
+            result = func(context.environment, value, *args, **kwargs)
+        if isinstance(result, str):
+            if len(result) > MAX_SEQUENCE and len(result) > len(value if isinstance(value, str) else ""):
+                raise SizeLimitError(_SEQUENCE_TOO_LONG)
+        elif isinstance(result, collections.abc.Iterator) and not isinstance(result, _Sequence):
+            return _Sequence(result)
+        return result
+
+    guarded.__name__ = name
+    return guarded
+
+
+def _checked_join(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
+    """The value and arguments of ``|join``, its value as a list, after checking that the
+    joined text stays within MAX_SEQUENCE and its items are plain values."""
+    if isinstance(value, jinja2.Undefined) or not isinstance(value, collections.abc.Iterable):
+        return value, args
+    items = list(value)
+    separator = args[0] if args else kwargs.get("d", "")
+    total = len(separator) * max(0, len(items) - 1) if isinstance(separator, str) else 0
+    if total > MAX_SEQUENCE:
+        raise SizeLimitError(_SEQUENCE_TOO_LONG)
+    attribute = len(args) > 1 or "attribute" in kwargs
+    for item in items:
+        if not attribute:
+            total += _printed_size(item, "le filtre « join » reçoit")
+        if total > MAX_SEQUENCE:
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+    return items, args
+
+
+_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+def _check_text_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse a call of a text's method whose result would be beyond MAX_SEQUENCE
+    (``'a'.ljust(10**9)``, ``s.replace('', s)``, ``s.join(t)``)."""
+    text = getattr(obj, "__self__", None)
+    if not isinstance(text, str):
+        return
+    method = getattr(obj, "__name__", "")
+    values = (*args, *kwargs.values())
+    if method in _WIDTH_METHODS:
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_SEQUENCE for v in values):
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+    elif method == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        count = len(text) + 1 if not args[0] else text.count(args[0])
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            count = min(count, args[2])
+        if len(text) + count * max(0, len(args[1]) - len(args[0])) > MAX_SEQUENCE:
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+    elif method == "join" and len(args) == 1 and type(args[0]) in _SIZED:
+        if len(text) * max(0, len(args[0]) - 1) + _printed_size(list(args[0]), "« join » reçoit") > MAX_SEQUENCE:
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?(.)", re.DOTALL)
+_DIGITS = re.compile(r"\d+")
+
+
+def _check_percent_format(text: str, arguments: tuple[Any, ...]) -> None:
+    """Refuse ``text % arguments`` (``|format``, ``%``) when it would be too long to
+    compute: a width or precision beyond MAX_SEQUENCE, or a result estimated beyond it;
+    refuse an argument that is not a plain value."""
+    sizes = [_printed_size(a, "une mise en forme « % » reçoit") for a in arguments]
+    widest = max(sizes, default=0)
+    total = len(text)
+    for match in _PERCENT_SPEC.finditer(text):
+        width, precision, _conversion = match.groups()
+        counts = [int(n) for n in (width, precision) if n and n != "*"]
+        if "*" in (width, precision):
+            counts += [a for a in arguments if isinstance(a, int) and not isinstance(a, bool)]
+        total += max([widest, *counts])
+        if total > MAX_SEQUENCE:
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+
+
+def _check_brace_format(text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``text.format(*args, **kwargs)`` when it would be too long to compute (as
+    :func:`_check_percent_format`)."""
+    arguments = (*args, *kwargs.values())
+    sizes = [_printed_size(a, "une mise en forme « format » reçoit") for a in arguments]
+    widest = max(sizes, default=0)
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return  # badly written: format raises its own error
+    total = len(text)
+    for _literal, field, spec, _conversion in fields:
+        if field is None:
+            continue
+        counts = [int(n) for n in _DIGITS.findall(spec or "")]
+        if spec and "{" in spec:
+            counts += [a for a in arguments if isinstance(a, int) and not isinstance(a, bool)]
+        total += max([widest, *counts])
+        if total > MAX_SEQUENCE:
+            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+
+
+def _check_xml_texts(xml: str) -> None:
+    """Refuse a rendered Word part holding a text longer than libxml2 reads (it would cut
+    the document there, silently)."""
+    if len(xml) * 4 <= MAX_XML_TEXT:  # (at most 4 bytes a character: nothing to look at)
+        return
+    for piece in xml.split("<"):
+        if len(piece) * 4 > MAX_XML_TEXT and len(piece.encode("utf-8", "surrogatepass")) > MAX_XML_TEXT:
+            raise SizeLimitError(
+                "le document contiendrait un texte de plus de 10 millions de caractères d'un seul tenant, que Word "
+                "ne peut pas lire (calcul refusé)"
+            )
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, with ``a ~ b`` checked (:meth:`TemplateEnvironment.dotation_concat`)."""
+
+    # (Not folded at compile time as Jinja does, which would write « <built-in method … at
+    # 0x…> » for ``'a' ~ 'b'.upper``.)
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            escaped = "context.eval_ctx.autoescape"
+        else:
+            escaped = "True" if frame.eval_ctx.autoescape else "False"
+        self.write(f"environment.dotation_concat({escaped}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class _RenderFailure(jinja2.TemplateError):
@@ -234,23 +588,85 @@ class _Template(jinja2.Template):
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """The sandboxed environment of every template. ``from_string`` refuses the tags that
-    load other templates and labels each French filter call with the expression it
-    filters, for the error messages."""
+    load other templates, counts the turns of every loop and labels each French filter
+    call with the expression it filters, for the error messages."""
 
     template_class = _Template
-    # Power and repetition go through call_binop, which refuses results too large to
-    # compute (they are no longer folded at compile time either).
-    intercepted_binops = frozenset({"**", "*", "+"})
+    code_generator_class = _CodeGenerator
+    # Power, repetition and %-formatting go through call_binop, which refuses results too
+    # large to compute (they are no longer folded at compile time either).
+    intercepted_binops = frozenset({"**", "*", "+", "%"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.globals["range"] = _safe_range
-        for name in ("center", "indent", "wordwrap"):
+        self.globals["cycler"] = _Cycler
+        self.globals["joiner"] = _Joiner
+        for name in _NONDETERMINISTIC_GLOBALS:  # a text of its own on each run: refused as unknown
+            self.globals.pop(name, None)
+        for name in _NONDETERMINISTIC_FILTERS:
+            self.filters.pop(name, None)
+        for name in _WIDTH_FILTERS:
             self.filters[name] = _width_checked(name, self.filters[name])
+        for name, func in list(self.filters.items()):
+            self.filters[name] = _guarded_filter(name, func)
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         _checked_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
+
+    def call(self, context: jinja2.runtime.Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if type(obj) is LoopContext and len(args) == 1:  # loop(children) in a recursive loop: counted too
+            args = (self.dotation_loop(context, args[0]),)
+        elif type(obj) is types.BuiltinMethodType:
+            _check_text_method(obj, args, kwargs)
+        return super().call(context, obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = value.__self__
+        is_map = value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            if is_map and len(args) == 1 and isinstance(args[0], Mapping):
+                _check_brace_format(text, (), args[0])
+            elif not is_map:
+                _check_brace_format(text, args, kwargs)
+            result = wrapped(*args, **kwargs)
+            if len(result) > MAX_SEQUENCE:
+                raise SizeLimitError(_SEQUENCE_TOO_LONG)
+            return result
+
+        return functools.update_wrapper(checked, wrapped)
+
+    def dotation_loop(self, context: jinja2.runtime.Context, iterable: Any) -> Any:
+        """The iterable of a ``for`` loop, its turns counted against MAX_LOOP_TURNS (every
+        loop's iterable goes through this: see :func:`_count_loops`)."""
+        if type(iterable) in _SIZED:
+            _spend_turns(context, len(iterable))
+            return iterable
+        if isinstance(iterable, jinja2.Undefined):
+            return iterable  # (the loop raises its own error)
+        return _counted_turns(context, iterable)
+
+    def dotation_concat(self, autoescape: bool, values: tuple[Any, ...]) -> str:
+        """``a ~ b ~ …``: Jinja's ``markup_join`` (``str_join`` without autoescape), refusing
+        a value that is not plain and a text beyond MAX_SEQUENCE."""
+        texts = []
+        total = 0
+        for value in values:
+            if type(value) is not str:
+                _printed_size(value, "« ~ » reçoit")
+            text = markupsafe.soft_str(value)
+            total += len(text)
+            if total > MAX_SEQUENCE:
+                raise SizeLimitError(_SEQUENCE_TOO_LONG)
+            texts.append(text)
+        if autoescape and any(hasattr(text, "__html__") for text in texts):
+            return markupsafe.Markup("").join(texts)
+        return "".join(texts)
 
     def from_string(  # type: ignore[override]
         self,
@@ -269,6 +685,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         if tree is None:
             tree = self.parse(source)
         _refuse_unsupported_tags(tree, source)
+        _count_loops(tree)
         _label_filter_calls(tree, self)
         template = super().from_string(tree, globals, template_class)  # type: ignore[arg-type]
         template.source_text = source  # type: ignore[attr-defined]
@@ -312,6 +729,16 @@ def _refuse_unsupported_tags(tree: nodes.Template, source: str) -> None:
         err = _UnsupportedTagError(tag, node.lineno)
         err.source = source
         raise err
+
+
+def _count_loops(tree: nodes.Template) -> None:
+    """Make every ``for`` loop of ``tree`` iterate through
+    :meth:`TemplateEnvironment.dotation_loop`, which counts its turns."""
+    for node in tree.find_all(nodes.For):
+        node.iter = nodes.Call(
+            nodes.EnvironmentAttribute("dotation_loop", lineno=node.lineno),
+            [nodes.ContextReference(lineno=node.lineno), node.iter], [], None, None, lineno=node.lineno,
+        )
 
 
 def _describe_expression(node: nodes.Node | None) -> str | None:
@@ -463,16 +890,30 @@ def render(
     env = env or build_environment()
     loaded = template if isinstance(template, LoadedTemplate) else load_template(template)
     context = _without_marks(context)
-    with translated_errors(loaded):
+    with translated_errors(loaded, document_label(context, title)):
         if loaded.is_docx:
             return _render_docx(loaded, context, env, title, timestamp)
         return _render_text(loaded, context, env)
 
 
+def document_label(context: Mapping[str, Any], title: str) -> str:
+    """Return how a message names the document being made when it is one beneficiary's
+    (« pour le document « … » du bénéficiaire B05 »: an error due to one beneficiary's
+    values must be found among a thousand), or "" (a document of the whole operation is
+    the only one made from its template)."""
+    beneficiary = context.get("beneficiaire")
+    identifier = beneficiary.get("identifiant") if isinstance(beneficiary, Mapping) else None
+    if not isinstance(identifier, str) or not identifier:
+        return ""
+    title = _shorten(plain_text(title), 100)
+    return f" pour le document « {title} » du bénéficiaire {identifier}" if title else f" pour le bénéficiaire {identifier}"
+
+
 @contextlib.contextmanager
-def translated_errors(template: LoadedTemplate) -> Iterator[None]:
+def translated_errors(template: LoadedTemplate, document: str = "") -> Iterator[None]:
     """Turn any error of the block due to ``template`` into one French
-    :class:`TemplateError` naming it; other exceptions (bugs) pass through."""
+    :class:`TemplateError` naming it (and, for an error while filling it, ``document``:
+    :func:`document_label`); other exceptions (bugs) pass through."""
     name, is_docx = template.name, template.is_docx
     try:
         yield
@@ -490,10 +931,12 @@ def translated_errors(template: LoadedTemplate) -> Iterator[None]:
         # An unknown variable is named, which is enough to find it (and the message documented).
         where = "" if isinstance(err.original, jinja2.UndefinedError) else _where(err.source, err.lineno, is_docx)
         raise TemplateError(
-            f"le modèle « {name} » ne peut pas être rempli{where} : {_translate_runtime(err.original)}."
+            f"le modèle « {name} » ne peut pas être rempli{document}{where} : {_translate_runtime(err.original)}."
         ) from err
     except jinja2.TemplateError as err:
-        raise TemplateError(f"le modèle « {name} » ne peut pas être rempli : {_translate_runtime(err)}.") from err
+        raise TemplateError(
+            f"le modèle « {name} » ne peut pas être rempli{document} : {_translate_runtime(err)}."
+        ) from err
     except UnicodeDecodeError as err:
         raise TemplateError(f"le modèle « {name} » n'est pas un texte UTF-8 ; enregistrez-le en UTF-8.") from err
     except OSError as err:
@@ -626,13 +1069,22 @@ def html_marks(text: str) -> str:
     )
 
 
+class _DocxTemplate(DocxTemplate):
+    """docxtpl's template, refusing a rendered part that libxml2 would cut."""
+
+    def render_xml_part(self, src_xml: str, part: Any, context: Any, jinja_env: Any = None) -> str:
+        xml = super().render_xml_part(src_xml, part, context, jinja_env)
+        _check_xml_texts(xml)
+        return xml
+
+
 def _open_docx(template: LoadedTemplate) -> DocxTemplate:
     """Return the Word template ready to render (a fresh object on each call: docxtpl
     renders in place); raises TemplateError when it is not a valid .docx."""
     name = template.name
     save_as = "enregistrez-le depuis Word ou LibreOffice au format « Word 2007-365 (.docx) »"
     try:
-        doc = DocxTemplate(io.BytesIO(template.data))
+        doc = _DocxTemplate(io.BytesIO(template.data))
         doc.init_docx()
         return doc
     except ValueError as err:  # python-docx: "file '…' is not a Word file, content type is '…'"
@@ -909,7 +1361,7 @@ _UNSAFE = re.compile(r"access to attribute '([^']+)' of '([^']+)' object is unsa
 def _translate_runtime(err: BaseException) -> str:
     """Return the French reason why a template could not be filled."""
     message = str(getattr(err, "message", None) or err)
-    if isinstance(err, (FilterError, SizeLimitError, PrintedFunctionError)):
+    if isinstance(err, (FilterError, SizeLimitError, UnprintableError)):
         return message
     if isinstance(err, RecursionError):
         return "une macro s'appelle elle-même sans fin"
