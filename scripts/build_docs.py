@@ -975,9 +975,11 @@ def _unknown_variable_message(context: dict[str, Any]) -> str:
     name = TEMPLATES[DocumentType.PRESS_HTML]
     with tempfile.TemporaryDirectory() as folder:
         template = Path(folder) / name
-        template.write_text("{{ beneficiaire.nom_complet }}", encoding="utf-8")
+        template.write_text("{{ operation.nom_complet }}", encoding="utf-8")
+        # the press release is a document of the whole operation: no beneficiary in its context
+        whole_operation = {k: v for k, v in context.items() if k != "beneficiaire"}
         try:
-            render(template, context, title="", timestamp=datetime(2023, 1, 1))
+            render(template, whole_operation, title="", timestamp=datetime(2023, 1, 1))
         except TemplateError as err:
             return f"Erreur : {err.format_message()}"
     raise DocumentationDriftError("un modèle utilisant une variable inconnue n'a pas levé TemplateError")
@@ -1036,7 +1038,7 @@ def _syntax_section(context: dict[str, Any]) -> list[str]:
         "- Une valeur vide (`None`) s'imprime comme un texte vide, avec ou sans filtre ; "
         "`{% if variable %}` permet d'omettre la phrase qui l'entoure.",
         "- Une variable ou un filtre qui n'existe pas est une erreur qui nomme le modèle, et "
-        "aucun document n'est écrit. Par exemple, `{{ beneficiaire.nom_complet }}` dans "
+        "aucun document n'est écrit. Par exemple, `{{ operation.nom_complet }}` dans "
         f"`{TEMPLATES[DocumentType.PRESS_HTML]}` donne :",
         "",
         "  ```",
