@@ -33,15 +33,12 @@ import json
 import multiprocessing
 import os
 import platform
-import random
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 import openpyxl  # noqa: E402
 from docxtpl import DocxTemplate  # noqa: E402
-from stdnum import luhn  # noqa: E402
 
 from dotation_docs import schema  # noqa: E402
 from dotation_docs.documents import plan_batch  # noqa: E402
 from dotation_docs.fastdocx import compile_docx  # noqa: E402
 from dotation_docs.funding import batch_funding  # noqa: E402
+from dotation_docs.replication import columns, replicate_workbook  # noqa: E402
 from dotation_docs.rendering import build_environment, load_template  # noqa: E402
 from dotation_docs.validation import validate  # noqa: E402
 from dotation_docs.workbook import read_workbook  # noqa: E402
@@ -68,60 +65,15 @@ STAMP = datetime(2023, 2, 3)
 # --- The synthetic workbook ---------------------------------------------------------------
 
 
-def _columns(ws, sheet: schema.Sheet) -> dict[str, int]:
-    """Return field key -> column index (0-based) of a table sheet, from the schema's labels."""
-    header = [schema.normalize_label(str(c.value or "")) for c in ws[1]]
-    return {f.key: header.index(schema.normalize_label(f.label)) for f in sheet.fields
-            if schema.normalize_label(f.label) in header}
-
-
-def _imei(rng: random.Random) -> str:
-    body = "35" + "".join(rng.choice("0123456789") for _ in range(12))
-    return body + luhn.calc_check_digit(body)
-
-
 def build_workbook(beneficiaries: int, target: Path, correction: str | None = None) -> Path:
     """Write at ``target`` the sample replicated ``beneficiaries / 10`` times. With a
     ``correction``, one value differs: ``"beneficiaire"``, the first beneficiary's address
     (its documents change); ``"operation"``, the place of the handover (every document)."""
     copies = max(1, beneficiaries // 10)
-    wb = openpyxl.load_workbook(SAMPLE)
-    rng = random.Random(20230203)
-    ben_ws, dev_ws, inv_ws = (wb[s.title] for s in (schema.BENEFICIARIES, schema.DEVICES, schema.INVOICES))
-    ben, dev, inv = (_columns(ws, s) for ws, s in
-                     ((ben_ws, schema.BENEFICIARIES), (dev_ws, schema.DEVICES), (inv_ws, schema.INVOICES)))
-    rows = {ws.title: [list(r) for r in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
-            for ws in (ben_ws, dev_ws, inv_ws)}
-    serial = 0
-    for k in range(1, copies):
-        for row in rows[ben_ws.title]:
-            new = list(row)
-            new[ben["identifier"]] = f"{row[ben['identifier']]}_{k:04d}"
-            new[ben["name"]] = f"{row[ben['name']]} {k}"
-            ben_ws.append(new)
-        for row in rows[inv_ws.title]:
-            new = list(row)
-            new[inv["reference"]] = f"{row[inv['reference']]}-{k:04d}"
-            inv_ws.append(new)
-        for row in rows[dev_ws.title]:
-            serial += 1
-            new = list(row)
-            new[dev["inventory_number"]] = f"SYN-{serial:06d}"
-            new[dev["serial_number"]] = f"SYN{serial:07d}"
-            if row[dev["imei"]]:
-                new[dev["imei"]] = _imei(rng)
-            new[dev["invoice"]] = f"{row[dev['invoice']]}-{k:04d}"
-            new[dev["beneficiary"]] = f"{row[dev['beneficiary']]}_{k:04d}"
-            dev_ws.append(new)
-    # The amounts the State granted grow with the batch.
-    op_ws = wb[schema.OPERATION.title]
-    for key in ("amount_granted", "forecast_eligible_expense", "other_funding"):
-        label = schema.normalize_label(schema.OPERATION.field(key).label)
-        for row in op_ws.iter_rows(min_row=2):
-            if schema.normalize_label(str(row[0].value or "")) == label and row[1].value is not None:
-                row[1].value = float(Decimal(str(row[1].value)) * copies)
+    wb = replicate_workbook(SAMPLE, copies)
+    ben_ws, op_ws = wb[schema.BENEFICIARIES.title], wb[schema.OPERATION.title]
     if correction == "beneficiaire":
-        ben_ws.cell(2, _columns(ben_ws, schema.BENEFICIARIES)["address"] + 1).value = "12 rue Corrigée"
+        ben_ws.cell(2, columns(ben_ws, schema.BENEFICIARIES)["address"] + 1).value = "12 rue Corrigée"
     elif correction == "operation":
         label = schema.normalize_label(schema.OPERATION.field("handover_place").label)
         for row in op_ws.iter_rows(min_row=2):
@@ -388,7 +340,7 @@ def speed() -> float:
 def _first_identifier(workbook: Path) -> str:
     wb = openpyxl.load_workbook(workbook, read_only=True)
     ws = wb[schema.BENEFICIARIES.title]
-    column = _columns(ws, schema.BENEFICIARIES)["identifier"]
+    column = columns(ws, schema.BENEFICIARIES)["identifier"]
     for row in ws.iter_rows(min_row=2, values_only=True):
         if row[column]:
             return str(row[column])

@@ -16,73 +16,27 @@ import copy
 import html
 import re
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import pytest
 from conftest import ROOT, SAMPLE, TEMPLATES, docx_text
-from stdnum import luhn
 from test_paperwork_layout import pdf_text
 
-from dotation_docs import schema
 from dotation_docs.context import territories_context
 from dotation_docs.documents import plan_batch
 from dotation_docs.model import TerritoryKind
 from dotation_docs.pipeline import check_workbook, generate_batch
 from dotation_docs.rendering import build_environment, render
+from dotation_docs.replication import replicate_workbook
 
 ZRR_SAMPLE = ROOT / "data" / "exemple-zrr.xlsx"
 NBSP = "\xa0"
 SERVICE = "Cité de l’Emploi de Beaubreuil – conseiller numérique"  # the Limoges sample's service
 
 
-def _columns(ws, sheet: schema.Sheet) -> dict[str, int]:
-    """Field key → column index (0-based) of a table sheet, from the schema's labels."""
-    header = [schema.normalize_label(str(c.value or "")) for c in ws[1]]
-    return {f.key: header.index(schema.normalize_label(f.label)) for f in sheet.fields
-            if schema.normalize_label(f.label) in header}
-
-
 def replicated(sample: Path, copies: int, target: Path) -> Path:
-    """Write at ``target`` the workbook ``sample`` with its beneficiaries, devices and
-    invoices repeated ``copies`` times (the copies renamed « … 1 », « … 2 »…), and the
-    amounts granted scaled alike."""
-    wb = openpyxl.load_workbook(sample)
-    sheets = (schema.BENEFICIARIES, schema.DEVICES, schema.INVOICES)
-    ben_ws, dev_ws, inv_ws = (wb[s.title] for s in sheets)
-    ben, dev, inv = (_columns(wb[s.title], s) for s in sheets)
-    rows = {ws.title: [list(r) for r in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
-            for ws in (ben_ws, dev_ws, inv_ws)}
-    serial = 0
-    for k in range(1, copies):
-        for row in rows[ben_ws.title]:
-            new = list(row)
-            new[ben["identifier"]] = f"{row[ben['identifier']]}_{k:02d}"
-            new[ben["name"]] = f"{row[ben['name']]} {k}"
-            ben_ws.append(new)
-        for row in rows[inv_ws.title]:
-            new = list(row)
-            new[inv["reference"]] = f"{row[inv['reference']]}-{k:02d}"
-            inv_ws.append(new)
-        for row in rows[dev_ws.title]:
-            serial += 1
-            new = list(row)
-            new[dev["inventory_number"]] = f"SYN-{serial:06d}"
-            new[dev["serial_number"]] = f"SYN{serial:07d}"
-            if row[dev["imei"]]:
-                body = f"35{serial:012d}"
-                new[dev["imei"]] = body + luhn.calc_check_digit(body)
-            new[dev["invoice"]] = f"{row[dev['invoice']]}-{k:02d}"
-            new[dev["beneficiary"]] = f"{row[dev['beneficiary']]}_{k:02d}"
-            dev_ws.append(new)
-    op_ws = wb[schema.OPERATION.title]
-    for key in ("amount_granted", "forecast_eligible_expense", "other_funding"):
-        label = schema.normalize_label(schema.OPERATION.field(key).label)
-        for row in op_ws.iter_rows(min_row=2):
-            if schema.normalize_label(str(row[0].value or "")) == label and row[1].value is not None:
-                row[1].value = float(Decimal(str(row[1].value)) * copies)
-    wb.save(target)
+    """Write at ``target`` the workbook ``sample`` repeated ``copies`` times."""
+    replicate_workbook(sample, copies).save(target)
     return target
 
 
