@@ -519,6 +519,7 @@ def claim_context(
             "date_achevement": op.handover_date,
             "factures_payees": not unpaid_invoices(dotation),
             "proces_verbaux_non_signes": sum(not s for s in signed.values()),
+            "proces_verbaux_signes": sum(signed.values()),
             "nombre_conventions": len(conventions),
             "conventions_non_signees": sum(not s for s in conventions.values()),
         },

@@ -691,6 +691,8 @@ VARIABLES: dict[str, Var] = {
                                         "remplie."),
         "proces_verbaux_non_signes": Var(INTEGER, "Nombre de procès-verbaux de remise non signés à la date "
                                                   "de la demande (voir `proces_verbaux[].signe`)."),
+        "proces_verbaux_signes": Var(INTEGER, "Nombre de procès-verbaux de remise signés à la date de la "
+                                              "demande."),
         "nombre_conventions": Var(INTEGER, "Nombre de conventions que cite le certificat d'achèvement (une "
                                            "par association équipée)."),
         "conventions_non_signees": Var(INTEGER, "Nombre de ces conventions non signées à la date de la "

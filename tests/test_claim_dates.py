@@ -225,9 +225,8 @@ def test_the_certificate_never_presents_an_unsigned_record_as_signed(runner, tmp
     assert rows == {"B01": f"15{NBSP}octobre 2024", "B02": f"15{NBSP}octobre 2024",
                     "B03": f"15{NBSP}octobre 2024 {UNSIGNED}", "B04": f"15{NBSP}octobre 2024"}
     text = flat(docx_text(tmp_path / CERTIFICATE))
-    assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise signés "
-            "joints ; le tableau indique ceux qui ne sont pas encore signés ; il indique aussi les conventions "
-            "qui ne sont pas encore signées :") in text
+    assert ("a été remis aux bénéficiaires suivants, comme le constatent les procès-verbaux de remise signés, "
+            "joints ; le tableau indique ce qui n'est pas encore signé :") in text
     # ... and B03's convention, cited by its number, is not presented as signed either
     conventions = certificate_conventions(tmp_path / CERTIFICATE)
     assert conventions["B03"] == f"n°{NBSP}CCST-2024-B03 (non{NBSP}signée{NBSP}à{NBSP}ce{NBSP}jour)"
@@ -264,7 +263,7 @@ def test_a_record_signed_after_the_claim_date_is_unsigned_on_it(zrr, runner, tmp
     assert "convention n'est pas signée" not in result.output  # signed on the handover day
     assert certificate_rows(tmp_path / CERTIFICATE)["B03"] == f"15{NBSP}octobre 2024 {UNSIGNED}"
     assert certificate_conventions(tmp_path / CERTIFICATE)["B03"] == f"n°{NBSP}CCST-2024-B03"
-    assert "conventions qui ne sont pas encore signées" not in flat(docx_text(tmp_path / CERTIFICATE))
+    assert "non signée" not in flat(docx_text(tmp_path / CERTIFICATE))
 
     # dated on the day it is sent, once everything is signed: the plain certificate
     later = zrr(b03_signed(dt.date(2024, 10, 15), dt.date(2024, 11, 12)), claim_on(dt.date(2024, 11, 12)))
@@ -295,8 +294,8 @@ def test_no_record_signed_the_lead_sentence_says_so(tmp_path: Path) -> None:
     """The Limoges sample: no signature date at all."""
     generate_claim(ROOT / "data" / "exemple-limoges-2023.xlsx", tmp_path)
     text = flat(docx_text(tmp_path / CERTIFICATE))
-    assert ("a été remis aux bénéficiaires suivants ; les procès-verbaux de remise joints ne sont pas encore "
-            "signés ; les conventions citées ne sont pas encore signées :") in text
+    assert ("a été remis aux bénéficiaires suivants ; ni les procès-verbaux de remise joints ni les conventions "
+            "citées ci-dessous ne sont encore signés :") in text
     assert "non signée" not in text  # said once, not on every row
     assert "comme le constatent" not in text
     letter = flat(docx_text(tmp_path / LETTER))
@@ -355,3 +354,50 @@ def test_a_claim_dated_after_today_is_warned_about(zrr, monkeypatch: pytest.Monk
             "la demande de versement certifie, à cette date, des paiements et des signatures que le classeur ne "
             "montre pas encore. Datez-la du jour de son envoi, ou videz la cellule pour la dater à la main.") \
         in warnings_of(path)
+
+
+# Rows 2 to 5 of « Bénéficiaires » in the rural sample: B01, B02, B03 (associations), B04 (a service).
+SIGNATURES = {
+    "tout-signe": (
+        {2, 3, 4, 5}, {2, 3, 4},
+        "comme le constatent les procès-verbaux de remise joints :",
+        "comme l'attestent les procès-verbaux de remise joints."),
+    "un-seul-proces-verbal": (
+        {2}, {2, 4},
+        "comme le constate le procès-verbal de remise signé, joint ; le tableau indique ce qui n'est pas encore "
+        "signé :",
+        "comme l'atteste le procès-verbal de remise signé, joint à la présente demande (les 3 autres ne sont pas "
+        "encore signés)."),
+    "une-convention": (
+        {2, 3, 4, 5}, {2, 3},
+        "comme le constatent les procès-verbaux de remise joints ; le tableau indique ce qui n'est pas encore "
+        "signé :",
+        "comme l'attestent les procès-verbaux de remise joints."),
+    "aucun-proces-verbal-une-convention": (
+        set(), {2, 3},
+        "suivants ; les procès-verbaux de remise joints ne sont pas encore signés ; le tableau indique ce qui "
+        "n'est pas encore signé :",
+        "Thouet ; les procès-verbaux de remise joints ne sont pas encore signés."),
+    "aucune-convention": (
+        {2, 3, 4, 5}, set(),
+        "comme le constatent les procès-verbaux de remise joints ; les conventions citées ci-dessous ne sont pas "
+        "encore signées :",
+        "comme l'attestent les procès-verbaux de remise joints."),
+}
+
+
+@pytest.mark.parametrize("case", SIGNATURES, ids=list(SIGNATURES))
+def test_the_lead_sentences_say_exactly_what_is_signed(case: str, zrr, tmp_path: Path) -> None:
+    """Each mix of signed records and conventions reads as correct French, in the singular
+    where one is meant, and never says a document is signed that the workbook does not show."""
+    records, conventions, certificate, letter = SIGNATURES[case]
+    day = dt.date(2024, 10, 15)
+
+    def sign(wb: openpyxl.Workbook) -> None:
+        for row in range(2, 6):
+            put(wb, "Bénéficiaires", "Date de signature du procès-verbal", row, day if row in records else None)
+            put(wb, "Bénéficiaires", "Date de signature de la convention", row, day if row in conventions else None)
+
+    generate_claim(zrr(sign), tmp_path)
+    assert certificate in flat(docx_text(tmp_path / CERTIFICATE))
+    assert letter in flat(docx_text(tmp_path / LETTER))

@@ -290,7 +290,8 @@ def test_certificate_lists_the_records_by_beneficiary_and_date(tmp_path) -> None
     # the sample's records have no signature date: none is presented as signed (the lead
     # sentence says so once, rather than every row)
     assert all(flat(r[3]) == "3 février 2023" for r in records)
-    assert "les procès-verbaux de remise joints ne sont pas encore signés" in flat(docx_text(path))
+    assert ("ni les procès-verbaux de remise joints ni les conventions citées ci-dessous ne sont encore signés"
+            in flat(docx_text(path)))
     assert rows[-1] == ["Total", "Total", "121", ""]
     assert ".docx" not in docx_text(path) and "proces-verbal" not in docx_text(path)
 
