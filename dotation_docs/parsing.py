@@ -53,8 +53,12 @@ MAX_AMOUNT = Decimal("10000000")
 _FLOAT_NOISE = Decimal("1e-6")
 _RATE_TEXT = re.compile(r"^\d{1,6}(?:[.,]\d{1,10})?$", re.ASCII)
 _MAX_INTEGER_DIGITS = 9
-_DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$", re.ASCII)
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$", re.ASCII)
+# A time of day may follow a date typed as text (« 05/11/2024 16:00 », « 2024-11-05T10:00:00 »,
+# as a date cell copied from another program reads): it is ignored, as in a date cell;
+# anything else after the date is not a date.
+_TIME_OF_DAY = r"(?:[ T]\d{1,2}(?::|h)\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE_TEXT = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})" + _TIME_OF_DAY + "$", re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})" + _TIME_OF_DAY + "$", re.ASCII)
 _TIME_TEXT = re.compile(r"^(\d{1,2})\s*(?:h|:|H)\s*(\d{2})?(?::\d{2})?$", re.ASCII)
 
 
