@@ -285,7 +285,8 @@ def render_workbook_doc() -> str:
         "avertissement. **Lignes vides** ignorées.",
         "- **Montants** : nombre, ou texte comme « 1 234,50 € » ou « 1.234,50 » ; arrondis au "
         "centime.",
-        "- **Dates** : cellule au format date, ou texte « 03/02/2023 » (ou « 2023-02-03 »). "
+        "- **Dates** : cellule au format date, ou texte « 03/02/2023 » (ou « 2023-02-03 »), suivi ou non "
+        "d'une heure, ignorée. "
         "**Heures** : cellule au format heure, ou texte « 10:30 » ou « 10 h 30 ».",
         "- **Taux** : « 80 % », « 80 », « 0,8 » ou cellule au format pourcentage : tous valent 80 %.",
         "- **Listes fermées** : majuscules et accents ignorés (« Mise a disposition » convient). "
