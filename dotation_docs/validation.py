@@ -1073,6 +1073,10 @@ def _check_claim_date(op: Record | None, invoices: list[Record], beneficiaries: 
     claim = op.values.get("claim_date") if op is not None else None
     if op is None or claim is None:
         return
+    handover = op.values.get("handover_date")
+    if handover is not None and not (_add_years(handover, -YEARS_AROUND_HANDOVER) <= claim
+                                     <= _add_years(handover, YEARS_AROUND_HANDOVER)):
+        return  # a mistyped year, already an error (_check_dates): comparing with it says nothing more
     cell = f"« {_label(OPERATION, 'claim_date')} », feuille « {OPERATION.title} »"
     now = today()
     if claim > now:
@@ -1082,7 +1086,6 @@ def _check_claim_date(op: Record | None, invoices: list[Record], beneficiaries: 
             "encore. Datez-la du jour de son envoi, ou videz la cellule pour la dater à la main.",
             op.title, op.cell("claim_date"),
         )
-    handover = op.values.get("handover_date")
     early = handover is not None and claim < handover
     if early:
         report.warning(

@@ -401,3 +401,10 @@ def test_the_lead_sentences_say_exactly_what_is_signed(case: str, zrr, tmp_path:
     generate_claim(zrr(sign), tmp_path)
     assert certificate in flat(docx_text(tmp_path / CERTIFICATE))
     assert letter in flat(docx_text(tmp_path / LETTER))
+
+
+def test_a_mistyped_year_is_one_error_not_a_cascade(zrr) -> None:
+    """1900 for 2024: the year is wrong (an error), and nothing is compared with it."""
+    checked = check_workbook(zrr(claim_on(dt.date(1900, 11, 5))))
+    assert [str(e) for e in checked.report.errors if "Date de la demande" in str(e)]
+    assert not [w for w in map(str, checked.report.warnings) if "date de la demande" in w.lower()]
