@@ -52,7 +52,7 @@ from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import Cycler, Joiner, _PassArg
 from lxml import etree
 
@@ -281,7 +281,8 @@ def _checked_binop(operator: str, left: Any, right: Any) -> None:
 # times (datetime included): everything the context holds.
 _PRINTABLE_SCALARS = (str, int, float, Decimal, date, time)
 # Template objects refused by their name (the others by their type's name).
-_OBJECT_NAMES = {LoopContext: "loop", Cycler: "cycler()", jinja2.utils.Namespace: "namespace()", range: "range()"}
+_OBJECT_NAMES = {LoopContext: "loop", Cycler: "cycler()", jinja2.utils.Namespace: "namespace()", range: "range()",
+                 set: "ensemble", frozenset: "ensemble"}
 _MAX_DEPTH = 32
 
 
@@ -296,8 +297,12 @@ def _printed_size(value: Any, subject: str, depth: int = 0) -> int:
     characters (a list of long texts repeated: writing it would write them all)."""
     if isinstance(value, str):
         return len(value)
-    if value is None or isinstance(value, (_PRINTABLE_SCALARS, jinja2.Undefined)):
-        return 1  # (an Undefined raises its own error when it is written)
+    if value is None or isinstance(value, _PRINTABLE_SCALARS):
+        return 1
+    if isinstance(value, jinja2.Undefined):
+        if depth:  # inside a list, it would be written as « Undefined »: its own error instead
+            value._fail_with_undefined_error()
+        return 1  # (alone, it raises its own error when it is written)
     if isinstance(value, (list, tuple, dict)) and depth < _MAX_DEPTH:
         total = 0
         items = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
@@ -324,6 +329,23 @@ def _printed_size(value: Any, subject: str, depth: int = 0) -> int:
         f"{subject} l'objet « {name or type(value).__name__} » au lieu d'une valeur : seuls des textes, des "
         "nombres, des dates (ou des listes de ces valeurs) peuvent être écrits dans un document"
     )
+
+
+class _SortedSet(frozenset):  # type: ignore[type-arg]
+    """A set a template computed (``d.keys() - ['nom']``), iterated in sorted order: a
+    set's own order changes with each run (hash randomization), so would the documents."""
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            return iter(sorted(frozenset.__iter__(self)))
+        except TypeError:
+            raise UnprintableError(
+                "une expression parcourt un ensemble de valeurs qui ne peuvent pas être triées : son ordre "
+                "changerait d'une génération à l'autre (écrivez une liste à la place)"
+            ) from None
+
+
+_OBJECT_NAMES[_SortedSet] = "ensemble"
 
 
 class _Sequence:
@@ -410,8 +432,10 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             _spend_filter_work(context, name, len(value))
         if name == "format" and isinstance(value, str):
             _check_percent_format(value, (*args, *kwargs.values()))
+        elif name == "replace" and isinstance(value, str):
+            _check_replace(value, (*args, *(kwargs[k] for k in ("old", "new", "count") if k in kwargs)))
         elif name == "join":
-            value, args = _checked_join(value, args, kwargs)
+            value, args = _checked_join(context.environment, value, args, kwargs)
         if passed is None:
             result = func(value, *args, **kwargs)
         elif passed is _PassArg.context:
@@ -431,9 +455,11 @@ def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def _checked_join(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
+def _checked_join(env: jinja2.Environment, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                  ) -> tuple[Any, tuple[Any, ...]]:
     """The value and arguments of ``|join``, its value as a list, after checking that the
-    joined text stays within MAX_SEQUENCE and its items are plain values."""
+    joined text stays within MAX_SEQUENCE and its items (or their ``attribute``) are plain
+    values."""
     if isinstance(value, jinja2.Undefined) or not isinstance(value, collections.abc.Iterable):
         return value, args
     items = list(value)
@@ -441,16 +467,28 @@ def _checked_join(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     total = len(separator) * max(0, len(items) - 1) if isinstance(separator, str) else 0
     if total > MAX_SEQUENCE:
         raise SizeLimitError(_SEQUENCE_TOO_LONG)
-    attribute = len(args) > 1 or "attribute" in kwargs
+    attribute = args[1] if len(args) > 1 else kwargs.get("attribute")
+    getter = None if attribute is None else jinja2.filters.make_attrgetter(env, attribute)
     for item in items:
-        if not attribute:
-            total += _printed_size(item, "le filtre « join » reçoit")
+        total += _printed_size(item if getter is None else getter(item), "le filtre « join » reçoit")
         if total > MAX_SEQUENCE:
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
     return items, args
 
 
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+
+
+def _check_replace(text: str, args: tuple[Any, ...]) -> None:
+    """Refuse ``text.replace(*args)`` (the method or the filter) when its result would be
+    beyond MAX_SEQUENCE, before computing it."""
+    if len(args) < 2 or not isinstance(args[0], str) or not isinstance(args[1], str):
+        return
+    count = len(text) + 1 if not args[0] else text.count(args[0])
+    if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+        count = min(count, args[2])
+    if len(text) + count * max(0, len(args[1]) - len(args[0])) > MAX_SEQUENCE:
+        raise SizeLimitError(_SEQUENCE_TOO_LONG)
 
 
 def _check_text_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -464,12 +502,8 @@ def _check_text_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any
     if method in _WIDTH_METHODS:
         if any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_SEQUENCE for v in values):
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
-    elif method == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        count = len(text) + 1 if not args[0] else text.count(args[0])
-        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
-            count = min(count, args[2])
-        if len(text) + count * max(0, len(args[1]) - len(args[0])) > MAX_SEQUENCE:
-            raise SizeLimitError(_SEQUENCE_TOO_LONG)
+    elif method == "replace":
+        _check_replace(text, args)
     elif method == "join" and len(args) == 1 and type(args[0]) in _SIZED:
         if len(text) * max(0, len(args[0]) - 1) + _printed_size(list(args[0]), "« join » reçoit") > MAX_SEQUENCE:
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
@@ -511,8 +545,10 @@ def _check_brace_format(text: str, args: tuple[Any, ...], kwargs: Mapping[str, A
         if field is None:
             continue
         counts = [int(n) for n in _DIGITS.findall(spec or "")]
-        if spec and "{" in spec:
+        if spec and "{" in spec:  # a width given as an argument, a number or a text of digits
             counts += [a for a in arguments if isinstance(a, int) and not isinstance(a, bool)]
+            counts += [int(a) if len(a) < 19 else MAX_SEQUENCE + 1
+                       for a in arguments if isinstance(a, str) and a.strip().isdecimal()]
         total += max([widest, *counts])
         if total > MAX_SEQUENCE:
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
@@ -586,6 +622,21 @@ class _Template(jinja2.Template):
             raise _RenderFailure(err, lineno, self.source_text) from err
 
 
+class _CheckedFormatter(SandboxedFormatter):
+    """The sandbox's formatter, checking the value each field resolves to as ``{{ }}``
+    does (:func:`_printed_size`)."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        obj, first = super().get_field(field_name, args, kwargs)
+        if type(obj) is not str:
+            _printed_size(obj, "une expression affiche")
+        return obj, first
+
+
+class _CheckedEscapeFormatter(_CheckedFormatter, SandboxedEscapeFormatter):
+    """:class:`_CheckedFormatter` for a Markup text (its arguments escaped)."""
+
+
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """The sandboxed environment of every template. ``from_string`` refuses the tags that
     load other templates, counts the turns of every loop and labels each French filter
@@ -595,7 +646,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
     # Power, repetition and %-formatting go through call_binop, which refuses results too
     # large to compute (they are no longer folded at compile time either).
-    intercepted_binops = frozenset({"**", "*", "+", "%"})
+    # ``-`` too: on a dict's keys it gives a set, iterated in sorted order (:class:`_SortedSet`).
+    intercepted_binops = frozenset({"**", "*", "+", "%", "-"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -613,7 +665,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         _checked_binop(operator, left, right)
-        return super().call_binop(context, operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, (set, frozenset)) and type(result) is not _SortedSet:
+            return _SortedSet(result)
+        return result
 
     def call(self, context: jinja2.runtime.Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if type(obj) is LoopContext and len(args) == 1:  # loop(children) in a recursive loop: counted too
@@ -623,23 +678,34 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return super().call(context, obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
+        """Jinja's sandboxed ``str.format`` / ``str.format_map``, refusing a result beyond
+        MAX_SEQUENCE, an argument that is not a plain value and a field that resolves to
+        one (``'{0.items}'.format(d)`` would write a method's address)."""
+        if (not isinstance(value, (types.MethodType, types.BuiltinMethodType))
+                or value.__name__ not in ("format", "format_map") or not isinstance(value.__self__, str)):
             return None
         text = value.__self__
         is_map = value.__name__ == "format_map"
+        formatter = (_CheckedEscapeFormatter(self, escape=text.escape) if isinstance(text, markupsafe.Markup)
+                     else _CheckedFormatter(self))
 
         def checked(*args: Any, **kwargs: Any) -> str:
-            if is_map and len(args) == 1 and isinstance(args[0], Mapping):
-                _check_brace_format(text, (), args[0])
-            elif not is_map:
+            if is_map:  # as Jinja's wrapper
+                if kwargs:
+                    raise TypeError("format_map() takes no keyword arguments")
+                if len(args) != 1:
+                    raise TypeError(f"format_map() takes exactly one argument ({len(args)} given)")
+                args, kwargs = (), args[0]
+                if isinstance(kwargs, Mapping):
+                    _check_brace_format(text, (), kwargs)
+            else:
                 _check_brace_format(text, args, kwargs)
-            result = wrapped(*args, **kwargs)
+            result = type(text)(formatter.vformat(text, args, kwargs))
             if len(result) > MAX_SEQUENCE:
                 raise SizeLimitError(_SEQUENCE_TOO_LONG)
             return result
 
-        return functools.update_wrapper(checked, wrapped)
+        return functools.update_wrapper(checked, value)
 
     def dotation_loop(self, context: jinja2.runtime.Context, iterable: Any) -> Any:
         """The iterable of a ``for`` loop, its turns counted against MAX_LOOP_TURNS (every

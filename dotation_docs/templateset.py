@@ -241,6 +241,10 @@ class _Walker:
             return
         if isinstance(node, (nodes.AssignBlock, nodes.With, nodes.Macro, nodes.CallBlock)):
             inner = dict(scope)
+            if isinstance(node, nodes.Macro):  # its name, in the enclosing scope and its own body (recursion)
+                scope[node.name] = inner[node.name] = _ANY
+            if isinstance(node, (nodes.Macro, nodes.CallBlock)):  # the names Jinja gives a macro's body
+                inner.update(caller=_ANY, varargs=_ANY, kwargs=_ANY)
             for target in _targets(node):
                 self.bind(target, _ANY, inner if not isinstance(node, nodes.AssignBlock) else scope)
             for child in node.iter_child_nodes():

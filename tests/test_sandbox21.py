@@ -336,3 +336,144 @@ def test_a_document_of_the_whole_operation_is_not_labelled(tmp_path: Path) -> No
     """Only one document is made from such a template: the message stays as it was."""
     assert html_error("{{ 1 // 0 }}", {"operation": {}}) == (
         "le modèle « communique-de-presse.html » ne peut pas être rempli (ligne 1) : une expression divise par zéro.")
+
+
+# --- Hostile session 21c (/work/notes/hostile21c.md): C6, C1, C2, C7 ---------------------------
+
+MACRO = "{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(beneficiaire.nom) }}"
+
+
+@pytest.mark.parametrize("source", [
+    MACRO,
+    "{% macro m(x, y='a') %}{{ x }}{{ y }}{{ varargs|length }}{% endmacro %}{{ m(beneficiaire.nom, 'b', 1) }}",
+    "{% macro n(x) %}<{{ x }}>{% endmacro %}{% macro m(x) %}{{ n(x) }}{% endmacro %}{{ m(beneficiaire.nom) }}",
+    "{% macro m() %}({{ caller() }}){% endmacro %}{% call m() %}{{ beneficiaire.nom }}{% endcall %}",
+    "{% macro m() %}{{ caller('x') }}{% endmacro %}{% call(v) m() %}{{ v }}{% endcall %}",
+    "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ n }}{% endif %}{% endmacro %}{{ f(3) }}",
+    "{% set bloc %}{{ beneficiaire.nom }}{% endset %}{{ bloc }}",
+])
+def test_macros_and_block_sets_pass_the_check_and_render(tmp_path: Path, source: str) -> None:
+    word_with(tmp_path, source)
+    result = CliRunner().invoke(cli, ["modeles", "-m", str(tmp_path / "modeles")])
+    assert result.exit_code == 0, result.output
+    assert "n'existe pas" not in result.output
+
+
+def test_a_document_with_a_macro_is_generated(tmp_path: Path) -> None:
+    word_with(tmp_path, MACRO)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["generer", str(SAMPLE), "-o", str(out), "-m", str(tmp_path / "modeles"), "-q"])
+    assert result.exit_code == 0, result.output
+    record = next((out / "proces-verbaux").glob("*.docx"))
+    text = "\n".join(p.text for p in docx.Document(record).paragraphs)
+    assert "[" in text and "]" in text
+
+
+def test_an_unknown_name_in_a_macro_is_still_found(tmp_path: Path) -> None:
+    word_with(tmp_path, "{% macro m(x) %}{{ y }}{% endmacro %}{{ m(1) }}")
+    result = CliRunner().invoke(cli, ["modeles", "-m", str(tmp_path / "modeles")])
+    assert result.exit_code == 1, result.output
+    assert "la variable « y » n'existe pas" in result.output
+
+
+FUNCTION = "une fonction au lieu d'une valeur (parenthèses oubliées ?)"
+PERSON = {"b": {"nom": "Dupont", "ville": "Limoges", "code": "87000"}}
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("{{ '{0.items}'.format(b) }}", f"une expression affiche {FUNCTION}"),
+    ("{{ '{0.upper}'.format(b.nom) }}", f"une expression affiche {FUNCTION}"),
+    ("{{ '{b.keys}'.format_map({'b': b}) }}", f"une expression affiche {FUNCTION}"),
+    ("{{ ('x'|safe ~ '{0.items}').format(b) }}", f"une expression affiche {FUNCTION}"),
+    ("{{ [b]|join(', ', attribute='items') }}", f"le filtre « join » reçoit {FUNCTION}"),
+    ("{{ [b]|join(attribute='keys') }}", f"le filtre « join » reçoit {FUNCTION}"),
+])
+def test_format_fields_and_join_attributes_write_no_function(source: str, expected: str) -> None:
+    message = html_error(source, PERSON)
+    assert expected in message
+    assert " at 0x" not in message
+
+
+def test_format_fields_and_join_attributes_holding_values_are_written() -> None:
+    source = ("{{ '{0.nom} ({0.ville})'.format(b) }}|{{ '{b[code]:>6}'.format_map({'b': b}) }}|"
+              "{{ [b, b]|join(', ', attribute='nom') }}")
+    assert render_html(source, PERSON) == "Dupont (Limoges)| 87000|Dupont, Dupont"
+
+
+@pytest.mark.parametrize("source", [
+    "{{ (b.keys() - [])|join(',') }}",
+    "{% for k in b.keys() - ['code'] %}{{ k }};{% endfor %}",
+    "{{ (b.items() - [])|list|join(';') }}",
+    "{{ (b.keys() - [])|first }}",
+])
+def test_a_set_is_written_in_the_same_order_whatever_the_hash_seed(tmp_path: Path, source: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom dotation_docs.rendering import build_environment\n"
+              "ctx = {'b': {k: k.upper() for k in 'nom ville code rue pays tel mail age lieu date'.split()}}\n"
+              "sys.stdout.write(build_environment().from_string(sys.argv[1]).render(ctx))\n")
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        done = subprocess.run([sys.executable, "-c", script, source], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        outputs.add(done.stdout)
+    assert len(outputs) == 1, outputs
+
+
+def test_a_set_is_not_printed_as_it_is() -> None:
+    message = html_error("{{ b.keys() - [] }}", PERSON)
+    assert "une expression affiche l'objet « ensemble » au lieu d'une valeur" in message
+
+
+@pytest.mark.parametrize("source", ["{{ [b.inexistant] }}", "{{ {'a': b.inexistant} }}", "{{ ([1, b.inexistant])|e }}",
+                                    "{{ '%s'|format([b.inexistant]) }}", "{{ '{}'.format([b.inexistant]) }}"])
+def test_an_unknown_value_inside_a_printed_list_is_an_error(source: str) -> None:
+    with pytest.raises(TemplateError) as raised:
+        text = render_html(source, PERSON)
+        assert "Undefined" not in text
+    assert "inexistant" in raised.value.message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{{ (beneficiaire.keys() - [])|join(',') }}", None),
+    ("{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(beneficiaire.nom) }}", None),
+    ("{{ '{0.items}'.format(beneficiaire) }}", f"une expression affiche {FUNCTION}"),
+    ("{{ [beneficiaire]|join(', ', attribute='items') }}", f"le filtre « join » reçoit {FUNCTION}"),
+    ("{{ [beneficiaire.inexistant] }}", "inexistant"),
+])
+def test_both_renderers_agree_on_sets_macros_and_format_fields(tmp_path: Path, handover, text: str,
+                                                               expected: str | None) -> None:
+    template = rendering.load_template(word_with(tmp_path, text))
+    if expected is None:
+        slow = render(template, handover.context, title=handover.title, timestamp=STAMP)
+        fast = fastdocx.compile_docx(template).render(handover.context, title=handover.title, timestamp=STAMP)
+        assert slow == fast
+        assert b" at 0x" not in zipfile.ZipFile(io.BytesIO(slow)).read("word/document.xml")
+        return
+    with pytest.raises(TemplateError) as slow_error:
+        render(template, handover.context, title=handover.title, timestamp=STAMP)
+    with pytest.raises(TemplateError) as fast_error:
+        fastdocx.compile_docx(template).render(handover.context, title=handover.title, timestamp=STAMP)
+    assert slow_error.value.message == fast_error.value.message
+    assert expected in slow_error.value.message
+
+
+@pytest.mark.parametrize("source", [
+    "{{ ('x' * 2000)|replace('x', 'y' * 999999)|length }}",
+    "{{ ('x' * 20000)|replace(old='x', new='y' * 999999)|length }}",
+    "{{ '{:{}}'.format('x', '1500000000')|length }}",
+    "{{ '{:>{w}}'.format('x', w='99999999999999999999999')|length }}",
+])
+def test_replace_and_text_widths_are_refused_before_computing(source: str) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        message = html_error(source)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert TOO_LONG in message
+    assert peak < 100_000_000, peak
