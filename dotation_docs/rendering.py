@@ -530,6 +530,11 @@ def _check_percent_format(text: str, arguments: tuple[Any, ...]) -> None:
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
 
 
+# A field nested in a format spec (« {:<{}} », « {:<{w}} », « {:.{1}f} »): its name, the part
+# before any attribute or index.
+_NESTED_FIELD = re.compile(r"\{([^{}.\[!:]*)[^{}]*\}")
+
+
 def _check_brace_format(text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """Refuse ``text.format(*args, **kwargs)`` when it would be too long to compute (as
     :func:`_check_percent_format`)."""
@@ -541,14 +546,25 @@ def _check_brace_format(text: str, args: tuple[Any, ...], kwargs: Mapping[str, A
     except ValueError:
         return  # badly written: format raises its own error
     total = len(text)
+    automatic = 0  # the next argument of a field written « {} » (outer and nested fields alike)
     for _literal, field, spec, _conversion in fields:
         if field is None:
             continue
+        if field == "":
+            automatic += 1
         counts = [int(n) for n in _DIGITS.findall(spec or "")]
-        if spec and "{" in spec:  # a width given as an argument, a number or a text of digits
-            counts += [a for a in arguments if isinstance(a, int) and not isinstance(a, bool)]
-            counts += [int(a) if len(a) < 19 else MAX_SEQUENCE + 1
-                       for a in arguments if isinstance(a, str) and a.strip().isdecimal()]
+        for nested in _NESTED_FIELD.findall(spec or ""):  # a width or precision given as an argument
+            if nested == "":
+                position: int | str = automatic
+                automatic += 1
+            else:
+                position = int(nested) if nested.isdecimal() else nested
+            value = (args[position] if isinstance(position, int) and position < len(args)
+                     else kwargs.get(position) if isinstance(position, str) else None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                counts.append(value)
+            elif isinstance(value, str) and value.strip().isdecimal():  # a text of digits
+                counts.append(int(value) if len(value) < 19 else MAX_SEQUENCE + 1)
         total += max([widest, *counts])
         if total > MAX_SEQUENCE:
             raise SizeLimitError(_SEQUENCE_TOO_LONG)
@@ -675,7 +691,11 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             args = (self.dotation_loop(context, args[0]),)
         elif type(obj) is types.BuiltinMethodType:
             _check_text_method(obj, args, kwargs)
-        return super().call(context, obj, *args, **kwargs)
+        result = super().call(context, obj, *args, **kwargs)
+        # a set's methods (union, difference…) give sets too: iterated in sorted order as well
+        if isinstance(result, (set, frozenset)) and type(result) is not _SortedSet:
+            return _SortedSet(result)
+        return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """Jinja's sandboxed ``str.format`` / ``str.format_map``, refusing a result beyond

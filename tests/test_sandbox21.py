@@ -405,6 +405,12 @@ def test_format_fields_and_join_attributes_holding_values_are_written() -> None:
     "{% for k in b.keys() - ['code'] %}{{ k }};{% endfor %}",
     "{{ (b.items() - [])|list|join(';') }}",
     "{{ (b.keys() - [])|first }}",
+    # a set's own methods give sets too (hostile 21d)
+    "{% for k in (b.keys() - ['nom']).union([]) %}{{ k }},{% endfor %}",
+    "{{ (b.keys() - ['nom']).difference(['x'])|join(',') }}",
+    "{{ (b.keys() - []).intersection(b.keys())|list|join(',') }}",
+    "{{ (b.keys() - []).symmetric_difference(['zz'])|join(',') }}",
+    "{{ (b.keys() - []).copy()|join(',') }}",
 ])
 def test_a_set_is_written_in_the_same_order_whatever_the_hash_seed(tmp_path: Path, source: str) -> None:
     import os
@@ -458,6 +464,14 @@ def test_both_renderers_agree_on_sets_macros_and_format_fields(tmp_path: Path, h
         fastdocx.compile_docx(template).render(handover.context, title=handover.title, timestamp=STAMP)
     assert slow_error.value.message == fast_error.value.message
     assert expected in slow_error.value.message
+
+
+def test_a_nested_width_counts_only_the_argument_it_names() -> None:
+    """A SIRET after a padded name is a value, not a width (hostile 21d: it was refused)."""
+    context = {"b": {"nom": "Dupont", "siret": "21870085600013"}}
+    for source in ("{{ '{:<{}}|{}'.format(b.nom, 8, b.siret) }}", "{{ '{n:<{w}}|{s}'.format(n=b.nom, w=8, s=b.siret) }}",
+                   "{{ '{0:<{1}}|{2}'.format(b.nom, 8, b.siret) }}"):
+        assert render_html(source, context) == "Dupont  |21870085600013", source
 
 
 @pytest.mark.parametrize("source", [
