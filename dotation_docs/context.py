@@ -333,7 +333,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
             "ttc_euros": funding.ttc_euros,
         }
     )
-    served = {b.identifier: _beneficiary(dotation, b) for b in dotation.beneficiaries if dotation.devices_of(b)}
+    equipped = [b for b in dotation.beneficiaries if dotation.devices_of(b)]
+    served = {b.identifier: _beneficiary(dotation, b) for b in equipped}
     return {
         "operation": {
             "titre": op.title,
@@ -398,9 +399,8 @@ def common_context(dotation: Dotation, funding: Funding) -> Context:
         "beneficiaires": list(served.values()),
         "associations": [served[b.identifier] for b in dotation.associations if b.identifier in served],
         "services": [served[b.identifier] for b in dotation.authority_services if b.identifier in served],
-        "territoires": territories_context(
-            [b.territory_kind for b in dotation.beneficiaries if dotation.devices_of(b)],
-            [(b.territory_kind, b.territory_code) for b in dotation.beneficiaries if dotation.devices_of(b)]),
+        "territoires": territories_context([b.territory_kind for b in equipped],
+                                          [(b.territory_kind, b.territory_code) for b in equipped]),
         "financement": financing_context(dotation, funding),
         "signatures": signatures_context(op),
         "officiels": officials_context(op),

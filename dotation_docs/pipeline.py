@@ -859,7 +859,8 @@ def generate_batch(
     """Validate ``workbook`` and write the whole batch into ``output``: conventions,
     handover records, press release, subsidy claim file and manifest. The claim file is
     left out while an invoice is unpaid on the claim's date or the claim is dated before
-    the handover (see :func:`funding.claim_hold`; a note says why). The tool's previous files that this batch no longer has are removed. With
+    the handover (see :func:`funding.claim_hold`; a note says why). The tool's previous
+    files that this batch no longer has are removed. With
     ``pdf``, a PDF beside every .docx/.xlsx and the claim dossier. Raises like
     :func:`run_job`."""
     return run_job(Job.BATCH, workbook, output, templates, overwrite, pdf=pdf, jobs=jobs, progress=progress,

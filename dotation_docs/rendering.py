@@ -348,6 +348,13 @@ class _SortedSet(frozenset):  # type: ignore[type-arg]
 _OBJECT_NAMES[_SortedSet] = "ensemble"
 
 
+def _sorted_if_set(value: Any) -> Any:
+    """``value``, a set made a :class:`_SortedSet` (iterated in sorted order)."""
+    if isinstance(value, (set, frozenset)) and type(value) is not _SortedSet:
+        return _SortedSet(value)
+    return value
+
+
 class _Sequence:
     """The sequence a filter such as ``map`` or ``select`` returns (a generator), which a
     loop, ``|join`` or ``|list`` consume as they would the generator, but which cannot be
@@ -681,21 +688,15 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         _checked_binop(operator, left, right)
-        result = super().call_binop(context, operator, left, right)
-        if isinstance(result, (set, frozenset)) and type(result) is not _SortedSet:
-            return _SortedSet(result)
-        return result
+        return _sorted_if_set(super().call_binop(context, operator, left, right))
 
     def call(self, context: jinja2.runtime.Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if type(obj) is LoopContext and len(args) == 1:  # loop(children) in a recursive loop: counted too
             args = (self.dotation_loop(context, args[0]),)
         elif type(obj) is types.BuiltinMethodType:
             _check_text_method(obj, args, kwargs)
-        result = super().call(context, obj, *args, **kwargs)
         # a set's methods (union, difference…) give sets too: iterated in sorted order as well
-        if isinstance(result, (set, frozenset)) and type(result) is not _SortedSet:
-            return _SortedSet(result)
-        return result
+        return _sorted_if_set(super().call(context, obj, *args, **kwargs))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """Jinja's sandboxed ``str.format`` / ``str.format_map``, refusing a result beyond

@@ -6,9 +6,10 @@ is deterministic (the same workbook and templates give the same bytes), so ``dot
 renders every document again, in memory, and a document is out of date exactly when the
 current workbook and templates would write other bytes: a change the document does not
 print (a telephone number, another beneficiary's name) leaves it up to date. The signature
-dates of « Bénéficiaires » are printed only by the certificate of completion (a handover
-record not signed on the claim's date is marked so): signing a handover record makes that
-certificate out of date, nothing else. Its **template fingerprint** is the SHA-256 of its template's bytes (the expense
+dates of « Bénéficiaires » count only in the claim's letter (it cites the signed handover
+records as proof) and its certificate of completion (it marks a record or a convention not
+signed on the claim's date): signing a document makes those out of date, nothing else. Its
+**template fingerprint** is the SHA-256 of its template's bytes (the expense
 statement, built by code, has a constant tag instead, :data:`SPREADSHEET_VERSION`): it says
 *why* a document is out of date (its template changed, or else its data). A PDF has the
 fingerprints of the document it is converted from; the claim dossier, those of its parts
